@@ -1,0 +1,138 @@
+"""The shared base of every model family.
+
+A family is one module with a config dataclass and a subclass of :class:`LatentModel`.
+The training loop talks to models only through this interface:
+
+* ``loss(batch) -> dict[str, Tensor]`` named scalar terms (single-optimizer families
+  include ``"total"``, the term that is minimised);
+* ``configure_optimizers(lr) -> dict[str, Optimizer]``;
+* ``training_step(batch, optimizers) -> dict[str, Tensor]`` one optimisation step (the
+  default backpropagates ``loss(batch)["total"]``; adversarial families override it).
+
+and the explorer only through ``latent_spec``, ``encode``, ``decode`` and ``sample``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from .latent import LatentSpec
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Fields every family shares. Families subclass it and add their own."""
+
+    #: (C, H, W) of the images the model reads and writes
+    image_shape: tuple[int, int, int] = (1, 28, 28)
+    #: paper-default learning rate, used when the user gives none
+    lr: float = 1e-3
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = set(d) - set(names)
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} fields: {', '.join(sorted(unknown))}")
+        kwargs = {}
+        for k, v in d.items():
+            # JSON turns tuples into lists; the dataclass defaults say which were tuples
+            default = names[k].default
+            kwargs[k] = tuple(v) if isinstance(v, list) and (isinstance(default, tuple) or k == "image_shape") else v
+        return cls(**kwargs)
+
+
+class LatentModel(nn.Module):
+    """Base class of every family."""
+
+    #: the family's name as the CLI and checkpoints spell it ("vae", "dcgan", ...)
+    family: ClassVar[str] = ""
+    #: the config dataclass of the family
+    Config: ClassVar[type[ModelConfig]] = ModelConfig
+    #: whether the single-optimizer step may be captured whole in a CUDA graph
+    graph_capturable: ClassVar[bool] = True
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    # -- what the explorer uses ---------------------------------------------------------
+    @property
+    def latent_spec(self) -> LatentSpec:
+        raise NotImplementedError
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Images (B, C, H, W) in [0, 1] -> flat latent (B, input_dim); the mean for a VAE."""
+        raise NotImplementedError(f"{self.family} has no encoder")
+
+    def decode(self, latent: torch.Tensor) -> torch.Tensor:
+        """Flat latent (B, input_dim) -> images (B, C, H, W) in [0, 1]."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None, truncation: float | None = None) -> torch.Tensor:
+        z = self.latent_spec.sample(n, generator=generator, device=self.device, truncation=truncation)
+        return self.decode(z)
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    def preview_latents(self, generator: torch.Generator) -> torch.Tensor:
+        """The fixed latents whose decodings the GUI shows while training (64 by default;
+        InfoGAN overrides this with its rows-of-categories figure)."""
+        return self.latent_spec.sample(64, generator=generator)
+
+    def preview_columns(self) -> int:
+        """Columns of the preview grid."""
+        return 8
+
+    # -- what the trainer uses ----------------------------------------------------------
+    def forward(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The loss terms; ``forward`` so DistributedDataParallel can wrap the model."""
+        return self.loss(batch)
+
+    def loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def configure_optimizers(self, lr: float | None = None) -> dict[str, torch.optim.Optimizer]:
+        return {"model": _adam(self.parameters(), lr or self.config.lr)}
+
+    def training_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
+        (opt,) = optimizers.values()
+        opt.zero_grad(set_to_none=True)
+        terms = self.loss(batch)
+        terms["total"].backward()
+        opt.step()
+        return {k: v.detach() for k, v in terms.items()}
+
+    @torch.no_grad()
+    def validation_terms(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Loss terms on held-out data; "total" picks the best checkpoint. Families without
+        a meaningful held-out loss (GANs) return {}."""
+        return {k: v.detach() for k, v in self.loss(batch).items()}
+
+
+def _adam(params, lr: float, betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Optimizer:
+    """Adam, fused on CUDA (one kernel for all parameters) and capturable so a CUDA graph
+    can hold the optimizer step too."""
+    params = list(params)
+    on_cuda = bool(params) and params[0].is_cuda
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=on_cuda or None, capturable=on_cuda)
+
+
+adam = _adam

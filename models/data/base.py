@@ -1,0 +1,96 @@
+"""The data interface every source implements.
+
+A source yields a train and a test :class:`Split`. Splits hand out float32 batches in
+[0, 1] of shape (B, C, H, W) *on the device of the index tensor*, so the training loop
+draws batches on the GPU without a per-item Python DataLoader.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+
+class DataError(RuntimeError):
+    """A dataset could not be loaded; the message says what to do about it."""
+
+
+class Split:
+    """One split of a dataset: images addressed by integer index."""
+
+    #: (C, H, W) of every image
+    image_shape: tuple[int, int, int]
+    #: (N,) int64 class labels, or None when the data has none
+    labels: torch.Tensor | None = None
+    #: (N, F) ground-truth factors (shapes only), or None
+    factors: torch.Tensor | None = None
+    #: names of the factor columns
+    factor_names: tuple[str, ...] = ()
+
+    def __len__(self) -> int:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def batch(self, idx: torch.Tensor) -> torch.Tensor:
+        """Images at ``idx`` as float32 (B, C, H, W) in [0, 1] on ``idx.device``."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def to(self, device: torch.device | str) -> "Split":
+        """A split whose storage lives on ``device`` (a no-op when already there)."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def all_images(self, limit: int | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
+        """The first ``limit`` images (all when None) as one float tensor."""
+        n = len(self) if limit is None else min(limit, len(self))
+        return self.batch(torch.arange(n, device=device))
+
+
+class TensorSplit(Split):
+    """Images held as a uint8 tensor (N, C, H, W): 1 byte per pixel, converted per batch."""
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        factors: torch.Tensor | None = None,
+        factor_names: tuple[str, ...] = (),
+    ) -> None:
+        if images.dtype != torch.uint8 or images.dim() != 4:
+            raise ValueError(f"images must be uint8 (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
+        self.images = images
+        self.labels = labels
+        self.factors = factors
+        self.factor_names = factor_names
+        self.image_shape = tuple(images.shape[1:])  # type: ignore[assignment]
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def batch(self, idx: torch.Tensor) -> torch.Tensor:
+        if idx.device != self.images.device:
+            return self.images[idx.to(self.images.device)].to(idx.device, non_blocking=True).float().div_(255.0)
+        return self.images[idx].float().div_(255.0)
+
+    def to(self, device: torch.device | str) -> "TensorSplit":
+        device = torch.device(device)
+        if self.images.device == device:
+            return self
+        return TensorSplit(self.images.to(device), self.labels, self.factors, self.factor_names)
+
+
+@dataclass
+class Dataset:
+    """A named pair of splits plus what the GUI needs to label things."""
+
+    name: str
+    train: Split
+    test: Split
+    #: human-readable class names indexed by label (e.g. "0".."9" or "T-shirt"...)
+    class_names: tuple[str, ...] = ()
+    info: dict = field(default_factory=dict)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return self.train.image_shape
+
+    def to(self, device: torch.device | str) -> "Dataset":
+        return Dataset(self.name, self.train.to(device), self.test.to(device), self.class_names, self.info)

@@ -1,0 +1,125 @@
+"""What a model's latent space looks like, so the GUI can build controls for it.
+
+Every model decodes one flat vector laid out as::
+
+    [ z (z_dim) | one-hot of each categorical code | continuous codes ]
+
+VAEs and AEs have only ``z``; InfoGAN adds categorical and continuous codes. Interpolating
+the flat vector works for all of them (one-hot codes blend softly).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class LatentSpec:
+    z_dim: int
+    #: the range the GUI offers for each z slider
+    z_range: tuple[float, float] = (-3.0, 3.0)
+    #: "normal" or "uniform": what `sample` draws z from
+    prior: str = "normal"
+    #: size of each categorical code (InfoGAN: (10,))
+    categorical: tuple[int, ...] = ()
+    #: number of continuous codes (InfoGAN: 2)
+    continuous: int = 0
+    #: the range the GUI offers for continuous codes (training draws from uniform(-1, 1))
+    continuous_range: tuple[float, float] = (-2.0, 2.0)
+    #: whether the model has an encoder (maps images to z)
+    has_encoder: bool = True
+
+    @property
+    def input_dim(self) -> int:
+        """Width of the flat vector the decoder takes."""
+        return self.z_dim + sum(self.categorical) + self.continuous
+
+    # -- building and splitting flat vectors ---------------------------------------------
+    def compose(
+        self,
+        z: torch.Tensor,
+        categories: torch.Tensor | None = None,
+        codes: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(B, z_dim), (B, n_cat) int, (B, continuous) -> (B, input_dim)."""
+        parts = [z]
+        B = z.shape[0]
+        for i, k in enumerate(self.categorical):
+            idx = categories[:, i] if categories is not None else torch.zeros(B, dtype=torch.long, device=z.device)
+            parts.append(torch.nn.functional.one_hot(idx.long(), k).to(z.dtype))
+        if self.continuous:
+            parts.append(codes if codes is not None else z.new_zeros(B, self.continuous))
+        return torch.cat(parts, dim=1)
+
+    def split(self, flat: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
+        """Inverse of ``compose``: z, a list of (B, k) one-hot/soft blocks, continuous codes."""
+        z = flat[:, : self.z_dim]
+        blocks, at = [], self.z_dim
+        for k in self.categorical:
+            blocks.append(flat[:, at : at + k])
+            at += k
+        return z, blocks, flat[:, at : at + self.continuous]
+
+    def sample(
+        self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu", truncation: float | None = None
+    ) -> torch.Tensor:
+        """Draw n flat vectors from the prior (categoricals uniform, codes uniform(-1, 1)).
+
+        ``truncation`` clamps |z| (the truncation trick) for the GUI's GAN controls.
+        """
+        device = torch.device(device)
+        gen_device = generator.device if generator is not None else device
+        if self.prior == "uniform":
+            z = torch.rand(n, self.z_dim, generator=generator, device=gen_device) * 2 - 1
+        else:
+            z = torch.randn(n, self.z_dim, generator=generator, device=gen_device)
+        if truncation is not None:
+            z = z.clamp(-truncation, truncation)
+        cats = None
+        if self.categorical:
+            cats = torch.stack(
+                [torch.randint(k, (n,), generator=generator, device=gen_device) for k in self.categorical], dim=1
+            )
+        codes = torch.rand(n, self.continuous, generator=generator, device=gen_device) * 2 - 1 if self.continuous else None
+        return self.compose(z, cats, codes).to(device)
+
+    def zeros(self, n: int = 1) -> torch.Tensor:
+        return self.compose(torch.zeros(n, self.z_dim))
+
+    # -- serialisation ---------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LatentSpec":
+        d = dict(d)
+        for key in ("z_range", "continuous_range", "categorical"):
+            if key in d:
+                d[key] = tuple(d[key])
+        return cls(**d)
+
+
+@dataclass
+class LatentPoint:
+    """A point the user is looking at, in the GUI's terms (numpy, not torch)."""
+
+    z: np.ndarray
+    categories: list[int] = field(default_factory=list)
+    codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+
+    def to_flat(self, spec: LatentSpec) -> np.ndarray:
+        z = torch.as_tensor(self.z, dtype=torch.float32)[None]
+        cats = torch.as_tensor(self.categories, dtype=torch.long)[None] if spec.categorical else None
+        codes = torch.as_tensor(self.codes, dtype=torch.float32)[None] if spec.continuous else None
+        return spec.compose(z, cats, codes)[0].numpy()
+
+    @classmethod
+    def from_flat(cls, spec: LatentSpec, flat: np.ndarray) -> "LatentPoint":
+        z, blocks, codes = spec.split(torch.as_tensor(np.asarray(flat, np.float32))[None])
+        return cls(z[0].numpy().copy(), [int(b[0].argmax()) for b in blocks], codes[0].numpy().copy())
+
+    def to_json(self) -> str:
+        return json.dumps({"z": self.z.tolist(), "categories": self.categories, "codes": self.codes.tolist()})

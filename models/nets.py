@@ -1,0 +1,95 @@
+"""Encoder and decoder bodies shared by the families (MLP and conv, 28x28 or 64x64)."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def _n_down(size: int) -> int:
+    """How many stride-2 convs take ``size`` down to 7 (28x28) or 4 (64x64)."""
+    n = 0
+    while size > 7 and size % 2 == 0:
+        size //= 2
+        n += 1
+    return n
+
+
+class MLPEncoder(nn.Module):
+    def __init__(self, image_shape: tuple[int, int, int], hidden: int, out_dim: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(image_shape), hidden), nn.ReLU())
+        self.out_dim = hidden
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, hidden)
+        return self.net(x)
+
+
+class MLPDecoder(nn.Module):
+    def __init__(self, image_shape: tuple[int, int, int], hidden: int, in_dim: int) -> None:
+        super().__init__()
+        self.image_shape = image_shape
+        self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, math.prod(image_shape)))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:  # (B, in_dim) -> logits (B, C, H, W)
+        return self.net(z).view(-1, *self.image_shape)
+
+
+class ConvEncoder(nn.Module):
+    """Stride-2 4x4 convs down to 7x7 or 4x4, then a dense layer of ``hidden`` units."""
+
+    def __init__(self, image_shape: tuple[int, int, int], hidden: int = 256, channels: int = 32) -> None:
+        super().__init__()
+        c, h, w = image_shape
+        layers, ch = [], c
+        for i in range(_n_down(h)):
+            out = channels * (2 ** min(i, 1)) if h <= 32 else channels * (2 ** (i // 2))
+            layers += [nn.Conv2d(ch, out, 4, 2, 1), nn.ReLU()]
+            ch = out
+        side = h // (2 ** _n_down(h))
+        layers += [nn.Flatten(), nn.Linear(ch * side * side, hidden), nn.ReLU()]
+        self.net = nn.Sequential(*layers)
+        self.out_dim = hidden
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class ConvDecoder(nn.Module):
+    """The mirror of :class:`ConvEncoder`: dense, then stride-2 transposed convs."""
+
+    def __init__(self, image_shape: tuple[int, int, int], in_dim: int, hidden: int = 256, channels: int = 32) -> None:
+        super().__init__()
+        c, h, w = image_shape
+        n = _n_down(h)
+        chans = [channels * (2 ** min(i, 1)) if h <= 32 else channels * (2 ** (i // 2)) for i in range(n)]
+        self.side = h // (2**n)
+        self.top = chans[-1]
+        self.fc = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, self.top * self.side**2), nn.ReLU())
+        layers = []
+        for i in reversed(range(n)):
+            out = chans[i - 1] if i > 0 else c
+            layers.append(nn.ConvTranspose2d(chans[i], out, 4, 2, 1))
+            if i > 0:
+                layers.append(nn.ReLU())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:  # (B, in_dim) -> logits (B, C, H, W)
+        return self.net(self.fc(z).view(-1, self.top, self.side, self.side))
+
+
+def make_encoder(arch: str, image_shape: tuple[int, int, int], hidden: int) -> nn.Module:
+    if arch == "mlp":
+        return MLPEncoder(image_shape, hidden, hidden)
+    if arch == "conv":
+        return ConvEncoder(image_shape, hidden)
+    raise ValueError(f"unknown architecture {arch!r}: use 'mlp' or 'conv'")
+
+
+def make_decoder(arch: str, image_shape: tuple[int, int, int], in_dim: int, hidden: int) -> nn.Module:
+    if arch == "mlp":
+        return MLPDecoder(image_shape, hidden, in_dim)
+    if arch == "conv":
+        return ConvDecoder(image_shape, in_dim, hidden)
+    raise ValueError(f"unknown architecture {arch!r}: use 'mlp' or 'conv'")

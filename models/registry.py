@@ -1,0 +1,53 @@
+"""Family name -> model class, and building models from plain dicts (CLI flags, JSON)."""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .base import LatentModel, ModelConfig
+
+#: family -> (module, class). Modules are imported on first use so a broken or slow
+#: family never stops the others from loading.
+FAMILIES: dict[str, tuple[str, str]] = {
+    "ae": ("models.vae", "AutoEncoder"),
+    "vae": ("models.vae", "VAE"),
+    "beta-vae": ("models.beta_vae", "BetaVAE"),
+    "aae": ("models.aae", "AdversarialAE"),
+    "gan": ("models.gan", "GAN"),
+    "dcgan": ("models.gan", "DCGAN"),
+    "wgan-gp": ("models.wgan_gp", "WGANGP"),
+    "infogan": ("models.infogan", "InfoGAN"),
+}
+
+#: families whose latent comes from an encoder (reconstructions, the latent map, compare)
+ENCODER_FAMILIES = ("ae", "vae", "beta-vae", "aae")
+
+
+class UnknownFamily(ValueError):
+    pass
+
+
+def model_class(family: str) -> type[LatentModel]:
+    try:
+        module, name = FAMILIES[family]
+    except KeyError:
+        raise UnknownFamily(f"unknown model {family!r}; choose one of: {', '.join(FAMILIES)}") from None
+    return getattr(importlib.import_module(module), name)
+
+
+def config_class(family: str) -> type[ModelConfig]:
+    return model_class(family).Config
+
+
+def build_model(family: str, config: ModelConfig | dict[str, Any] | None = None, **overrides: Any) -> LatentModel:
+    """Build a fresh model. ``overrides`` may include keys the family doesn't know (the CLI
+    passes all its flags); those set to None or unknown to the family are ignored."""
+    cls = model_class(family)
+    if isinstance(config, ModelConfig):
+        cfg = config
+    else:
+        known = {f for f in cls.Config.__dataclass_fields__}
+        merged = dict(config or {})
+        merged.update({k: v for k, v in overrides.items() if v is not None and k in known})
+        cfg = cls.Config.from_dict(merged)
+    return cls(cfg)

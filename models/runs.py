@@ -1,0 +1,71 @@
+"""A run folder: ``config.json``, ``checkpoints/`` (latest and best), ``metrics.jsonl``, ``samples/``."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .base import LatentModel
+from .checkpoint import atomic_write_bytes, save_checkpoint
+from .images import grid, save_png
+
+
+class RunDir:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        self.checkpoints = self.path / "checkpoints"
+        self.samples = self.path / "samples"
+        self.metrics_path = self.path / "metrics.jsonl"
+        self.best_score = math.inf
+
+    def create(self) -> "RunDir":
+        for d in (self.path, self.checkpoints, self.samples):
+            d.mkdir(parents=True, exist_ok=True)
+        return self
+
+    @property
+    def latest(self) -> Path:
+        return self.checkpoints / "latest.safetensors"
+
+    @property
+    def best(self) -> Path:
+        return self.checkpoints / "best.safetensors"
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        atomic_write_bytes(self.path / "config.json", json.dumps(config, indent=2, default=str).encode())
+
+    def read_config(self) -> dict[str, Any]:
+        return json.loads((self.path / "config.json").read_text())
+
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        with open(self.metrics_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        if not self.metrics_path.exists():
+            return []
+        out = []
+        for line in self.metrics_path.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut short by a crash: skip it
+                continue
+        return out
+
+    def save(self, model: LatentModel, state: dict[str, Any], score: float | None = None) -> bool:
+        """Write latest; also best when ``score`` (lower is better) beats the best so far.
+        Returns whether best was written."""
+        save_checkpoint(self.latest, model, state)
+        if score is not None and score < self.best_score:
+            self.best_score = score
+            save_checkpoint(self.best, model, {**state, "best_score": score})
+            return True
+        if score is None and not self.best.exists():
+            return False
+        return False
+
+    def save_samples(self, images: torch.Tensor, step: int, ncol: int | None = None) -> Path:
+        return save_png(grid(images, ncol=ncol), self.samples / f"step_{step:08d}.png")

@@ -1,0 +1,401 @@
+"""The one training loop, a generator used unchanged by the GUI and the CLI.
+
+    for m in train(model, dataset, TrainConfig(epochs=10), control, run):
+        ...  # m is a StepMetrics: plain floats, plus weights/previews on snapshot steps
+
+It never prints. It reads loss values off the device only when it logs (every
+``log_every`` steps), so a GPU never waits on the host in between. Pause and stop are
+``threading.Event``s checked between steps, so they act within one step.
+
+Fast path (CUDA only): data resident on the GPU, fused capturable Adam, and the whole step
+(batch gather, forward, backward, optimizer step, loss accumulation) captured once in a
+CUDA graph and replayed. Same maths as the eager path, far fewer launches.
+
+Distributed: under ``torchrun`` (``torch.distributed`` initialised) each rank draws its own
+share of every epoch's permutation and single-optimizer families are wrapped in
+DistributedDataParallel; only rank 0 writes the run folder.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import torch
+import torch.distributed as dist
+
+from .base import LatentModel
+from .data.base import Dataset
+from .runs import RunDir
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the message says which and where the last good checkpoint is."""
+
+
+@dataclass
+class TrainConfig:
+    #: length of the run: ``steps`` when given, else ``epochs`` passes over the train split
+    epochs: float | None = 10
+    steps: int | None = None
+    batch_size: int = 128
+    #: None: the family's paper default
+    lr: float | None = None
+    #: "auto" (CUDA, then MPS, then CPU), "cuda", "mps" or "cpu"
+    device: str = "auto"
+    seed: int = 0
+    #: steps between metrics (and the only host syncs)
+    log_every: int = 50
+    #: steps between weight snapshots + preview images (0: only at the end)
+    snapshot_every: int = 500
+    #: steps between checkpoints (0: at each epoch end)
+    checkpoint_every: int = 0
+    #: test images used for the validation loss that picks the best checkpoint
+    validation_size: int = 2000
+    #: "auto": capture the step in a CUDA graph when possible; "off": always eager
+    fast: str = "auto"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class StepMetrics:
+    step: int
+    total_steps: int
+    epoch: float
+    seconds: float
+    #: mean of each loss term since the last log
+    terms: dict[str, float]
+    steps_per_s: float
+    #: "log", "snapshot", "epoch", "done" or "stopped"
+    event: str = "log"
+    #: CPU copy of the model's state_dict (snapshot, epoch, done, stopped)
+    weights: dict[str, torch.Tensor] | None = None
+    #: preview images on CPU: "samples", and "originals"/"reconstructions" for encoders
+    previews: dict[str, torch.Tensor] | None = None
+    validation: dict[str, float] | None = None
+    checkpoint: str | None = None
+    device: str = ""
+
+    @property
+    def eta_s(self) -> float:
+        left = self.total_steps - self.step
+        return left / self.steps_per_s if self.steps_per_s > 0 else math.inf
+
+
+class TrainControl:
+    """Pause / resume / stop, safe to call from any thread (the GUI sets these directly)."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # wake a paused loop so it can see the stop
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def wait_while_paused(self) -> None:
+        self._running.wait()
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """"auto" picks CUDA, then MPS, then CPU; a forced device that is missing is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for but no CUDA GPU is available (use --device auto or cpu)")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise RuntimeError("--device mps was asked for but Apple MPS is not available (use --device auto or cpu)")
+    if name not in ("cpu", "mps") and not name.startswith("cuda"):
+        raise RuntimeError(f"unknown device {name!r}: use auto, cpu, cuda or mps")
+    return torch.device(name)
+
+
+def device_description(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"CUDA: {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "Apple MPS"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def _rank_world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+# ---------------------------------------------------------------------------------------
+# one step, eager or captured
+# ---------------------------------------------------------------------------------------
+class EagerStep:
+    """Gather a batch, run the model's training step, add its terms to device accumulators."""
+
+    def __init__(self, model: LatentModel, optimizers: dict, split, step_model: torch.nn.Module | None = None) -> None:
+        self.model, self.optimizers, self.split = model, optimizers, split
+        self.acc: dict[str, torch.Tensor] = {}
+        self.step_model = step_model  # a DDP wrapper, when distributed
+
+    def run(self, idx: torch.Tensor) -> None:
+        x = self.split.batch(idx)
+        if self.step_model is not None:
+            (opt,) = self.optimizers.values()
+            opt.zero_grad(set_to_none=True)
+            terms = self.step_model(x)
+            terms["total"].backward()
+            opt.step()
+            terms = {k: v.detach() for k, v in terms.items()}
+        else:
+            terms = self.model.training_step(x, self.optimizers)
+        for k, v in terms.items():
+            if k in self.acc:
+                self.acc[k] += v
+            else:
+                self.acc[k] = v.clone().float()
+
+    def read_and_reset(self, n: int) -> dict[str, float]:
+        vals = {k: float(v) / n for k, v in self.acc.items()}  # the one host sync per log
+        for v in self.acc.values():
+            v.zero_()
+        return vals
+
+
+class GraphStep(EagerStep):
+    """The whole step in one CUDA graph. Weights and optimizer state are restored after the
+    warm-up iterations, so the captured run starts exactly where the eager one would."""
+
+    def __init__(self, model: LatentModel, optimizers: dict, split, batch_size: int) -> None:
+        super().__init__(model, optimizers, split)
+        device = model.device
+        self.static_idx = torch.zeros(batch_size, dtype=torch.long, device=device)
+        params = [p for p in model.parameters()]
+        saved_params = [p.detach().clone() for p in params]
+        saved_buffers = [b.detach().clone() for b in model.buffers()]
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # warm-up: lets cuBLAS/optimizer allocate their state
+            for _ in range(3):
+                self.model.training_step(split.batch(self.static_idx), optimizers)
+        torch.cuda.current_stream().wait_stream(side)
+        for p, s in zip(params, saved_params):
+            p.data.copy_(s)
+        for b, s in zip(model.buffers(), saved_buffers):
+            b.copy_(s)
+        for opt in optimizers.values():
+            for st in opt.state.values():
+                for v in st.values():
+                    if torch.is_tensor(v):
+                        v.zero_()
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            terms = self.model.training_step(split.batch(self.static_idx), optimizers)
+            self.acc = {k: torch.zeros((), device=device) for k in terms}
+            for k, v in terms.items():
+                self.acc[k] += v.float()
+        for v in self.acc.values():  # capture ran nothing, but be explicit: start at zero
+            v.zero_()
+
+    def run(self, idx: torch.Tensor) -> None:
+        self.static_idx.copy_(idx, non_blocking=True)
+        self.graph.replay()
+
+
+def _make_step(model: LatentModel, optimizers: dict, split, cfg: TrainConfig, world: int) -> EagerStep:
+    device = model.device
+    if world > 1 and len(optimizers) == 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        return EagerStep(model, optimizers, split, step_model=DDP(model))
+    if cfg.fast == "auto" and device.type == "cuda" and model.graph_capturable and len(optimizers) == 1:
+        try:
+            return GraphStep(model, optimizers, split, cfg.batch_size)
+        except RuntimeError:  # some op could not be captured: the eager path gives the same maths
+            torch.cuda.synchronize()
+    return EagerStep(model, optimizers, split)
+
+
+# ---------------------------------------------------------------------------------------
+# the loop
+# ---------------------------------------------------------------------------------------
+def train(
+    model: LatentModel,
+    dataset: Dataset,
+    cfg: TrainConfig | None = None,
+    control: TrainControl | None = None,
+    run: RunDir | None = None,
+    extra_state: dict[str, Any] | None = None,
+) -> Iterator[StepMetrics]:
+    """Train ``model`` on ``dataset``; yield a StepMetrics every ``log_every`` steps.
+
+    Raises TrainingDiverged on a NaN/inf loss (the run folder keeps the last good
+    checkpoint). On stop it saves a checkpoint and yields a final "stopped" event.
+    """
+    cfg = cfg or TrainConfig()
+    control = control or TrainControl()
+    rank, world = _rank_world()
+    run = run if rank == 0 else None
+    device = resolve_device(cfg.device)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    model.to(device).train()
+    data = dataset.to(device)
+    train_split, test_split = data.train, data.test
+    n_train = len(train_split)
+    per_rank = cfg.batch_size
+    steps_per_epoch = max(1, n_train // (per_rank * world))  # drop the last partial batch: static shapes
+    total = int(cfg.steps if cfg.steps is not None else round((cfg.epochs or 1) * steps_per_epoch))
+
+    order_gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    preview_gen = torch.Generator(device="cpu").manual_seed(cfg.seed + 1)
+    preview_latents = model.preview_latents(preview_gen).to(device)
+    n_val = min(cfg.validation_size, len(test_split))
+    val_idx = torch.arange(n_val, device=device)
+    originals = test_split.batch(torch.arange(min(8, len(test_split)), device=device)) if model.latent_spec.has_encoder else None
+
+    optimizers = model.configure_optimizers(cfg.lr)
+    stepper = _make_step(model, optimizers, train_split, cfg, world)
+
+    state_base = {
+        "dataset": dataset.name,
+        "image_shape": list(dataset.image_shape),
+        "train_config": cfg.to_dict(),
+        **(extra_state or {}),
+    }
+    if run is not None:
+        run.create()
+        run.write_config({"family": model.family, "model_config": model.config.to_dict(), **state_base})
+
+    def previews() -> dict[str, torch.Tensor]:
+        model.eval()
+        with torch.no_grad():
+            out = {"samples": model.decode(preview_latents).cpu()}
+            if originals is not None:
+                out["originals"] = originals.cpu()
+                out["reconstructions"] = model.reconstruct(originals).cpu()
+        model.train()
+        return out
+
+    def validate() -> dict[str, float]:
+        if n_val == 0:
+            return {}
+        model.eval()
+        sums: dict[str, float] = {}
+        with torch.no_grad():
+            for a in range(0, n_val, 500):
+                idx = val_idx[a : a + 500]
+                for k, v in model.validation_terms(test_split.batch(idx)).items():
+                    sums[k] = sums.get(k, 0.0) + float(v) * len(idx)
+        model.train()
+        return {k: v / n_val for k, v in sums.items()}
+
+    def weights_finite() -> bool:
+        return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+    def checkpoint(step: int, epoch: float, seconds: float, val: dict[str, float]) -> str | None:
+        if run is None or not weights_finite():
+            return None
+        state = {**state_base, "step": step, "epoch": epoch, "seconds": seconds, "validation": val}
+        run.save(model, state, score=val.get("total"))
+        return str(run.latest)
+
+    t0 = time.perf_counter()
+    last_log_t, last_log_step = t0, 0
+    since_log = 0
+    perm = torch.empty(0, dtype=torch.long, device=device)
+    last_ckpt: str | None = None
+    step = 0
+    while step < total:
+        if control.paused:
+            pause_started = time.perf_counter()
+            control.wait_while_paused()
+            paused_for = time.perf_counter() - pause_started
+            t0 += paused_for  # paused time doesn't count as training time
+            last_log_t += paused_for
+        if control.stop_requested:
+            break
+        in_epoch = step % steps_per_epoch
+        if in_epoch == 0:
+            perm = torch.randperm(n_train, device=device, generator=order_gen)
+        a = (in_epoch * world + rank) * per_rank
+        stepper.run(perm[a : a + per_rank])
+        step += 1
+        since_log += 1
+
+        epoch_end = step % steps_per_epoch == 0
+        want_snapshot = cfg.snapshot_every and step % cfg.snapshot_every == 0
+        want_ckpt = (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or (not cfg.checkpoint_every and epoch_end)
+        if step % cfg.log_every and not (epoch_end or want_snapshot or want_ckpt or step == total):
+            continue
+
+        terms = stepper.read_and_reset(since_log)
+        since_log = 0
+        bad = [k for k, v in terms.items() if not math.isfinite(v)]
+        if bad:
+            where = f" The last good checkpoint is {last_ckpt}." if last_ckpt else " No checkpoint had been written yet."
+            raise TrainingDiverged(
+                f"training diverged: loss term {bad[0]!r} became {terms[bad[0]]} at step {step}; the run was stopped.{where}"
+                " Try a lower learning rate."
+            )
+        now = time.perf_counter()
+        rate = (step - last_log_step) / max(now - last_log_t, 1e-9)
+        last_log_t, last_log_step = now, step
+        epoch = step / steps_per_epoch
+        m = StepMetrics(step, total, epoch, now - t0, terms, rate, device=str(device))
+        val: dict[str, float] = {}
+        if want_ckpt or epoch_end:
+            val = validate()
+            m.validation = val or None
+            if want_ckpt:
+                last_ckpt = checkpoint(step, epoch, now - t0, val) or last_ckpt
+                m.checkpoint = last_ckpt
+        if want_snapshot or epoch_end:
+            m.event = "snapshot" if want_snapshot else "epoch"
+            m.weights = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            m.previews = previews()
+            if run is not None:
+                run.save_samples(m.previews["samples"], step, ncol=model.preview_columns())
+        if run is not None:
+            run.append_metrics({"step": step, "epoch": round(epoch, 4), "seconds": round(now - t0, 3), **terms,
+                                **{f"val_{k}": v for k, v in val.items()}})
+        yield m
+
+    # finished or stopped: leave a checkpoint and a final snapshot
+    seconds = time.perf_counter() - t0
+    epoch = step / steps_per_epoch
+    val = validate()
+    last_ckpt = checkpoint(step, epoch, seconds, val) or last_ckpt
+    if since_log:
+        terms = stepper.read_and_reset(since_log)
+    else:
+        terms = {}
+    final = StepMetrics(
+        step, total, epoch, seconds, terms, step / max(seconds, 1e-9),
+        event="stopped" if control.stop_requested else "done",
+        weights={k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()},
+        previews=previews(), validation=val or None, checkpoint=last_ckpt, device=str(device),
+    )
+    model.eval()
+    yield final

@@ -1,0 +1,53 @@
+"""Shared test setup: Qt offscreen before anything imports it, seeded RNGs, tiny datasets."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("LATENT_EXPLORER_NO_DOWNLOAD", "1")
+
+import numpy as np
+import pytest
+import torch
+
+MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+
+
+@pytest.fixture(autouse=True)
+def _seed_everything():
+    torch.manual_seed(0)
+    np.random.seed(0)
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory, monkeypatch):
+    """Keep settings, caches and runs of the test session away from the user's own."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("LATENT_EXPLORER_HOME", str(home))
+    monkeypatch.setenv("LATENT_EXPLORER_DATA", str(home / "data"))
+    yield
+
+
+@pytest.fixture
+def mnist_dir() -> Path:
+    if not (MNIST_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"real MNIST files not found at {MNIST_DIR}")
+    return MNIST_DIR
+
+
+def cuda_only(fn):
+    return pytest.mark.cuda(pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")(fn))
+
+
+@pytest.fixture
+def tiny_dataset():
+    """200 + 50 random 28x28 binary-ish images with labels: a few ms per training step."""
+    from models.data.base import Dataset, TensorSplit
+
+    g = torch.Generator().manual_seed(0)
+    imgs = ((torch.rand(250, 1, 28, 28, generator=g) > 0.7).to(torch.uint8) * 255)
+    labels = torch.randint(0, 10, (250,), generator=g)
+    return Dataset("tiny", TensorSplit(imgs[:200], labels[:200]), TensorSplit(imgs[200:], labels[200:]),
+                   class_names=tuple(str(i) for i in range(10)))
