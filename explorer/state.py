@@ -1,0 +1,110 @@
+"""State objects shared by the widgets (napari-style: state here, widgets only wire).
+
+* :class:`ModelState` - the model being explored (loaded or live from training).
+* :class:`LatentState` - the point being looked at, as the model's flat latent vector.
+
+Widgets never call each other; they read and write these objects and listen to their
+signals. A widget that writes a value it also displays updates itself from the signal
+with its own signals blocked, so there are no feedback loops.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PySide6.QtCore import QObject, Signal
+
+from models.base import LatentModel
+from models.latent import LatentSpec
+
+
+class ModelState(QObject):
+    """The current model. Emits ``model_changed`` when a different model (or a model of a
+    different shape) is set, and ``weights_updated`` when only its weights changed (a
+    training snapshot), so views re-decode without rebuilding their controls."""
+
+    model_changed = Signal(object)  # LatentModel | None
+    weights_updated = Signal()
+    message = Signal(str)  # user-facing status text
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.model: LatentModel | None = None
+        self.source: Path | None = None  # checkpoint it came from, when loaded
+        self.train_state: dict[str, Any] = {}
+        #: mean KL per latent dimension (VAE family), for sorting/greying sliders
+        self.kl_per_dim: np.ndarray | None = None
+
+    @property
+    def spec(self) -> LatentSpec | None:
+        return self.model.latent_spec if self.model is not None else None
+
+    def set_model(self, model: LatentModel | None, source: Path | None = None,
+                  train_state: dict[str, Any] | None = None) -> None:
+        if model is not None:
+            model = model.to("cpu").eval()  # the explorer decodes on the CPU: one image is microseconds
+        self.model, self.source, self.train_state = model, source, dict(train_state or {})
+        self.kl_per_dim = None
+        self.model_changed.emit(model)
+
+    def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
+        """Copy a training snapshot into the explored model (same architecture)."""
+        if self.model is None:
+            return
+        with torch.no_grad():
+            self.model.load_state_dict(weights, strict=True)
+        self.model.eval()
+        self.weights_updated.emit()
+
+
+class LatentState(QObject):
+    """The point being explored: a flat latent vector laid out as the model's LatentSpec."""
+
+    changed = Signal(object)  # np.ndarray (input_dim,) float32
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.spec: LatentSpec | None = None
+        self._flat = np.zeros(0, np.float32)
+
+    @property
+    def flat(self) -> np.ndarray:
+        return self._flat.copy()
+
+    def reset(self, spec: LatentSpec | None) -> None:
+        """A new model: start at its origin (first category)."""
+        self.spec = spec
+        self._flat = spec.zeros(1)[0].numpy() if spec is not None else np.zeros(0, np.float32)
+        self.changed.emit(self.flat)
+
+    def set_flat(self, flat: np.ndarray) -> None:
+        flat = np.asarray(flat, np.float32).reshape(-1)
+        if self.spec is None or flat.shape[0] != self.spec.input_dim:
+            raise ValueError(f"latent of size {flat.shape[0]} does not fit this model ({self.spec.input_dim if self.spec else 0})")
+        self._flat = flat.copy()
+        self.changed.emit(self.flat)
+
+    def set_z(self, index: int, value: float) -> None:
+        if self._flat[index] == value:
+            return
+        self._flat[index] = value
+        self.changed.emit(self.flat)
+
+    def set_category(self, block: int, value: int) -> None:
+        assert self.spec is not None
+        start = self.spec.z_dim + sum(self.spec.categorical[:block])
+        k = self.spec.categorical[block]
+        self._flat[start : start + k] = 0.0
+        self._flat[start + value] = 1.0
+        self.changed.emit(self.flat)
+
+    def set_code(self, index: int, value: float) -> None:
+        assert self.spec is not None
+        self.set_z(self.spec.z_dim + sum(self.spec.categorical) + index, value)
+
+    def category(self, block: int) -> int:
+        assert self.spec is not None
+        start = self.spec.z_dim + sum(self.spec.categorical[:block])
+        return int(np.argmax(self._flat[start : start + self.spec.categorical[block]]))
