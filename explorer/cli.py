@@ -1,0 +1,441 @@
+"""``latent-explorer``: the GUI with no sub-command, the headless engine with one.
+
+    latent-explorer train --model vae --dataset mnist --epochs 10 --out runs/vae
+    latent-explorer eval runs/vae --json
+    latent-explorer sample runs/vae --n 64 --out grid.png
+
+Only ``models`` is imported at module level: the headless commands run on GPU boxes
+without PySide6. Every failure is one line on stderr and a non-zero exit, no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+PROG = "latent-explorer"
+
+#: the flags the core issue names, with their help; family-specific ones are generated
+CORE_MODEL_FLAGS = {
+    "arch": "encoder/decoder architecture: mlp or conv",
+    "latent_dim": "size of the latent code (AE/VAE family)",
+    "likelihood": "decoder likelihood: bernoulli (BCE) or gaussian (MSE)",
+    "beta": "weight on the KL term",
+}
+
+
+class CLIError(Exception):
+    """A user-facing failure: printed as one line, exit code 2."""
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from models.checkpoint import CheckpointError
+    from models.data.base import DataError
+    from models.registry import UnknownFamily
+    from models.training import TrainingDiverged
+
+    return (CLIError, CheckpointError, DataError, UnknownFamily, TrainingDiverged, ValueError, OSError, RuntimeError)
+
+
+# ---------------------------------------------------------------------------------------
+# argument parsing
+# ---------------------------------------------------------------------------------------
+def _family_fields() -> dict[str, dataclasses.Field]:
+    """Union of every family's config fields (first definition wins), for --flags."""
+    from models.registry import FAMILIES, config_class
+
+    fields: dict[str, dataclasses.Field] = {}
+    for fam in FAMILIES:
+        try:
+            cls = config_class(fam)
+        except Exception:  # a family that fails to import must not break the CLI
+            continue
+        for f in dataclasses.fields(cls):
+            if f.name not in ("image_shape", "lr") and f.name not in fields:
+                fields[f.name] = f
+    return fields
+
+
+def _parse_bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _add_model_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model hyperparameters (defaults: each family's paper defaults)")
+    for name, f in _family_fields().items():
+        default = f.default
+        flag = "--" + name.replace("_", "-")
+        help_text = CORE_MODEL_FLAGS.get(name, f"{name} (families that have it)")
+        if isinstance(default, bool):
+            g.add_argument(flag, dest=name, type=_parse_bool, default=None, metavar="BOOL", help=help_text)
+        elif isinstance(default, (int, float, str)):
+            g.add_argument(flag, dest=name, type=type(default), default=None, help=help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from models.data import DATASETS
+    from models.registry import FAMILIES
+
+    parser = argparse.ArgumentParser(prog=PROG, description="Train or load generative image models and explore them.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
+    sub = parser.add_subparsers(dest="command")
+
+    gui = sub.add_parser("gui", help="open the explorer window (the default)")
+    gui.add_argument("paths", nargs="*", help="checkpoints or run folders to open")
+
+    t = sub.add_parser("train", help="train a model headless and write a run folder")
+    t.add_argument("--model", required=True, choices=list(FAMILIES), metavar="{" + ",".join(FAMILIES) + "}")
+    t.add_argument("--dataset", default="shapes", choices=DATASETS)
+    t.add_argument("--data-dir", type=Path, help="where the dataset files are (folder: the image folder)")
+    t.add_argument("--image-size", type=int, help="image side for shapes (64 or 28) and folder datasets")
+    t.add_argument("--channels", type=int, default=1, choices=(1, 3), help="folder datasets: grey (1) or RGB (3)")
+    t.add_argument("--no-download", action="store_true", help="never download; fail if files are missing")
+    length = t.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=float, help="passes over the training split (default 10)")
+    length.add_argument("--steps", type=int, help="optimisation steps (instead of --epochs)")
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--lr", type=float, help="learning rate (default: the family's)")
+    t.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--log-every", type=int, default=50, help="steps between log lines / metrics")
+    t.add_argument("--snapshot-every", type=int, default=1000, help="steps between sample grids")
+    t.add_argument("--checkpoint-every", type=int, default=0, help="steps between checkpoints (0: every epoch)")
+    t.add_argument("--fast", default="auto", choices=("auto", "off"), help="CUDA graph fast path")
+    t.add_argument("--out", required=True, type=Path, help="run folder to write")
+    _add_model_flags(t)
+
+    e = sub.add_parser("eval", help="evaluate a run or checkpoint; prints metrics")
+    e.add_argument("run", type=Path, help="run folder or checkpoint file")
+    e.add_argument("--dataset", choices=DATASETS, help="default: the one it was trained on")
+    e.add_argument("--data-dir", type=Path)
+    e.add_argument("--no-download", action="store_true")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--n", type=int, default=10000, help="generated samples for generator metrics")
+    e.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--allow-pickle", action="store_true", help="allow .pt/.pth/.ckpt files (can run code!)")
+
+    s = sub.add_parser("sample", help="decode random latents to a .npy array or a .png grid")
+    s.add_argument("run", type=Path)
+    s.add_argument("--n", type=int, default=64)
+    s.add_argument("--out", required=True, type=Path, help="FILE.npy (float32 N x C x H x W in [0,1]) or FILE.png")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--truncation", type=float, help="clamp |z| to this (GANs)")
+    s.add_argument("--categorical", type=int, help="InfoGAN: fix the categorical code to this value")
+    s.add_argument("--continuous", type=str, help="InfoGAN: fix the continuous codes, e.g. 0.5,-1")
+    s.add_argument("--allow-pickle", action="store_true")
+
+    _add_explore_commands(sub)
+    return parser
+
+
+def _add_explore_commands(sub: Any) -> None:
+    r = sub.add_parser("render-path", help="render an interpolation path to a GIF or a PNG strip")
+    r.add_argument("run", type=Path)
+    r.add_argument("path", nargs="?", type=Path, help="a path JSON saved by the explorer or --save-path")
+    r.add_argument("--random", type=int, metavar="K", help="K random keyframes from the prior instead of a path file")
+    r.add_argument("--frames", type=int, default=32, help="frames in all")
+    r.add_argument("--kind", choices=("linear", "slerp"), help="interpolation (default: the path's own, or slerp)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--fps", type=float, default=12.0)
+    r.add_argument("--save-path", type=Path, help="write the path used as JSON (replays to identical frames)")
+    r.add_argument("--out", required=True, type=Path, help="FILE.gif or FILE.png")
+    r.add_argument("--allow-pickle", action="store_true")
+
+    v = sub.add_parser("traverse", help="a traversal grid: one row per latent dimension")
+    v.add_argument("run", type=Path)
+    v.add_argument("--dims", type=str, help="comma-separated dimensions (default: all, most active first for VAEs)")
+    v.add_argument("--steps", type=int, default=9, help="images per row")
+    v.add_argument("--range", type=float, help="sweep -R..R (default: the slider range)")
+    v.add_argument("--seed", type=int, help="traverse around a random point (default: the origin)")
+    v.add_argument("--out", required=True, type=Path, help="FILE.png")
+    v.add_argument("--allow-pickle", action="store_true")
+
+
+def _version() -> str:
+    from models import __version__
+
+    return __version__
+
+
+# ---------------------------------------------------------------------------------------
+# commands
+# ---------------------------------------------------------------------------------------
+def _load_dataset(name: str, data_dir: Path | None, image_size: int | None, channels: int, no_download: bool, quiet: bool):
+    from models.data import load_dataset
+
+    progress = None if quiet else _download_progress()
+    no_download = no_download or os.environ.get("LATENT_EXPLORER_NO_DOWNLOAD") == "1"
+    return load_dataset(name, data_dir, download=not no_download, progress=progress, image_size=image_size, channels=channels)
+
+
+def _download_progress() -> Callable[[int, int], None]:
+    state: dict[str, Any] = {}
+
+    def report(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            bar = state.get("bar")
+            if bar is None or bar.total != total or done < bar.n:
+                if bar is not None:
+                    bar.close()
+                bar = state["bar"] = tqdm(total=total or None, unit="B", unit_scale=True, desc="download", file=sys.stderr)
+            bar.update(done - bar.n)
+            if total and done >= total:
+                bar.close()
+                state.pop("bar")
+        elif total and done >= total:
+            print(f"downloaded {done / 1e6:.1f} MB", file=sys.stderr)
+
+    return report
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from models.registry import build_model, config_class
+    from models.runs import RunDir
+    from models.training import TrainConfig, TrainControl, device_description, resolve_device, train
+
+    device = resolve_device(args.device)  # fail early and clearly on a missing GPU
+    dataset = _load_dataset(args.dataset, args.data_dir, args.image_size, args.channels, args.no_download, quiet=False)
+    overrides = {name: getattr(args, name) for name in _family_fields() if getattr(args, name, None) is not None}
+    known = {f.name for f in dataclasses.fields(config_class(args.model))}
+    ignored = sorted(set(overrides) - known)
+    if ignored:
+        raise CLIError(f"--{ignored[0].replace('_', '-')} does not apply to {args.model}")
+    torch.manual_seed(args.seed)
+    model = build_model(args.model, image_shape=tuple(dataset.image_shape), **overrides)
+    cfg = TrainConfig(
+        epochs=args.epochs if args.epochs is not None else (None if args.steps else 10), steps=args.steps,
+        batch_size=args.batch_size, lr=args.lr, device=str(device), seed=args.seed, log_every=args.log_every,
+        snapshot_every=args.snapshot_every, checkpoint_every=args.checkpoint_every, fast=args.fast,
+    )
+    run = RunDir(args.out)
+    control = TrainControl()
+    # Ctrl+C stops between steps and still leaves a checkpoint
+    previous = signal.signal(signal.SIGINT, lambda *_: control.stop())
+    tty = sys.stderr.isatty()
+    print(f"training {args.model} on {dataset.name} ({len(dataset.train)} images) on {device_description(device)} -> {run.path}",
+          file=sys.stderr)
+    bar = None
+    try:
+        for m in train(model, dataset, cfg, control, run, extra_state={"cli": " ".join(sys.argv[1:])}):
+            terms = " ".join(f"{k}={v:.4g}" for k, v in m.terms.items())
+            if tty:
+                from tqdm import tqdm
+
+                if bar is None:
+                    bar = tqdm(total=m.total_steps, unit="step", file=sys.stderr, dynamic_ncols=True)
+                bar.update(m.step - bar.n)
+                bar.set_postfix_str(f"ep {m.epoch:.2f} {terms}", refresh=False)
+            elif m.event != "log" or m.step % (cfg.log_every * 10) == 0:
+                val = f" val_total={m.validation['total']:.4g}" if m.validation and "total" in m.validation else ""
+                print(f"step {m.step}/{m.total_steps} epoch {m.epoch:.2f} {m.seconds:.1f}s {m.steps_per_s:.0f} steps/s {terms}{val}",
+                      file=sys.stderr, flush=True)
+            if m.event in ("done", "stopped"):
+                print(f"{m.event}: {m.step} steps in {m.seconds:.1f}s; checkpoint {m.checkpoint}", file=sys.stderr)
+    finally:
+        if bar is not None:
+            bar.close()
+        signal.signal(signal.SIGINT, previous)
+    return 0
+
+
+def _load(args: argparse.Namespace, device: str = "cpu"):
+    from models.checkpoint import load_checkpoint
+    from models.training import resolve_device
+
+    return load_checkpoint(args.run, resolve_device(device), allow_pickle=getattr(args, "allow_pickle", False))
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from models.evaluation import evaluate_reconstruction
+
+    ckpt = _load(args, args.device)
+    model = ckpt.model
+    name = args.dataset or ckpt.train_state.get("dataset")
+    if not name:
+        raise CLIError("this checkpoint does not record its dataset; pass --dataset")
+    c, h, w = model.config.image_shape
+    dataset = _load_dataset(name, args.data_dir, h, c, args.no_download, quiet=args.json).to(model.device)
+    if tuple(dataset.image_shape) != tuple(model.config.image_shape):
+        raise CLIError(f"the model works on {tuple(model.config.image_shape)} images but {name} has {tuple(dataset.image_shape)}")
+    result: dict[str, Any] = {"family": model.family, "dataset": name, "step": ckpt.train_state.get("step")}
+    torch.manual_seed(args.seed)
+    if model.latent_spec.has_encoder:
+        result.update(evaluate_reconstruction(model, dataset.test, seed=args.seed))
+        if model.family == "aae":
+            result["note"] = "AAE test_loss is the reconstruction term only (no KL: the prior is matched adversarially)"
+            result["test_loss"] = result["recon_bce"]
+    else:
+        from models.generative_metrics import code_accuracy, evaluate_generator
+
+        result.update(evaluate_generator(model, dataset, n=args.n, seed=args.seed))
+        if model.latent_spec.categorical:
+            from models.classifier import get_classifier
+
+            acc = code_accuracy(model, get_classifier(dataset, model.device), seed=args.seed)
+            result["code_accuracy"] = acc["accuracy"] if isinstance(acc, dict) else acc
+            if isinstance(acc, dict):
+                result["code_mapping"] = acc.get("mapping")
+    result = _jsonable(result)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            print(f"{k:>16}: {v}")
+    return 0
+
+
+def _jsonable(obj: Any) -> Any:
+    import numpy as np
+    import torch
+
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, torch.Tensor):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from models.images import grid, save_png
+
+    if args.n < 1:
+        raise CLIError("--n must be at least 1")
+    suffix = args.out.suffix.lower()
+    if suffix not in (".npy", ".png"):
+        raise CLIError(f"--out must end in .npy or .png, not {suffix or 'nothing'}")
+    model = _load(args).model
+    spec = model.latent_spec
+    gen = torch.Generator().manual_seed(args.seed)
+    flat = spec.sample(args.n, generator=gen, truncation=args.truncation)
+    if args.categorical is not None or args.continuous is not None:
+        if not spec.categorical and args.categorical is not None:
+            raise CLIError(f"{model.family} has no categorical code")
+        z, blocks, codes = spec.split(flat)
+        cats = torch.stack([b.argmax(1) for b in blocks], 1) if blocks else None
+        if args.categorical is not None:
+            if not 0 <= args.categorical < spec.categorical[0]:
+                raise CLIError(f"--categorical must be in 0..{spec.categorical[0] - 1}")
+            cats[:, 0] = args.categorical
+        if args.continuous is not None:
+            values = [float(v) for v in args.continuous.split(",") if v.strip()]
+            if len(values) != spec.continuous:
+                raise CLIError(f"{model.family} has {spec.continuous} continuous codes; --continuous gave {len(values)}")
+            codes = torch.tensor(values).expand(args.n, -1)
+        flat = spec.compose(z, cats, codes)
+    with torch.no_grad():
+        images = torch.cat([model.decode(flat[a : a + 500]) for a in range(0, args.n, 500)])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".npy":
+        from models.checkpoint import atomic_write_bytes
+        import io
+
+        buf = io.BytesIO()
+        np.save(buf, images.float().clamp(0, 1).numpy().astype(np.float32))
+        atomic_write_bytes(args.out, buf.getvalue())
+    else:
+        save_png(grid(images), args.out)
+    print(f"wrote {args.n} samples to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_render_path(args: argparse.Namespace) -> int:
+    from models import paths
+
+    model = _load(args).model
+    if (args.path is None) == (args.random is None):
+        raise CLIError("give either a PATH.json or --random K")
+    if args.random is not None:
+        path = paths.random_path(model, args.random, kind=args.kind or "slerp", seed=args.seed)
+    else:
+        path = paths.load_path(args.path, model)
+        if args.kind:
+            path = path.with_kind(args.kind)
+    if args.save_path:
+        paths.save_path(path, args.save_path)
+    frames = paths.render_frames(model, path, args.frames)
+    suffix = args.out.suffix.lower()
+    if suffix == ".gif":
+        paths.save_gif(frames, args.out, fps=args.fps)
+    elif suffix == ".png":
+        paths.save_strip(frames, args.out)
+    else:
+        raise CLIError(f"--out must end in .gif or .png, not {suffix or 'nothing'}")
+    print(f"wrote {len(frames)} frames to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_traverse(args: argparse.Namespace) -> int:
+    from models import paths
+
+    model = _load(args).model
+    dims = None
+    if args.dims:
+        try:
+            dims = [int(d) for d in args.dims.split(",") if d.strip()]
+        except ValueError:
+            raise CLIError(f"--dims must be comma-separated integers, got {args.dims!r}") from None
+    if args.out.suffix.lower() != ".png":
+        raise CLIError("--out must be a .png file")
+    image = paths.traversal_grid(model, dims=dims, steps=args.steps, value_range=args.range, seed=args.seed)
+    from models.images import save_png
+
+    save_png(image, args.out)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "sample": cmd_sample, "render-path": cmd_render_path,
+            "traverse": cmd_traverse}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("gui", "-h", "--help", "--version")):
+        argv = ["gui", *argv]  # `latent-explorer model.safetensors` opens it in the window
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "gui":
+        try:
+            from explorer.app import main as gui_main
+        except ImportError as e:
+            print(f"{PROG}: error: the window needs PySide6 and pyqtgraph ({e}); the headless commands still work",
+                  file=sys.stderr)
+            return 2
+        return gui_main(args.paths)
+    try:
+        return COMMANDS[args.command](args)
+    except _user_errors() as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
