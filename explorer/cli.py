@@ -29,6 +29,10 @@ CORE_MODEL_FLAGS = {
 }
 
 
+#: config fields that never become flags: set from the data or by a training flag of the same name
+RESERVED = {"image_shape", "lr", "channels", "seed", "steps", "epochs", "batch_size", "device", "fast", "out", "dataset"}
+
+
 class CLIError(Exception):
     """A user-facing failure: printed as one line, exit code 2."""
 
@@ -56,7 +60,7 @@ def _family_fields() -> dict[str, dataclasses.Field]:
         except Exception:  # a family that fails to import must not break the CLI
             continue
         for f in dataclasses.fields(cls):
-            if f.name not in ("image_shape", "lr") and f.name not in fields:
+            if f.name not in RESERVED and f.name not in fields:
                 fields[f.name] = f
     return fields
 

@@ -326,6 +326,7 @@ def train(
     since_log = 0
     perm = torch.empty(0, dtype=torch.long, device=device)
     last_ckpt: str | None = None
+    last_terms: dict[str, float] = {}
     step = 0
     while step < total:
         if control.paused:
@@ -350,7 +351,7 @@ def train(
         if step % cfg.log_every and not (epoch_end or want_snapshot or want_ckpt or step == total):
             continue
 
-        terms = stepper.read_and_reset(since_log)
+        terms = last_terms = stepper.read_and_reset(since_log)
         since_log = 0
         bad = [k for k, v in terms.items() if not math.isfinite(v)]
         if bad:
@@ -387,10 +388,7 @@ def train(
     epoch = step / steps_per_epoch
     val = validate()
     last_ckpt = checkpoint(step, epoch, seconds, val) or last_ckpt
-    if since_log:
-        terms = stepper.read_and_reset(since_log)
-    else:
-        terms = {}
+    terms = stepper.read_and_reset(since_log) if since_log else last_terms
     final = StepMetrics(
         step, total, epoch, seconds, terms, step / max(seconds, 1e-9),
         event="stopped" if control.stop_requested else "done",

@@ -11,6 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+# Tests use tiny models that gain nothing from intra-op threads, and OpenMP threads
+# spinning in several processes on a 2-core machine slow everything down many times over.
+torch.set_num_threads(1)
+
 MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 

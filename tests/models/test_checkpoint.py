@@ -1,0 +1,99 @@
+import json
+import os
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from models.registry import build_model
+
+
+@pytest.mark.parametrize("family,kw", [("vae", dict(arch="conv", latent_dim=6, hidden=32)), ("ae", dict(latent_dim=3, hidden=16))])
+def test_round_trip_gives_equal_weights_and_outputs(tmp_path, family, kw):
+    m = build_model(family, **kw).eval()
+    p = save_checkpoint(tmp_path / "m.safetensors", m, {"step": 7, "dataset": "mnist"})
+    ck = load_checkpoint(p)
+    assert ck.train_state == {"step": 7, "dataset": "mnist"}
+    for (k, a), (k2, b) in zip(m.state_dict().items(), ck.model.state_dict().items()):
+        assert k == k2 and torch.equal(a, b)
+    z = torch.randn(5, kw["latent_dim"])
+    assert torch.equal(m.decode(z), ck.model.decode(z))
+    assert ck.model.config == m.config
+
+
+def test_no_pickle_in_the_file(tmp_path):
+    p = save_checkpoint(tmp_path / "m.safetensors", build_model("ae", latent_dim=2, hidden=8))
+    header_len = int.from_bytes(p.read_bytes()[:8], "little")
+    meta = json.loads(p.read_bytes()[8 : 8 + header_len])["__metadata__"]
+    assert meta["family"] == "ae" and json.loads(meta["model_config"])["latent_dim"] == 2
+
+
+def test_corrupt_truncated_and_foreign_files_are_refused_clearly(tmp_path):
+    p = save_checkpoint(tmp_path / "m.safetensors", build_model("ae", latent_dim=2, hidden=8))
+    data = p.read_bytes()
+    (tmp_path / "trunc.safetensors").write_bytes(data[: len(data) // 2])
+    (tmp_path / "junk.safetensors").write_bytes(b"\x00garbage" * 10)
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "foreign.safetensors"))
+    for name, pattern in [("trunc", "corrupt or truncated"), ("junk", "corrupt or truncated"), ("foreign", "not a Latent Explorer")]:
+        with pytest.raises(CheckpointError, match=pattern):
+            load_checkpoint(tmp_path / f"{name}.safetensors")
+
+
+def test_pickle_files_refused_unless_allowed(tmp_path):
+    m = build_model("ae", latent_dim=2, hidden=8)
+    f = tmp_path / "m.pt"
+    torch.save({"family": "ae", "model_config": m.config.to_dict(), "state_dict": m.state_dict()}, f)
+    with pytest.raises(CheckpointError, match="pickle"):
+        load_checkpoint(f)
+    ck = load_checkpoint(f, allow_pickle=True)
+    assert torch.equal(ck.model.decode(torch.ones(1, 2)), m.eval().decode(torch.ones(1, 2)))
+    # an arbitrary object is refused even when pickle is allowed (weights_only)
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+    torch.save(Evil(), tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError):
+        load_checkpoint(tmp_path / "evil.pt", allow_pickle=True)
+
+
+def test_failed_write_leaves_the_old_checkpoint_intact(tmp_path, monkeypatch):
+    m = build_model("ae", latent_dim=2, hidden=8)
+    p = save_checkpoint(tmp_path / "m.safetensors", m, {"step": 1})
+    before = p.read_bytes()
+
+    def full_disk(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(CheckpointError, match="No space left"):
+        save_checkpoint(p, m, {"step": 2})
+    assert p.read_bytes() == before
+    assert [f.name for f in tmp_path.iterdir()] == ["m.safetensors"]  # no temp file left
+
+
+def test_wrong_shapes_are_a_clear_error(tmp_path):
+    p = save_checkpoint(tmp_path / "m.safetensors", build_model("ae", latent_dim=2, hidden=8))
+    # rewrite the config so the weights no longer fit
+    from safetensors import safe_open
+    from safetensors.torch import save
+
+    with safe_open(str(p), "pt") as f:
+        meta = dict(f.metadata())
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    meta["model_config"] = meta["model_config"].replace('"latent_dim": 2', '"latent_dim": 3')
+    p.write_bytes(save(tensors, metadata=meta))
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_checkpoint(p)
+
+
+def test_run_folder_resolves_to_best(tmp_path):
+    from models.runs import RunDir
+
+    run = RunDir(tmp_path / "run").create()
+    m = build_model("ae", latent_dim=2, hidden=8)
+    run.save(m, {"step": 1}, score=5.0)
+    run.save(m, {"step": 2}, score=9.0)
+    assert load_checkpoint(run.path).train_state["step"] == 1
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_checkpoint(tmp_path)

@@ -1,0 +1,133 @@
+import threading
+import time
+
+import pytest
+import torch
+
+from models.registry import build_model
+from models.runs import RunDir
+from models.training import TrainConfig, TrainControl, TrainingDiverged, resolve_device, train
+
+
+def _cfg(**kw):
+    base = dict(steps=40, batch_size=32, log_every=10, snapshot_every=0, device="cpu")
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_short_run_lowers_the_loss_and_changes_weights(tiny_dataset):
+    m = build_model("vae", latent_dim=4, hidden=64)
+    before = [p.detach().clone() for p in m.parameters()]
+    logs = list(train(m, tiny_dataset, _cfg(steps=60)))
+    assert logs[0].terms["total"] > logs[-1].terms["total"]
+    assert any(not torch.equal(a, b) for a, b in zip(before, m.parameters()))
+    assert logs[-1].event == "done" and logs[-1].step == 60
+
+
+def test_metrics_are_floats_and_steps_advance(tiny_dataset):
+    m = build_model("ae", latent_dim=3, hidden=16)
+    events = list(train(m, tiny_dataset, _cfg(steps=20, log_every=5)))
+    assert [e.step for e in events if e.event == "log"][:2] == [5, 10]
+    assert all(isinstance(v, float) for e in events for v in e.terms.values())
+    assert events[-1].event == "done" and events[-1].weights is not None
+    assert events[-1].previews["samples"].shape[1:] == (1, 28, 28)
+
+
+def test_same_seed_same_result(tiny_dataset):
+    def run():
+        torch.manual_seed(0)
+        m = build_model("vae", latent_dim=3, hidden=16)
+        return [e.terms.get("total") for e in train(m, tiny_dataset, _cfg(steps=20, seed=5))]
+
+    assert run() == run()
+
+
+def test_run_folder_has_config_metrics_checkpoints_samples(tiny_dataset, tmp_path):
+    m = build_model("vae", latent_dim=3, hidden=16)
+    run = RunDir(tmp_path / "run")
+    list(train(m, tiny_dataset, _cfg(steps=14, snapshot_every=7), run=run))  # 6 steps/epoch
+    assert (run.path / "config.json").exists()
+    assert run.latest.exists() and run.best.exists()
+    recs = run.read_metrics()
+    assert recs and {"step", "epoch", "seconds", "recon", "kl", "total"} <= set(recs[-1])
+    assert list(run.samples.glob("*.png"))
+
+
+def test_stop_takes_effect_quickly_and_leaves_a_checkpoint(tiny_dataset, tmp_path):
+    m = build_model("vae", latent_dim=3, hidden=16)
+    control = TrainControl()
+    run = RunDir(tmp_path / "r")
+    events = []
+
+    def consume():
+        for e in train(m, tiny_dataset, _cfg(steps=10**7, log_every=1), control, run):
+            events.append(e)
+
+    th = threading.Thread(target=consume)
+    th.start()
+    while not events:
+        time.sleep(0.01)
+    t = time.perf_counter()
+    control.stop()
+    th.join(5)
+    # the join includes the final validation and checkpoint; the stop itself acts between steps
+    assert not th.is_alive() and time.perf_counter() - t < 2.0
+    assert events[-1].event == "stopped" and run.latest.exists()
+
+
+def test_pause_halts_steps_and_resume_continues(tiny_dataset):
+    m = build_model("ae", latent_dim=3, hidden=16)
+    control = TrainControl()
+    steps = []
+
+    def consume():
+        for e in train(m, tiny_dataset, _cfg(steps=10**7, log_every=1), control):
+            steps.append(e.step)
+
+    th = threading.Thread(target=consume)
+    th.start()
+    while len(steps) < 3:
+        time.sleep(0.005)
+    control.pause()
+    time.sleep(0.1)  # at most one step finishes after the pause
+    n = len(steps)
+    time.sleep(0.3)
+    assert len(steps) == n
+    control.resume()
+    while len(steps) < n + 3:
+        time.sleep(0.005)
+    control.stop()
+    th.join(5)
+    assert not th.is_alive()
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tiny_dataset, tmp_path):
+    m = build_model("vae", latent_dim=3, hidden=16)
+    run = RunDir(tmp_path / "r")
+    original = m.loss
+    calls = {"n": 0}
+
+    def loss(batch):
+        calls["n"] += 1
+        t = original(batch)
+        if calls["n"] > 12:  # after the first epoch's checkpoint (6 steps per epoch)
+            t["kl"] = t["kl"] * float("nan")
+            t["total"] = t["recon"] + t["kl"]
+        return t
+
+    m.loss = loss
+    with pytest.raises(TrainingDiverged, match="kl"):
+        list(train(m, tiny_dataset, _cfg(steps=100, log_every=5), run=run))
+    from models.checkpoint import load_checkpoint
+
+    good = load_checkpoint(run.latest)
+    assert all(torch.isfinite(p).all() for p in good.model.parameters())
+    assert good.train_state["step"] <= 12
+
+
+def test_missing_gpu_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("has a GPU")
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        resolve_device("cuda")
+    assert resolve_device("auto").type in ("cpu", "mps")
