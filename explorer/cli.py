@@ -85,13 +85,20 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
             g.add_argument(flag, dest=name, type=type(default), default=None, help=help_text)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (scripts grep stderr), not the whole usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from models.data import DATASETS
     from models.registry import FAMILIES
 
-    parser = argparse.ArgumentParser(prog=PROG, description="Train or load generative image models and explore them.")
+    parser = _Parser(prog=PROG, description="Train or load generative image models and explore them.")
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     gui = sub.add_parser("gui", help="open the explorer window (the default)")
     gui.add_argument("paths", nargs="*", help="checkpoints or run folders to open")
@@ -434,7 +441,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except _user_errors() as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+        message = " ".join(str(e).split())  # one line: scripts read the first line of stderr
+        print(f"{PROG}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

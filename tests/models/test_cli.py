@@ -1,0 +1,86 @@
+"""The headless CLI end to end (in-process: explorer.cli imports no Qt)."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from explorer.cli import main
+from models.checkpoint import load_checkpoint
+
+
+@pytest.fixture(scope="module")
+def shapes_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    rc = main(["train", "--model", "vae", "--dataset", "shapes", "--image-size", "28", "--steps", "30",
+               "--batch-size", "32", "--latent-dim", "4", "--hidden", "32", "--log-every", "10", "--out", str(out)])
+    assert rc == 0
+    return out
+
+
+def test_train_writes_a_run_folder(shapes_run):
+    assert (shapes_run / "config.json").exists() and (shapes_run / "metrics.jsonl").exists()
+    ck = load_checkpoint(shapes_run)
+    assert ck.model.family == "vae" and ck.model.config.latent_dim == 4 and ck.train_state["step"] == 30
+    assert ck.train_state["dataset"] == "shapes"
+
+
+def test_eval_json(shapes_run, capsys):
+    assert main(["eval", str(shapes_run), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"test_loss", "recon_bce", "kl", "recon_mse", "active_units"} <= set(out)
+    assert out["test_loss"] == pytest.approx(out["recon_bce"] + out["kl"])
+
+
+def test_sample_npy_and_png(shapes_run, tmp_path):
+    assert main(["sample", str(shapes_run), "--n", "6", "--out", str(tmp_path / "s.npy")]) == 0
+    a = np.load(tmp_path / "s.npy")
+    assert a.shape == (6, 1, 28, 28) and a.dtype == np.float32 and 0 <= a.min() and a.max() <= 1
+    assert main(["sample", str(shapes_run), "--n", "9", "--out", str(tmp_path / "s.png")]) == 0
+    assert Image.open(tmp_path / "s.png").size[0] > 3 * 28
+
+
+def test_mnist_eval_matches_classic_metric_on_real_data(tmp_path, mnist_dir, capsys):
+    out = tmp_path / "m"
+    assert main(["train", "--model", "ae", "--dataset", "mnist", "--data-dir", str(mnist_dir), "--steps", "5",
+                 "--latent-dim", "2", "--hidden", "16", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(out), "--data-dir", str(mnist_dir), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert set(res) >= {"recon_bce", "recon_mse"} and "test_loss" not in res
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["train", "--model", "nope", "--out", "x"], "invalid choice"),
+    (["eval", "/no/such/run", "--json"], "no such file"),
+    (["train", "--model", "vae", "--dataset", "mnist", "--data-dir", "/no/where", "--no-download", "--out", "x"], "mnist"),
+    (["train", "--model", "vae", "--device", "cuda", "--steps", "1", "--out", "x"], "CUDA"),
+])
+def test_failures_are_one_line_no_traceback(argv, needle, capsys, tmp_path, monkeypatch):
+    import torch
+
+    if "cuda" in argv and torch.cuda.is_available():
+        pytest.skip("has a GPU")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) if argv[2] == "nope" else _nothing():
+        rc = main(argv)
+        assert rc != 0
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_corrupt_checkpoint_is_one_clear_line(tmp_path, capsys):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a checkpoint at all")
+    assert main(["sample", str(bad), "--out", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert "corrupt or truncated" in err and len(err.strip().splitlines()) == 1
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
