@@ -1,0 +1,188 @@
+"""Adversarial autoencoder (Makhzani et al. 2016).
+
+A deterministic autoencoder (encoder q(z|x), decoder p(x|z), the same bodies as the AE
+family, see models/nets.py) whose code distribution is matched to a prior by a
+discriminator MLP on z. Each ``training_step`` runs the paper's two phases on the batch:
+
+1. reconstruction: encoder + decoder minimise the reconstruction NLL (``recon``);
+2. regularisation: the discriminator learns prior samples -> 1, encoded codes -> 0
+   (``d_loss``, BCE summed over both), then the encoder (the "generator") is updated to
+   make D call its codes prior samples (``g_loss``, non-saturating ``-log D(q(x))``).
+
+Priors (``prior``), all sampled on the device:
+
+* ``"normal"``: N(0, I);
+* ``"uniform"``: U(-1, 1)^D (the latent spec says ``prior="uniform"``, z_range (-1, 1));
+* ``"mixture"``: the paper's mixture of 10 2-D Gaussians generalised to D dims: component
+  k has mean ``(R cos 2pi k/10, R sin 2pi k/10, 0, ..., 0)`` with R = ``mixture_radius``,
+  std ``mixture_std`` in the first two dims and 1 in the others (a standard normal
+  there). With D = 1 the 10 means are evenly spaced on [-R, R]. The latent spec reports
+  ``prior="mixture"``; LatentSpec.sample would draw N(0, I) for it, so use the model's
+  ``sample`` / ``sample_prior`` to draw from the actual mixture.
+
+``validation_terms`` (and so the validation total / test loss) is the reconstruction
+term only. The paper trained with SGD + momentum; this uses Adam (what most
+reimplementations use): ``lr`` for the reconstruction phase and the same ``lr`` with
+beta1 = 0.5 for the two adversarial updates.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import adam
+from .latent import LatentSpec
+from .vae import AEConfig, AutoEncoder, recon_nll
+
+PRIORS = ("normal", "mixture", "uniform")
+
+
+@dataclasses.dataclass
+class AAEConfig(AEConfig):
+    #: "mlp" or "conv" encoder/decoder bodies (as for the AE)
+    arch: str = "mlp"
+    #: code size (Makhzani et al. use 8 for the MNIST likelihood experiments)
+    latent_dim: int = 8
+    #: width of the encoder/decoder dense layer (paper: 1000-unit layers)
+    hidden: int = 1000
+    #: "bernoulli" (BCE) or "gaussian" (squared error / 2 sigma^2)
+    likelihood: str = "bernoulli"
+    #: the prior the codes are matched to: "normal", "mixture" or "uniform"
+    prior: str = "normal"
+    #: discriminator hidden widths, ReLU (paper: two layers of 1000 units)
+    disc_hidden: tuple[int, ...] = (1000, 1000)
+    #: mixture prior: radius of the circle the 10 means lie on, and the per-component std
+    mixture_radius: float = 2.0
+    mixture_std: float = 0.5
+    #: number of mixture components
+    mixture_components: int = 10
+    #: Adam learning rate for all three updates
+    lr: float = 1e-3
+    #: Adam beta1 for the two adversarial updates (GAN practice)
+    adv_beta1: float = 0.5
+
+
+class AdversarialAE(AutoEncoder):
+    family = "aae"
+    Config = AAEConfig
+    graph_capturable = False  # three optimizers: the training loop runs the step eagerly
+
+    def __init__(self, config: AAEConfig) -> None:
+        if config.prior not in PRIORS:
+            raise ValueError(f"unknown prior {config.prior!r}: use one of {', '.join(PRIORS)}")
+        super().__init__(config)
+        layers: list[nn.Module] = []
+        d = config.latent_dim
+        for h in config.disc_hidden:
+            layers += [nn.Linear(d, h), nn.ReLU(True)]
+            d = h
+        layers.append(nn.Linear(d, 1))
+        self.discriminator = nn.Sequential(*layers)
+        self.register_buffer("mixture_means", self._mixture_means(config), persistent=False)
+
+    @staticmethod
+    def _mixture_means(cfg: AAEConfig) -> torch.Tensor:
+        k, d, r = cfg.mixture_components, cfg.latent_dim, cfg.mixture_radius
+        means = torch.zeros(k, d)
+        if d == 1:
+            means[:, 0] = torch.linspace(-r, r, k)
+        else:
+            angle = torch.arange(k, dtype=torch.float64) * (2 * math.pi / k)
+            means[:, 0] = (r * torch.cos(angle)).float()
+            means[:, 1] = (r * torch.sin(angle)).float()
+        return means
+
+    # -- the prior ----------------------------------------------------------------------
+    @property
+    def latent_spec(self) -> LatentSpec:
+        z_range = (-1.0, 1.0) if self.config.prior == "uniform" else (-3.0, 3.0)
+        return LatentSpec(z_dim=self.config.latent_dim, z_range=z_range, prior=self.config.prior, has_encoder=True)
+
+    def sample_prior(self, n: int, generator: torch.Generator | None = None, device: torch.device | str | None = None) -> torch.Tensor:
+        """n codes from the declared prior, shape (n, latent_dim)."""
+        cfg = self.config
+        device = torch.device(device) if device is not None else self.mixture_means.device
+        gen_device = generator.device if generator is not None else device
+        d = cfg.latent_dim
+        if cfg.prior == "uniform":
+            z = torch.rand(n, d, generator=generator, device=gen_device) * 2 - 1
+        elif cfg.prior == "normal":
+            z = torch.randn(n, d, generator=generator, device=gen_device)
+        else:
+            comp = torch.randint(cfg.mixture_components, (n,), generator=generator, device=gen_device)
+            z = torch.randn(n, d, generator=generator, device=gen_device)
+            std = torch.ones(d, device=gen_device)
+            std[: min(d, 2)] = cfg.mixture_std
+            z = self.mixture_means.to(gen_device)[comp] + z * std
+        return z.to(device)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None, truncation: float | None = None) -> torch.Tensor:
+        z = self.sample_prior(n, generator, self.device)
+        if truncation is not None:
+            z = z.clamp(-truncation, truncation)
+        return self.decode(z)
+
+    def preview_latents(self, generator: torch.Generator) -> torch.Tensor:
+        return self.sample_prior(64, generator, "cpu")
+
+    # -- training -----------------------------------------------------------------------
+    def ae_params(self) -> list[nn.Parameter]:
+        return [*self.encoder.parameters(), *self.to_latent.parameters(), *self.decoder.parameters()]
+
+    def encoder_params(self) -> list[nn.Parameter]:
+        return [*self.encoder.parameters(), *self.to_latent.parameters()]
+
+    def configure_optimizers(self, lr: float | None = None) -> dict[str, torch.optim.Optimizer]:
+        cfg = self.config
+        lr = lr or cfg.lr
+        adv = (cfg.adv_beta1, 0.999)
+        return {
+            "autoencoder": adam(self.ae_params(), lr),
+            "discriminator": adam(self.discriminator.parameters(), lr, adv),
+            "generator": adam(self.encoder_params(), lr, adv),
+        }
+
+    def _d_terms(self, z_fake: torch.Tensor) -> torch.Tensor:
+        z_real = self.sample_prior(z_fake.shape[0], device=z_fake.device)
+        real_logits, fake_logits = self.discriminator(z_real), self.discriminator(z_fake)
+        return F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + F.binary_cross_entropy_with_logits(
+            fake_logits, torch.zeros_like(fake_logits)
+        )
+
+    def training_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
+        cfg = self.config
+        opt_ae, opt_d, opt_g = optimizers["autoencoder"], optimizers["discriminator"], optimizers["generator"]
+
+        # 1. reconstruction phase
+        opt_ae.zero_grad(set_to_none=True)
+        recon = recon_nll(self.decoder(self.encode(batch)), batch, cfg.likelihood, cfg.sigma).mean()
+        recon.backward()
+        opt_ae.step()
+
+        # 2a. regularisation phase, discriminator: prior samples -> 1, codes -> 0
+        z = self.encode(batch)
+        opt_d.zero_grad(set_to_none=True)
+        d_loss = self._d_terms(z.detach())
+        d_loss.backward()
+        opt_d.step()
+
+        # 2b. regularisation phase, encoder as generator: fool the discriminator
+        opt_g.zero_grad(set_to_none=True)
+        logits = self.discriminator(z)
+        g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+        g_loss.backward()
+        opt_g.step()
+        opt_d.zero_grad(set_to_none=True)
+
+        recon = recon.detach()
+        return {"recon": recon, "d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "total": recon}
+
+    def loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Reconstruction terms only (what validation and the test loss report)."""
+        recon = recon_nll(self.decoder(self.encode(batch)), batch, self.config.likelihood, self.config.sigma).mean()
+        return {"recon": recon, "total": recon}

@@ -1,0 +1,287 @@
+"""GAN (Goodfellow et al. 2014) with MLPs, and DCGAN (Radford et al. 2016).
+
+Image range convention shared by every GAN family here (gan, dcgan, wgan-gp, infogan):
+the generator ends in ``tanh`` (images in [-1, 1]); the discriminator / critic only ever
+sees images in [-1, 1] (real data is mapped with ``2x - 1``); ``decode()`` returns
+``(G(z) + 1) / 2`` in [0, 1] like every other family.
+
+Training (one call of ``training_step`` per batch, two Adam optimizers):
+
+1. discriminator: ``-log D(x) - log(1 - D(G(z)))`` (BCE on logits, real and fake summed);
+2. generator: the non-saturating loss ``-log D(G(z))`` on the same fakes.
+
+Reported terms: ``d_loss``, ``g_loss``, ``d_real`` (mean D(x) as a probability) and
+``d_fake`` (mean D(G(z)) before the generator update). GANs have no held-out loss, so
+``validation_terms`` is empty and the best checkpoint is never chosen by score.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import LatentModel, ModelConfig, adam
+from .latent import LatentSpec
+from .nets import _n_down
+
+
+# ---------------------------------------------------------------------------------------
+# shared helpers
+# ---------------------------------------------------------------------------------------
+def to_tanh_range(x: torch.Tensor) -> torch.Tensor:
+    """[0, 1] images -> [-1, 1] (what discriminators see)."""
+    return x * 2 - 1
+
+
+def from_tanh_range(x: torch.Tensor) -> torch.Tensor:
+    """Generator output in [-1, 1] -> [0, 1] (what ``decode`` returns)."""
+    return (x + 1) * 0.5
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """Radford et al.: conv/linear weights ~ N(0, 0.02), batch-norm scale ~ N(1, 0.02), biases 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+def conv_plan(image_shape: tuple[int, int, int], base: int) -> tuple[int, int, list[int]]:
+    """(n stride-2 stages, side of the smallest feature map, channels per stage from the
+    image side: base, 2*base, 4*base, ...). 28 -> 2 stages down to 7; 64 -> 4 stages to 4."""
+    c, h, w = image_shape
+    if h != w:
+        raise ValueError(f"GAN families need square images, got {h}x{w}")
+    n = _n_down(h)
+    if n == 0:
+        raise ValueError(f"image side {h} cannot be halved down to 7 or 4")
+    return n, h // 2**n, [base * 2**i for i in range(n)]
+
+
+class ConvGenerator(nn.Module):
+    """DCGAN generator: z -> ConvTranspose(side x side) -> [ConvT 4/2/1 + BN + ReLU]* -> ConvT -> tanh.
+
+    28x28: 7 -> 14 -> 28 (128, 64 channels); 64x64: 4 -> 8 -> 16 -> 32 -> 64 (512..64 channels).
+    """
+
+    def __init__(self, image_shape: tuple[int, int, int], in_dim: int, base: int = 64, batch_norm: bool = True) -> None:
+        super().__init__()
+        n, side, chans = conv_plan(image_shape, base)
+        norm = (lambda ch: nn.BatchNorm2d(ch)) if batch_norm else (lambda ch: nn.Identity())
+        self.in_dim = in_dim
+        layers: list[nn.Module] = [nn.ConvTranspose2d(in_dim, chans[-1], side, 1, 0, bias=False), norm(chans[-1]), nn.ReLU(True)]
+        for i in reversed(range(1, n)):
+            layers += [nn.ConvTranspose2d(chans[i], chans[i - 1], 4, 2, 1, bias=False), norm(chans[i - 1]), nn.ReLU(True)]
+        layers += [nn.ConvTranspose2d(chans[0], image_shape[0], 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:  # (B, in_dim) -> (B, C, H, W) in [-1, 1]
+        return self.net(z.view(z.shape[0], self.in_dim, 1, 1))
+
+
+class ConvDiscriminator(nn.Module):
+    """DCGAN discriminator: Conv 4/2/1 + LeakyReLU(0.2) (no norm on the first layer), then
+    [Conv 4/2/1 + norm + LeakyReLU]*, then a side x side conv to one logit.
+
+    ``norm``: "batch" (DCGAN), "layer" (WGAN-GP's recommendation: LayerNorm over C, H, W,
+    as GroupNorm with one group) or "none".
+    """
+
+    def __init__(self, image_shape: tuple[int, int, int], base: int = 64, norm: str = "batch") -> None:
+        super().__init__()
+        n, side, chans = conv_plan(image_shape, base)
+
+        def make_norm(ch: int) -> nn.Module:
+            if norm == "batch":
+                return nn.BatchNorm2d(ch)
+            if norm == "layer":
+                return nn.GroupNorm(1, ch)
+            if norm == "none":
+                return nn.Identity()
+            raise ValueError(f"unknown norm {norm!r}: use 'batch', 'layer' or 'none'")
+
+        bias = norm == "none"
+        layers: list[nn.Module] = [nn.Conv2d(image_shape[0], chans[0], 4, 2, 1, bias=bias), nn.LeakyReLU(0.2, True)]
+        for i in range(1, n):
+            layers += [nn.Conv2d(chans[i - 1], chans[i], 4, 2, 1, bias=bias), make_norm(chans[i]), nn.LeakyReLU(0.2, True)]
+        layers += [nn.Conv2d(chans[-1], 1, side, 1, 0, bias=bias), nn.Flatten()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) in [-1, 1] -> logits (B,)
+        return self.net(x).view(-1)
+
+
+class MLPGenerator(nn.Module):
+    def __init__(self, image_shape: tuple[int, int, int], in_dim: int, hidden: tuple[int, ...]) -> None:
+        super().__init__()
+        self.image_shape = image_shape
+        layers, d = [], in_dim
+        for h in hidden:
+            layers += [nn.Linear(d, h), nn.ReLU(True)]
+            d = h
+        layers += [nn.Linear(d, math.prod(image_shape)), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).view(-1, *self.image_shape)
+
+
+class MLPDiscriminator(nn.Module):
+    def __init__(self, in_dim: int, hidden: tuple[int, ...], dropout: float = 0.0) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        d = in_dim
+        for h in hidden:
+            layers += [nn.Linear(d, h), nn.LeakyReLU(0.2, True)]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            d = h
+        layers.append(nn.Linear(d, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # -> logits (B,)
+        return self.net(x).view(-1)
+
+
+# ---------------------------------------------------------------------------------------
+# the shared adversarial model
+# ---------------------------------------------------------------------------------------
+class AdversarialModel(LatentModel):
+    """Generator ``self.generator`` (latent -> [-1, 1] images) and ``self.discriminator``
+    ([-1, 1] images -> logits). Subclasses build the two nets and may change the step."""
+
+    graph_capturable = False  # two optimizers: the training loop runs the step eagerly
+
+    generator: nn.Module
+    discriminator: nn.Module
+
+    @property
+    def latent_spec(self) -> LatentSpec:
+        return LatentSpec(z_dim=self.config.z_dim, z_range=(-3.0, 3.0), prior="normal", has_encoder=False)
+
+    def decode(self, latent: torch.Tensor) -> torch.Tensor:
+        return from_tanh_range(self.generator(latent))
+
+    def sample_latent(self, n: int, device: torch.device) -> torch.Tensor:
+        """Training-time latents from the prior, drawn on the device (no host sync)."""
+        return self.latent_spec.sample(n, device=device)
+
+    def generator_params(self) -> list[nn.Parameter]:
+        return list(self.generator.parameters())
+
+    def discriminator_params(self) -> list[nn.Parameter]:
+        return list(self.discriminator.parameters())
+
+    def configure_optimizers(self, lr: float | None = None) -> dict[str, torch.optim.Optimizer]:
+        cfg = self.config
+        lr = lr or cfg.lr
+        betas = (cfg.beta1, cfg.beta2)
+        return {"discriminator": adam(self.discriminator_params(), lr, betas), "generator": adam(self.generator_params(), lr, betas)}
+
+    def loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The GAN terms without updating anything (real batch vs. fresh fakes)."""
+        real = to_tanh_range(batch)
+        fake = self.generator(self.sample_latent(batch.shape[0], batch.device))
+        real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
+        d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + F.binary_cross_entropy_with_logits(
+            fake_logits, torch.zeros_like(fake_logits)
+        )
+        g_loss = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+        return {"d_loss": d_loss, "g_loss": g_loss, "d_real": torch.sigmoid(real_logits).mean(), "d_fake": torch.sigmoid(fake_logits).mean()}
+
+    def training_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
+        opt_d, opt_g = optimizers["discriminator"], optimizers["generator"]
+        real = to_tanh_range(batch)
+        fake = self.generator(self.sample_latent(batch.shape[0], batch.device))
+
+        # 1. discriminator: real -> 1, fake -> 0
+        opt_d.zero_grad(set_to_none=True)
+        real_logits = self.discriminator(real)
+        fake_logits = self.discriminator(fake.detach())
+        d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + F.binary_cross_entropy_with_logits(
+            fake_logits, torch.zeros_like(fake_logits)
+        )
+        d_loss.backward()
+        opt_d.step()
+
+        # 2. generator: non-saturating -log D(G(z)) against the updated discriminator
+        opt_g.zero_grad(set_to_none=True)
+        gen_logits = self.discriminator(fake)
+        g_loss = F.binary_cross_entropy_with_logits(gen_logits, torch.ones_like(gen_logits))
+        g_loss.backward()
+        opt_g.step()
+        opt_d.zero_grad(set_to_none=True)  # drop the gradients the G step left on D
+
+        return {
+            "d_loss": d_loss.detach(),
+            "g_loss": g_loss.detach(),
+            "d_real": torch.sigmoid(real_logits.detach()).mean(),
+            "d_fake": torch.sigmoid(fake_logits.detach()).mean(),
+        }
+
+    @torch.no_grad()
+    def validation_terms(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {}
+
+
+# ---------------------------------------------------------------------------------------
+# the two families
+# ---------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class GANConfig(ModelConfig):
+    #: noise dimension (the common MLP-GAN setup: 100)
+    z_dim: int = 100
+    #: generator hidden widths (ReLU), output layer tanh
+    g_hidden: tuple[int, ...] = (256, 512, 1024)
+    #: discriminator hidden widths (LeakyReLU 0.2)
+    d_hidden: tuple[int, ...] = (1024, 512, 256)
+    #: dropout after each discriminator hidden layer (Goodfellow et al. used dropout in D; 0 = off)
+    dropout: float = 0.3
+    #: Adam learning rate for both nets (Radford et al.'s setting, standard for MLP GANs too)
+    lr: float = 2e-4
+    #: Adam beta1 / beta2
+    beta1: float = 0.5
+    beta2: float = 0.999
+
+
+class GAN(AdversarialModel):
+    family = "gan"
+    Config = GANConfig
+
+    def __init__(self, config: GANConfig) -> None:
+        super().__init__(config)
+        self.generator = MLPGenerator(config.image_shape, config.z_dim, tuple(config.g_hidden))
+        self.discriminator = MLPDiscriminator(math.prod(config.image_shape), tuple(config.d_hidden), config.dropout)
+
+
+@dataclasses.dataclass
+class DCGANConfig(ModelConfig):
+    #: noise dimension (Radford et al.: 100)
+    z_dim: int = 100
+    #: generator channels at full resolution (ngf); doubled at each halving of the side
+    g_channels: int = 64
+    #: discriminator channels after the first conv (ndf); doubled at each halving
+    d_channels: int = 64
+    #: Adam learning rate (Radford et al.: 2e-4)
+    lr: float = 2e-4
+    #: Adam beta1 (Radford et al.: 0.5) / beta2
+    beta1: float = 0.5
+    beta2: float = 0.999
+
+
+class DCGAN(AdversarialModel):
+    family = "dcgan"
+    Config = DCGANConfig
+
+    def __init__(self, config: DCGANConfig) -> None:
+        super().__init__(config)
+        self.generator = ConvGenerator(config.image_shape, config.z_dim, config.g_channels, batch_norm=True)
+        self.discriminator = ConvDiscriminator(config.image_shape, config.d_channels, norm="batch")
+        dcgan_init(self)

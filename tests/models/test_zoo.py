@@ -1,0 +1,295 @@
+"""The model zoo: every family builds, trains a few steps with finite terms that move the
+right way, samples in [0, 1], handles 64x64, and survives a checkpoint round trip.
+
+Everything here is tiny (small nets, 30 steps of 32 images): it must stay fast on a
+shared 2-core CPU.
+"""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from models.checkpoint import load_checkpoint, save_checkpoint
+from models.data.base import Dataset, TensorSplit
+from models.registry import build_model
+from models.training import TrainConfig, train
+
+#: small nets per family so 30 CPU steps take a fraction of a second to a few seconds
+SMALL = {
+    "beta-vae": dict(hidden=64, latent_dim=4),
+    "aae": dict(hidden=64, latent_dim=4, disc_hidden=(64, 64)),
+    "gan": dict(z_dim=16, g_hidden=(64, 128), d_hidden=(128, 64)),
+    "dcgan": dict(z_dim=16, g_channels=8, d_channels=8),
+    "wgan-gp": dict(z_dim=16, g_channels=8, d_channels=8),
+    "infogan": dict(z_dim=16, fc_hidden=128, q_hidden=32, channels=8),
+}
+FAMILIES = list(SMALL)
+
+EXPECTED_TERMS = {
+    "beta-vae": {"recon", "kl", "total"},
+    "aae": {"recon", "d_loss", "g_loss", "total"},
+    "gan": {"d_loss", "g_loss", "d_real", "d_fake"},
+    "dcgan": {"d_loss", "g_loss", "d_real", "d_fake"},
+    "wgan-gp": {"critic_loss", "g_loss", "gradient_penalty", "wasserstein"},
+    "infogan": {"d_loss", "g_loss", "d_real", "d_fake", "info_cat", "info_cont", "mutual_info"},
+}
+
+
+def blob_dataset(n_train: int = 1024, n_test: int = 64, side: int = 28, seed: int = 0) -> Dataset:
+    """White squares of random size and position on black: easy to tell from noise."""
+    g = torch.Generator().manual_seed(seed)
+    n = n_train + n_test
+    size = torch.randint(side // 4, side // 2, (n,), generator=g)
+    x0 = (torch.rand(n, generator=g) * (side - size)).long()
+    y0 = (torch.rand(n, generator=g) * (side - size)).long()
+    r = torch.arange(side)
+    inx = (r[None] >= x0[:, None]) & (r[None] < (x0 + size)[:, None])
+    iny = (r[None] >= y0[:, None]) & (r[None] < (y0 + size)[:, None])
+    imgs = (iny[:, :, None] & inx[:, None, :]).to(torch.uint8).mul_(255)[:, None]
+    return Dataset("blobs", TensorSplit(imgs[:n_train]), TensorSplit(imgs[n_train:]))
+
+
+@pytest.fixture(scope="module")
+def blobs() -> Dataset:
+    return blob_dataset()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """These nets are tiny: one thread is faster than two fighting over a shared CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def small(family: str, **kw):
+    return build_model(family, **{**SMALL[family], **kw})
+
+
+def run_training(model, data, steps: int = 30, batch_size: int = 32):
+    cfg = TrainConfig(steps=steps, batch_size=batch_size, log_every=10, snapshot_every=0, device="cpu", validation_size=64)
+    logs = [m for m in train(model, data, cfg)]
+    return [m.terms for m in logs if m.terms], logs[-1]
+
+
+# ---------------------------------------------------------------------------------------
+# training: finite terms, the expected names, moving the right way, checkpoint round trip
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("family", FAMILIES)
+def test_train_terms_move_and_checkpoint_round_trip(family, blobs, tmp_path):
+    torch.manual_seed(0)
+    model = small(family)
+    if family == "wgan-gp":  # an untrained critic outputs ~0 everywhere: the estimate starts at ~0
+        with torch.no_grad():
+            w0 = float(model.loss(blobs.train.batch(torch.arange(32)))["wasserstein"])
+        assert abs(w0) < 0.5, w0
+    terms, final = run_training(model, blobs)
+    assert len(terms) >= 3
+    for t in terms:
+        assert EXPECTED_TERMS[family] <= set(t), (family, sorted(t))
+        assert all(math.isfinite(v) for v in t.values()), (family, t)
+    first, last = terms[0], terms[-1]
+
+    if family in ("beta-vae", "aae"):
+        assert last["recon"] < 0.95 * first["recon"], (first, last)
+        assert final.validation is not None and set(final.validation) == ({"recon", "kl", "total"} if family == "beta-vae" else {"recon", "total"})
+    if family == "aae":
+        assert final.validation["total"] == pytest.approx(final.validation["recon"])
+    if family in ("gan", "dcgan"):
+        assert last["d_real"] > last["d_fake"] + 0.1, last
+        assert last["d_loss"] < first["d_loss"] < math.log(4) + 0.1, terms  # log 4: D cannot tell
+    if family in ("gan", "dcgan", "infogan"):
+        assert final.validation is None
+    if family == "wgan-gp":
+        assert all(t["gradient_penalty"] >= 0 for t in terms)
+        assert 0 < first["wasserstein"] < last["wasserstein"], terms
+        assert last["wasserstein"] > abs(w0) + 1.0, (w0, terms)
+        assert final.validation is None
+    if family == "infogan":
+        assert first["info_cat"] == pytest.approx(math.log(10), abs=0.1)  # Q starts at chance
+        assert last["info_cat"] < first["info_cat"] - 0.1, terms
+        assert last["mutual_info"] > first["mutual_info"] + 0.1, terms
+        assert last["mutual_info"] <= math.log(10) + 1e-6
+
+    # checkpoint round trip: identical decodings in eval mode (batch-norm statistics included)
+    model.eval()
+    z = model.latent_spec.sample(6, generator=torch.Generator().manual_seed(3))
+    path = save_checkpoint(tmp_path / "m.safetensors", model, {"step": 30})
+    ck = load_checkpoint(path)
+    assert ck.family == family and type(ck.model) is type(model)
+    assert ck.model.config == model.config
+    with torch.no_grad():
+        torch.testing.assert_close(ck.model.decode(z), model.decode(z), rtol=0, atol=0)
+    if model.latent_spec.has_encoder:
+        x = blobs.test.batch(torch.arange(4))
+        with torch.no_grad():
+            torch.testing.assert_close(ck.model.encode(x), model.encode(x), rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------------------------------
+# shapes, ranges, latent specs
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("family", FAMILIES)
+def test_sample_and_decode_spec_sample(family):
+    model = small(family).eval()
+    x = model.sample(5, generator=torch.Generator().manual_seed(1))
+    assert x.shape == (5, 1, 28, 28)
+    assert x.min() >= 0 and x.max() <= 1
+    spec = model.latent_spec
+    z = spec.sample(3)
+    assert z.shape == (3, spec.input_dim)
+    with torch.no_grad():
+        y = model.decode(z)
+    assert y.shape == (3, 1, 28, 28) and torch.isfinite(y).all()
+    assert spec.has_encoder == (family in ("beta-vae", "aae"))
+    if not spec.has_encoder:
+        assert spec.z_range == (-3.0, 3.0)
+        with pytest.raises(NotImplementedError):
+            model.encode(y)
+    # the training loop's preview latents decode too
+    with torch.no_grad():
+        prev = model.decode(model.preview_latents(torch.Generator().manual_seed(0)))
+    assert prev.shape[1:] == (1, 28, 28)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("shape", [(1, 64, 64), (3, 64, 64), (3, 28, 28)])
+def test_other_image_shapes(family, shape):
+    model = small(family, image_shape=shape).eval()
+    with torch.no_grad():
+        y = model.decode(model.latent_spec.sample(2))
+    assert y.shape == (2, *shape)
+    assert y.min() >= 0 and y.max() <= 1
+    if model.latent_spec.has_encoder:
+        with torch.no_grad():
+            assert model.encode(torch.rand(2, *shape)).shape == (2, model.latent_spec.z_dim)
+    # one training step works at this size too
+    model.train()
+    opts = model.configure_optimizers()
+    terms = model.training_step(torch.rand(10, *shape), opts)
+    assert all(torch.isfinite(v) for v in terms.values())
+
+
+@pytest.mark.parametrize("family", ["beta-vae", "aae", "gan", "dcgan", "wgan-gp", "infogan"])
+def test_default_configs_64x64(family):
+    """The paper-default nets build at 64x64 and decode the right shape."""
+    model = build_model(family, image_shape=(1, 64, 64)).eval()
+    with torch.no_grad():
+        y = model.decode(model.latent_spec.sample(2))
+    assert y.shape == (2, 1, 64, 64)
+
+
+def test_paper_defaults():
+    assert build_model("beta-vae").config.beta == 4.0
+    c = build_model("dcgan").config
+    assert (c.z_dim, c.lr, c.beta1) == (100, 2e-4, 0.5)
+    c = build_model("wgan-gp").config
+    assert (c.n_critic, c.gp_lambda, c.lr, c.beta2) == (5, 10.0, 1e-4, 0.9)
+    c = build_model("infogan").config
+    assert (c.z_dim, c.categorical, c.continuous, c.lambda_cat, c.lambda_cont, c.lr, c.g_lr) == (62, (10,), 2, 1.0, 0.1, 2e-4, 1e-3)
+    assert build_model("aae").config.latent_dim == 8
+    assert build_model("gan").config.z_dim == 100
+
+
+def test_dcgan_init_and_architecture():
+    from torch import nn
+
+    model = build_model("dcgan")
+    convs = [m for m in model.discriminator.modules() if isinstance(m, nn.Conv2d)]
+    assert abs(float(convs[1].weight.detach().std()) - 0.02) < 0.005
+    # no batch norm right after the discriminator's first conv
+    layers = list(model.discriminator.net)
+    assert isinstance(layers[0], nn.Conv2d) and isinstance(layers[1], nn.LeakyReLU)
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.generator.modules())
+    assert isinstance(list(model.generator.net)[-1], nn.Tanh)
+    wgan = build_model("wgan-gp")
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in wgan.discriminator.modules())
+    with pytest.raises(ValueError):
+        build_model("wgan-gp", critic_norm="batch")
+
+
+# ---------------------------------------------------------------------------------------
+# family specifics
+# ---------------------------------------------------------------------------------------
+def test_beta_vae_capacity_schedule(blobs):
+    model = small("beta-vae", capacity=True, capacity_steps=20, capacity_max=5.0)
+    assert model.current_capacity().item() == 0.0
+    terms, _ = run_training(model, blobs, steps=30)
+    caps = [t["capacity"] for t in terms]
+    assert caps[0] < caps[1] <= caps[2], caps
+    assert caps[0] == pytest.approx(5.0 * 5.5 / 20)  # mean of steps 1..10
+    assert int(model.train_step) == 30
+    assert model.current_capacity().item() == pytest.approx(5.0)  # reached the plateau
+    # validation (eval mode) never advances the schedule
+    model.eval()
+    with torch.no_grad():
+        model.validation_terms(blobs.test.batch(torch.arange(8)))
+    assert int(model.train_step) == 30
+    assert "train_step" in model.state_dict()
+    # off: no capacity term, beta * KL
+    off = small("beta-vae")
+    with torch.no_grad():
+        t = off.loss(blobs.test.batch(torch.arange(8)))
+    assert "capacity" not in t
+    assert float(t["total"]) == pytest.approx(float(t["recon"] + 4.0 * t["kl"]), rel=1e-5)
+
+
+@pytest.mark.parametrize("prior", ["normal", "mixture", "uniform"])
+def test_aae_priors(prior):
+    model = small("aae", prior=prior, latent_dim=6)
+    g = torch.Generator().manual_seed(0)
+    z = model.sample_prior(2000, g)
+    assert z.shape == (2000, 6)
+    spec = model.latent_spec
+    assert spec.prior == prior and spec.has_encoder and spec.z_dim == 6
+    if prior == "uniform":
+        assert spec.z_range == (-1.0, 1.0)
+        assert z.min() >= -1 and z.max() <= 1
+    elif prior == "normal":
+        assert abs(float(z.mean())) < 0.1 and abs(float(z.std()) - 1) < 0.1
+    else:
+        radius = z[:, :2].norm(dim=1)
+        assert abs(float(radius.mean()) - 2.0) < 0.3  # means on a circle of radius 2
+        assert abs(float(z[:, 2:].std()) - 1) < 0.1
+    assert model.sample(4, generator=g).shape == (4, 1, 28, 28)
+    assert model.preview_latents(g).shape == (64, 6)
+    with pytest.raises(ValueError):
+        small("aae", prior="cauchy")
+
+
+def test_aae_mixture_one_dim():
+    z = small("aae", prior="mixture", latent_dim=1).sample_prior(100, torch.Generator().manual_seed(0))
+    assert z.shape == (100, 1)
+
+
+def test_infogan_preview_and_q_codes():
+    model = small("infogan").eval()
+    spec = model.latent_spec
+    assert (spec.categorical, spec.continuous, spec.continuous_range, spec.has_encoder) == ((10,), 2, (-2.0, 2.0), False)
+    assert build_model("infogan").latent_spec.z_dim == 62
+    lat = model.preview_latents(torch.Generator().manual_seed(0))
+    assert lat.shape == (100, spec.input_dim)
+    assert model.preview_columns() == 10
+    z, (onehot,), codes = spec.split(lat)
+    rows = onehot.argmax(1).view(10, 10)
+    assert (rows == torch.arange(10)[:, None]).all()  # row r is category r
+    assert torch.equal(onehot.sum(1), torch.ones(100))
+    sweep = codes[:, 0].view(10, 10)
+    torch.testing.assert_close(sweep, torch.linspace(-2, 2, 10).expand(10, 10))
+    assert (codes[:, 1] == 0).all()
+    assert torch.equal(z, z[:1].expand(100, -1))  # fixed noise
+    with torch.no_grad():
+        imgs = model.decode(lat)
+    assert imgs.shape == (100, 1, 28, 28)
+    cat, mean = model.q_codes(imgs)
+    assert cat.shape == (100, 10) and mean.shape == (100, 2)
+
+
+def test_infogan_learned_std(blobs):
+    model = small("infogan", learn_std=True)
+    terms, _ = run_training(model, blobs, steps=4, batch_size=16)
+    assert all(math.isfinite(v) for t in terms for v in t.values())
+    assert model.q_codes(torch.rand(3, 1, 28, 28))[1].shape == (3, 2)
