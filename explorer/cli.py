@@ -212,13 +212,24 @@ def _download_progress() -> Callable[[int, int], None]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from models.distributed import init_from_env, shutdown
+    from models.training import resolve_device
+
+    rank, world, device_name = init_from_env(args.device)
+    device = resolve_device(device_name)  # fail early and clearly on a missing GPU
+    try:
+        return _train(args, device, rank, world)
+    finally:
+        shutdown()
+
+
+def _train(args: argparse.Namespace, device, rank: int, world: int) -> int:
     import torch
 
     from models.registry import build_model, config_class
     from models.runs import RunDir
-    from models.training import TrainConfig, TrainControl, device_description, resolve_device, train
+    from models.training import TrainConfig, TrainControl, device_description, train
 
-    device = resolve_device(args.device)  # fail early and clearly on a missing GPU
     dataset = _load_dataset(args.dataset, args.data_dir, args.image_size, args.channels, args.no_download, quiet=False)
     overrides = {name: getattr(args, name) for name in _family_fields() if getattr(args, name, None) is not None}
     known = {f.name for f in dataclasses.fields(config_class(args.model))}
@@ -236,9 +247,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     control = TrainControl()
     # Ctrl+C stops between steps and still leaves a checkpoint
     previous = signal.signal(signal.SIGINT, lambda *_: control.stop())
-    tty = sys.stderr.isatty()
-    print(f"training {args.model} on {dataset.name} ({len(dataset.train)} images) on {device_description(device)} -> {run.path}",
-          file=sys.stderr)
+    tty = sys.stderr.isatty() and rank == 0
+    quiet = rank != 0  # one voice under torchrun
+    if not quiet:
+        print(f"training {args.model} on {dataset.name} ({len(dataset.train)} images) on {device_description(device)}"
+              f"{f' x {world} processes' if world > 1 else ''} -> {run.path}", file=sys.stderr)
     bar = None
     try:
         for m in train(model, dataset, cfg, control, run, extra_state={"cli": " ".join(sys.argv[1:])}):
@@ -250,11 +263,13 @@ def cmd_train(args: argparse.Namespace) -> int:
                     bar = tqdm(total=m.total_steps, unit="step", file=sys.stderr, dynamic_ncols=True)
                 bar.update(m.step - bar.n)
                 bar.set_postfix_str(f"ep {m.epoch:.2f} {terms}", refresh=False)
+            elif quiet:
+                continue
             elif m.event != "log" or m.step % (cfg.log_every * 10) == 0:
                 val = f" val_total={m.validation['total']:.4g}" if m.validation and "total" in m.validation else ""
                 print(f"step {m.step}/{m.total_steps} epoch {m.epoch:.2f} {m.seconds:.1f}s {m.steps_per_s:.0f} steps/s {terms}{val}",
                       file=sys.stderr, flush=True)
-            if m.event in ("done", "stopped"):
+            if m.event in ("done", "stopped") and not quiet:
                 print(f"{m.event}: {m.step} steps in {m.seconds:.1f}s; checkpoint {m.checkpoint}", file=sys.stderr)
     finally:
         if bar is not None:
