@@ -1,0 +1,157 @@
+"""2-D maps of a latent space: encoded datasets, PCA / t-SNE projections, the VAE manifold.
+
+PCA is linear, so its 2-D coordinates map back to latents (``PCA2D.to_latent``): a click
+on the map decodes to an image. t-SNE is not invertible; clicking there should pick the
+nearest encoded point instead.
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import numpy as np
+import torch
+
+from .base import LatentModel
+from .data.base import Split
+from .paths import _eval_mode, decode_batched
+
+
+@torch.no_grad()
+def encode_dataset(model: LatentModel, split: Split, n: int | None = None, batch: int = 1000,
+                   seed: int = 0) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
+    """Encode ``split`` (or ``n`` of its images) -> (codes (N, D) float32, labels (N,) or
+    None, factors (N, F) or None, indices (N,) into the split).
+
+    VAEs give their posterior means. A subset is a seeded random choice (sorted), not
+    the first n: some sources (shapes) store images ordered by factor.
+    """
+    if not model.latent_spec.has_encoder:
+        raise ValueError(f"{model.family} has no encoder: the latent map needs a model that maps images to latents")
+    total = len(split)
+    if n is None or n >= total:
+        indices = np.arange(total)
+    else:
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        gen = torch.Generator().manual_seed(seed)
+        indices = torch.randperm(total, generator=gen)[:n].sort().values.numpy()
+    device = model.device
+    idx = torch.from_numpy(indices)
+    codes = []
+    with _eval_mode(model):
+        for a in range(0, len(indices), batch):
+            x = split.batch(idx[a : a + batch].to(device))
+            codes.append(model.encode(x).float().cpu())
+    out = torch.cat(codes).numpy().astype(np.float32) if codes else np.zeros((0, model.latent_spec.input_dim), np.float32)
+    labels = split.labels[idx].cpu().numpy() if split.labels is not None else None
+    factors = split.factors[idx].cpu().numpy() if split.factors is not None else None
+    return out, labels, factors, indices
+
+
+class PCA2D(NamedTuple):
+    """Coordinates on the first two principal axes, and the map back."""
+
+    #: (N, 2) float32
+    coords: np.ndarray
+    #: (2, D) float32, orthonormal rows (a zero row when D < 2)
+    components: np.ndarray
+    #: (D,) float32
+    mean: np.ndarray
+
+    def to_latent(self, coords2d: np.ndarray | tuple[float, float]) -> np.ndarray:
+        """(2,) or (N, 2) map positions -> latents on the PCA plane: mean + coords @ components."""
+        c = np.asarray(coords2d, np.float64)
+        return (self.mean.astype(np.float64) + c @ self.components.astype(np.float64)).astype(np.float32)
+
+
+def pca_2d(codes: np.ndarray | torch.Tensor) -> PCA2D:
+    """PCA to 2-D by an exact SVD in float64 (D is small, N up to ~1e5: cheap). Signs are
+    fixed (largest-magnitude loading positive) so the map does not flip between runs."""
+    x = torch.as_tensor(np.asarray(codes.detach().cpu() if isinstance(codes, torch.Tensor) else codes), dtype=torch.float64)
+    if x.dim() != 2 or x.shape[0] < 1:
+        raise ValueError(f"codes must be (N, D) with N >= 1, got {tuple(x.shape)}")
+    mean = x.mean(0)
+    xc = x - mean
+    _, _, vh = torch.linalg.svd(xc, full_matrices=False)
+    comps = torch.zeros(2, x.shape[1], dtype=torch.float64)
+    k = min(2, vh.shape[0])
+    comps[:k] = vh[:k]
+    for i in range(k):
+        j = comps[i].abs().argmax()
+        if comps[i, j] < 0:
+            comps[i] = -comps[i]
+    coords = xc @ comps.T
+    return PCA2D(coords.float().numpy(), comps.float().numpy(), mean.float().numpy())
+
+
+def tsne_2d(codes: np.ndarray, perplexity: float = 30.0, seed: int = 0,
+            progress: Callable[[int, int], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> np.ndarray | None:
+    """t-SNE to (N, 2) float32 with scikit-learn (an optional dependency).
+
+    scikit-learn's optimiser cannot be interrupted or report progress mid-way, so
+    ``progress(0, 1)`` / ``progress(1, 1)`` bracket the fit and ``should_stop`` is polled
+    before and after it: when it says stop the result is None (run this in a worker
+    thread and drop it on Cancel). Perplexity is capped below N / 3 so small maps work.
+    """
+    try:
+        from sklearn.manifold import TSNE
+    except ImportError:
+        raise ImportError("t-SNE needs scikit-learn: pip install scikit-learn") from None
+    x = np.asarray(codes, np.float32)
+    if x.ndim != 2 or x.shape[0] < 3:
+        raise ValueError(f"t-SNE needs (N, D) codes with N >= 3, got {x.shape}")
+    if should_stop is not None and should_stop():
+        return None
+    if progress is not None:
+        progress(0, 1)
+    perp = float(min(perplexity, max(1.0, (x.shape[0] - 1) / 3.0)))
+    out = TSNE(n_components=2, perplexity=perp, init="pca", random_state=seed).fit_transform(x).astype(np.float32)
+    if should_stop is not None and should_stop():
+        return None
+    if progress is not None:
+        progress(1, 1)
+    return out
+
+
+def manifold_latents(model: LatentModel, n: int = 15, span: tuple[float, float] = (0.05, 0.95),
+                     dims: tuple[int, int] = (0, 1)) -> torch.Tensor:
+    """(n * n, D) latents of the manifold figure, row-major, top row first.
+
+    The grid lies on the prior's quantiles ``span[0]..span[1]`` (Normal.icdf for a
+    Gaussian prior, so equal probability mass between neighbours; a linear map for a
+    uniform one). ``dims[0]`` grows to the right and ``dims[1]`` upwards, like a scatter
+    plot of the same latents; every other entry is at the origin.
+    """
+    spec = model.latent_spec
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    if spec.z_dim < 2 or len(set(dims)) != 2 or not all(0 <= d < spec.z_dim for d in dims):
+        raise ValueError(f"the manifold figure needs two distinct z dims, got {dims} for z_dim {spec.z_dim}")
+    lo, hi = span
+    if not 0 < lo < hi < 1:
+        raise ValueError(f"span must be quantiles with 0 < lo < hi < 1, got {span}")
+    q = torch.linspace(lo, hi, n, dtype=torch.float64)
+    if spec.prior == "uniform":
+        a, b = spec.z_range
+        values = a + (b - a) * q
+    else:
+        values = torch.distributions.Normal(0.0, 1.0).icdf(q)
+    flat = spec.zeros(n * n).double()
+    ys = values.flip(0).repeat_interleave(n)  # top row: the highest value of dims[1]
+    xs = values.repeat(n)
+    flat[:, dims[0]] = xs
+    flat[:, dims[1]] = ys
+    return flat.float()
+
+
+def manifold_grid(model: LatentModel, n: int = 15, span: tuple[float, float] = (0.05, 0.95),
+                  dims: tuple[int, int] = (0, 1)) -> np.ndarray:
+    """The classic VAE 2-D manifold figure, tiles touching: (n*H, n*W) uint8 for grey
+    images, (n*H, n*W, C) for colour. See :func:`manifold_latents`."""
+    from .images import to_uint8
+
+    tiles = to_uint8(decode_batched(model, manifold_latents(model, n, span, dims)))  # (n*n, H, W, C)
+    _, h, w, c = tiles.shape
+    out = tiles.reshape(n, n, h, w, c).transpose(0, 2, 1, 3, 4).reshape(n * h, n * w, c)
+    return out[..., 0] if c == 1 else out
