@@ -157,14 +157,16 @@ def _add_explore_commands(sub: Any) -> None:
     r.add_argument("--frames", type=int, default=32, help="frames in all")
     r.add_argument("--kind", choices=("linear", "slerp"), help="interpolation (default: the path's own, or slerp)")
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--fps", type=float, default=12.0)
+    r.add_argument("--fps", type=float, help="GIF speed (default: the path's own, 12 for --random)")
     r.add_argument("--save-path", type=Path, help="write the path used as JSON (replays to identical frames)")
     r.add_argument("--out", required=True, type=Path, help="FILE.gif or FILE.png")
     r.add_argument("--allow-pickle", action="store_true")
 
     v = sub.add_parser("traverse", help="a traversal grid: one row per latent dimension")
     v.add_argument("run", type=Path)
-    v.add_argument("--dims", type=str, help="comma-separated dimensions (default: all, most active first for VAEs)")
+    v.add_argument("--dims", type=str, help="comma-separated dimensions (default: all; for a VAE whose dataset is at hand, "
+                                             "ordered most active (highest KL) first)")
+    v.add_argument("--data-dir", type=Path, help="where the training dataset is, to rank VAE dimensions by KL")
     v.add_argument("--steps", type=int, default=9, help="images per row")
     v.add_argument("--range", type=float, help="sweep -R..R (default: the slider range)")
     v.add_argument("--seed", type=int, help="traverse around a random point (default: the origin)")
@@ -392,13 +394,18 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_render_path(args: argparse.Namespace) -> int:
     from models import paths
 
-    model = _load(args).model
+    ckpt = _load(args)
+    model = ckpt.model
     if (args.path is None) == (args.random is None):
         raise CLIError("give either a PATH.json or --random K")
     if args.random is not None:
-        path = paths.random_path(model, args.random, kind=args.kind or "slerp", seed=args.seed)
+        if args.random < 2:
+            raise CLIError("--random needs at least 2 keyframes")
+        path = paths.random_path(model, args.random, kind=args.kind or "slerp", seed=args.seed, checkpoint=ckpt.path)
     else:
         path = paths.load_path(args.path, model)
+        for note in path.notes:
+            print(f"{PROG}: note: {note}", file=sys.stderr)
         if args.kind:
             path = path.with_kind(args.kind)
     if args.save_path:
@@ -406,7 +413,7 @@ def cmd_render_path(args: argparse.Namespace) -> int:
     frames = paths.render_frames(model, path, args.frames)
     suffix = args.out.suffix.lower()
     if suffix == ".gif":
-        paths.save_gif(frames, args.out, fps=args.fps)
+        paths.save_gif(frames, args.out, fps=args.fps or path.fps, loop=path.loop, pingpong=path.pingpong)
     elif suffix == ".png":
         paths.save_strip(frames, args.out)
     else:
@@ -418,13 +425,16 @@ def cmd_render_path(args: argparse.Namespace) -> int:
 def cmd_traverse(args: argparse.Namespace) -> int:
     from models import paths
 
-    model = _load(args).model
+    ckpt = _load(args)
+    model = ckpt.model
     dims = None
     if args.dims:
         try:
             dims = [int(d) for d in args.dims.split(",") if d.strip()]
         except ValueError:
             raise CLIError(f"--dims must be comma-separated integers, got {args.dims!r}") from None
+    else:
+        dims = _dims_by_kl(model, ckpt.train_state.get("dataset"), args.data_dir)
     if args.out.suffix.lower() != ".png":
         raise CLIError("--out must be a .png file")
     image = paths.traversal_grid(model, dims=dims, steps=args.steps, value_range=args.range, seed=args.seed)
@@ -433,6 +443,23 @@ def cmd_traverse(args: argparse.Namespace) -> int:
     save_png(image, args.out)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
+
+
+def _dims_by_kl(model, dataset_name: str | None, data_dir: Path | None) -> list[int] | None:
+    """VAE dims ordered by mean KL (most informative first) when the data is at hand
+    offline; None (all dims in order) otherwise."""
+    from models.vae import VAE
+
+    if not isinstance(model, VAE) or not dataset_name:
+        return None
+    try:
+        c, h, _ = model.config.image_shape
+        data = _load_dataset(dataset_name, data_dir, h, c, no_download=True, quiet=True)
+    except Exception:  # no data offline: fall back to the plain order rather than fail
+        return None
+    from models.evaluation import kl_per_dimension
+
+    return [int(i) for i in kl_per_dimension(model, data.test).argsort(descending=True)]
 
 
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "sample": cmd_sample, "render-path": cmd_render_path,
