@@ -2,6 +2,7 @@
 
 * :class:`ModelState` - the model being explored (loaded or live from training).
 * :class:`LatentState` - the point being looked at, as the model's flat latent vector.
+* :class:`DataState` - the dataset at hand (for encoding test images and per-dim KL).
 
 Widgets never call each other; they read and write these objects and listen to their
 signals. A widget that writes a value it also displays updates itself from the signal
@@ -9,6 +10,7 @@ with its own signals blocked, so there are no feedback loops.
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import torch
 from PySide6.QtCore import QObject, Signal
 
 from models.base import LatentModel
+from models.data.base import Dataset
 from models.latent import LatentSpec
 
 
@@ -27,6 +30,7 @@ class ModelState(QObject):
 
     model_changed = Signal(object)  # LatentModel | None
     weights_updated = Signal()
+    kl_changed = Signal(object)  # np.ndarray (z_dim,) | None
     message = Signal(str)  # user-facing status text
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -36,6 +40,12 @@ class ModelState(QObject):
         self.train_state: dict[str, Any] = {}
         #: mean KL per latent dimension (VAE family), for sorting/greying sliders
         self.kl_per_dim: np.ndarray | None = None
+        #: held while the model's weights are read (decoder thread) or written (snapshots),
+        #: so a decode never sees half of one snapshot and half of the next
+        self.lock = threading.RLock()
+        #: bumped on every set_model: results of background jobs started for an older
+        #: model (KL, loads) compare it and drop themselves
+        self.generation = 0
 
     @property
     def spec(self) -> LatentSpec | None:
@@ -45,17 +55,26 @@ class ModelState(QObject):
                   train_state: dict[str, Any] | None = None) -> None:
         if model is not None:
             model = model.to("cpu").eval()  # the explorer decodes on the CPU: one image is microseconds
-        self.model, self.source, self.train_state = model, source, dict(train_state or {})
-        self.kl_per_dim = None
+        with self.lock:
+            self.model, self.source, self.train_state = model, source, dict(train_state or {})
+            self.kl_per_dim = None
+            self.generation += 1
         self.model_changed.emit(model)
+
+    def set_kl(self, kl: np.ndarray | None, generation: int | None = None) -> None:
+        """Per-dimension KL of the current model; ignored when computed for an older one."""
+        if generation is not None and generation != self.generation:
+            return
+        self.kl_per_dim = None if kl is None else np.asarray(kl, np.float64).reshape(-1)
+        self.kl_changed.emit(self.kl_per_dim)
 
     def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
         """Copy a training snapshot into the explored model (same architecture)."""
         if self.model is None:
             return
-        with torch.no_grad():
+        with self.lock, torch.no_grad():
             self.model.load_state_dict(weights, strict=True)
-        self.model.eval()
+            self.model.eval()
         self.weights_updated.emit()
 
 
@@ -108,3 +127,21 @@ class LatentState(QObject):
         assert self.spec is not None
         start = self.spec.z_dim + sum(self.spec.categorical[:block])
         return int(np.argmax(self._flat[start : start + self.spec.categorical[block]]))
+
+
+class DataState(QObject):
+    """The dataset in use: the one training loaded, or the one a checkpoint was trained on."""
+
+    changed = Signal(object)  # Dataset | None
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.dataset: Dataset | None = None
+
+    def set_dataset(self, dataset: Dataset | None) -> None:
+        self.dataset = dataset
+        self.changed.emit(dataset)
+
+    def fits(self, spec_shape: tuple[int, ...] | None) -> bool:
+        """Whether the dataset's images have the shape a model reads."""
+        return self.dataset is not None and spec_shape is not None and tuple(self.dataset.image_shape) == tuple(spec_shape)

@@ -1,0 +1,434 @@
+"""Controls for the latent point: one slider per dimension, shaped by the model's LatentSpec.
+
+* z: a labelled float slider per dimension (range ``spec.z_range``) with a reset button,
+  in a scroll area (GANs have 100+ dims); for a VAE each row shows its dimension's mean
+  KL, inactive ones (KL < 0.01 nats) are greyed, and a toggle sorts rows by KL;
+* categorical codes: a row of toggle buttons per code (a spin box for very wide codes);
+* continuous codes: their own labelled sliders in a separate group;
+* Random / Zero for every model; Encode a test image for models with an encoder;
+  a truncation control and a seed box for models without one.
+
+Wiring (napari-style): a control writes to LatentState; LatentState.changed updates the
+controls with their signals blocked, touching only rows whose value actually changed so
+a drag of one slider among 100 stays cheap.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import torch
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractButton, QButtonGroup, QCheckBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
+    QPushButton, QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget,
+)
+from superqt import QLabeledDoubleSlider
+
+from models.latent import LatentSpec
+
+from ..state import DataState, LatentState, ModelState
+
+#: a dimension whose mean KL is below this carries (almost) no information
+INACTIVE_KL = 0.01
+#: categorical codes wider than this get a spin box instead of buttons
+MAX_CATEGORY_BUTTONS = 16
+
+
+class DimRow(QWidget):
+    """name | slider with value box | KL | reset."""
+
+    def __init__(self, name: str, value_range: tuple[float, float], tooltip: str) -> None:
+        super().__init__()
+        self.name = QLabel(name)
+        self.name.setMinimumWidth(34)
+        self.name.setToolTip(tooltip)
+        self.slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(*value_range)
+        self.slider.setDecimals(2)
+        self.slider.setSingleStep(0.01)
+        self.slider.setValue(0.0)
+        self.slider.setToolTip(tooltip)
+        self.kl = QLabel("")
+        self.kl.setMinimumWidth(58)
+        self.kl.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.kl.setVisible(False)
+        self.reset = QToolButton()
+        self.reset.setText("↺")
+        self.reset.setToolTip(f"Reset {name} to 0")
+        self.reset.setAutoRaise(True)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.name)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.kl)
+        layout.addWidget(self.reset)
+
+    def show_kl(self, kl: float | None) -> None:
+        if kl is None:
+            self.kl.setVisible(False)
+            self.name.setStyleSheet("")
+            return
+        inactive = kl < INACTIVE_KL
+        self.kl.setText(f"KL {kl:.2f}")
+        self.kl.setVisible(True)
+        self.kl.setToolTip(f"Mean KL of this dimension over test images: {kl:.4f} nats"
+                           + (" (inactive: the decoder ignores it)" if inactive else ""))
+        grey = "color: #8a8a8a;" if inactive else ""
+        self.name.setStyleSheet(grey)
+        self.kl.setStyleSheet(grey)
+
+
+class LatentPanel(QWidget):
+    """Every control of the latent point, rebuilt when the model's spec changes."""
+
+    #: (title, message) for the window's status/error display
+    error = Signal(str, str)
+    status = Signal(str)
+
+    def __init__(self, model_state: ModelState, latent_state: LatentState, data_state: DataState,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model_state, self.latent_state, self.data_state = model_state, latent_state, data_state
+        self.spec: LatentSpec | None = None
+        self.z_rows: list[DimRow] = []
+        self.code_rows: list[DimRow] = []
+        #: per categorical code: its button group, or a spin box for very wide codes
+        self.category_controls: list[QButtonGroup | QSpinBox] = []
+        self._shown = np.zeros(0, np.float32)
+
+        # -- header: what the model is, Random / Zero
+        self.info = QLabel("No model loaded")
+        self.info.setWordWrap(True)
+        self.random_button = QPushButton("Random")
+        self.random_button.setToolTip("Draw a point from the prior (R)")
+        self.random_button.clicked.connect(self.randomize)
+        self.zero_button = QPushButton("Zero")
+        self.zero_button.setToolTip("Go to the origin (0)")
+        self.zero_button.clicked.connect(self.zero)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.random_button)
+        buttons.addWidget(self.zero_button)
+
+        # -- generator controls (models without an encoder)
+        self.generator_box = QWidget()
+        self.truncation = QDoubleSpinBox()
+        self.truncation.setRange(0.0, 3.0)
+        self.truncation.setSingleStep(0.1)
+        self.truncation.setValue(0.0)
+        self.truncation.setSpecialValueText("off")
+        self.truncation.setToolTip("Truncation trick: Random clamps |z| to this value (smaller: more typical, less varied images)")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setToolTip("Seed of the next Random draw (it counts up after each draw; type one back to revisit it)")
+        gen = QHBoxLayout(self.generator_box)
+        gen.setContentsMargins(0, 0, 0, 0)
+        gen.addWidget(QLabel("Truncation"))
+        gen.addWidget(self.truncation)
+        gen.addSpacing(8)
+        gen.addWidget(QLabel("Seed"))
+        gen.addWidget(self.seed, 1)
+
+        # -- encode controls (models with an encoder)
+        self.encode_box = QWidget()
+        self.test_index = QSpinBox()
+        self.test_index.setRange(0, 0)
+        self.test_index.setToolTip("Index of a test image of the current dataset")
+        self.encode_button = QPushButton("Encode")
+        self.encode_button.setToolTip("Set the sliders to the latent mean of this test image "
+                                      "(or drop an image file on the window)")
+        self.encode_button.clicked.connect(self.encode_test_image)
+        self.thumbnail = QLabel()
+        self.thumbnail.setFixedSize(36, 36)
+        self.thumbnail.setStyleSheet("background: #1e1f22; border: 1px solid #444;")
+        self.thumbnail.setToolTip("The test image last encoded")
+        enc = QHBoxLayout(self.encode_box)
+        enc.setContentsMargins(0, 0, 0, 0)
+        enc.addWidget(QLabel("Test image"))
+        enc.addWidget(self.test_index, 1)
+        enc.addWidget(self.encode_button)
+        enc.addWidget(self.thumbnail)
+
+        self.sort_by_kl = QCheckBox("Sort by KL")
+        self.sort_by_kl.setToolTip("Order the z sliders by how much information each dimension carries "
+                                   "(mean KL over test images); greyed rows are inactive (KL < 0.01)")
+        self.sort_by_kl.setEnabled(False)
+        self.sort_by_kl.toggled.connect(self._order_rows)
+
+        # -- groups built per spec
+        self.categorical_group = QGroupBox("Categorical codes")
+        self.categorical_layout = QVBoxLayout(self.categorical_group)
+        self.continuous_group = QGroupBox("Continuous codes")
+        self.continuous_layout = QVBoxLayout(self.continuous_group)
+        self.z_group = QGroupBox("z")
+        z_outer = QVBoxLayout(self.z_group)
+        z_outer.setContentsMargins(4, 4, 4, 4)
+        z_outer.addWidget(self.sort_by_kl)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.z_container = QWidget()
+        self.z_layout = QVBoxLayout(self.z_container)
+        self.z_layout.setContentsMargins(0, 0, 6, 0)
+        self.z_layout.setSpacing(2)
+        self.z_layout.addStretch(1)
+        self.scroll.setWidget(self.z_container)
+        z_outer.addWidget(self.scroll, 1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.info)
+        layout.addLayout(buttons)
+        layout.addWidget(self.generator_box)
+        layout.addWidget(self.encode_box)
+        layout.addWidget(self.categorical_group)
+        layout.addWidget(self.continuous_group)
+        layout.addWidget(self.z_group, 1)
+        self._empty_space = QWidget()  # keeps the "no model" text at the top
+        layout.addWidget(self._empty_space, 1)
+
+        model_state.model_changed.connect(self._on_model_changed)
+        model_state.kl_changed.connect(self._on_kl_changed)
+        latent_state.changed.connect(self._on_latent_changed)
+        data_state.changed.connect(lambda _: self._update_encode_controls())
+        self._rebuild(None)
+
+    # -- building ----------------------------------------------------------------------
+    def _on_model_changed(self, model: object) -> None:
+        spec = self.model_state.spec
+        if spec != self.spec or model is None:
+            self._rebuild(spec)
+        self.latent_state.reset(spec)  # also pushes the origin to the controls
+        self._update_encode_controls()
+
+    def _rebuild(self, spec: LatentSpec | None) -> None:
+        self.setUpdatesEnabled(False)  # one repaint for the whole rebuild, not one per row
+        try:
+            self._clear()
+            self.spec = spec
+            has_model = spec is not None
+            self.random_button.setEnabled(has_model)
+            self.zero_button.setEnabled(has_model)
+            self.generator_box.setVisible(has_model and not spec.has_encoder)
+            self.encode_box.setVisible(has_model and spec.has_encoder)
+            self.sort_by_kl.setChecked(False)
+            self.sort_by_kl.setEnabled(False)
+            self.sort_by_kl.setVisible(has_model and spec.has_encoder)
+            self.z_group.setVisible(has_model)
+            self._empty_space.setVisible(not has_model)
+            if spec is None:
+                self.info.setText("No model loaded.\nOpen a checkpoint (Ctrl+O) or train one (Ctrl+T).")
+                self.categorical_group.setVisible(False)
+                self.continuous_group.setVisible(False)
+                self._shown = np.zeros(0, np.float32)
+                return
+            model = self.model_state.model
+            family = getattr(model, "family", "") or type(model).__name__
+            self.info.setText(f"<b>{family}</b> · {_spec_text(spec)}")
+            self.z_group.setTitle(f"z ({spec.z_dim} dimensions)")
+            for i in range(spec.z_dim):
+                row = DimRow(f"z{i}", spec.z_range, f"Latent dimension {i}")
+                row.slider.valueChanged.connect(partial(self._on_z_slider, i))
+                row.reset.clicked.connect(partial(self.latent_state.set_z, i, 0.0))
+                self.z_layout.insertWidget(self.z_layout.count() - 1, row)
+                self.z_rows.append(row)
+            self._build_categorical(spec)
+            self._build_continuous(spec)
+            self._shown = np.full(spec.input_dim, np.nan, np.float32)  # everything differs: first sync sets all
+        finally:
+            self.setUpdatesEnabled(True)
+
+    def _build_categorical(self, spec: LatentSpec) -> None:
+        self.categorical_group.setVisible(bool(spec.categorical))
+        for b, k in enumerate(spec.categorical):
+            row = QWidget()
+            grid = QGridLayout(row)
+            grid.setContentsMargins(0, 0, 0, 0)
+            grid.setSpacing(2)
+            grid.addWidget(QLabel(f"c{b}"), 0, 0)
+            if k > MAX_CATEGORY_BUTTONS:
+                spin = QSpinBox()
+                spin.setRange(0, k - 1)
+                spin.setToolTip(f"Category of code c{b} ({k} values)")
+                spin.valueChanged.connect(partial(self.latent_state.set_category, b))
+                grid.addWidget(spin, 0, 1)
+                self.category_controls.append(spin)
+            else:
+                group = QButtonGroup(row)
+                group.setExclusive(True)
+                for j in range(k):
+                    button = QToolButton()
+                    button.setText(str(j))
+                    button.setCheckable(True)
+                    button.setToolTip(f"Code c{b} = category {j}")
+                    button.setMinimumWidth(24)
+                    group.addButton(button, j)
+                    grid.addWidget(button, 0, 1 + j)
+                group.idClicked.connect(partial(self.latent_state.set_category, b))
+                self.category_controls.append(group)
+            grid.setColumnStretch(grid.columnCount(), 1)
+            self.categorical_layout.addWidget(row)
+
+    def _build_continuous(self, spec: LatentSpec) -> None:
+        self.continuous_group.setVisible(spec.continuous > 0)
+        for i in range(spec.continuous):
+            row = DimRow(f"c{len(spec.categorical) + i}", spec.continuous_range,
+                         f"Continuous code {i} (trained on uniform(-1, 1))")
+            row.slider.valueChanged.connect(partial(self._on_code_slider, i))
+            row.reset.clicked.connect(partial(self.latent_state.set_code, i, 0.0))
+            self.continuous_layout.addWidget(row)
+            self.code_rows.append(row)
+
+    def _clear(self) -> None:
+        for row in self.z_rows:
+            self.z_layout.removeWidget(row)
+            row.deleteLater()
+        for layout in (self.categorical_layout, self.continuous_layout):
+            while layout.count():
+                item = layout.takeAt(0)
+                if item.widget() is not None:
+                    item.widget().deleteLater()
+        self.z_rows, self.code_rows, self.category_controls = [], [], []
+
+    # -- controls -> state -------------------------------------------------------------
+    def _on_z_slider(self, index: int, value: float) -> None:
+        self._shown[index] = value
+        self.latent_state.set_z(index, float(value))
+
+    def _on_code_slider(self, index: int, value: float) -> None:
+        assert self.spec is not None
+        self._shown[self.spec.z_dim + sum(self.spec.categorical) + index] = value
+        self.latent_state.set_code(index, float(value))
+
+    def randomize(self) -> None:
+        spec = self.spec
+        if spec is None:
+            return
+        if spec.has_encoder:
+            flat = spec.sample(1)[0].numpy()
+        else:
+            gen = torch.Generator().manual_seed(self.seed.value())
+            truncation = self.truncation.value() or None
+            flat = spec.sample(1, generator=gen, truncation=truncation)[0].numpy()
+            self.seed.setValue((self.seed.value() + 1) % self.seed.maximum())
+        self.latent_state.set_flat(flat)
+
+    def zero(self) -> None:
+        if self.spec is not None:
+            self.latent_state.reset(self.spec)
+
+    def encode_test_image(self) -> None:
+        from ..decoder import encode_images
+
+        dataset = self.data_state.dataset
+        model = self.model_state.model
+        if dataset is None or model is None:
+            return
+        index = self.test_index.value()
+        try:
+            x = dataset.test.batch(torch.tensor([index]))
+            flat = encode_images(self.model_state, x)
+        except Exception as e:  # noqa: BLE001 - shape mismatch, a model without encoder...
+            self.error.emit("Could not encode the image", str(e))
+            return
+        self.set_thumbnail(x[0])
+        self.latent_state.set_flat(flat)
+        self.status.emit(f"Encoded test image {index} of {dataset.name}")
+
+    def set_thumbnail(self, image: torch.Tensor) -> None:
+        """(C, H, W) in [0, 1] -> the small preview next to Encode."""
+        from ..decoder import to_display
+
+        arr = to_display(image[None])
+        fmt = QImage.Format.Format_Grayscale8 if arr.ndim == 2 else QImage.Format.Format_RGB888
+        qimage = QImage(arr.data, arr.shape[1], arr.shape[0], arr.strides[0], fmt).copy()
+        self.thumbnail.setPixmap(QPixmap.fromImage(qimage).scaled(
+            self.thumbnail.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+
+    def _update_encode_controls(self) -> None:
+        spec = self.spec
+        model = self.model_state.model
+        shape = tuple(model.config.image_shape) if model is not None and hasattr(model, "config") else None
+        ok = spec is not None and spec.has_encoder and self.data_state.fits(shape)
+        self.encode_button.setEnabled(ok)
+        self.test_index.setEnabled(ok)
+        if ok:
+            self.test_index.setRange(0, len(self.data_state.dataset.test) - 1)
+            self.encode_button.setToolTip(f"Set the sliders to the latent mean of test image N of "
+                                          f"{self.data_state.dataset.name} (or drop an image file on the window)")
+        else:
+            why = "no dataset of this model's image size is loaded" if spec is not None and spec.has_encoder else "this model has no encoder"
+            self.encode_button.setToolTip(f"Encode is unavailable: {why}. You can still drop an image file on the window.")
+
+    # -- state -> controls -------------------------------------------------------------
+    def _on_latent_changed(self, flat: np.ndarray) -> None:
+        spec = self.spec
+        if spec is None or flat.shape[0] != spec.input_dim:
+            return
+        changed = np.flatnonzero(flat != self._shown)  # NaN != x: a fresh rebuild sets everything
+        if changed.size == 0:
+            return
+        self._shown = flat.copy()
+        n_cat = sum(spec.categorical)
+        code_start = spec.z_dim + n_cat
+        for i in changed:
+            if i < spec.z_dim:
+                _set_quietly(self.z_rows[i].slider, float(flat[i]))
+            elif i >= code_start:
+                _set_quietly(self.code_rows[i - code_start].slider, float(flat[i]))
+        if n_cat and np.any((changed >= spec.z_dim) & (changed < code_start)):
+            for b in range(len(spec.categorical)):
+                value = self.latent_state.category(b)
+                control = self.category_controls[b]
+                if isinstance(control, QSpinBox):
+                    _set_quietly(control, value)
+                else:
+                    button = control.button(value)
+                    if button is not None and not button.isChecked():
+                        _set_quietly(button, True)
+
+    def _on_kl_changed(self, kl: np.ndarray | None) -> None:
+        have = kl is not None and len(kl) == len(self.z_rows)
+        for i, row in enumerate(self.z_rows):
+            row.show_kl(float(kl[i]) if have else None)
+        self.sort_by_kl.setEnabled(have)
+        if have:
+            active = int((kl >= INACTIVE_KL).sum())
+            self.z_group.setTitle(f"z ({len(kl)} dimensions, {active} active)")
+        self._order_rows()
+
+    def _order_rows(self) -> None:
+        kl = self.model_state.kl_per_dim
+        if self.sort_by_kl.isChecked() and kl is not None and len(kl) == len(self.z_rows):
+            order = list(np.argsort(-kl, kind="stable"))
+        else:
+            order = list(range(len(self.z_rows)))
+        for row in self.z_rows:
+            self.z_layout.removeWidget(row)
+        for pos, i in enumerate(order):
+            self.z_layout.insertWidget(pos, self.z_rows[i])
+
+
+def _set_quietly(widget: QWidget, value: object) -> None:
+    """Show a value without emitting: the change came from the state, not the user."""
+    widget.blockSignals(True)
+    try:
+        if isinstance(widget, QAbstractButton):
+            widget.setChecked(bool(value))
+        else:
+            widget.setValue(value)  # type: ignore[attr-defined]
+    finally:
+        widget.blockSignals(False)
+
+
+def _spec_text(spec: LatentSpec) -> str:
+    parts = [f"{spec.z_dim}-dim z ({spec.prior} prior)"]
+    if spec.categorical:
+        parts.append(" + ".join(f"{k}-way" for k in spec.categorical) + " categorical")
+    if spec.continuous:
+        parts.append(f"{spec.continuous} continuous code" + ("s" if spec.continuous > 1 else ""))
+    if not spec.has_encoder:
+        parts.append("no encoder")
+    return ", ".join(parts)

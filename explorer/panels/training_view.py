@@ -1,0 +1,238 @@
+"""Loss curves and preview images of the current training run.
+
+Cheap by construction, because every millisecond the GUI spends here is taken from
+training on a 2-core machine:
+
+* one PlotDataItem per loss term, created the first time the term appears, then only
+  ``setData``; points are buffered in numpy arrays that grow by doubling;
+* redraws happen on a ~10 Hz timer and only when points arrived since the last one;
+  the timer stops itself when the run goes quiet;
+* clip-to-view and peak downsampling keep long runs cheap to draw;
+* preview grids are bare ImageItems refreshed once per snapshot.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget,
+)
+
+from models.images import grid
+from models.training import StepMetrics
+
+from .image_view import BACKGROUND, ImageGrid
+
+REDRAW_INTERVAL_MS = 100
+
+
+class Series:
+    """x/y points in numpy buffers that double when full (amortised O(1) appends), plus an
+    exponential moving average computed incrementally."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.x = np.empty(capacity, np.float64)
+        self.y = np.empty(capacity, np.float64)
+        self.smooth = np.empty(capacity, np.float64)
+        self.n = 0
+        self._n_smoothed = 0
+        self._alpha = 0.0
+
+    def append(self, x: float, y: float) -> None:
+        if self.n == self.x.shape[0]:
+            for name in ("x", "y", "smooth"):
+                old = getattr(self, name)
+                new = np.empty(old.shape[0] * 2, np.float64)
+                new[: self.n] = old[: self.n]
+                setattr(self, name, new)
+        self.x[self.n] = x
+        self.y[self.n] = y
+        self.n += 1
+
+    def smoothed(self, alpha: float) -> np.ndarray:
+        """EMA with weight ``alpha`` on the past (0 = raw)."""
+        if alpha <= 0:
+            return self.y[: self.n]
+        if alpha != self._alpha:
+            self._alpha, self._n_smoothed = alpha, 0
+        y, s = self.y, self.smooth
+        for i in range(self._n_smoothed, self.n):  # only the points added since the last redraw
+            s[i] = y[i] if i == 0 or not np.isfinite(s[i - 1]) else alpha * s[i - 1] + (1 - alpha) * y[i]
+        self._n_smoothed = self.n
+        return s[: self.n]
+
+
+class TrainingView(QWidget):
+    """Curves on the left, sample grid and reconstructions on the right."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        # -- curves
+        self.plot_widget = pg.PlotWidget(background=BACKGROUND)
+        self.plot = self.plot_widget.getPlotItem()
+        self.plot.setLabel("bottom", "step")
+        self.plot.setLabel("left", "loss")
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        self.plot.setClipToView(True)
+        self.plot.setDownsampling(auto=True, mode="peak")
+        self.plot.setMenuEnabled(False)
+        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        self.log_scale = QCheckBox("Log scale")
+        self.log_scale.setToolTip("Logarithmic loss axis (terms that go negative, e.g. a WGAN critic, are hidden)")
+        self.log_scale.toggled.connect(self._on_log_toggled)
+        self.smoothing = QDoubleSpinBox()
+        self.smoothing.setRange(0.0, 0.99)
+        self.smoothing.setSingleStep(0.1)
+        self.smoothing.setDecimals(2)
+        self.smoothing.setValue(0.6)
+        self.smoothing.setToolTip("Exponential moving average of the curves (0 = raw values)")
+        self.smoothing.valueChanged.connect(lambda _: self._mark_dirty())
+        self.summary = QLabel("No training run yet")
+        self.summary.setStyleSheet("color: #9aa0a6;")
+        # long summaries are cut, not allowed to widen the dock (and the window's minimum)
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        controls = QHBoxLayout()
+        controls.addWidget(self.summary, 1)
+        controls.addWidget(self.log_scale)
+        controls.addWidget(QLabel("Smoothing"))
+        controls.addWidget(self.smoothing)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addLayout(controls)
+        left_layout.addWidget(self.plot_widget, 1)
+
+        # -- previews
+        self.preview_widget = pg.GraphicsLayoutWidget()
+        self.preview_widget.setBackground(BACKGROUND)
+        layout = self.preview_widget.ci
+        layout.setContentsMargins(2, 2, 2, 2)
+        self.samples = ImageGrid(layout, "Samples (fixed noise)", row=0, col=0)
+        self.recons = ImageGrid(layout, "Test images / reconstructions", row=0, col=1)
+        layout.layout.setColumnStretchFactor(0, 1)
+        layout.layout.setColumnStretchFactor(1, 1)
+        self.preview_widget.setMinimumWidth(200)
+        self.preview_widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(self.preview_widget)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        outer.addWidget(splitter)
+
+        self.series: dict[str, Series] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self._dirty = False
+        self.redraws = 0
+        self.preview_columns = 8
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_INTERVAL_MS)
+        self._timer.timeout.connect(self._redraw)
+
+    # -- feeding -----------------------------------------------------------------------
+    def reset(self, preview_columns: int = 8) -> None:
+        """A new run: drop old curves and previews."""
+        for curve in self.curves.values():
+            self.plot.removeItem(curve)
+        self.legend.clear()
+        self.series.clear()
+        self.curves.clear()
+        self.samples.clear()
+        self.recons.clear()
+        self.preview_columns = preview_columns
+        self.summary.setText("Starting…")
+
+    def add_metrics(self, batch: list[StepMetrics]) -> None:
+        for m in batch:
+            for name, value in m.terms.items():
+                self._series(name).append(m.step, value)
+            for name, value in (m.validation or {}).items():
+                self._series(f"val {name}").append(m.step, value)
+            if m.terms:
+                self.summary.setText("   ".join(f"{k} {v:.4g}" for k, v in m.terms.items()) + f"   (step {m.step})")
+        previews = next((m.previews for m in reversed(batch) if m.previews), None)
+        if previews is not None:
+            self.show_previews(previews)
+        self._mark_dirty()
+
+    def show_previews(self, previews: dict) -> None:
+        samples = previews.get("samples")
+        if samples is not None:
+            self.samples.set_image(_grey(grid(samples, ncol=self.preview_columns)))
+        originals, recons = previews.get("originals"), previews.get("reconstructions")
+        if originals is not None and recons is not None:
+            self.recons.set_image(_grey(grid(_pairs(originals, recons), ncol=4)))
+            self.recons.label.setText("Test images / reconstructions")
+        elif samples is not None:
+            self.recons.label.setText("No encoder: no reconstructions")
+
+    def _series(self, name: str) -> Series:
+        s = self.series.get(name)
+        if s is None:
+            s = self.series[name] = Series()
+            validation = name.startswith("val ")
+            base = name[4:] if validation else name
+            color = pg.intColor(self._color_index(base), hues=9, values=1, maxValue=230, sat=200)
+            pen = pg.mkPen(color, width=1.5, style=Qt.PenStyle.DashLine if validation else Qt.PenStyle.SolidLine)
+            curve = self.plot.plot([], [], pen=pen, name=name)
+            curve.setClipToView(True)
+            curve.setDownsampling(auto=True, method="peak")
+            self.curves[name] = curve
+        return s
+
+    def _color_index(self, base: str) -> int:
+        bases = [n for n in self.series if not n.startswith("val ")]
+        return bases.index(base) if base in bases else len(bases)
+
+    # -- drawing -----------------------------------------------------------------------
+    def _mark_dirty(self) -> None:
+        self._dirty = True
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _redraw(self) -> None:
+        if not self._dirty:
+            self._timer.stop()  # nothing new: sleep until the next point arrives
+            return
+        self._dirty = False
+        alpha = self.smoothing.value()
+        log = self.log_scale.isChecked()
+        for name, s in self.series.items():
+            y = s.smoothed(alpha)
+            x = s.x[: s.n]
+            if log:  # log10 of non-positive values is undefined: leave those points out
+                keep = y > 0
+                x, y = x[keep], y[keep]
+            self.curves[name].setData(x.copy(), y.copy())
+        self.redraws += 1
+
+    def _on_log_toggled(self, on: bool) -> None:
+        self.plot.setLogMode(y=on)
+        self._mark_dirty()
+
+    def point_count(self) -> int:
+        return sum(s.n for s in self.series.values())
+
+    def stop_timers(self) -> None:
+        self._timer.stop()
+
+
+def _pairs(originals: "torch.Tensor", recons: "torch.Tensor", per_row: int = 4) -> "torch.Tensor":
+    """Interleave rows of originals with rows of their reconstructions (each original sits
+    right above its reconstruction), so 8 pairs make a square 4x4 grid."""
+    import torch
+
+    n = min(len(originals), len(recons), 8)
+    rows = []
+    for a in range(0, n, per_row):
+        b = min(n, a + per_row)
+        rows += [originals[a:b], recons[a:b].clamp(0, 1)]
+    return torch.cat(rows)
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    return image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image

@@ -1,0 +1,427 @@
+"""Background work: one-off jobs (load a checkpoint, a dataset, per-dim KL) and training runs.
+
+Results come back to the GUI thread as queued signals; nothing here touches a widget.
+
+Threads and cores. On a 2-core CPU the training thread and the GUI share the machine:
+
+* the training thread runs ``torch.set_num_threads(1)`` on CPU, so its kernels keep to one
+  core and the GUI thread always has the other one for painting and slider decodes
+  (intra-op parallelism gains little on these small models anyway);
+* metrics reach the GUI at a bounded rate: the worker coalesces StepMetrics and emits
+  a batch at most every ``EMIT_INTERVAL_S`` (snapshots and the final event at once), so
+  the GUI does at most ~20 small updates a second whatever the step rate;
+* pause/resume/stop set ``threading.Event``s in TrainControl directly from the GUI
+  thread: a queued signal to a worker busy in its loop would never be delivered.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import sys
+import threading
+import time
+import traceback
+import weakref
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import torch
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
+
+from models.base import LatentModel
+from models.data.base import Dataset
+from models.latent import LatentSpec
+from models.runs import RunDir
+from models.training import StepMetrics, TrainConfig, TrainControl, device_description, resolve_device
+
+#: at most this often the training worker emits a batch of metrics to the GUI (20 Hz)
+EMIT_INTERVAL_S = 0.05
+#: the GIL switch interval while the window runs: the default 5 ms means that every time
+#: the GUI thread wants the GIL back from a busy training thread (after each torch op of a
+#: decode, each Qt->Python call) it may wait 5 ms; 1 ms keeps slider decodes snappy at a
+#: small cost in training throughput (measured in benchmarks/ui_latency.py)
+GUI_SWITCH_INTERVAL_S = 0.001
+
+
+class DatasetFactory(Protocol):
+    def __call__(self, name: str, data_dir: str | Path | None = None, *, download: bool = True,
+                 progress: Callable[[int, int], None] | None = None, image_size: int | None = None) -> Dataset: ...
+
+
+def default_dataset_factory(name: str, data_dir: str | Path | None = None, *, download: bool = True,
+                            progress: Callable[[int, int], None] | None = None,
+                            image_size: int | None = None) -> Dataset:
+    from models.data import load_dataset  # imported late: the data module is optional at import time
+
+    return load_dataset(name, data_dir, download=download, progress=progress, image_size=image_size)
+
+
+def describe_error(exc: BaseException) -> tuple[str, str]:
+    """(title, message) a user can act on, for any exception a worker may raise."""
+    name = type(exc).__name__
+    text = str(exc) or name
+    if name == "DataError":
+        return "Could not load the dataset", text
+    if name == "CheckpointError":
+        return "Could not open the model", text
+    if name == "TrainingDiverged":
+        return "Training diverged", text
+    if isinstance(exc, torch.OutOfMemoryError) or "out of memory" in text.lower():
+        return "Out of memory", f"{text.splitlines()[0]}\n\nTry a smaller batch size or model, or train on the CPU."
+    if isinstance(exc, MemoryError):
+        return "Out of memory", "The computer ran out of memory. Try a smaller batch size or model."
+    if isinstance(exc, ValueError):
+        return "Invalid settings", text
+    return f"Unexpected error ({name})", f"{text}\n\n{''.join(traceback.format_exception_only(type(exc), exc)).strip()}"
+
+
+# ---------------------------------------------------------------------------------------
+# thread bookkeeping: tests fail if a test leaves one of these running
+# ---------------------------------------------------------------------------------------
+_LIVE_QTHREADS: "weakref.WeakSet[QThread]" = weakref.WeakSet()
+_POOLS: "weakref.WeakSet[QThreadPool]" = weakref.WeakSet()
+
+
+def live_threads() -> list[str]:
+    """Descriptions of explorer threads still running (QThreads, pools, Python threads)."""
+    out = []
+    for t in list(_LIVE_QTHREADS):
+        try:
+            if t.isRunning():
+                out.append(f"QThread {t.objectName() or t!r}")
+        except RuntimeError:  # the C++ object is already gone
+            pass
+    for p in list(_POOLS):
+        try:
+            if p.activeThreadCount():
+                out.append(f"QThreadPool with {p.activeThreadCount()} active job(s)")
+        except RuntimeError:
+            pass
+    out += [f"thread {t.name}" for t in threading.enumerate() if t.name.startswith("latent-explorer-") and t.is_alive()]
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# one-off jobs
+# ---------------------------------------------------------------------------------------
+class _JobSignals(QObject):
+    done = Signal(object)
+    failed = Signal(object)  # the exception
+    progress = Signal(int, int)
+
+
+class _Job(QRunnable):
+    def __init__(self, fn: Callable[..., Any], signals: _JobSignals, with_progress: bool) -> None:
+        super().__init__()
+        self.fn, self.signals, self.with_progress = fn, signals, with_progress
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        torch.set_num_threads(1)  # leave the other core to the GUI (and training, if any)
+        try:
+            result = self.fn(self.signals.progress.emit) if self.with_progress else self.fn()
+        except BaseException as e:  # noqa: BLE001 - every failure goes to the GUI as a message
+            self.signals.failed.emit(e)
+        else:
+            self.signals.done.emit(result)
+
+
+class JobRunner(QObject):
+    """Runs functions on a private pool, one at a time (they share the core the GUI
+    doesn't use), and calls back on the GUI thread."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        self.pool.setExpiryTimeout(2000)
+        _POOLS.add(self.pool)
+        self._signals: set[_JobSignals] = set()  # kept alive until their result is delivered
+
+    def submit(self, fn: Callable[..., Any], on_done: Callable[[Any], None] | None = None,
+               on_error: Callable[[BaseException], None] | None = None,
+               on_progress: Callable[[int, int], None] | None = None) -> None:
+        signals = _JobSignals()  # lives in the GUI thread: emissions from the pool are queued
+        self._signals.add(signals)
+
+        def finish(_: object = None) -> None:
+            self._signals.discard(signals)
+
+        if on_done is not None:
+            signals.done.connect(on_done)
+        if on_error is not None:
+            signals.failed.connect(on_error)
+        if on_progress is not None:
+            signals.progress.connect(on_progress)
+        signals.done.connect(finish)
+        signals.failed.connect(finish)
+        self.pool.start(_Job(fn, signals, with_progress=on_progress is not None))
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._signals)
+
+    def wait(self, timeout_ms: int = 5000) -> bool:
+        return self.pool.waitForDone(timeout_ms)
+
+
+# ---------------------------------------------------------------------------------------
+# training
+# ---------------------------------------------------------------------------------------
+@dataclass
+class TrainRequest:
+    """Everything a run needs, collected from the Model & data panel."""
+
+    family: str
+    dataset: str = "shapes"
+    data_dir: str | None = None
+    #: family config fields (image_shape comes from the dataset)
+    model_config: dict[str, Any] = field(default_factory=dict)
+    train_config: TrainConfig = field(default_factory=TrainConfig)
+    #: parent folder of the run folder; None: explorer.settings.runs_dir()
+    runs_root: Path | None = None
+
+
+@dataclass
+class TrainStarted:
+    """Sent once the dataset is loaded and the model built."""
+
+    model: LatentModel  # a CPU copy, for exploring with live weights
+    dataset: Dataset
+    run_dir: Path
+    device: str  # human-readable ("CPU (1 threads)", "CUDA: NVIDIA H100 ...")
+    preview_columns: int
+    total_steps: int
+
+
+def choose_cadence(device: torch.device, steps_per_epoch: int) -> dict[str, int]:
+    """log / snapshot / checkpoint intervals for a GUI run.
+
+    On the CPU a log is free (no device sync), so log often for smooth curves; the worker
+    coalesces emissions anyway. Snapshots copy the weights and decode 64 previews: every
+    50 steps is ~1 s at the speeds seen here. On a GPU steps are far faster and each log
+    is a sync, so use larger intervals. Long epochs (shapes: 5,700 steps) get a checkpoint
+    every 2,000 steps so a crash never loses much.
+    """
+    if device.type == "cpu":
+        cadence = {"log_every": 5, "snapshot_every": 50}
+    else:
+        cadence = {"log_every": 50, "snapshot_every": 500}
+    cadence["checkpoint_every"] = 0 if steps_per_epoch <= 2000 else 2000
+    return cadence
+
+
+def run_folder_name(family: str, dataset: str) -> str:
+    return f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{family}-{dataset}"
+
+
+class TrainingWorker(QObject):
+    """Lives in the run's QThread; ``run`` loads data, builds the model and iterates train()."""
+
+    loading = Signal(str)  # what it is doing before the first step
+    download_progress = Signal(int, int)
+    started = Signal(object)  # TrainStarted
+    metrics = Signal(object)  # list[StepMetrics], coalesced
+    failed = Signal(str, str)  # title, message
+    finished = Signal()
+
+    def __init__(self, request: TrainRequest, control: TrainControl, dataset_factory: DatasetFactory) -> None:
+        super().__init__()
+        self.request, self.control, self.dataset_factory = request, control, dataset_factory
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            self._run()
+        except BaseException as e:  # noqa: BLE001 - a failed run must never take the window down
+            self.failed.emit(*describe_error(e))
+        finally:
+            self.finished.emit()
+            # end the thread's event loop from here: a queued quit() would wait for the GUI
+            # thread, which may itself be blocked in wait() (closing the window)
+            thread = QThread.currentThread()
+            if thread is not None:
+                thread.quit()
+
+    def _run(self) -> None:
+        from models.registry import build_model
+        from models.training import train
+
+        req = self.request
+        cfg = copy.deepcopy(req.train_config)
+        device = resolve_device(cfg.device)
+        if device.type == "cpu":
+            torch.set_num_threads(1)  # keep the GUI's core free (see the module docstring)
+        self.loading.emit(f"Loading {req.dataset}…")
+        dataset = self.dataset_factory(req.dataset, req.data_dir, download=True, progress=self.download_progress.emit)
+        if self.control.stop_requested:
+            return
+        self.loading.emit(f"Building {req.family}…")
+        model = build_model(req.family, {**req.model_config, "image_shape": tuple(dataset.image_shape)})
+        steps_per_epoch = max(1, len(dataset.train) // cfg.batch_size)
+        if len(dataset.train) < cfg.batch_size:
+            raise ValueError(f"the batch size ({cfg.batch_size}) is larger than the dataset ({len(dataset.train)} images)")
+        for k, v in choose_cadence(device, steps_per_epoch).items():
+            setattr(cfg, k, v)
+        total = int(cfg.steps if cfg.steps is not None else round((cfg.epochs or 1) * steps_per_epoch))
+        cfg.validation_size = min(cfg.validation_size, 1000)  # keeps the final checkpoint quick on Stop
+        from .settings import runs_dir
+
+        run = RunDir((req.runs_root or runs_dir()) / run_folder_name(req.family, dataset.name))
+        where = "CPU (1 training thread)" if device.type == "cpu" else device_description(device)
+        self.started.emit(TrainStarted(copy.deepcopy(model).eval(), dataset, run.path, where,
+                                       model.preview_columns(), total))
+        pending: list[StepMetrics] = []
+        last_emit = 0.0
+        for m in train(model, dataset, cfg, self.control, run):
+            pending.append(m)
+            now = time.monotonic()
+            if m.event != "log" or now - last_emit >= EMIT_INTERVAL_S:
+                self.metrics.emit(pending)
+                pending, last_emit = [], now
+        if pending:
+            self.metrics.emit(pending)
+
+
+class TrainingSession(QObject):
+    """Owns at most one training run: its QThread, worker and TrainControl.
+
+    ``state`` is "idle", "loading", "running", "paused" or "stopping".
+    """
+
+    state_changed = Signal(str)
+    loading = Signal(str)
+    download_progress = Signal(int, int)
+    started = Signal(object)  # TrainStarted
+    metrics = Signal(object)  # list[StepMetrics]
+    failed = Signal(str, str)
+    finished = Signal(object)  # the last StepMetrics (done/stopped) or None
+
+    def __init__(self, dataset_factory: DatasetFactory | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.dataset_factory: DatasetFactory = dataset_factory or default_dataset_factory
+        self.state = "idle"
+        self.control: TrainControl | None = None
+        self._thread: QThread | None = None
+        self._worker: TrainingWorker | None = None
+        self._last: StepMetrics | None = None
+        self.info: TrainStarted | None = None
+        self._gui_threads = torch.get_num_threads()
+
+    @property
+    def active(self) -> bool:
+        return self._thread is not None
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.state_changed.emit(state)
+
+    def start(self, request: TrainRequest) -> None:
+        if self.active:
+            raise RuntimeError("a training run is already going")
+        self.control = TrainControl()
+        self._last, self.info = None, None
+        thread = QThread()
+        thread.setObjectName(f"training {request.family} on {request.dataset}")
+        worker = TrainingWorker(request, self.control, self.dataset_factory)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.loading.connect(self.loading)
+        worker.download_progress.connect(self.download_progress)
+        worker.started.connect(self._on_started)
+        worker.metrics.connect(self._on_metrics)
+        worker.failed.connect(self.failed)
+        thread.finished.connect(self._on_thread_finished)
+        self._thread, self._worker = thread, worker
+        _LIVE_QTHREADS.add(thread)
+        # while training runs the GUI thread decodes with one intra-op thread too: the
+        # other core is the training thread's (torch's thread count is per thread)
+        self._gui_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
+        self._set_state("loading")
+        thread.start()
+
+    def pause(self) -> None:
+        if self.control is not None and self.state == "running":
+            self.control.pause()
+            self._set_state("paused")
+
+    def resume(self) -> None:
+        if self.control is not None and self.state == "paused":
+            self.control.resume()
+            self._set_state("running")
+
+    def toggle_pause(self) -> None:
+        if self.state == "running":
+            self.pause()
+        elif self.state == "paused":
+            self.resume()
+
+    def stop(self) -> None:
+        if self.control is not None and self.active:
+            self.control.stop()
+            self._set_state("stopping")
+
+    def wait(self, timeout_ms: int) -> bool:
+        """Block until the thread ends (close/tests). Delivers its final signals first."""
+        thread = self._thread
+        if thread is None:
+            return True
+        done = thread.wait(timeout_ms)
+        if done:
+            from PySide6.QtCore import QCoreApplication
+
+            QCoreApplication.sendPostedEvents()  # the queued metrics/finished of the run
+            QCoreApplication.processEvents()
+        return done
+
+    @Slot(object)
+    def _on_started(self, info: TrainStarted) -> None:
+        self.info = info
+        if self.state == "loading":
+            self._set_state("running")
+        self.started.emit(info)
+
+    @Slot(object)
+    def _on_metrics(self, batch: list[StepMetrics]) -> None:
+        if batch:
+            self._last = batch[-1]
+        self.metrics.emit(batch)
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        thread, worker = self._thread, self._worker
+        self._thread, self._worker = None, None
+        if thread is None:
+            return
+        torch.set_num_threads(self._gui_threads)
+        sys.setswitchinterval(self._switch_interval)
+        last = self._last if self._last is not None and self._last.event in ("done", "stopped") else None
+        self._set_state("idle")
+        self.finished.emit(last)
+        if worker is not None:
+            worker.deleteLater()
+        thread.deleteLater()
+
+
+def format_eta(seconds: float) -> str:
+    if not math.isfinite(seconds) or seconds < 0:
+        return "–"
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def spec_summary(spec: LatentSpec) -> str:
+    parts = [f"{spec.z_dim} z"]
+    if spec.categorical:
+        parts.append(" + ".join(f"{k}-way" for k in spec.categorical) + " categorical")
+    if spec.continuous:
+        parts.append(f"{spec.continuous} continuous")
+    return ", ".join(parts)

@@ -1,0 +1,214 @@
+"""The main window: building it, opening models, sliders -> image, files, layout memory."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from explorer import main_window as mw
+from explorer import settings
+from models.checkpoint import load_checkpoint, save_checkpoint
+from models.registry import build_model
+
+
+def open_and_wait(qtbot, window, path) -> None:
+    with qtbot.waitSignal(window.model_state.model_changed, timeout=10_000):
+        assert window.open_path(path)
+
+
+def test_window_builds_with_docks_and_hint(window):
+    assert window.width() == 1400 and window.height() == 900
+    titles = {d.windowTitle() for d in (window.train_dock, window.latent_dock, window.training_dock)}
+    assert titles == {"Model && data", "Latent space", "Training"}
+    assert window.model_state.model is None
+    assert "Open a model or press Train" in window.image_view.hint.text()
+    assert not window.save_action.isEnabled() and not window.random_action.isEnabled()
+    assert window.train_action.isEnabled() and not window.stop_action.isEnabled()
+    assert window.train_panel.train_button.isEnabled() and not window.train_panel.stop_button.isEnabled()
+
+
+def test_open_checkpoint_builds_sliders_and_slider_changes_image(qtbot, window, vae_checkpoint):
+    open_and_wait(qtbot, window, vae_checkpoint)
+    panel = window.latent_panel
+    assert len(panel.z_rows) == 5 == window.model_state.spec.z_dim
+    assert window.image_view.image is not None and window.image_view.image.shape == (28, 28)
+    assert "vae" in window.windowTitle() and "vae5.safetensors" in window.windowTitle()
+    assert settings.recent_files()[0] == str(vae_checkpoint.resolve())
+    before = window.image_view.image.copy()
+    count = window.image_view.images_set
+    panel.z_rows[2].slider.setValue(2.5)  # the real widget, as a drag would
+    assert window.latent_state.flat[2] == pytest.approx(2.5)
+    assert window.image_view.images_set > count
+    assert not np.array_equal(before, window.image_view.image)
+    # state -> sliders: Zero moves the slider back without feeding back into the state
+    window.zero_action.trigger()
+    assert panel.z_rows[2].slider.value() == pytest.approx(0.0)
+    assert np.array_equal(window.image_view.image, before)
+
+
+def test_reset_button_and_random(qtbot, window, vae_checkpoint):
+    open_and_wait(qtbot, window, vae_checkpoint)
+    row = window.latent_panel.z_rows[1]
+    row.slider.setValue(-1.5)
+    row.reset.click()
+    assert window.latent_state.flat[1] == 0.0 and row.slider.value() == 0.0
+    window.random_action.trigger()
+    flat = window.latent_state.flat
+    assert np.any(flat != 0)
+    assert [r.slider.value() for r in window.latent_panel.z_rows] == pytest.approx(np.clip(flat, -3, 3), abs=0.01)
+
+
+def test_corrupt_file_shows_message_and_keeps_model(qtbot, window, vae_checkpoint, tmp_path):
+    open_and_wait(qtbot, window, vae_checkpoint)
+    model = window.model_state.model
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"\x00\x01 definitely not safetensors")
+    assert window.open_path(bad)
+    qtbot.waitUntil(lambda: window.last_error is not None, timeout=10_000)
+    title, text = window.last_error
+    assert "Could not open" in title and "broken.safetensors" in text
+    assert "broken.safetensors" in window.statusBar().currentMessage()
+    assert window._error_box is not None and not window._error_box.isModal()
+    # the window still works with the previous model
+    assert window.model_state.model is model
+    count = window.image_view.images_set
+    window.latent_panel.z_rows[0].slider.setValue(1.0)
+    assert window.image_view.images_set > count
+    assert window.open_action.isEnabled()
+
+
+def test_missing_path_message(qtbot, window, tmp_path):
+    window.open_path(tmp_path / "nope.safetensors")
+    qtbot.waitUntil(lambda: window.last_error is not None, timeout=10_000)
+    assert "no such file" in window.last_error[1]
+
+
+def test_open_run_folder(qtbot, window, tmp_path):
+    model = build_model("ae", latent_dim=3, hidden=16)
+    save_checkpoint(tmp_path / "run" / "checkpoints" / "latest.safetensors", model, {})
+    open_and_wait(qtbot, window, tmp_path / "run")
+    assert window.model_state.model.family == "ae"
+    assert len(window.latent_panel.z_rows) == 3
+
+
+def _pickle_checkpoint(path: Path) -> Path:
+    model = build_model("vae", latent_dim=3, hidden=16)
+    torch.save({"family": "vae", "model_config": model.config.to_dict(), "state_dict": model.state_dict()}, path)
+    return path
+
+
+def test_pickle_needs_confirmation(qtbot, window, tmp_path, monkeypatch):
+    path = _pickle_checkpoint(tmp_path / "old.pt")
+    asked: list[Path] = []
+    monkeypatch.setattr(mw, "confirm_untrusted", lambda parent, p: asked.append(p) or False)
+    assert not window.open_path(path)
+    assert asked == [path] and window.model_state.model is None
+    monkeypatch.setattr(mw, "confirm_untrusted", lambda parent, p: True)
+    open_and_wait(qtbot, window, path)
+    assert len(window.latent_panel.z_rows) == 3
+
+
+def test_save_and_export(qtbot, window, vae_checkpoint, tmp_path):
+    open_and_wait(qtbot, window, vae_checkpoint)
+    window.latent_panel.z_rows[0].slider.setValue(1.2)
+    saved = window.save_model(tmp_path / "copy")
+    assert saved == tmp_path / "copy.safetensors"
+    again = load_checkpoint(saved)
+    z = torch.zeros(1, 5)
+    assert torch.equal(again.model.decode(z), window.model_state.model.decode(z))
+    assert window.export_action.isEnabled()
+    png = window.export_image(tmp_path / "img")
+    from PIL import Image
+
+    with Image.open(png) as im:
+        assert im.size == (280, 280)  # 28 px, x10 nearest: at least 256
+        arr = np.asarray(im)
+    assert np.array_equal(arr[::10, ::10], window.image_view.image)
+
+
+def test_drop_image_encodes_and_drop_checkpoint_opens(qtbot, window, vae_checkpoint, tmp_path):
+    from PIL import Image
+
+    # a dropped checkpoint goes through the real drop event
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(vae_checkpoint))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.model_state.model_changed, timeout=10_000):
+        window.dropEvent(event)
+    # a dropped image sets the sliders to its latent mean
+    img = np.zeros((56, 56), np.uint8)
+    img[10:40, 20:30] = 255
+    Image.fromarray(img).save(tmp_path / "digit.png")
+    window.handle_dropped([tmp_path / "digit.png"])
+    flat = window.latent_state.flat
+    assert np.any(flat != 0)
+    assert window.latent_panel.z_rows[0].slider.value() == pytest.approx(np.clip(flat[0], -3, 3), abs=0.01)
+    assert "Encoded digit.png" in window.statusBar().currentMessage()
+
+
+def test_encode_test_image_from_dataset(qtbot, window, tiny_dataset, vae_checkpoint):
+    open_and_wait(qtbot, window, vae_checkpoint)
+    # the checkpoint says it was trained on "tiny": the window loads it (no download) for Encode + KL
+    qtbot.waitUntil(lambda: window.data_state.dataset is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: window.model_state.kl_per_dim is not None, timeout=10_000)
+    panel = window.latent_panel
+    assert panel.encode_button.isEnabled()
+    assert panel.z_rows[0].kl.isVisible() and panel.sort_by_kl.isEnabled()
+    panel.test_index.setValue(3)
+    panel.encode_button.click()
+    expected = window.model_state.model.encode(tiny_dataset.test.batch(torch.tensor([3])))[0].detach().numpy()
+    np.testing.assert_allclose(window.latent_state.flat, expected, rtol=1e-5, atol=1e-6)
+    panel.sort_by_kl.setChecked(True)
+    order = [panel.z_layout.itemAt(i).widget() for i in range(5)]
+    kl = window.model_state.kl_per_dim
+    assert [panel.z_rows.index(r) for r in order] == list(np.argsort(-kl, kind="stable"))
+
+
+def test_layout_is_remembered(qtbot, dataset_factory):
+    from explorer.main_window import MainWindow
+
+    w = MainWindow(dataset_factory=dataset_factory)
+    qtbot.addWidget(w)
+    w.show()
+    # the offscreen screen is 800x800 and restoreGeometry fits windows into their screen, so
+    # only the height (inside it) says whether the geometry came back
+    w.resize(790, 650)
+    w.training_dock.hide()
+    w.close()
+    ini = settings.home_dir() / "settings.ini"
+    assert ini.exists()
+    w2 = MainWindow(dataset_factory=dataset_factory)
+    qtbot.addWidget(w2)
+    w2.show()
+    assert w2.height() == 650
+    assert not w2.training_dock.isVisible()
+    w2.reset_layout()
+    assert w2.training_dock.isVisible()
+    w2.close()
+
+
+def test_shortcuts_are_set(window):
+    keys = {a.text().replace("&", ""): a.shortcut().toString() for a in window.actions()}
+    assert keys["Open…"] == "Ctrl+O" and keys["Save Model As…"] == "Ctrl+S"
+    assert keys["Export Image as PNG…"] == "Ctrl+E" and keys["Train"] == "Ctrl+T"
+    assert keys["Pause / Resume"] == "Space" and keys["Stop"] == "Esc"
+    assert keys["Random Point"] == "R" and keys["Zero"] == "0"
+
+
+def test_default_model_hint_without_demo(window, monkeypatch, tmp_path):
+    monkeypatch.setattr(mw, "DEMO_DIR", tmp_path / "no-demo")
+    assert not window.open_default_model()
+    assert window.image_view._stack.currentWidget() is window.image_view.hint
+
+
+def test_default_model_opens_demo(qtbot, window, monkeypatch, tmp_path):
+    demo = tmp_path / "demo"
+    save_checkpoint(demo / "vae_mnist.safetensors", build_model("vae", latent_dim=2, hidden=16), {})
+    monkeypatch.setattr(mw, "DEMO_DIR", demo)
+    with qtbot.waitSignal(window.model_state.model_changed, timeout=10_000):
+        assert window.open_default_model()
+    assert len(window.latent_panel.z_rows) == 2
