@@ -1,0 +1,342 @@
+"""Traversal grid: one row per latent dimension, columns sweep its value around the current point.
+
+InfoGAN gets its paper's figure instead: rows are the values of the categorical code,
+columns sweep one chosen continuous code, everything else held at the current point.
+
+The grid is rendered in a background job on a model copy (a few hundred decodes), at most
+one at a time and only the newest (moving a slider re-renders, debounced). A hidden
+panel only notes that it is stale and renders when shown again, so an Explore tab in the
+background costs nothing while training. "Most active" orders VAE dims by their mean KL
+over test images; that KL is computed once per model in a job and shared through
+``ModelState.set_kl`` (the latent panel greys out the same inactive dims).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pyqtgraph as pg
+import torch
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+    QSpinBox, QVBoxLayout, QWidget,
+)
+
+from models.base import LatentModel
+from models.data.base import Dataset
+from models.images import grid, save_png
+from models.latent import LatentSpec
+from models.paths import decode_batched, infogan_latents, traversal_latents
+
+from ..explore_workers import HintStack, LatestJobRunner, dataset_problem, snapshot_model
+from ..panels.image_view import ImageView
+from ..state import LatentState, ModelState
+
+DatasetProvider = Callable[[], "Dataset | None"]
+#: re-render this long after the last change (slider drags, spin box typing)
+DEBOUNCE_MS = 150
+ROWS_ALL, ROWS_ACTIVE, ROWS_CUSTOM = "all", "active", "custom"
+
+
+def category_sweep_latents(spec: LatentSpec, around: np.ndarray, code: int, steps: int) -> torch.Tensor:
+    """InfoGAN figure around a point: (rows * steps, D); row r = category r of the first
+    categorical code, columns = continuous code ``code`` over its range, the rest = ``around``."""
+    rows = spec.categorical[0]
+    flat = torch.as_tensor(np.asarray(around, np.float32)).repeat(rows * steps, 1)
+    start = spec.z_dim
+    flat[:, start : start + rows] = torch.nn.functional.one_hot(torch.arange(rows).repeat_interleave(steps), rows).float()
+    if spec.continuous:
+        col = spec.z_dim + sum(spec.categorical) + code
+        flat[:, col] = torch.linspace(*spec.continuous_range, steps).repeat(rows)
+    return flat
+
+
+def is_vae(model: LatentModel | None) -> bool:
+    """Families with a Gaussian posterior (VAE, beta-VAE): they have per-dimension KL."""
+    return model is not None and callable(getattr(model, "encode_stats", None))
+
+
+class TraversalPanel(QWidget):
+    status = Signal(str)
+    #: (H, W, C) uint8 grid, each time one is shown
+    image_ready = Signal(object)
+
+    def __init__(self, model_state: ModelState, latent_state: LatentState, dataset_provider: DatasetProvider,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model_state, self.latent_state, self.dataset_provider = model_state, latent_state, dataset_provider
+        self.image: np.ndarray | None = None  # the last grid, (H, W, C) uint8
+        self.rows: list[str] = []  # what each row of it shows
+        self.steps_shown = 0
+        self._labels: list[pg.TextItem] = []
+        self._dirty = False
+        self._kl_requested_for = -1
+        self.jobs = LatestJobRunner("traversal", self)
+        self.kl_jobs = LatestJobRunner("traversal-kl", self)
+        self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.render)
+        self._build()
+        self._wire()
+        self._on_model_changed(model_state.model)
+
+    # -- construction ------------------------------------------------------------------
+    def _build(self) -> None:
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(6, 6, 6, 6)
+        form = QGridLayout()
+        self.sweep = QComboBox()
+        self.sweep.setToolTip("What the rows and columns show")
+        self.rows_mode = QComboBox()
+        self.rows_mode.addItem("All dimensions", ROWS_ALL)
+        self.rows_mode.addItem("Most active (KL)", ROWS_ACTIVE)
+        self.rows_mode.addItem("Chosen dimensions", ROWS_CUSTOM)
+        self.rows_mode.setToolTip("Most active: VAE dimensions ordered by their mean KL over test images")
+        self.top_k = QSpinBox()
+        self.top_k.setRange(1, 64)
+        self.top_k.setValue(10)
+        self.top_k.setPrefix("top ")
+        self.custom_dims = QLineEdit()
+        self.custom_dims.setPlaceholderText("e.g. 0, 3, 5-7")
+        self.steps = QSpinBox()
+        self.steps.setRange(2, 25)
+        self.steps.setValue(9)
+        self.steps.setSuffix(" steps")
+        self.value_range = QDoubleSpinBox()
+        self.value_range.setRange(0.1, 20.0)
+        self.value_range.setSingleStep(0.5)
+        self.value_range.setPrefix("± ")
+        self.value_range.setToolTip("z values swept from -R to +R (replacing the dimension's value)")
+        self.around = QCheckBox("Around current point")
+        self.around.setChecked(True)
+        self.around.setToolTip("Hold the other values at the sliders' point (else at the origin)")
+        self.export_btn = QPushButton("Export PNG…")
+        form.addWidget(QLabel("Sweep"), 0, 0)
+        form.addWidget(self.sweep, 0, 1, 1, 2)
+        form.addWidget(self.steps, 0, 3)
+        form.addWidget(QLabel("Rows"), 1, 0)
+        form.addWidget(self.rows_mode, 1, 1)
+        form.addWidget(self.top_k, 1, 2)
+        form.addWidget(self.custom_dims, 1, 2)
+        form.addWidget(self.value_range, 1, 3)
+        form.addWidget(self.around, 2, 1, 1, 2)
+        form.addWidget(self.export_btn, 2, 3)
+        layout.addLayout(form)
+        self.view = ImageView("")
+        self.view.setMinimumSize(200, 160)
+        layout.addWidget(self.view, 1)
+        self.caption = QLabel("")
+        self.caption.setWordWrap(True)
+        self.caption.setStyleSheet("color: #9aa0a6;")
+        layout.addWidget(self.caption)
+        self.stack = HintStack(body)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.stack)
+
+    def _wire(self) -> None:
+        ms = self.model_state
+        ms.model_changed.connect(self._on_model_changed)
+        ms.weights_updated.connect(self.schedule)
+        ms.kl_changed.connect(lambda _kl: self.schedule())
+        self.latent_state.changed.connect(lambda _flat: self.schedule() if self.around.isChecked() else None)
+        for w in (self.steps, self.top_k, self.value_range):
+            w.valueChanged.connect(self.schedule)
+        self.sweep.currentIndexChanged.connect(self._update_controls)
+        self.rows_mode.currentIndexChanged.connect(self._update_controls)
+        self.custom_dims.editingFinished.connect(self.schedule)
+        self.around.toggled.connect(self.schedule)
+        self.export_btn.clicked.connect(lambda: self.export_png())
+        self.jobs.failed.connect(self._say)
+        self.kl_jobs.failed.connect(lambda text: self._say(f"Could not compute KL per dimension: {text}"))
+
+    # -- model -------------------------------------------------------------------------
+    def _on_model_changed(self, model: object) -> None:
+        self.image, self.rows = None, []
+        self.view.clear("Rendering…")
+        for item in self._labels:
+            self.view.viewbox.removeItem(item)
+        self._labels = []
+        spec = self.model_state.spec
+        if spec is None:
+            self.stack.show_hint("Open or train a model to see how each latent dimension changes the image.")
+            return
+        self.stack.show_hint(None)
+        self.sweep.blockSignals(True)
+        self.sweep.clear()
+        if spec.categorical:
+            for c in range(max(1, spec.continuous)):
+                self.sweep.addItem(f"Category × code {c}" if spec.continuous else "Category", ("category", c))
+        self.sweep.addItem("z dimensions", ("z", 0))
+        self.sweep.blockSignals(False)
+        self.value_range.blockSignals(True)
+        self.value_range.setValue(float(spec.z_range[1]))
+        self.value_range.blockSignals(False)
+        self.top_k.setMaximum(max(1, spec.z_dim))
+        model = self.model_state.model
+        default = ROWS_ACTIVE if is_vae(model) and dataset_problem(model, self.dataset_provider()) is None else ROWS_ALL
+        self.rows_mode.blockSignals(True)
+        self.rows_mode.setCurrentIndex(self.rows_mode.findData(default))
+        self.rows_mode.blockSignals(False)
+        self._update_controls()
+
+    def _update_controls(self) -> None:
+        z_mode = self.sweep.currentData() is None or self.sweep.currentData()[0] == "z"
+        rows = self.rows_mode.currentData()
+        for w in (self.rows_mode, self.value_range):
+            w.setEnabled(z_mode)
+        self.top_k.setVisible(rows != ROWS_CUSTOM)
+        self.top_k.setEnabled(z_mode and rows == ROWS_ACTIVE)
+        self.custom_dims.setVisible(rows == ROWS_CUSTOM)
+        self.custom_dims.setEnabled(z_mode)
+        self.schedule()
+
+    # -- rendering ---------------------------------------------------------------------
+    def schedule(self) -> None:
+        """Ask for a re-render (debounced); a hidden panel renders when shown."""
+        if self.model_state.model is None:
+            return
+        if not self.isVisible():
+            self._dirty = True
+            return
+        self._debounce.start()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._dirty or self.image is None:
+            self._dirty = False
+            self.schedule()
+
+    def _dims(self, spec: LatentSpec) -> tuple[list[int], str] | None:
+        """The z dims to show as rows and a caption; None while KL is being computed."""
+        mode = self.rows_mode.currentData()
+        if mode == ROWS_CUSTOM:
+            from ..explore_workers import parse_indices
+
+            try:
+                dims = parse_indices(self.custom_dims.text(), spec.z_dim)
+            except ValueError as e:
+                self._say(str(e).replace("the test set has images", "this model has z dims"))
+                dims = []
+            return (dims, "chosen dimensions") if dims else (list(range(spec.z_dim)), "all dimensions")
+        if mode == ROWS_ACTIVE:
+            kl = self.model_state.kl_per_dim
+            if kl is None or kl.shape[0] != spec.z_dim:
+                problem = self._kl_problem()
+                if problem is None:
+                    self._request_kl()
+                    return None
+                self._say(f"{problem} Showing all dimensions.")
+                return list(range(spec.z_dim)), "all dimensions"
+            order = [int(d) for d in np.argsort(-kl, kind="stable")[: self.top_k.value()]]
+            return order, "most active first (KL " + ", ".join(f"{kl[d]:.2f}" for d in order) + ")"
+        return list(range(spec.z_dim)), "all dimensions"
+
+    def _kl_problem(self) -> str | None:
+        model = self.model_state.model
+        if not is_vae(model):
+            return "Activity by KL needs a VAE."
+        return dataset_problem(model, self.dataset_provider())
+
+    def _request_kl(self) -> None:
+        generation = self.model_state.generation
+        if self._kl_requested_for == generation:
+            return
+        self._kl_requested_for = generation
+        model, dataset = snapshot_model(self.model_state), self.dataset_provider()
+        self._say("Measuring KL per dimension…")
+
+        def job(ctx) -> np.ndarray:
+            from models.evaluation import kl_per_dimension
+
+            with torch.no_grad():
+                return kl_per_dimension(model, dataset.test, n=2000).numpy()
+
+        self.kl_jobs.submit(job, on_done=lambda kl: self.model_state.set_kl(kl, generation))
+
+    def render(self) -> None:
+        """Start rendering the grid for the current settings (newest request wins)."""
+        spec = self.model_state.spec
+        if spec is None:
+            return
+        sweep = self.sweep.currentData() or ("z", 0)
+        steps = self.steps.value()
+        around = self.latent_state.flat if self.around.isChecked() else None
+        if around is not None and around.shape[0] != spec.input_dim:
+            around = None  # the latent state has not caught up with a new model yet
+        if sweep[0] == "category":
+            code = sweep[1]
+            rows = [f"category {r}" for r in range(spec.categorical[0])]
+            caption = f"rows: categories 0–{spec.categorical[0] - 1}; columns: " + (
+                f"code {code} from {spec.continuous_range[0]:g} to {spec.continuous_range[1]:g}" if spec.continuous else "noise samples")
+
+            def latents(model: LatentModel) -> torch.Tensor:
+                if around is None or not spec.continuous:
+                    return infogan_latents(model, code=code, steps=steps, seed=0)
+                return category_sweep_latents(spec, around, code, steps)
+        else:
+            chosen = self._dims(spec)
+            if chosen is None:
+                return  # rendered when the KL arrives
+            dims, what = chosen
+            r = self.value_range.value()
+            rows = [f"z{d}" for d in dims]
+            caption = f"rows: {what}; columns: value from {-r:g} to {r:g}"
+
+            def latents(model: LatentModel) -> torch.Tensor:
+                return traversal_latents(model, dims, steps, r, around=around)[0]
+
+        model = snapshot_model(self.model_state)
+
+        def job(ctx) -> np.ndarray:
+            return grid(decode_batched(model, latents(model)), ncol=steps)
+
+        self.jobs.submit(job, on_done=lambda image: self._show(image, rows, steps, caption))
+
+    def _show(self, image: np.ndarray, rows: list[str], steps: int, caption: str) -> None:
+        new_layout = self.image is None or image.shape != self.image.shape or rows != self.rows
+        self.image, self.rows, self.steps_shown = image, rows, steps
+        self.view.set_image(image[..., 0].copy() if image.shape[2] == 1 else image)
+        if new_layout:
+            self._label_rows(image.shape[0], image.shape[1], rows)
+        self.caption.setText(caption)
+        self.image_ready.emit(image)
+
+    def _label_rows(self, height: int, width: int, rows: list[str]) -> None:
+        """Row names left of the grid: text items made once per layout, in a margin of the
+        view (the image itself stays pixels only, as exported)."""
+        vb = self.view.viewbox
+        for item in self._labels:
+            vb.removeItem(item)
+        self._labels = []
+        tile = (height - 2) / max(1, len(rows))
+        for i, name in enumerate(rows):
+            item = pg.TextItem(name, color="#c8c8c8", anchor=(1.0, 0.5))
+            item.setPos(-2, 2 + (i + 0.5) * tile)
+            vb.addItem(item, ignoreBounds=True)
+            self._labels.append(item)
+        margin = width * 0.14
+        vb.setRange(xRange=(-margin, width), yRange=(0, height), padding=0.01)
+
+    def export_png(self, file: str | Path | None = None) -> Path | None:
+        if self.image is None:
+            return None
+        if file is None:
+            file, _ = QFileDialog.getSaveFileName(self, "Export traversal", "traversal.png", "PNG (*.png)")
+            if not file:
+                return None
+        out = save_png(self.image, file)
+        self._say(f"Saved {out.name}")
+        return out
+
+    def _say(self, text: str) -> None:
+        self.caption.setText(text)
+        self.status.emit(text)
+
+    def shutdown(self) -> None:
+        self._debounce.stop()
+        self.jobs.shutdown()
+        self.kl_jobs.shutdown()
