@@ -8,8 +8,8 @@ Threads and cores. On a 2-core CPU the training thread and the GUI share the mac
   core and the GUI thread always has the other one for painting and slider decodes
   (intra-op parallelism gains little on these small models anyway);
 * metrics reach the GUI at a bounded rate: the worker coalesces StepMetrics and emits
-  a batch at most every ``EMIT_INTERVAL_S`` (snapshots and the final event at once), so
-  the GUI does at most ~20 small updates a second whatever the step rate;
+  a batch at most every ``EMIT_INTERVAL_S`` (only the final event goes at once), so the
+  GUI does at most ~20 small updates a second whatever the step rate;
 * pause/resume/stop set ``threading.Event``s in TrainControl directly from the GUI
   thread: a queued signal to a worker busy in its loop would never be delivered.
 """
@@ -278,7 +278,9 @@ class TrainingWorker(QObject):
         for m in train(model, dataset, cfg, self.control, run):
             pending.append(m)
             now = time.monotonic()
-            if m.event != "log" or now - last_emit >= EMIT_INTERVAL_S:
+            # snapshots wait for the interval too (a fast model makes one every few ms; the
+            # GUI shows the newest weights and previews of a batch); the end goes at once
+            if m.event in ("done", "stopped") or now - last_emit >= EMIT_INTERVAL_S:
                 self.metrics.emit(pending)
                 pending, last_emit = [], now
         if pending:

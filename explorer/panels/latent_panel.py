@@ -143,7 +143,8 @@ class LatentPanel(QWidget):
         self.thumbnail = QLabel()
         self.thumbnail.setFixedSize(36, 36)
         self.thumbnail.setStyleSheet("background: #1e1f22; border: 1px solid #444;")
-        self.thumbnail.setToolTip("The test image last encoded")
+        self.thumbnail.setToolTip("The image last encoded")
+        self.thumbnail.setVisible(False)  # appears with the first encoded image
         enc = QHBoxLayout(self.encode_box)
         enc.setContentsMargins(0, 0, 0, 0)
         enc.addWidget(QLabel("Test image"))
@@ -346,6 +347,7 @@ class LatentPanel(QWidget):
         qimage = QImage(arr.data, arr.shape[1], arr.shape[0], arr.strides[0], fmt).copy()
         self.thumbnail.setPixmap(QPixmap.fromImage(qimage).scaled(
             self.thumbnail.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+        self.thumbnail.setVisible(True)
 
     def _update_encode_controls(self) -> None:
         spec = self.spec

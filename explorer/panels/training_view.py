@@ -77,7 +77,8 @@ class TrainingView(QWidget):
         self.plot.setClipToView(True)
         self.plot.setDownsampling(auto=True, mode="peak")
         self.plot.setMenuEnabled(False)
-        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="8pt", colCount=2)
+        self.legend.setBrush(pg.mkBrush(30, 31, 34, 200))  # readable over the curves
         self.log_scale = QCheckBox("Log scale")
         self.log_scale.setToolTip("Logarithmic loss axis (terms that go negative, e.g. a WGAN critic, are hidden)")
         self.log_scale.toggled.connect(self._on_log_toggled)

@@ -1,0 +1,129 @@
+"""The latent panel adapts to the LatentSpec: categorical buttons, code sliders, GAN controls."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from models.base import LatentModel, ModelConfig
+from models.latent import LatentSpec
+
+
+class FakeGenerator(LatentModel):
+    """A decoder-only model with any LatentSpec (InfoGAN-style when given codes)."""
+
+    family = "fake-gan"
+
+    def __init__(self, spec: LatentSpec, image_shape=(1, 8, 8)) -> None:
+        super().__init__(ModelConfig(image_shape=image_shape))
+        self._spec = spec
+        self.net = nn.Linear(spec.input_dim, int(np.prod(image_shape)))
+        self.image_shape = image_shape
+
+    @property
+    def latent_spec(self) -> LatentSpec:
+        return self._spec
+
+    def decode(self, latent: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.net(latent)).view(-1, *self.image_shape)
+
+
+INFOGAN_SPEC = LatentSpec(z_dim=6, prior="uniform", categorical=(10,), continuous=2, has_encoder=False)
+
+
+def test_infogan_spec_category_buttons_and_code_sliders(window):
+    window.model_state.set_model(FakeGenerator(INFOGAN_SPEC))
+    panel = window.latent_panel
+    assert len(panel.z_rows) == 6 and len(panel.code_rows) == 2
+    assert panel.categorical_group.isVisible() and panel.continuous_group.isVisible()
+    group = panel.category_controls[0]
+    assert len(group.buttons()) == 10 and group.checkedId() == 0  # the origin is category 0
+    assert panel.generator_box.isVisible() and not panel.encode_box.isVisible()
+    assert not panel.sort_by_kl.isVisible()
+    # a category button sets the one-hot block and re-decodes
+    before = window.image_view.image.copy()
+    group.button(7).click()
+    assert window.latent_state.category(0) == 7
+    flat = window.latent_state.flat
+    assert flat[6:16].tolist() == [0.0] * 7 + [1.0] + [0.0] * 2
+    assert not np.array_equal(before, window.image_view.image)
+    # a continuous code slider writes its own slot of the flat vector
+    panel.code_rows[1].slider.setValue(1.5)
+    assert window.latent_state.flat[6 + 10 + 1] == pytest.approx(1.5)
+    assert panel.code_rows[1].slider.maximum() == INFOGAN_SPEC.continuous_range[1]
+
+
+def test_random_with_seed_and_truncation_is_reproducible(window):
+    window.model_state.set_model(FakeGenerator(LatentSpec(z_dim=5, has_encoder=False, categorical=(3,))))
+    panel = window.latent_panel
+    panel.seed.setValue(42)
+    panel.truncation.setValue(0.5)
+    panel.randomize()
+    first = window.latent_state.flat
+    assert panel.seed.value() == 43  # the next draw is a new one
+    assert np.all(np.abs(first[:5]) <= 0.5)
+    panel.seed.setValue(42)
+    panel.randomize()
+    np.testing.assert_array_equal(window.latent_state.flat, first)
+    # state -> controls: the category buttons follow a random draw
+    assert panel.category_controls[0].checkedId() == window.latent_state.category(0)
+
+
+def test_wide_categorical_code_gets_a_spin_box(window):
+    window.model_state.set_model(FakeGenerator(LatentSpec(z_dim=2, categorical=(40,), has_encoder=False)))
+    spin = window.latent_panel.category_controls[0]
+    spin.setValue(33)
+    assert window.latent_state.category(0) == 33
+    window.latent_state.set_category(0, 5)
+    assert spin.value() == 5
+
+
+def test_hundred_dims_in_a_scroll_area_build_fast_and_drag_cheaply(window):
+    t0 = time.perf_counter()
+    window.model_state.set_model(FakeGenerator(LatentSpec(z_dim=100, has_encoder=False)))
+    build = time.perf_counter() - t0
+    panel = window.latent_panel
+    assert len(panel.z_rows) == 100
+    assert panel.scroll.widget() is panel.z_container
+    assert build < 5.0, f"building 100 sliders took {build:.2f}s"
+    t0 = time.perf_counter()
+    for i in range(50):
+        panel.z_rows[99].slider.setValue(-3 + i * 0.1)
+    per_move = (time.perf_counter() - t0) / 50
+    assert window.latent_state.flat[99] == pytest.approx(1.9)
+    assert per_move < 0.05, f"one slider move took {per_move * 1e3:.1f} ms"
+
+
+def test_kl_greys_inactive_dims_and_sorts(window, vae_checkpoint):
+    from models.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(vae_checkpoint)
+    window.model_state.set_model(ckpt.model)
+    kl = np.array([0.5, 0.001, 2.0, 0.0, 0.2])
+    window.model_state.set_kl(kl)
+    panel = window.latent_panel
+    assert panel.z_rows[2].kl.text() == "KL 2.00"
+    assert "8a8a8a" in panel.z_rows[1].name.styleSheet()  # inactive: greyed
+    assert panel.z_rows[0].name.styleSheet() == ""
+    assert "3 active" in panel.z_group.title()
+    panel.sort_by_kl.setChecked(True)
+    order = [panel.z_rows.index(panel.z_layout.itemAt(i).widget()) for i in range(5)]
+    assert order == [2, 0, 4, 1, 3]
+    panel.sort_by_kl.setChecked(False)
+    assert [panel.z_rows.index(panel.z_layout.itemAt(i).widget()) for i in range(5)] == [0, 1, 2, 3, 4]
+    # KL computed for an older model is dropped
+    window.model_state.set_kl(np.ones(5), generation=window.model_state.generation - 1)
+    assert window.model_state.kl_per_dim[2] == 2.0
+
+
+def test_no_model_disables_controls(window):
+    panel = window.latent_panel
+    assert not panel.random_button.isEnabled() and not panel.zero_button.isEnabled()
+    assert "No model loaded" in panel.info.text()
+    window.model_state.set_model(FakeGenerator(LatentSpec(z_dim=3, has_encoder=False)))
+    assert panel.random_button.isEnabled()
+    window.model_state.set_model(None)
+    assert not panel.random_button.isEnabled() and panel.z_rows == []

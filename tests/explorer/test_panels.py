@@ -1,0 +1,136 @@
+"""The training view's buffers and redraws, and the generated Model & data form."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.panels import train_panel as tp
+from explorer.panels.training_view import Series, TrainingView
+from explorer.workers import TrainingSession
+from models.registry import FAMILIES, config_class
+from models.training import StepMetrics
+
+
+def test_series_grows_by_doubling_and_smooths_incrementally():
+    s = Series(capacity=4)
+    for i in range(10):
+        s.append(i, float(i % 2))
+    assert s.n == 10 and s.x.shape[0] == 16
+    assert np.array_equal(s.x[:10], np.arange(10))
+    raw = s.smoothed(0.0)
+    assert np.array_equal(raw, s.y[:10])
+    sm = s.smoothed(0.5)
+    expected = [0.0]
+    for v in s.y[1:10]:
+        expected.append(0.5 * expected[-1] + 0.5 * v)
+    np.testing.assert_allclose(sm, expected)
+    s.append(10, 0.0)
+    np.testing.assert_allclose(s.smoothed(0.5)[:10], expected)  # earlier points untouched
+
+
+def _metrics(step: int, previews=None, validation=None) -> StepMetrics:
+    return StepMetrics(step, 100, step / 10, 1.0, {"recon": 10.0 / step, "kl": -1.0 + step}, 50.0,
+                       previews=previews, validation=validation)
+
+
+def test_curves_created_once_and_redrawn_only_when_dirty(qtbot):
+    view = TrainingView()
+    qtbot.addWidget(view)
+    view.add_metrics([_metrics(1), _metrics(2)])
+    curves = dict(view.curves)
+    view.add_metrics([_metrics(3, validation={"total": 1.0})])
+    assert view.curves["recon"] is curves["recon"]  # setData on the same item, not a new one
+    assert "val total" in view.curves
+    view._redraw()
+    assert view.redraws == 1
+    view._redraw()  # nothing new: no redraw, the timer stops itself
+    assert view.redraws == 1 and not view._timer.isActive()
+    x, y = view.curves["recon"].getData()
+    assert list(x) == [1, 2, 3]
+    view.log_scale.setChecked(True)  # kl starts at 0 (log-undefined): those points are hidden
+    view._redraw()
+    x, _ = view.curves["kl"].getData()
+    assert list(x) == [2, 3]
+    view.reset()
+    assert view.curves == {} and view.point_count() == 0
+    view.stop_timers()
+
+
+def test_previews_fill_the_grids(qtbot):
+    view = TrainingView()
+    qtbot.addWidget(view)
+    previews = {"samples": torch.rand(64, 1, 8, 8), "originals": torch.rand(8, 1, 8, 8),
+                "reconstructions": torch.rand(8, 1, 8, 8)}
+    view.add_metrics([_metrics(1, previews=previews)])
+    assert view.samples.updates == 1 and view.recons.updates == 1
+    assert view.samples.item.image.shape == (8 * 10 + 2, 8 * 10 + 2)
+    assert view.recons.item.image.shape == (4 * 10 + 2, 4 * 10 + 2)  # 4 rows: pairs of 4
+    view.stop_timers()
+
+
+def test_family_form_is_generated_from_each_config(qtbot):
+    panel = tp.TrainPanel(TrainingSession())
+    qtbot.addWidget(panel)
+    for i in range(panel.family.count()):
+        fam = panel.family.itemData(i)
+        if panel.availability[fam] is not None:
+            continue
+        panel.family.setCurrentIndex(i)
+        expected = [f.name for f in dataclasses.fields(config_class(fam)) if f.name not in tp.HIDDEN_FIELDS]
+        assert list(panel.fields) == expected, fam
+        req = panel.request()
+        assert req.family == fam
+        assert set(req.model_config) == set(expected)
+    panel.family.setCurrentIndex(panel.family.findData("vae"))
+    assert isinstance(panel.fields["arch"].widget, tp.QComboBox)  # choices from its comment
+    assert panel.fields["arch"].widget.count() == 2
+    assert "conv" in panel.fields["arch"].widget.toolTip()
+    panel.fields["beta"].set(4.0)
+    panel.lr.setValue(0.0)
+    req = panel.request()
+    assert req.model_config["beta"] == 4.0 and req.train_config.lr is None  # family default
+
+
+def test_unavailable_family_is_greyed(qtbot, monkeypatch):
+    monkeypatch.setitem(FAMILIES, "future-gan", ("models.not_written_yet", "FutureGAN"))
+    panel = tp.TrainPanel(TrainingSession())
+    qtbot.addWidget(panel)
+    index = panel.family.findData("future-gan")
+    assert "unavailable" in panel.family.itemText(index)
+    item = panel.family.model().item(index)
+    assert not item.isEnabled() and "ModuleNotFoundError" in item.toolTip()
+
+
+def test_tuple_fields_and_data_dir_rows(qtbot):
+    panel = tp.TrainPanel(TrainingSession())
+    qtbot.addWidget(panel)
+    panel.show()
+    if panel.availability.get("gan") is None:
+        panel.family.setCurrentIndex(panel.family.findData("gan"))
+        panel.fields["g_hidden"].widget.setText("64, 128")
+        assert panel.request().model_config["g_hidden"] == (64, 128)
+        panel.fields["g_hidden"].widget.setText("64, x")
+        with pytest.raises(ValueError, match="G hidden"):
+            panel.request()
+    panel.dataset.setCurrentText("shapes")
+    assert not panel._dir_row.isVisible()
+    panel.dataset.setCurrentText("mnist")
+    assert panel._dir_row.isVisible()
+
+
+def test_sci_spinbox_accepts_exponents(qtbot):
+    box = tp.SciSpinBox()
+    qtbot.addWidget(box)
+    box.lineEdit().setText("2e-4")
+    box.interpretText()
+    assert box.value() == pytest.approx(2e-4)
+    assert box.text() == "0.0002"
+
+
+def test_field_docs_reads_comments():
+    docs = tp.field_docs(config_class("vae"))
+    assert "beta" in docs and "KL" in docs["beta"]
+    assert "image_shape" in docs  # inherited from ModelConfig
