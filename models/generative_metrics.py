@@ -1,0 +1,357 @@
+"""Sample-quality metrics of generators, measured by the dataset's own classifier.
+
+FID and IS are normally computed with an ImageNet Inception net, which knows nothing about
+28x28 digits. Here both are computed with the small CNN of :mod:`models.classifier`,
+trained on the dataset's training split:
+
+* ``classifier_fid``: Fréchet distance between Gaussians fitted to the classifier's
+  128-d penultimate features of generated samples and of the test set;
+* ``inception_score``: exp(E_x KL(p(y|x) || p(y))), 1 (all samples alike or ambiguous)
+  to K (confident and evenly spread over K classes);
+* ``class_coverage``: fraction of classes that receive at least half their fair share of
+  the predictions (>= 5% of samples for 10 classes), a direct mode-collapse check;
+* ``class_histogram``: the fraction of samples predicted as each class.
+
+The numbers are only comparable between runs that use the same classifier (same dataset
+and classifier version), which is why :func:`evaluate_generator` also reports what the
+real test set scores (``"reference"``): the ceiling a perfect generator would reach.
+
+:func:`code_accuracy` checks InfoGAN's claim that a categorical code learns the classes
+unsupervised: the best one-to-one matching of code values to predicted labels.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from .classifier import Classifier, get_classifier
+from .data.base import Dataset, Split
+
+ImagesFn = Callable[[int], torch.Tensor]
+
+
+# -- Fréchet distance -------------------------------------------------------------------------
+def _f64(x) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x.detach().cpu(), dtype=torch.float64)
+
+
+def _psd_sqrt(s: torch.Tensor) -> torch.Tensor:
+    """Square root of a symmetric PSD matrix; tiny negative eigenvalues (round-off) count as 0."""
+    w, v = torch.linalg.eigh((s + s.T) / 2)
+    return (v * w.clamp_min(0).sqrt()) @ v.T
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
+    """||mu1 - mu2||^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2)) between two Gaussians, in float64.
+
+    tr((S1 S2)^(1/2)) is the sum of square roots of the eigenvalues of S1 S2, which equal
+    those of the *symmetric* PSD matrix S1^(1/2) S2 S1^(1/2); eigendecomposing that (eigh)
+    is stable where scipy's general sqrtm on S1 S2 can return complex noise for
+    near-singular covariances. Accepts numpy arrays or tensors; 1-D inputs of means with
+    scalar variances work too.
+    """
+    mu1, mu2 = _f64(mu1).reshape(-1), _f64(mu2).reshape(-1)
+    s1, s2 = _f64(sigma1), _f64(sigma2)
+    d = mu1.numel()
+    s1, s2 = s1.reshape(d, d), s2.reshape(d, d)
+    if mu2.numel() != d or not torch.isfinite(s1).all() or not torch.isfinite(s2).all():
+        raise ValueError("frechet_distance needs finite statistics of equal dimension")
+    r1 = _psd_sqrt(s1)
+    m = r1 @ s2 @ r1
+    tr_sqrt = torch.linalg.eigvalsh((m + m.T) / 2).clamp_min(0).sqrt().sum()
+    fd = (mu1 - mu2).square().sum() + torch.trace(s1) + torch.trace(s2) - 2 * tr_sqrt
+    # round-off can take identical Gaussians a hair below zero; a distance is never negative
+    return max(float(fd), 0.0)
+
+
+def gaussian_stats(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and (unbiased) covariance of (N, D) features, float64 on the CPU (MPS has no
+    float64, and D=128 is tiny anyway)."""
+    f = _f64(features)
+    mu = f.mean(0)
+    c = f - mu
+    return mu, c.T @ c / max(f.shape[0] - 1, 1)
+
+
+# -- prediction-based scores ------------------------------------------------------------------
+def inception_score(probs: torch.Tensor, splits: int = 1) -> float:
+    """exp(E_x KL(p(y|x) || p(y))), averaged over ``splits`` equal chunks.
+
+    One split (the default) uses every sample for p(y), which is the lower-variance
+    estimate; ``splits=10`` reproduces the convention of the original Inception Score code.
+    """
+    p = _f64(probs)
+    scores = []
+    for chunk in torch.tensor_split(p, splits):
+        py = chunk.mean(0, keepdim=True)
+        kl = (torch.special.xlogy(chunk, chunk) - torch.special.xlogy(chunk, py)).sum(1)
+        scores.append(float(kl.mean().exp()))
+    return float(np.mean(scores))
+
+
+def class_histogram(probs: torch.Tensor) -> list[float]:
+    """Fraction of samples whose most likely class is each class."""
+    p = torch.as_tensor(probs)
+    counts = torch.bincount(p.argmax(1).cpu(), minlength=p.shape[1]).double()
+    return (counts / max(p.shape[0], 1)).tolist()
+
+
+def class_coverage(histogram: list[float] | torch.Tensor, min_share: float | None = None) -> float:
+    """Fraction of classes with at least ``min_share`` of the samples; the default, half the
+    uniform share (5% for 10 classes), flags dropped modes but not mild imbalance."""
+    h = torch.as_tensor(histogram, dtype=torch.float64)
+    k = h.numel()
+    thr = 0.5 / k if min_share is None else min_share
+    return float((h >= thr - 1e-12).double().mean())
+
+
+# -- classifier-based evaluation --------------------------------------------------------------
+@torch.no_grad()
+def _features_of_images(classifier: Classifier, images: ImagesFn | torch.Tensor, n: int, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    feats, probs, done = [], [], 0
+    if isinstance(images, torch.Tensor):
+        n = min(n, images.shape[0])
+    while done < n:
+        b = min(batch, n - done)
+        x = images[done : done + b] if isinstance(images, torch.Tensor) else images(b)
+        f, p = classifier.features_and_probs(x)
+        feats.append(f.double().cpu())
+        probs.append(p.double().cpu())
+        done += b
+    return torch.cat(feats), torch.cat(probs)
+
+
+@torch.no_grad()
+def _features_of_split(classifier: Classifier, split: Split, batch: int, idx: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    idx = (torch.arange(len(split)) if idx is None else idx).to(classifier.device)
+    feats, probs = [], []
+    for a in range(0, idx.numel(), batch):
+        f, p = classifier.features_and_probs(split.batch(idx[a : a + batch]))
+        feats.append(f.double().cpu())
+        probs.append(p.double().cpu())
+    return torch.cat(feats), torch.cat(probs)
+
+
+def _scores(probs: torch.Tensor, fid: float) -> dict:
+    hist = class_histogram(probs)
+    return {
+        "classifier_fid": fid,
+        "inception_score": inception_score(probs),
+        "class_coverage": class_coverage(hist),
+        "class_histogram": hist,
+    }
+
+
+def classifier_scores(
+    classifier: Classifier,
+    images: ImagesFn | torch.Tensor,
+    reference_split: Split,
+    n: int = 10000,
+    batch: int = 500,
+) -> dict:
+    """classifier_fid, inception_score, class_coverage and class_histogram of ``n``
+    generated images against ``reference_split`` (the test set).
+
+    ``images`` is either a tensor (N, C, H, W) in [0, 1] (its first ``n`` are used) or a
+    function ``images(count) -> (count, C, H, W)`` called until ``n`` are drawn, so a
+    generator never has to hold all samples at once.
+    """
+    ref_feats, _ = _features_of_split(classifier, reference_split, batch)
+    return _generated_scores(classifier, images, gaussian_stats(ref_feats), n, batch)
+
+
+def _generated_scores(classifier: Classifier, images: ImagesFn | torch.Tensor, ref_stats, n: int, batch: int) -> dict:
+    feats, probs = _features_of_images(classifier, images, n, batch)
+    return {**_scores(probs, frechet_distance(*gaussian_stats(feats), *ref_stats)), "n": int(feats.shape[0])}
+
+
+def reference_scores(
+    classifier: Classifier,
+    test_split: Split,
+    train_split: Split | None = None,
+    n: int = 10000,
+    batch: int = 500,
+    seed: int = 0,
+) -> dict:
+    """What real data scores: the ceiling for IS and coverage and the floor for FID.
+
+    IS, coverage and histogram are those of the whole test set. The FID of the test set
+    against itself would be exactly 0 and hide the floor that finite samples put under
+    every FID, so the comparison uses other real images: with ``train_split``, ``n``
+    random training images against the whole test set, i.e. the same sample size and
+    reference a generator's evaluation uses, hence a like-for-like floor (the classifier
+    was trained on these images, a small bias at the accuracies it reaches); without it,
+    two random disjoint halves of the test set against each other (half the samples, so
+    a somewhat higher floor). ``fid_comparison`` in the result says which was used.
+    """
+    feats, probs = _features_of_split(classifier, test_split, batch)
+    return _reference(classifier, feats, probs, train_split, n, batch, seed)
+
+
+def _reference(classifier: Classifier, feats: torch.Tensor, probs: torch.Tensor, train_split: Split | None, n: int, batch: int, seed: int) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    if train_split is not None:
+        idx = torch.randperm(len(train_split), generator=g)[:n]
+        cmp_feats, _ = _features_of_split(classifier, train_split, batch, idx)
+        fid = frechet_distance(*gaussian_stats(cmp_feats), *gaussian_stats(feats))
+        how = f"{idx.numel()} train images vs {feats.shape[0]} test images"
+    else:
+        perm = torch.randperm(feats.shape[0], generator=g)
+        half = feats.shape[0] // 2
+        fid = frechet_distance(*gaussian_stats(feats[perm[:half]]), *gaussian_stats(feats[perm[half : 2 * half]]))
+        how = f"two disjoint halves of the test set ({half} images each)"
+    # IS, coverage and histogram describe the test set itself
+    return {**_scores(probs, fid), "n": int(feats.shape[0]), "fid_comparison": how}
+
+
+@contextlib.contextmanager
+def _eval_mode(model) -> Iterator[None]:
+    """Eval mode for the duration, then back to whatever the model was in."""
+    was = getattr(model, "training", False)
+    if isinstance(model, nn.Module):
+        model.eval()
+    try:
+        yield
+    finally:
+        if isinstance(model, nn.Module):
+            model.train(was)
+
+
+def _model_device(model) -> torch.device:
+    dev = getattr(model, "device", None)
+    if dev is not None:
+        return torch.device(dev)
+    if isinstance(model, nn.Module):
+        return next(iter(model.parameters()), torch.empty(0)).device
+    return torch.device("cpu")
+
+
+@torch.no_grad()
+def evaluate_generator(
+    model,
+    dataset: Dataset,
+    n: int = 10000,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    classifier: Classifier | None = None,
+    batch: int = 500,
+) -> dict:
+    """Score ``n`` samples of ``model`` (drawn with ``model.sample(b, generator=...)``,
+    seeded) with the dataset's classifier (trained and cached on first use).
+
+    ``device`` is where a classifier not given is loaded or trained (default: the
+    model's). Returns :func:`classifier_scores`' keys plus ``classifier_accuracy`` and
+    ``"reference"``: :func:`reference_scores` of the real test set, its FID floor taken
+    against the training split.
+    """
+    device = torch.device(device) if device is not None else _model_device(model)
+    if classifier is None:
+        classifier = get_classifier(dataset, device)
+    shape = tuple(getattr(getattr(model, "config", None), "image_shape", classifier.image_shape))
+    if shape != tuple(classifier.image_shape):
+        raise ValueError(f"the model makes {shape} images but the {dataset.name} classifier takes {tuple(classifier.image_shape)}")
+    # the test set's features serve both as the FID reference and as the real-data scores
+    test_feats, test_probs = _features_of_split(classifier, dataset.test, batch)
+    gen = torch.Generator(device=_model_device(model)).manual_seed(seed)
+    with _eval_mode(model):
+        scores = _generated_scores(classifier, lambda b: model.sample(b, generator=gen), gaussian_stats(test_feats), n, batch)
+    scores["classifier_accuracy"] = float(classifier.accuracy)
+    scores["reference"] = _reference(classifier, test_feats, test_probs, dataset.train, n, batch, seed)
+    return scores
+
+
+# -- InfoGAN: categorical code vs class ---------------------------------------------------------
+def linear_sum_assignment(cost) -> tuple[np.ndarray, np.ndarray]:
+    """Minimum-cost one-to-one assignment of rows to columns (scipy's semantics, no scipy).
+
+    The Hungarian algorithm with potentials (Kuhn-Munkres, the O(n^2 m) shortest
+    augmenting path form), the inner loop vectorised over columns. Rectangular matrices
+    assign every row of the shorter side. Returns (row indices sorted, their columns).
+    """
+    c = np.asarray(cost, dtype=np.float64)
+    if c.ndim != 2 or not np.isfinite(c).all():
+        raise ValueError("cost must be a finite 2-D matrix")
+    if c.shape[0] > c.shape[1]:
+        cols, rows = linear_sum_assignment(c.T)
+        order = np.argsort(rows)
+        return rows[order], cols[order]
+    n, m = c.shape
+    u, v = np.zeros(n + 1), np.zeros(m + 1)
+    p = np.zeros(m + 1, dtype=np.int64)  # p[j]: row (1-based) matched to column j; column 0 is virtual
+    way = np.zeros(m + 1, dtype=np.int64)
+    for i in range(1, n + 1):
+        p[0], j0 = i, 0
+        minv = np.full(m + 1, np.inf)
+        used = np.zeros(m + 1, dtype=bool)
+        while True:  # grow a shortest alternating path from row i until it reaches a free column
+            used[j0] = True
+            i0 = p[j0]
+            free = ~used[1:]
+            cur = c[i0 - 1] - u[i0] - v[1:]
+            better = free & (cur < minv[1:])
+            minv[1:][better] = cur[better]
+            way[1:][better] = j0
+            j1 = int(np.argmin(np.where(free, minv[1:], np.inf))) + 1
+            delta = minv[j1]
+            u[p[used]] += delta
+            v[used] -= delta
+            minv[~used] -= delta
+            j0 = j1
+            if p[j0] == 0:
+                break
+        while j0:  # flip the path
+            j1 = way[j0]
+            p[j0] = p[j1]
+            j0 = j1
+    cols = np.nonzero(p[1:])[0]
+    rows = p[1:][cols] - 1
+    order = np.argsort(rows)
+    return rows[order], cols[order]
+
+
+@torch.no_grad()
+def code_accuracy(model, classifier: Classifier, n_per_code: int = 1000, seed: int = 0, code: int = 0, batch: int = 500) -> dict:
+    """How well categorical code ``code`` of an InfoGAN-style model matches the classes.
+
+    For each code value k, ``n_per_code`` latents are drawn from the prior with the code
+    forced to k, decoded and classified. ``confusion[label, k]`` counts them; the best
+    one-to-one mapping code value -> label (Hungarian algorithm) gives the accuracy, the
+    usual unsupervised-clustering accuracy (the InfoGAN paper reports ~95% on MNIST).
+
+    Returns ``accuracy`` (float), ``mapping`` (list: ``mapping[k]`` is the label of code
+    value k, -1 when there are more values than labels) and ``confusion``
+    (numpy int64, labels x code values). Only ``classifier.probs`` is used.
+    """
+    spec = model.latent_spec
+    if not spec.categorical:
+        raise ValueError("code_accuracy needs a model with a categorical latent code (InfoGAN)")
+    k_values = spec.categorical[code]
+    device = _model_device(model)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    conf = None
+    with _eval_mode(model):
+        for k in range(k_values):
+            for a in range(0, n_per_code, batch):
+                b = min(batch, n_per_code - a)
+                z, blocks, codes = spec.split(spec.sample(b, generator=gen, device=device))
+                cats = torch.stack([blk.argmax(1) for blk in blocks], dim=1)
+                cats[:, code] = k
+                probs = classifier.probs(model.decode(spec.compose(z, cats, codes)))
+                if conf is None:
+                    conf = np.zeros((probs.shape[1], k_values), dtype=np.int64)
+                conf[:, k] += np.bincount(probs.argmax(1).cpu().numpy(), minlength=probs.shape[1])
+    assert conf is not None
+    labels, values = linear_sum_assignment(-conf)
+    mapping = [-1] * k_values
+    for lab, val in zip(labels.tolist(), values.tolist()):
+        mapping[val] = lab
+    total = conf.sum()
+    return {
+        "accuracy": float(conf[labels, values].sum() / total) if total else float("nan"),
+        "mapping": mapping,
+        "confusion": conf,
+    }

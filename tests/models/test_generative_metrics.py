@@ -1,0 +1,305 @@
+"""Classifier-based generator metrics: the maths against closed forms, the Hungarian
+matching against brute force, and the cached classifier on a tiny synthetic dataset."""
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from models.classifier import Classifier, cache_path, get_classifier
+from models.data.base import Dataset, TensorSplit
+from models.generative_metrics import (
+    class_coverage,
+    class_histogram,
+    classifier_scores,
+    code_accuracy,
+    evaluate_generator,
+    frechet_distance,
+    gaussian_stats,
+    inception_score,
+    linear_sum_assignment,
+    reference_scores,
+)
+from models.latent import LatentSpec
+
+MNIST_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
+
+
+def _random_spd(d: int, g: torch.Generator) -> torch.Tensor:
+    a = torch.randn(d, d, generator=g, dtype=torch.float64)
+    return a @ a.T / d + 0.1 * torch.eye(d, dtype=torch.float64)
+
+
+# -- Fréchet distance ---------------------------------------------------------------------------
+def test_frechet_identical_gaussians_is_zero():
+    g = torch.Generator().manual_seed(1)
+    mu, s = torch.randn(20, generator=g, dtype=torch.float64), _random_spd(20, g)
+    assert frechet_distance(mu, s, mu, s) == pytest.approx(0.0, abs=1e-8)
+
+
+def test_frechet_closed_forms():
+    # 1-D: (m1 - m2)^2 + (sd1 - sd2)^2
+    assert frechet_distance([1.0], [[4.0]], [3.0], [[9.0]]) == pytest.approx(4.0 + 1.0)
+    # diagonal: the 1-D formula per dimension, summed
+    v1, v2 = np.array([1.0, 4.0, 0.25]), np.array([9.0, 1.0, 0.25])
+    m1, m2 = np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0, 0.0])
+    expect = ((m1 - m2) ** 2).sum() + ((np.sqrt(v1) - np.sqrt(v2)) ** 2).sum()
+    assert frechet_distance(m1, np.diag(v1), m2, np.diag(v2)) == pytest.approx(expect)
+
+
+def test_frechet_full_covariances_match_eigenvalues_of_product():
+    g = torch.Generator().manual_seed(2)
+    s1, s2 = _random_spd(6, g), _random_spd(6, g)
+    mu1, mu2 = torch.randn(6, generator=g, dtype=torch.float64), torch.randn(6, generator=g, dtype=torch.float64)
+    tr_sqrt = torch.linalg.eigvals(s1 @ s2).real.clamp_min(0).sqrt().sum()
+    expect = float((mu1 - mu2).square().sum() + s1.trace() + s2.trace() - 2 * tr_sqrt)
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expect, rel=1e-9)
+    assert frechet_distance(mu2, s2, mu1, s1) == pytest.approx(expect, rel=1e-9)
+
+
+def test_frechet_rank_deficient_covariances_stay_finite():
+    g = torch.Generator().manual_seed(3)
+    f1, f2 = torch.randn(5, 16, generator=g), torch.randn(5, 16, generator=g) + 1  # 5 samples, 16 dims
+    fd = frechet_distance(*gaussian_stats(f1), *gaussian_stats(f2))
+    assert math.isfinite(fd) and fd > 0
+    assert frechet_distance(*gaussian_stats(f1), *gaussian_stats(f1)) == pytest.approx(0.0, abs=1e-6)
+
+
+# -- inception score and coverage -------------------------------------------------------------------
+def test_inception_score_extremes():
+    onehot = torch.eye(10).repeat(50, 1)  # confident, evenly spread
+    assert inception_score(onehot) == pytest.approx(10.0)
+    assert inception_score(onehot, splits=10) == pytest.approx(10.0)
+    constant = torch.softmax(torch.randn(1, 10), 1).repeat(500, 1)  # every sample alike
+    assert inception_score(constant) == pytest.approx(1.0)
+    assert inception_score(torch.full((100, 10), 0.1)) == pytest.approx(1.0)
+
+
+def test_class_histogram_and_coverage():
+    labels = torch.tensor([0] * 50 + [1] * 30 + [2] * 16 + [3] * 4)  # class 3 has 4% < 5%
+    probs = torch.nn.functional.one_hot(labels, 10).float()
+    hist = class_histogram(probs)
+    assert hist[:4] == pytest.approx([0.5, 0.3, 0.16, 0.04]) and sum(hist) == pytest.approx(1.0)
+    assert class_coverage(hist) == pytest.approx(0.3)
+    assert class_coverage([0.1] * 10) == 1.0
+    assert class_coverage([0.05] * 2 + [0.9 / 8] * 8) == 1.0  # exactly 5% counts
+    assert class_coverage(hist, min_share=0.01) == pytest.approx(0.4)
+
+
+# -- Hungarian algorithm ----------------------------------------------------------------------------
+def _brute_force_min(c: np.ndarray) -> float:
+    n, m = c.shape
+    if n <= m:
+        return min(c[np.arange(n), list(p)].sum() for p in itertools.permutations(range(m), n))
+    return _brute_force_min(c.T)
+
+
+@pytest.mark.parametrize("shape,seed", [((5, 5), 0), ((5, 5), 1), ((5, 5), 2), ((3, 5), 3), ((5, 3), 4), ((1, 4), 5), ((4, 4), 6)])
+def test_linear_sum_assignment_matches_brute_force(shape, seed):
+    rng = np.random.default_rng(seed)
+    for trial in range(20):
+        c = rng.integers(0, 6, size=shape).astype(float) if trial % 2 else rng.normal(size=shape)
+        rows, cols = linear_sum_assignment(c)
+        assert len(rows) == min(shape)
+        assert len(set(rows.tolist())) == len(rows) and len(set(cols.tolist())) == len(cols)
+        assert list(rows) == sorted(rows)
+        assert c[rows, cols].sum() == pytest.approx(_brute_force_min(c))
+
+
+def test_linear_sum_assignment_rejects_bad_input():
+    with pytest.raises(ValueError):
+        linear_sum_assignment(np.array([[0.0, np.inf], [1.0, 2.0]]))
+
+
+# -- code accuracy on a fake InfoGAN ------------------------------------------------------------------
+class _PrototypeModel:
+    """Code value k decodes to the prototype image of label ``code_to_label[k]``: a 4x4
+    image whose pixel ``label`` (row-major) is lit."""
+
+    def __init__(self, code_to_label: list[int]) -> None:
+        self.code_to_label = torch.tensor(code_to_label)
+        self.latent_spec = LatentSpec(z_dim=3, categorical=(len(code_to_label),), continuous=2, has_encoder=False)
+        self.device = torch.device("cpu")
+
+    def decode(self, flat: torch.Tensor) -> torch.Tensor:
+        _, (block,), _ = self.latent_spec.split(flat)
+        labels = self.code_to_label[block.argmax(1)]
+        return torch.nn.functional.one_hot(labels, 16).float().reshape(-1, 1, 4, 4)
+
+
+class _PixelClassifier:
+    """Perfect on the prototypes: the lit pixel among the first 10 is the label."""
+
+    def probs(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.one_hot(x.flatten(1)[:, :10].argmax(1), 10).float()
+
+
+@pytest.mark.parametrize("code_to_label", [[7, 2, 9, 0], [3, 1, 4, 0, 5, 9, 2, 6, 8, 7]])
+def test_code_accuracy_recovers_permuted_mapping(code_to_label):
+    out = code_accuracy(_PrototypeModel(code_to_label), _PixelClassifier(), n_per_code=50, batch=32)
+    assert out["accuracy"] == 1.0
+    assert out["mapping"] == code_to_label
+    conf = out["confusion"]
+    assert conf.shape == (10, len(code_to_label)) and conf.sum() == 50 * len(code_to_label)
+    assert all(conf[label, k] == 50 for k, label in enumerate(code_to_label))
+
+
+def test_code_accuracy_needs_a_categorical_code():
+    model = _PrototypeModel([0, 1])
+    model.latent_spec = LatentSpec(z_dim=3)
+    with pytest.raises(ValueError, match="categorical"):
+        code_accuracy(model, _PixelClassifier())
+
+
+# -- the cached classifier on a tiny synthetic dataset -------------------------------------------------
+def _patterns(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Three easy classes at random positions on a noisy background: a horizontal bar,
+    a vertical bar, a square."""
+    labels = torch.arange(n) % 3
+    imgs = (torch.rand(n, 1, 28, 28, generator=g) * 40).to(torch.uint8)
+    at = torch.randint(6, 18, (n, 2), generator=g)
+    for i in range(n):
+        r, c = at[i].tolist()
+        if labels[i] == 0:
+            imgs[i, 0, r : r + 4, 2:26] = 255
+        elif labels[i] == 1:
+            imgs[i, 0, 2:26, c : c + 4] = 255
+        else:
+            imgs[i, 0, r - 4 : r + 6, c - 4 : c + 6] = 255
+    return imgs, labels
+
+
+def _synthetic(n_train: int = 384, n_test: int = 96) -> Dataset:
+    g = torch.Generator().manual_seed(0)
+    x, y = _patterns(n_train + n_test, g)
+    return Dataset("patterns", TensorSplit(x[:n_train], y[:n_train]), TensorSplit(x[n_train:], y[n_train:]),
+                   class_names=("h", "v", "box"))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Dataset, Classifier, Path]:
+    cache = tmp_path_factory.mktemp("cache")
+    ds = _synthetic()
+    clf = get_classifier(ds, "cpu", cache_dir=cache, epochs=2, batch_size=64)  # 12 steps
+    return ds, clf, cache
+
+
+def test_classifier_learns_and_caches(trained):
+    ds, clf, cache = trained
+    assert not clf.from_cache
+    assert clf.accuracy >= 0.9
+    path = cache_path(ds, cache)
+    assert path == cache / "classifiers" / "patterns-1x28x28-v1.safetensors" and path.is_file()
+    assert clf.path == path
+    x = ds.test.batch(torch.arange(8))
+    assert clf.features(x).shape == (8, 128)
+    p = clf.probs(x)
+    assert p.shape == (8, 3) and torch.allclose(p.sum(1), torch.ones(8))
+
+    mtime = path.stat().st_mtime_ns
+    t0 = time.perf_counter()
+    again = get_classifier(ds, "cpu", cache_dir=cache)
+    assert again.from_cache and time.perf_counter() - t0 < 2.0
+    assert path.stat().st_mtime_ns == mtime  # not rewritten
+    assert again.accuracy == pytest.approx(clf.accuracy)
+    assert torch.allclose(again.probs(x), p, atol=1e-6)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "foreign"])
+def test_corrupt_cache_is_retrained(trained, tmp_path, damage):
+    _, _, cache = trained
+    ds = _synthetic(n_train=32, n_test=16)  # same name and shape, so the same cache file name
+    path = cache_path(ds, tmp_path)
+    path.parent.mkdir(parents=True)
+    if damage == "garbage":
+        path.write_bytes(os.urandom(1000))
+    elif damage == "truncated":
+        good = cache_path(ds, cache).read_bytes()
+        path.write_bytes(good[: len(good) // 2])
+    else:  # a readable file made for another dataset
+        from models.classifier import save_classifier
+
+        save_classifier(Classifier(ds.image_shape, 3, "something-else"), path)
+    fresh = get_classifier(ds, "cpu", cache_dir=tmp_path, epochs=1, batch_size=32)  # one step
+    assert not fresh.from_cache
+    assert get_classifier(ds, "cpu", cache_dir=tmp_path).from_cache  # the rewritten file is good
+
+
+def test_unlabelled_dataset_is_refused(tmp_path):
+    x = torch.zeros(4, 1, 28, 28, dtype=torch.uint8)
+    ds = Dataset("nolabels", TensorSplit(x), TensorSplit(x))
+    with pytest.raises(ValueError, match="no class labels"):
+        get_classifier(ds, "cpu", cache_dir=tmp_path)
+
+
+def test_scores_of_real_and_collapsed_generators(trained):
+    ds, clf, _ = trained
+    real = ds.train.batch(torch.arange(len(ds.train)))
+    good = classifier_scores(clf, real, ds.test, n=300, batch=128)
+    assert good["n"] == 300 and good["class_coverage"] == 1.0
+    assert good["inception_score"] > 2.0  # of at most 3; the classifier saw only 12 steps
+
+    # a generator stuck on one class: drops coverage and IS, raises FID
+    boxes = real[ds.train.labels == 2]
+    bad = classifier_scores(clf, lambda b: boxes[torch.randint(len(boxes), (b,))], ds.test, n=300, batch=128)
+    assert bad["class_coverage"] == pytest.approx(1 / 3)
+    assert bad["inception_score"] < 1.2
+    assert bad["classifier_fid"] > 5 * good["classifier_fid"]
+
+    ref = reference_scores(clf, ds.test)
+    assert "halves" in ref["fid_comparison"] and ref["class_coverage"] == 1.0
+    assert ref["classifier_fid"] < bad["classifier_fid"]
+
+
+def test_evaluate_generator_samples_with_a_seeded_generator(trained):
+    ds, clf, _ = trained
+    pool = ds.train.batch(torch.arange(len(ds.train)))
+
+    class Replay(torch.nn.Module):
+        """Samples are random training images, drawn with the generator it is given."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def sample(self, n, generator=None):
+            assert generator is not None and not self.training
+            return pool[torch.randint(len(pool), (n,), generator=generator)]
+
+    model = Replay()
+    a = evaluate_generator(model, ds, n=200, seed=3, classifier=clf)
+    b = evaluate_generator(model, ds, n=200, seed=3, classifier=clf)
+    assert model.training  # mode restored
+    assert a["classifier_fid"] == b["classifier_fid"] and a["n"] == 200
+    assert a["classifier_accuracy"] == clf.accuracy
+    assert a["reference"]["class_coverage"] == 1.0 and "train images" in a["reference"]["fid_comparison"]
+    assert a["class_coverage"] == 1.0
+
+
+# -- real MNIST ---------------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # two epochs on a couple of CPU cores take minutes; seconds on a GPU
+def test_mnist_classifier_is_accurate(tmp_path):
+    if not (MNIST_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"real MNIST files not found at {MNIST_DIR}")
+    try:
+        from models.data import load_dataset
+    except ImportError:
+        pytest.skip("models.data.load_dataset is not available yet")
+    ds = load_dataset("mnist", data_dir=MNIST_DIR, download=False)
+    t0 = time.perf_counter()
+    clf = get_classifier(ds, None, cache_dir=tmp_path, epochs=2)
+    seconds = time.perf_counter() - t0
+    ref = reference_scores(clf, ds.test, ds.train)
+    print(f"\nMNIST classifier: test accuracy {clf.accuracy:.4f}, test-set IS {ref['inception_score']:.3f}, "
+          f"coverage {ref['class_coverage']:.2f}, train-vs-test FID {ref['classifier_fid']:.4f}, "
+          f"trained in {seconds:.0f} s on {clf.device}")
+    assert clf.accuracy >= 0.98
+    assert ref["inception_score"] >= 9.0
+    assert ref["class_coverage"] == 1.0
