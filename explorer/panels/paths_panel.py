@@ -441,7 +441,7 @@ class PathsPanel(QWidget):
         return self.timer.isActive()
 
     def _on_play_toggled(self, on: bool) -> None:
-        self.play_btn.setText("⏸ Pause" if on else "▶ Play")
+        self.play_btn.setText("‖ Pause" if on else "▶ Play")
         if not on:
             self.timer.stop()
             return

@@ -1,0 +1,621 @@
+"""Compare models side by side: reconstructions, error heatmaps, test-set metrics, one path.
+
+The panel keeps its own list of models, each a private CPU eval copy ("Add current" copies
+the explored model as it is now; files are loaded in a job), so comparing never touches
+the model the rest of the window explores or trains. Every computation runs in a
+background job; each kind (loading, reconstructions, metrics, path frames) has its own
+runner, so starting one never cancels another, while repeating one replaces it.
+
+A path sent from the Paths panel (``play_path``) is decoded by every model whose flat
+latent has the path's size, and the frames play in one row, all in step.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pyqtgraph as pg
+import torch
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView, QCheckBox, QFileDialog, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget,
+    QProgressBar, QPushButton, QScrollArea, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
+)
+
+from models.base import LatentModel
+from models.checkpoint import load_checkpoint
+from models.compare import error_heatmap, reconstruction_metrics
+from models.data.base import Dataset
+from models.paths import LatentPath, render_frames
+
+from ..decoder import IMAGE_SUFFIXES, load_image_file
+from ..explore_workers import LatestJobRunner, Tile, parse_indices, snapshot_model, to_display
+from ..state import LatentState, ModelState
+
+DatasetProvider = Callable[[], "Dataset | None"]
+RECON_TILE, PATH_TILE = 64, 96
+#: error heatmaps share fixed levels (|error| 0..HEAT_MAX) so models compare by colour
+HEAT_MAX = 1.0
+
+
+@dataclass
+class CompareEntry:
+    name: str
+    model: LatentModel  # a private CPU eval copy
+    source: Path | None = None
+
+    @property
+    def description(self) -> str:
+        spec = self.model.latent_spec
+        return f"{self.name}  ·  {self.model.family}, latent {spec.input_dim}"
+
+
+def heat_rgb(error: np.ndarray) -> np.ndarray:
+    """(H, W) |error| in [0, HEAT_MAX] -> (H, W, 3) uint8 through the inferno colour map."""
+    t = np.clip(error / HEAT_MAX, 0.0, 1.0)
+    return pg.colormap.get("inferno").map(t.reshape(-1), mode="byte")[:, :3].reshape(*t.shape, 3).copy()
+
+
+class _TileGrid(QWidget):
+    """Rows of tiles with a name at the start of each row (rebuilt on user actions only)."""
+
+    def __init__(self, tile: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tile = tile
+        self.grid = QGridLayout(self)
+        self.grid.setSpacing(3)
+        self.grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.tiles: list[list[Tile]] = []
+
+    def set_rows(self, names: list[str], rows: list[list[np.ndarray | None]], notes: list[str] | None = None) -> None:
+        while self.grid.count():
+            w = self.grid.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        self.tiles = []
+        for r, (name, images) in enumerate(zip(names, rows)):
+            label = QLabel(name)
+            label.setWordWrap(True)
+            label.setMaximumWidth(150)
+            self.grid.addWidget(label, r, 0)
+            row: list[Tile] = []
+            for c, image in enumerate(images):
+                t = Tile(self.tile)
+                t.set_array(image, notes[r] if notes and image is None else "")
+                self.grid.addWidget(t, r, c + 1)
+                row.append(t)
+            self.tiles.append(row)
+
+
+class ComparePanel(QWidget):
+    status = Signal(str)
+    grid_ready = Signal()
+    metrics_ready = Signal()
+    path_frames_ready = Signal()
+
+    def __init__(self, model_state: ModelState, latent_state: LatentState, dataset_provider: DatasetProvider,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model_state, self.latent_state, self.dataset_provider = model_state, latent_state, dataset_provider
+        self.entries: list[CompareEntry] = []
+        self.extra_images: list[tuple[str, torch.Tensor]] = []  # dropped files: (name, (C, H, W))
+        self.indices: list[int] = list(range(8))
+        self.originals: np.ndarray | None = None  # (N, C, H, W) float32
+        self.recons: list[np.ndarray | None] = []  # per entry (N, C, H, W), None: can't
+        self.metrics: list[dict | None] = []
+        self.path: LatentPath | None = None
+        self.path_frames: dict[int, list[np.ndarray]] = {}  # entry index -> uint8 frames
+        self._path_frame = 0
+        self._current_count = 0
+        self.load_jobs = LatestJobRunner("compare-load", self)
+        self.recon_jobs = LatestJobRunner("compare-recon", self)
+        self.metric_jobs = LatestJobRunner("compare-metrics", self)
+        self.path_jobs = LatestJobRunner("compare-path", self)
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self._tick)
+        self.setAcceptDrops(True)
+        self._build()
+        self._wire()
+        self._on_model_changed(model_state.model)
+
+    # -- construction ------------------------------------------------------------------
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        top = QHBoxLayout()
+        self.model_list = QListWidget()
+        self.model_list.setMaximumHeight(96)
+        self.model_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        top.addWidget(self.model_list, 1)
+        buttons = QVBoxLayout()
+        self.add_current_btn = QPushButton("Add current model")
+        self.add_file_btn = QPushButton("Add checkpoints…")
+        self.add_run_btn = QPushButton("Add run folder…")
+        self.remove_btn = QPushButton("Remove")
+        for b in (self.add_current_btn, self.add_file_btn, self.add_run_btn, self.remove_btn):
+            buttons.addWidget(b)
+        top.addLayout(buttons)
+        layout.addLayout(top)
+
+        self.tabs = QTabWidget()
+        layout.addWidget(self.tabs, 1)
+
+        # reconstructions
+        rec = QWidget()
+        rl = QVBoxLayout(rec)
+        row = QHBoxLayout()
+        self.index_edit = QLineEdit("0-7")
+        self.index_edit.setToolTip("Test image indices, e.g. 0-7 or 3, 14, 15")
+        self.show_btn = QPushButton("Show")
+        self.random_btn = QPushButton("Random")
+        self.random_n = QSpinBox()
+        self.random_n.setRange(1, 32)
+        self.random_n.setValue(8)
+        self.add_image_btn = QPushButton("Image files…")
+        self.add_image_btn.setToolTip("Add your own images as originals (or drop them here)")
+        self.heatmap = QCheckBox("Error heatmaps")
+        self.heatmap.setToolTip(f"|original − reconstruction| per pixel, inferno colour map, fixed scale 0–{HEAT_MAX:g}")
+        for w in (QLabel("Images"), self.index_edit, self.show_btn, self.random_btn, self.random_n, self.add_image_btn, self.heatmap):
+            row.addWidget(w)
+        row.addStretch(1)
+        rl.addLayout(row)
+        self.recon_grid = _TileGrid(RECON_TILE)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.recon_grid)
+        rl.addWidget(scroll, 1)
+        self.tabs.addTab(rec, "Reconstructions")
+
+        # metrics
+        met = QWidget()
+        ml = QVBoxLayout(met)
+        mrow = QHBoxLayout()
+        self.metrics_btn = QPushButton("Compute on the test set")
+        self.metrics_btn.setToolTip("Per-pixel MSE, BCE and SSIM of every model over the whole test set")
+        self.metrics_cancel = QPushButton("Cancel")
+        self.metrics_cancel.setEnabled(False)
+        self.metrics_progress = QProgressBar()
+        self.metrics_progress.setMaximumHeight(14)
+        mrow.addWidget(self.metrics_btn)
+        mrow.addWidget(self.metrics_cancel)
+        mrow.addWidget(self.metrics_progress, 1)
+        ml.addLayout(mrow)
+        self.table = QTableWidget(0, 6)
+        self.table.setHorizontalHeaderLabels(["Model", "Family", "MSE ↓", "BCE ↓", "SSIM ↑", "Images"])
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        ml.addWidget(self.table, 1)
+        self.tabs.addTab(met, "Metrics")
+
+        # path
+        pth = QWidget()
+        pl = QVBoxLayout(pth)
+        prow = QHBoxLayout()
+        self.path_label = QLabel("No path yet: build one in the Paths panel and press “Send to compare”.")
+        self.path_label.setWordWrap(True)
+        self.play_btn = QPushButton("▶ Play")
+        self.play_btn.setCheckable(True)
+        self.play_btn.setEnabled(False)
+        self.path_fps = QSpinBox()
+        self.path_fps.setRange(1, 60)
+        self.path_fps.setValue(12)
+        self.path_fps.setSuffix(" fps")
+        self.path_frames_per_segment = QSpinBox()
+        self.path_frames_per_segment.setRange(2, 120)
+        self.path_frames_per_segment.setValue(16)
+        self.path_frames_per_segment.setSuffix(" frames/segment")
+        self.path_loop = QCheckBox("Loop")
+        self.path_loop.setChecked(True)
+        for w in (self.play_btn, self.path_fps, self.path_frames_per_segment, self.path_loop):
+            prow.addWidget(w)
+        prow.addStretch(1)
+        pl.addWidget(self.path_label)
+        pl.addLayout(prow)
+        self.path_row = QWidget()
+        self.path_layout = QGridLayout(self.path_row)
+        self.path_layout.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.path_tiles: dict[int, Tile] = {}
+        pscroll = QScrollArea()
+        pscroll.setWidgetResizable(True)
+        pscroll.setWidget(self.path_row)
+        pl.addWidget(pscroll, 1)
+        self.tabs.addTab(pth, "Path")
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)
+        self.progress.setMaximumHeight(8)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        layout.addWidget(self.progress)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #9aa0a6;")
+        layout.addWidget(self.message)
+
+    def _wire(self) -> None:
+        self.model_state.model_changed.connect(self._on_model_changed)
+        self.add_current_btn.clicked.connect(self.add_current)
+        self.add_file_btn.clicked.connect(lambda: self.add_files())
+        self.add_run_btn.clicked.connect(self._add_run_dialog)
+        self.remove_btn.clicked.connect(self.remove_selected)
+        self.show_btn.clicked.connect(self._on_show_indices)
+        self.index_edit.returnPressed.connect(self._on_show_indices)
+        self.random_btn.clicked.connect(self.random_images)
+        self.add_image_btn.clicked.connect(lambda: self.add_image_files())
+        self.heatmap.toggled.connect(lambda _on: self._show_grid())
+        self.metrics_btn.clicked.connect(self.compute_metrics)
+        self.metrics_cancel.clicked.connect(self.metric_jobs.cancel)
+        self.metric_jobs.busy_changed.connect(self._on_metrics_busy)
+        self.metric_jobs.progress.connect(self._on_metrics_progress)
+        self.play_btn.toggled.connect(self._on_play_toggled)
+        self.path_fps.valueChanged.connect(lambda fps: self.timer.setInterval(max(1, round(1000 / fps))))
+        self.path_frames_per_segment.valueChanged.connect(lambda _v: self.play_path(self.path) if self.path else None)
+        for runner in (self.load_jobs, self.recon_jobs, self.metric_jobs, self.path_jobs):
+            runner.failed.connect(self._say)
+            runner.busy_changed.connect(lambda _b: self.progress.setVisible(
+                any(r.busy for r in (self.load_jobs, self.recon_jobs, self.path_jobs))))
+
+    def _on_model_changed(self, model: object) -> None:
+        self.add_current_btn.setEnabled(model is not None)
+
+    # -- models ------------------------------------------------------------------------
+    def add_model(self, model: LatentModel, name: str, source: Path | None = None) -> None:
+        """Add a model (the panel keeps it; pass a copy if it is used elsewhere)."""
+        self.entries.append(CompareEntry(name, model.cpu().eval(), source))
+        self._models_changed()
+
+    def add_current(self) -> None:
+        model = snapshot_model(self.model_state)
+        if model is None:
+            return
+        self._current_count += 1
+        source = self.model_state.source
+        step = self.model_state.train_state.get("step")
+        name = source.stem if source is not None else "current model"
+        if step is not None:
+            name += f" @ step {step}"
+        if any(e.name == name for e in self.entries):
+            name += f" ({self._current_count})"
+        self.add_model(model, name, source)
+
+    def add_files(self, files: list[str | Path] | None = None) -> None:
+        """Load checkpoints / run folders in a job, then add them."""
+        if files is None:
+            chosen, _ = QFileDialog.getOpenFileNames(self, "Add checkpoints", "", "Checkpoints (*.safetensors)")
+            files = list(chosen)
+        if not files:
+            return
+        paths = [Path(f) for f in files]
+        self._say(f"Loading {len(paths)} model(s)…")
+
+        def job(ctx) -> tuple[list[tuple[Path, LatentModel]], list[str]]:
+            loaded, errors = [], []
+            for p in paths:
+                try:
+                    loaded.append((p, load_checkpoint(p).model))
+                except Exception as e:  # noqa: BLE001 - report each file, keep the others
+                    errors.append(f"{p.name}: {e}")
+            return loaded, errors
+
+        self.load_jobs.submit(job, on_done=self._on_loaded)
+
+    def _add_run_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a run folder")
+        if folder:
+            self.add_files([folder])
+
+    def _on_loaded(self, result: tuple[list[tuple[Path, LatentModel]], list[str]]) -> None:
+        loaded, errors = result
+        for path, model in loaded:
+            self.entries.append(CompareEntry(path.stem if path.is_file() else path.name, model.cpu().eval(), path))
+        self._models_changed()
+        self._say("; ".join(errors) if errors else f"Added {len(loaded)} model(s).")
+
+    def remove_selected(self) -> None:
+        rows = sorted({i.row() for i in self.model_list.selectedIndexes()}, reverse=True)
+        for r in rows:
+            del self.entries[r]
+        if rows:
+            self._models_changed()
+
+    def _models_changed(self) -> None:
+        self.model_list.clear()
+        for e in self.entries:
+            self.model_list.addItem(e.description)
+        self.metrics = [None] * len(self.entries)
+        self._fill_table()
+        self.reconstruct()
+        if self.path is not None:
+            self.play_path(self.path)
+
+    # -- reconstructions ---------------------------------------------------------------
+    def _on_show_indices(self) -> None:
+        ds = self.dataset_provider()
+        if ds is None:
+            self._say("No dataset is loaded: the test images come from the current dataset.")
+            return
+        try:
+            self.indices = parse_indices(self.index_edit.text(), len(ds.test))
+        except ValueError as e:
+            self._say(str(e))
+            return
+        self.reconstruct()
+
+    def set_indices(self, indices: list[int]) -> None:
+        self.indices = [int(i) for i in indices]
+        self.index_edit.setText(", ".join(map(str, self.indices)))
+        self.reconstruct()
+
+    def random_images(self) -> None:
+        ds = self.dataset_provider()
+        if ds is None:
+            self._say("No dataset is loaded.")
+            return
+        n = min(self.random_n.value(), len(ds.test))
+        self.set_indices(sorted(np.random.choice(len(ds.test), n, replace=False).tolist()))
+
+    def add_image_files(self, files: list[str | Path] | None = None) -> None:
+        if files is None:
+            chosen, _ = QFileDialog.getOpenFileNames(self, "Add images", "", "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp)")
+            files = list(chosen)
+        shape = self._image_shape()
+        if shape is None:
+            self._say("Add a model or load a dataset first: images are resized to the models' size.")
+            return
+        for f in files:
+            try:
+                x, _ = load_image_file(str(f), shape)
+            except ValueError as e:
+                self._say(str(e))
+                continue
+            self.extra_images.append((Path(f).name, x[0]))
+        self.reconstruct()
+
+    def _image_shape(self) -> tuple[int, int, int] | None:
+        ds = self.dataset_provider()
+        if ds is not None:
+            return tuple(ds.test.image_shape)
+        return tuple(self.entries[0].model.config.image_shape) if self.entries else None
+
+    def _originals(self) -> tuple[torch.Tensor | None, list[str]]:
+        ds, parts, names = self.dataset_provider(), [], []
+        shape = self._image_shape()
+        if ds is not None and self.indices and tuple(ds.test.image_shape) == shape:
+            idx = [i for i in self.indices if 0 <= i < len(ds.test)]
+            parts.append(ds.test.batch(torch.tensor(idx, dtype=torch.long)))
+            names += [f"#{i}" for i in idx]
+        extra = [x for _, x in self.extra_images if tuple(x.shape) == shape]
+        if extra:
+            parts.append(torch.stack(extra))
+            names += [n for n, x in self.extra_images if tuple(x.shape) == shape]
+        return (torch.cat(parts) if parts else None), names
+
+    def reconstruct(self) -> None:
+        """Reconstruct the chosen images with every model (job), then show the grid."""
+        x, _names = self._originals()
+        if x is None or not self.entries:
+            self.originals, self.recons = (x.numpy() if x is not None else None), []
+            self._show_grid()
+            return
+        models = [e.model for e in self.entries]
+
+        def job(ctx) -> tuple[np.ndarray, list[np.ndarray | None]]:
+            out: list[np.ndarray | None] = []
+            with torch.no_grad():
+                for m in models:
+                    if not m.latent_spec.has_encoder or tuple(m.config.image_shape) != tuple(x.shape[1:]):
+                        out.append(None)
+                    else:
+                        out.append(m.decode(m.encode(x)).float().clamp(0, 1).numpy())
+            return x.numpy(), out
+
+        self.recon_jobs.submit(job, on_done=self._on_reconstructed)
+
+    def _on_reconstructed(self, result: tuple[np.ndarray, list[np.ndarray | None]]) -> None:
+        self.originals, self.recons = result
+        self._show_grid()
+
+    def _show_grid(self) -> None:
+        if self.originals is None:
+            self.recon_grid.set_rows([], [])
+            return
+        n = len(self.originals)
+        names, rows, notes = ["original"], [[to_display(o) for o in self.originals]], [""]
+        heat = self.heatmap.isChecked()
+        for e, r in zip(self.entries, self.recons):
+            names.append(e.name + (" (error)" if heat else ""))
+            if r is None:
+                rows.append([None] * n)
+                notes.append("no encoder" if not e.model.latent_spec.has_encoder else "other size")
+            elif heat:
+                rows.append([heat_rgb(error_heatmap(o, ri)) for o, ri in zip(self.originals, r)])
+                notes.append("")
+            else:
+                rows.append([to_display(ri) for ri in r])
+                notes.append("")
+        self.recon_grid.set_rows(names, rows, notes)
+        self.grid_ready.emit()
+
+    # -- metrics -----------------------------------------------------------------------
+    def compute_metrics(self) -> None:
+        ds = self.dataset_provider()
+        if ds is None:
+            self._say("Metrics need the test set: load a dataset first.")
+            return
+        if not self.entries:
+            self._say("Add models to compare first.")
+            return
+        models, test = [e.model for e in self.entries], ds.test
+
+        def job(ctx) -> list[dict | None]:
+            out: list[dict | None] = []
+            for i, m in enumerate(models):
+                if ctx.cancelled():
+                    break
+                fits = m.latent_spec.has_encoder and tuple(m.config.image_shape) == tuple(test.image_shape)
+                out.append(reconstruction_metrics(m, test) if fits else None)
+                ctx.progress(i + 1, len(models))
+            return out
+
+        self.metrics_progress.setRange(0, len(models))
+        self.metrics_progress.setValue(0)
+        self.metric_jobs.submit(job, on_done=self._on_metrics)
+
+    def _on_metrics(self, metrics: list[dict | None]) -> None:
+        self.metrics = metrics + [None] * (len(self.entries) - len(metrics))
+        self._fill_table()
+        if len(metrics) < len(self.entries):
+            self._say("Metrics cancelled: the rows computed so far are shown.")
+        self.metrics_ready.emit()
+
+    def _fill_table(self) -> None:
+        self.table.setRowCount(len(self.entries))
+        best: dict[str, float] = {}
+        done = [m for m in self.metrics if m]
+        if len(done) > 1:
+            best = {"mse": min(m["mse"] for m in done), "bce": min(m["bce"] for m in done), "ssim": max(m["ssim"] for m in done)}
+        for r, e in enumerate(self.entries):
+            m = self.metrics[r] if r < len(self.metrics) else None
+            cells = [e.name, e.model.family]
+            if m is None:
+                cells += ["—", "—", "—", ""]
+            else:
+                cells += [f"{m['mse']:.5f}", f"{m['bce']:.4f}", f"{m['ssim']:.4f}", str(m["n"])]
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c >= 2:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                key = {2: "mse", 3: "bce", 4: "ssim"}.get(c)
+                if m is not None and key in best and m[key] == best[key]:
+                    font = item.font()
+                    font.setBold(True)  # the best of each column
+                    item.setFont(font)
+                self.table.setItem(r, c, item)
+
+    def _on_metrics_busy(self, busy: bool) -> None:
+        self.metrics_btn.setEnabled(not busy)
+        self.metrics_cancel.setEnabled(busy)
+
+    def _on_metrics_progress(self, done: int, total: int) -> None:
+        self.metrics_progress.setRange(0, total)
+        self.metrics_progress.setValue(done)
+
+    # -- a path across models ----------------------------------------------------------
+    def play_path(self, path: LatentPath) -> None:
+        """Decode ``path`` with every model of its latent size (job), then play them together."""
+        self.stop()
+        self.path = path
+        n = 1 + len(path.kinds) * self.path_frames_per_segment.value()
+        fits = {i: e.model for i, e in enumerate(self.entries) if e.model.latent_spec.input_dim == path.dim}
+        self.path_label.setText(f"Path of {len(path.keyframes)} keyframes, {n} frames; "
+                                f"{len(fits)} of {len(self.entries)} models take latents of size {path.dim}.")
+        self.path_fps.setValue(max(1, round(path.fps)))
+        self.tabs.setCurrentIndex(2)
+        if not fits:
+            self._say("Add models with a latent of the path's size to play it side by side.")
+            self._build_path_row({})
+            return
+
+        def job(ctx) -> dict[int, list[np.ndarray]]:
+            out = {}
+            for i, m in fits.items():
+                if ctx.cancelled():
+                    break
+                frames = render_frames(m, path, n)  # (H, W, C) uint8 each
+                out[i] = [f[..., 0].copy() if f.shape[2] == 1 else f for f in frames]
+            return out
+
+        self.path_jobs.submit(job, on_done=self._on_path_frames)
+
+    def _on_path_frames(self, frames: dict[int, list[np.ndarray]]) -> None:
+        self.path_frames = frames
+        self._path_frame = 0
+        self._build_path_row(frames)
+        self.play_btn.setEnabled(bool(frames))
+        self.path_frames_ready.emit()
+        if frames:
+            self.play_btn.setChecked(True)
+
+    def _build_path_row(self, frames: dict[int, list[np.ndarray]]) -> None:
+        while self.path_layout.count():
+            w = self.path_layout.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        self.path_tiles = {}
+        for col, e in enumerate(self.entries):
+            tile = Tile(PATH_TILE)
+            if col in frames:
+                tile.set_array(frames[col][0])
+                self.path_tiles[col] = tile
+            else:
+                tile.set_array(None, "other\nlatent size")
+            name = QLabel(e.name)
+            name.setMaximumWidth(PATH_TILE + 20)
+            name.setWordWrap(True)
+            name.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+            self.path_layout.addWidget(tile, 0, col)
+            self.path_layout.addWidget(name, 1, col)
+
+    def _on_play_toggled(self, on: bool) -> None:
+        self.play_btn.setText("‖ Pause" if on else "▶ Play")
+        if on and self.path_frames:
+            if self._path_frame >= self._frame_count() - 1:
+                self._path_frame = 0
+            self.timer.start(max(1, round(1000 / self.path_fps.value())))
+        else:
+            self.timer.stop()
+
+    def _frame_count(self) -> int:
+        return min((len(f) for f in self.path_frames.values()), default=0)
+
+    def _tick(self) -> None:
+        n = self._frame_count()
+        if n == 0:
+            self.stop()
+            return
+        nxt = self._path_frame + 1
+        if nxt >= n:
+            if not self.path_loop.isChecked():
+                self.stop()
+                return
+            nxt = 0
+        self._path_frame = nxt
+        for i, tile in self.path_tiles.items():  # all models on the same frame
+            tile.set_array(self.path_frames[i][nxt])
+
+    def stop(self) -> None:
+        self.play_btn.setChecked(False)
+        self.timer.stop()
+
+    @property
+    def playing(self) -> bool:
+        return self.timer.isActive()
+
+    # -- drops -------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        files = [u.toLocalFile() for u in event.mimeData().urls()]
+        images = [f for f in files if f.lower().endswith(IMAGE_SUFFIXES)]
+        models = [f for f in files if f.lower().endswith(".safetensors") or Path(f).is_dir()]
+        if images:
+            self.add_image_files(images)
+        if models:
+            self.add_files(models)
+        event.acceptProposedAction()
+
+    # -- misc --------------------------------------------------------------------------
+    def _say(self, text: str) -> None:
+        self.message.setText(text)
+        self.status.emit(text)
+
+    def shutdown(self) -> None:
+        self.stop()
+        for runner in (self.load_jobs, self.recon_jobs, self.metric_jobs, self.path_jobs):
+            runner.shutdown()
