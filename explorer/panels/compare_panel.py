@@ -259,6 +259,11 @@ class ComparePanel(QWidget):
             runner.busy_changed.connect(lambda _b: self.progress.setVisible(
                 any(r.busy for r in (self.load_jobs, self.recon_jobs, self.path_jobs))))
 
+    def on_dataset_changed(self) -> None:
+        self.metrics = [None] * len(self.entries)
+        self._fill_table()
+        self.reconstruct()
+
     def _on_model_changed(self, model: object) -> None:
         self.add_current_btn.setEnabled(model is not None)
 

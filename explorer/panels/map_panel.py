@@ -129,6 +129,10 @@ class MapPanel(QWidget):
         self.manifold_jobs = LatestJobRunner("map-manifold", self)
         self._manifold_timer = QTimer(self, singleShot=True, interval=300)
         self._manifold_timer.timeout.connect(self._render_manifold)
+        self._manifold_dirty = True
+        #: False while the panel's dock is a tab behind another (set by explore_docks):
+        #: Qt keeps such widgets "visible", so isVisible() alone can't tell
+        self.on_screen = True
         self._build()
         self._wire()
         self._on_model_changed(model_state.model)
@@ -168,7 +172,7 @@ class MapPanel(QWidget):
         self.plot = pg.PlotWidget(viewBox=self.viewbox)
         self.plot.setBackground("#1e1f22")
         self.plot.showGrid(x=True, y=True, alpha=0.15)
-        self.plot.setMinimumSize(240, 200)
+        self.plot.setMinimumSize(240, 160)
         for axis in ("bottom", "left"):
             self.plot.getAxis(axis).enableAutoSIPrefix(False)  # "z0", not "z0 (x0.001)"
         self.scatter = pg.ScatterPlotItem(size=5, pen=None, pxMode=True)
@@ -183,14 +187,14 @@ class MapPanel(QWidget):
         side = QWidget()
         sl = QVBoxLayout(side)
         sl.setContentsMargins(0, 0, 0, 0)
-        self.inset = Tile(96)
+        self.inset = Tile(80)
         self.inset.set_array(None, "hover a point")
         self.inset_text = QLabel("")
         self.inset_text.setWordWrap(True)
         self.legend = QLabel("")
         self.legend.setWordWrap(True)
         self.manifold = ImageView("")
-        self.manifold.setMinimumSize(160, 160)
+        self.manifold.setMinimumSize(120, 120)
         self.manifold.setToolTip("The decoder's view of the 2-D latent: a grid over the prior's quantiles")
         sl.addWidget(self.inset, 0, Qt.AlignmentFlag.AlignHCenter)
         sl.addWidget(self.inset_text)
@@ -259,31 +263,54 @@ class MapPanel(QWidget):
         self.projection.addItem("PCA", MODE_PCA)
         self.projection.addItem("t-SNE", MODE_TSNE)
         self.projection.blockSignals(False)
-        self.manifold.setVisible(spec is not None and has_encoder(self.model_state.model) and spec.z_dim == 2)
-        if self.isVisible():
-            self._auto_start()
+        self.manifold.setVisible(self._manifold_applies())
+        self._manifold_dirty = True
+        self._auto_start()
+
+    def on_dataset_changed(self) -> None:
+        """Points of another dataset mean nothing now: clear, re-encode when seen."""
+        self._auto_encoded_for = -1
+        self._on_model_changed(self.model_state.model)
 
     def _on_weights(self) -> None:
         if self.encoded is not None and not self.stale:
             self.stale = True
             self.encode_btn.setText("Re-encode")
             self._say("The weights changed since the map was encoded: Re-encode to update it.")
-        if self.manifold.isVisible():
-            self._manifold_timer.start()
+        if self._manifold_applies():
+            self._manifold_dirty = True
+            if self.shown:
+                self._manifold_timer.start()
+
+    def _manifold_applies(self) -> bool:
+        spec = self.model_state.spec
+        return spec is not None and spec.z_dim == 2 and has_encoder(self.model_state.model)
+
+    @property
+    def shown(self) -> bool:
+        return self.on_screen and self.isVisible()
+
+    def set_on_screen(self, on: bool) -> None:
+        self.on_screen = on
+        if on:
+            self._auto_start()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        self._auto_start()
+        # next turn: a dock shown as a tab behind another learns so only after this event
+        QTimer.singleShot(0, self._auto_start)
 
     def _auto_start(self) -> None:
-        """Encode once per model when the panel is first seen (cheap for a few thousand points)."""
-        model = self.model_state.model
-        if not has_encoder(model) or self._auto_encoded_for == self.model_state.generation:
+        """When on screen: encode once per model (cheap for a few thousand points) and
+        bring the manifold up to date. Off screen nothing runs."""
+        if not self.shown:
             return
-        if dataset_problem(model, self.dataset_provider()) is None:
+        model = self.model_state.model
+        if has_encoder(model) and self._auto_encoded_for != self.model_state.generation \
+                and dataset_problem(model, self.dataset_provider()) is None:
             self._auto_encoded_for = self.model_state.generation
             self.encode()
-        if self.manifold.isVisible():
+        if self._manifold_applies() and self._manifold_dirty:
             self._render_manifold()
 
     # -- jobs --------------------------------------------------------------------------
@@ -359,6 +386,7 @@ class MapPanel(QWidget):
         if spec is None or spec.z_dim != 2 or not has_encoder(self.model_state.model):
             return
         model = snapshot_model(self.model_state)
+        self._manifold_dirty = False
         self.manifold_jobs.submit(lambda ctx: manifold_grid(model, n=15), on_done=self.manifold.set_image)
 
     # -- the map -----------------------------------------------------------------------

@@ -87,8 +87,9 @@ class PathsPanel(QWidget):
         self.test_index = QSpinBox()
         self.test_index.setRange(0, 0)
         self.test_index.setPrefix("#")
-        self.add_test_btn = QPushButton("Encode test image")
-        self.add_file_btn = QPushButton("Encode image file…")
+        self.add_test_btn = QPushButton("Test image")
+        self.add_test_btn.setToolTip("Encode the test image with this index")
+        self.add_file_btn = QPushButton("Image file…")
         self.add_file_btn.setToolTip("Encode an image file (you can also drop images on this panel)")
         grid.addWidget(self.add_current_btn, 0, 0)
         grid.addWidget(self.add_random_btn, 0, 1, 1, 2)
@@ -142,7 +143,8 @@ class PathsPanel(QWidget):
         self.frames_per_segment = QSpinBox()
         self.frames_per_segment.setRange(2, 240)
         self.frames_per_segment.setValue(24)
-        self.frames_per_segment.setSuffix(" frames/segment")
+        self.frames_per_segment.setSuffix(" frames/seg.")
+        self.frames_per_segment.setToolTip("Frames per segment (between two keyframes)")
         self.fps = QDoubleSpinBox()
         self.fps.setRange(0.5, 60.0)
         self.fps.setValue(12.0)
@@ -153,13 +155,15 @@ class PathsPanel(QWidget):
         pl.addWidget(self.play_btn, 0, 0)
         pl.addWidget(self.timeline, 0, 1, 1, 3)
         pl.addWidget(self.frame_label, 0, 4)
-        pl.addWidget(self.frames_per_segment, 1, 0, 1, 2)
-        pl.addWidget(self.fps, 1, 2)
-        pl.addWidget(self.loop, 1, 3)
-        pl.addWidget(self.pingpong, 1, 4)
+        for row, pair in enumerate(((self.frames_per_segment, self.fps), (self.loop, self.pingpong)), start=1):
+            options = QHBoxLayout()
+            for w in pair:
+                options.addWidget(w)
+            options.addStretch(1)
+            pl.addLayout(options, row, 0, 1, 5)
         layout.addWidget(play)
 
-        out = QHBoxLayout()
+        out = QGridLayout()
         self.gif_btn, self.strip_btn = QPushButton("GIF…"), QPushButton("PNG strip…")
         self.gif_btn.setToolTip("Export the path as an animated GIF (fps, loop and ping-pong as set)")
         self.strip_btn.setToolTip("Export the path as one row of frames (frames/segment as set)")
@@ -168,8 +172,8 @@ class PathsPanel(QWidget):
         self.load_btn.setToolTip("Load a path JSON (you can also drop one here)")
         self.compare_btn = QPushButton("Send to compare")
         self.compare_btn.setToolTip("Play this path side by side on the models of the Compare panel")
-        for w in (self.gif_btn, self.strip_btn, self.save_btn, self.load_btn, self.compare_btn):
-            out.addWidget(w)
+        for i, w in enumerate((self.gif_btn, self.strip_btn, self.compare_btn, self.save_btn, self.load_btn)):
+            out.addWidget(w, i // 3, i % 3)
         layout.addLayout(out)
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
@@ -231,6 +235,9 @@ class PathsPanel(QWidget):
             w.setToolTip(tip or w.toolTip())
         self._refresh_test_range()
         self._refresh_thumbnails()
+
+    def on_dataset_changed(self) -> None:
+        self._refresh_test_range()
 
     def _refresh_test_range(self) -> None:
         ds = self.dataset_provider()

@@ -162,6 +162,10 @@ class ProjectionPanel(QWidget):
             self.target_caption.setText("Target")
         self._update_buttons()
 
+    def on_dataset_changed(self) -> None:
+        ds = self.dataset_provider()
+        self.test_index.setRange(0, max(0, len(ds.test) - 1) if ds is not None else 0)
+
     def _update_buttons(self) -> None:
         busy = self.jobs.busy
         self.run_btn.setEnabled(self.target is not None and self.model_state.model is not None and not busy)

@@ -77,7 +77,10 @@ class TraversalPanel(QWidget):
         self.jobs = LatestJobRunner("traversal", self)
         self.kl_jobs = LatestJobRunner("traversal-kl", self)
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
-        self._debounce.timeout.connect(self.render)
+        self._debounce.timeout.connect(self._render_if_shown)
+        #: False while the panel's dock is a tab behind another (set by explore_docks):
+        #: Qt keeps such widgets "visible", so isVisible() alone can't tell
+        self.on_screen = True
         self._build()
         self._wire()
         self._on_model_changed(model_state.model)
@@ -183,6 +186,11 @@ class TraversalPanel(QWidget):
         self.rows_mode.blockSignals(False)
         self._update_controls()
 
+    def on_dataset_changed(self) -> None:
+        """A dataset makes KL ordering possible (or a new one changes it)."""
+        self._kl_requested_for = -1
+        self._on_model_changed(self.model_state.model)
+
     def _update_controls(self) -> None:
         z_mode = self.sweep.currentData() is None or self.sweep.currentData()[0] == "z"
         rows = self.rows_mode.currentData()
@@ -199,16 +207,35 @@ class TraversalPanel(QWidget):
         """Ask for a re-render (debounced); a hidden panel renders when shown."""
         if self.model_state.model is None:
             return
-        if not self.isVisible():
+        if not self.shown:
             self._dirty = True
             return
         self._debounce.start()
 
+    @property
+    def shown(self) -> bool:
+        return self.on_screen and self.isVisible()
+
+    def set_on_screen(self, on: bool) -> None:
+        self.on_screen = on
+        if on:
+            self._catch_up()
+
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        self._catch_up()
+
+    def _catch_up(self) -> None:
         if self._dirty or self.image is None:
             self._dirty = False
             self.schedule()
+
+    def _render_if_shown(self) -> None:
+        # a dock tabbed away between the request and now: render when it comes back
+        if self.shown:
+            self.render()
+        else:
+            self._dirty = True
 
     def _dims(self, spec: LatentSpec) -> tuple[list[int], str] | None:
         """The z dims to show as rows and a caption; None while KL is being computed."""
