@@ -212,3 +212,18 @@ def test_default_model_opens_demo(qtbot, window, monkeypatch, tmp_path):
     with qtbot.waitSignal(window.model_state.model_changed, timeout=10_000):
         assert window.open_default_model()
     assert len(window.latent_panel.z_rows) == 2
+
+
+def test_single_key_shortcuts_do_not_steal_typing(qtbot, window, vae_checkpoint):
+    open_and_wait(qtbot, window, vae_checkpoint)
+    window.latent_state.set_z(0, 1.0)
+    editor = window.train_panel.batch_size.lineEdit()  # a number box: "0" is typing there
+    window.activateWindow()
+    editor.setFocus()
+    qtbot.waitUntil(editor.hasFocus, timeout=2000)
+    qtbot.keyClick(editor, Qt.Key.Key_0)
+    assert window.latent_state.flat[0] == 1.0  # the Zero shortcut did not fire
+    assert "0" in window.train_panel.batch_size.text()  # the key went into the box ("128" had none)
+    window.image_view.setFocus()
+    qtbot.keyClick(window.image_view, Qt.Key.Key_0)
+    assert window.latent_state.flat[0] == 0.0  # elsewhere it does
