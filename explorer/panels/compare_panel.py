@@ -74,6 +74,7 @@ class _TileGrid(QWidget):
         while self.grid.count():
             w = self.grid.takeAt(0).widget()
             if w is not None:
+                w.hide()  # now: deletion waits for the event loop
                 w.deleteLater()
         self.tiles = []
         for r, (name, images) in enumerate(zip(names, rows)):
@@ -549,6 +550,7 @@ class ComparePanel(QWidget):
         while self.path_layout.count():
             w = self.path_layout.takeAt(0).widget()
             if w is not None:
+                w.hide()  # now: deletion waits for the event loop
                 w.deleteLater()
         self.path_tiles = {}
         for col, e in enumerate(self.entries):
