@@ -53,7 +53,7 @@ class JobContext:
 
     def progress(self, done: int, total: int) -> None:
         # a queued signal: safe from the worker thread, dropped in the GUI if superseded
-        self._runner._progress.emit(self.id, int(done), int(total))
+        _emit(self._runner._progress, self.id, int(done), int(total))
 
 
 Job = Callable[[JobContext], Any]
@@ -147,7 +147,7 @@ class LatestJobRunner(QObject):
                 result, error = fn(ctx), None
             except BaseException as e:  # noqa: BLE001 - every failure goes to the GUI as text
                 result, error = None, e
-            self._finished.emit(ctx.id, result, error)
+            _emit(self._finished, ctx.id, result, error)
 
     # -- back on the GUI thread ----------------------------------------------------------
     @Slot(int, int, int)
@@ -175,6 +175,14 @@ class LatestJobRunner(QObject):
         if busy != self._busy:
             self._busy = busy
             self.busy_changed.emit(busy)
+
+
+def _emit(signal: Any, *args: Any) -> None:
+    """Emit from the worker thread; a panel closed meanwhile has no receiver left to tell."""
+    try:
+        signal.emit(*args)
+    except RuntimeError:  # the runner's C++ object is gone (window closed mid-job)
+        pass
 
 
 def error_text(exc: BaseException) -> str:
