@@ -120,6 +120,7 @@ class MapPanel(QWidget):
         self.model_state, self.latent_state, self.dataset_provider = model_state, latent_state, dataset_provider
         self.encoded: Encoded | None = None
         self.coords: np.ndarray | None = None  # (N, 2) what the scatter shows
+        self._shown_mode = MODE_PCA  # in which coordinates
         self.tsne: np.ndarray | None = None  # cached t-SNE of self.encoded
         self.stale = False  # weights changed since encoding
         self.hovered: int | None = None
@@ -373,15 +374,22 @@ class MapPanel(QWidget):
         def job(ctx) -> np.ndarray | None:
             return tsne_2d(codes, progress=ctx.progress, should_stop=ctx.cancelled)
 
+        def back_to_shown() -> None:
+            # the combo says what the scatter shows: back to the coordinates still on screen
+            self.projection.blockSignals(True)
+            self.projection.setCurrentIndex(max(0, self.projection.findData(self._shown_mode)))
+            self.projection.blockSignals(False)
+
         def done(coords: np.ndarray | None) -> None:
             if coords is None:
+                back_to_shown()
                 self._say("t-SNE cancelled.")
                 return
             if self.encoded is enc:
                 self.tsne = coords
                 self.show_map()
 
-        self.jobs.submit(job, on_done=done)
+        self.jobs.submit(job, on_done=done, on_error=lambda _text: back_to_shown())
 
     def _render_manifold(self) -> None:
         spec = self.model_state.spec
@@ -412,6 +420,7 @@ class MapPanel(QWidget):
                 return
             coords = self.tsne
         self.coords = np.ascontiguousarray(coords, np.float32)
+        self._shown_mode = mode
         self.plot.setLabel("bottom", {MODE_LATENT: "z0", MODE_PCA: "PC 1", MODE_TSNE: "t-SNE 1"}[mode])
         self.plot.setLabel("left", {MODE_LATENT: "z1", MODE_PCA: "PC 2", MODE_TSNE: "t-SNE 2"}[mode])
         self._apply_colours()

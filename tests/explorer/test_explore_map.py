@@ -90,3 +90,21 @@ def test_tsne_and_colour_choices(qtbot, tiny_dataset):
 def test_gan_shows_a_hint(qtbot, tiny_dataset):
     _, _, panel = make(qtbot, build_model("gan", z_dim=4), tiny_dataset)
     assert panel.stack.hinting and "encoder" in panel.stack.hint.text()
+
+
+def test_tsne_without_scikit_learn_says_so_and_weights_mark_the_map_stale(qtbot, tiny_dataset, monkeypatch):
+    import explorer.panels.map_panel as map_panel
+
+    def no_sklearn(*args, **kwargs):
+        raise ImportError("t-SNE needs scikit-learn: pip install scikit-learn")
+
+    monkeypatch.setattr(map_panel, "tsne_2d", no_sklearn)
+    ms, ls, panel = make(qtbot, build_model("vae", latent_dim=4, hidden=16), tiny_dataset)
+    show_and_encode(qtbot, panel)
+    with qtbot.waitSignal(panel.jobs.failed, timeout=5000):
+        panel.projection.setCurrentIndex(panel.projection.findData(MODE_TSNE))
+    assert "pip install scikit-learn" in panel.message.text()
+    assert panel.mode == MODE_PCA  # back to the map still on screen
+    ms.load_weights(ms.model.state_dict())  # a training snapshot
+    assert panel.stale and panel.encode_btn.text() == "Re-encode"
+    panel.shutdown()
