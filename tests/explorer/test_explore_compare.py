@@ -7,7 +7,7 @@ import pytest
 from explorer.panels.compare_panel import ComparePanel
 from explorer.state import LatentState, ModelState
 from models.checkpoint import save_checkpoint
-from models.paths import path_from_keyframes, random_path
+from models.paths import random_path
 from models.registry import build_model
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from explorer.panels.traversal_panel import ROWS_ACTIVE, ROWS_ALL, ROWS_CUSTOM, TraversalPanel
 from explorer.state import LatentState, ModelState
