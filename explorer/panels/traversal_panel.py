@@ -31,7 +31,7 @@ from models.images import grid, save_png
 from models.latent import LatentSpec
 from models.paths import decode_batched, infogan_latents, traversal_latents
 
-from ..explore_workers import HintStack, LatestJobRunner, dataset_problem, snapshot_model
+from ..explore_workers import HintStack, LatestJobRunner, dataset_problem, parse_indices, snapshot_model
 from ..panels.image_view import ImageView
 from ..state import LatentState, ModelState
 
@@ -241,8 +241,6 @@ class TraversalPanel(QWidget):
         """The z dims to show as rows and a caption; None while KL is being computed."""
         mode = self.rows_mode.currentData()
         if mode == ROWS_CUSTOM:
-            from ..explore_workers import parse_indices
-
             try:
                 dims = parse_indices(self.custom_dims.text(), spec.z_dim)
             except ValueError as e:
