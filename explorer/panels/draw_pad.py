@@ -186,7 +186,7 @@ class DrawPadPanel(QWidget):
         if m is None:
             self.stack.show_hint("Open or train a model with an encoder (AE, VAE, β-VAE, AAE) to draw into it.")
         elif not has_encoder(m):
-            self.stack.show_hint(f"A {m.family} has no encoder, so it can't read a drawing.\n"
+            self.stack.show_hint(f"This {m.family} model has no encoder, so it can't read a drawing.\n"
                                  "Use Projection to find a GAN latent for an image instead.")
         else:
             self.stack.show_hint(None)

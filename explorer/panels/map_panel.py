@@ -243,7 +243,7 @@ class MapPanel(QWidget):
             self.stack.show_hint("Open or train a model to map its latent space.")
         elif not has_encoder(model):
             self.stack.show_hint(f"The latent map needs a model with an encoder (AE, VAE, β-VAE, AAE).\n"
-                                 f"A {model.family} only maps latents to images: use Projection to find "
+                                 f"This {model.family} model only maps latents to images: use Projection to find "
                                  "the latent of a given image.")
         else:
             self.stack.show_hint(None)
