@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         self._wire()
+        self.explore_docks = self._add_explore_docks()  # before the restore: the layout includes them
         self._restore_layout()
         self._update_actions()
         self.statusBar().showMessage("Ready", 3000)
@@ -183,6 +184,19 @@ class MainWindow(QMainWindow):
         s.finished.connect(self._on_training_finished)
         s.failed.connect(self.show_error)
 
+    def _add_explore_docks(self) -> dict[str, QDockWidget]:
+        """The Explore and compare docks (paths, projection, drawing pad, traversal, latent
+        map, compare), tabbed behind the main docks. They are optional: if they fail to
+        load, the window works without them and says so."""
+        try:
+            from .explore_docks import add_explore_docks
+
+            return add_explore_docks(self, self.model_state, self.latent_state, lambda: self.data_state.dataset,
+                                     dataset_changed=self.data_state.changed)
+        except Exception as e:  # noqa: BLE001 - a broken optional panel must not stop the app
+            QTimer.singleShot(0, lambda: self.statusBar().showMessage(f"Explore panels unavailable: {e}", 10000))
+            return {}
+
     # -- layout memory -----------------------------------------------------------------
     def _restore_layout(self) -> None:
         self._default_state = self.saveState()
@@ -214,6 +228,14 @@ class MainWindow(QMainWindow):
         for dock in (self.train_dock, self.latent_dock, self.training_dock):
             dock.setFloating(False)
             dock.show()
+        if self.explore_docks:
+            from .explore_docks import place_explore_docks
+
+            for dock in self.explore_docks.values():
+                dock.setFloating(False)
+            place_explore_docks(self, self.explore_docks)
+            for dock in (self.train_dock, self.training_dock):
+                dock.raise_()  # the main docks in front of the tabs behind them
         self._default_sizes()
 
     def save_layout(self) -> None:
@@ -554,6 +576,10 @@ class MainWindow(QMainWindow):
                 # still saving: keep the thread referenced so Qt doesn't destroy it running
                 _ORPHANS.append(self.session._thread)
         self.decoder.close()
+        if self.explore_docks:
+            from .explore_docks import shutdown_explore_docks
+
+            shutdown_explore_docks(self.explore_docks)
         self.jobs.wait(timeout_ms)
         self.training_view.stop_timers()
         if self._error_box is not None:
