@@ -200,7 +200,7 @@ def main() -> None:
                     "load_avg_1m": round(os.getloadavg()[0], 2)},
         "setup": {"model": {"family": "vae", **MODEL}, "dataset": dataset.name, "batch_size": BATCH,
                   "window_seconds": args.seconds, "slider_moves": args.moves,
-                  "gil_switch_interval_s_while_training": workers.GUI_SWITCH_INTERVAL_S},
+                  "gil_switch_interval_s_while_training": workers.GUI_SWITCH_INTERVAL_S or sys.getswitchinterval()},
     }
     default_threads = torch.get_num_threads()
     result["train_steps_per_s_headless_default_threads"] = round(

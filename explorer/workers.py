@@ -38,11 +38,12 @@ from models.training import StepMetrics, TrainConfig, TrainControl, device_descr
 
 #: at most this often the training worker emits a batch of metrics to the GUI (20 Hz)
 EMIT_INTERVAL_S = 0.05
-#: the GIL switch interval while the window runs: the default 5 ms means that every time
-#: the GUI thread wants the GIL back from a busy training thread (after each torch op of a
-#: decode, each Qt->Python call) it may wait 5 ms; 1 ms keeps slider decodes snappy at a
-#: small cost in training throughput (measured in benchmarks/ui_latency.py)
-GUI_SWITCH_INTERVAL_S = 0.001
+#: the GIL switch interval while a run trains in the window; None keeps Python's 5 ms.
+#: Measured with benchmarks/ui_latency.py on the 2-core machine (A/B, twice each): 1 ms gave
+#: a worse slider p95 (2.5-5.9 ms vs 2.1-2.2 ms), longer stalls (18-37 ms vs 15-28 ms) and
+#: no faster training. The training thread spends most of its time in torch kernels with
+#: the GIL released, so forcing more frequent hand-offs only adds convoy overhead.
+GUI_SWITCH_INTERVAL_S: float | None = None
 
 
 class DatasetFactory(Protocol):
@@ -344,7 +345,8 @@ class TrainingSession(QObject):
         self._gui_threads = torch.get_num_threads()
         torch.set_num_threads(1)
         self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
+        if GUI_SWITCH_INTERVAL_S is not None:
+            sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
         self._set_state("loading")
         thread.start()
 
