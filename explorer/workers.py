@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import sys
 import threading
 import time
@@ -256,7 +257,10 @@ class TrainingWorker(QObject):
         if device.type == "cpu":
             torch.set_num_threads(1)  # keep the GUI's core free (see the module docstring)
         self.loading.emit(f"Loading {req.dataset}…")
-        dataset = self.dataset_factory(req.dataset, req.data_dir, download=True, progress=self.download_progress.emit)
+        # LATENT_EXPLORER_NO_DOWNLOAD=1 (offline machines, CI) turns a missing file into a clear error
+        download = os.environ.get("LATENT_EXPLORER_NO_DOWNLOAD") != "1"
+        dataset = self.dataset_factory(req.dataset, req.data_dir, download=download,
+                                       progress=self.download_progress.emit)
         if self.control.stop_requested:
             return
         self.loading.emit(f"Building {req.family}…")

@@ -201,7 +201,10 @@ class LatentPanel(QWidget):
         spec = self.model_state.spec
         if spec != self.spec or model is None:
             self._rebuild(spec)
-        self.latent_state.reset(spec)  # also pushes the origin to the controls
+        elif spec is not None:
+            self._shown = np.full(spec.input_dim, np.nan, np.float32)  # resync every control
+        # the window resets LatentState to the new model's origin next; that updates the controls
+        self._on_latent_changed(self.latent_state.flat)
         self._update_encode_controls()
 
     def _rebuild(self, spec: LatentSpec | None) -> None:
