@@ -140,3 +140,19 @@ def test_load_image_file_inverts_paper_scans(tmp_path):
     with pytest.raises(ValueError):
         (tmp_path / "bad.png").write_bytes(b"nope")
         dec.load_image_file(str(tmp_path / "bad.png"), (1, 28, 28))
+
+
+def test_leak_guard_sees_a_running_training_thread(qtbot, dataset_factory, tmp_path):
+    """What the autouse no_thread_leaks fixture relies on: a live run is reported. Also: the
+    loader's download progress reaches the GUI thread."""
+    session = TrainingSession(dataset_factory)
+    progress: list[tuple[int, int]] = []
+    session.download_progress.connect(lambda done, total: progress.append((done, total)))
+    with qtbot.waitSignal(session.started, timeout=10_000):
+        session.start(TrainRequest("ae", "tiny", None, {"latent_dim": 2, "hidden": 8},
+                                   TrainConfig(epochs=1000, batch_size=50, device="cpu"), runs_root=tmp_path))
+    assert any("training ae on tiny" in t for t in live_threads())
+    assert progress == [(50, 100), (100, 100)]
+    session.stop()
+    assert session.wait(2000)
+    assert live_threads() == []
