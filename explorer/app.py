@@ -10,8 +10,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from . import settings
-
-ICON = Path(__file__).resolve().parents[1] / "assets" / "icons" / "latent-explorer.png"
+from .assets import ICON
 
 
 def make_app(argv: list[str] | None = None) -> QApplication:

@@ -33,7 +33,7 @@ from .workers import DatasetFactory, JobRunner, TrainingSession, TrainStarted, d
 
 APP_TITLE = "Latent Explorer"
 DEFAULT_SIZE = (1400, 900)
-DEMO_DIR = Path(__file__).resolve().parents[1] / "assets" / "demo"
+from .assets import DEMO_DIR
 HINT = ("<p style='font-size:18px; color:#c8c8c8'>Open a model or press Train</p>"
         "<p>File ▸ Open (Ctrl+O) loads a checkpoint or a run folder; you can also drop one here.<br>"
         "Train (Ctrl+T) fits a new model: the <i>shapes</i> dataset needs no download.</p>")
