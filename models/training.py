@@ -198,8 +198,11 @@ class GraphStep(EagerStep):
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):  # warm-up: lets cuBLAS/optimizer allocate their state
             for _ in range(3):
-                self.model.training_step(split.batch(self.static_idx), optimizers)
+                warm_terms = self.model.training_step(split.batch(self.static_idx), optimizers)
         torch.cuda.current_stream().wait_stream(side)
+        # accumulators live outside the graph's memory pool and are only added to inside it
+        # (allocating them during capture would re-zero them at every replay)
+        self.acc = {k: torch.zeros((), device=device) for k in warm_terms}
         for p, s in zip(params, saved_params):
             p.data.copy_(s)
         for b, s in zip(model.buffers(), saved_buffers):
@@ -212,11 +215,8 @@ class GraphStep(EagerStep):
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph):
             terms = self.model.training_step(split.batch(self.static_idx), optimizers)
-            self.acc = {k: torch.zeros((), device=device) for k in terms}
             for k, v in terms.items():
                 self.acc[k] += v.float()
-        for v in self.acc.values():  # capture ran nothing, but be explicit: start at zero
-            v.zero_()
 
     def run(self, idx: torch.Tensor) -> None:
         self.static_idx.copy_(idx, non_blocking=True)
