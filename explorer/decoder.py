@@ -169,6 +169,8 @@ class Decoder(QObject):
 # the other direction: images -> latent (Encode button, dropped image files)
 # ---------------------------------------------------------------------------------------
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+#: the file dialogs' filter for the same images
+IMAGE_FILTER = "Images (" + " ".join(f"*{suffix}" for suffix in IMAGE_SUFFIXES) + ")"
 
 
 def encode_images(model_state: ModelState, x: torch.Tensor) -> np.ndarray:

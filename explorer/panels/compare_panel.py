@@ -31,9 +31,10 @@ from models.compare import error_heatmap, reconstruction_metrics
 from models.data.base import Dataset
 from models.paths import LatentPath, render_frames
 
-from ..decoder import IMAGE_SUFFIXES, load_image_file
+from ..decoder import IMAGE_FILTER, IMAGE_SUFFIXES, load_image_file
 from ..explore_workers import LatestJobRunner, Tile, parse_indices, snapshot_model, to_display
 from ..state import LatentState, ModelState
+from .common import caption_label, thin_busy_bar
 
 DatasetProvider = Callable[[], "Dataset | None"]
 RECON_TILE, PATH_TILE = 64, 96
@@ -226,15 +227,9 @@ class ComparePanel(QWidget):
         pl.addWidget(pscroll, 1)
         self.tabs.addTab(pth, "Path")
 
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 0)
-        self.progress.setMaximumHeight(8)
-        self.progress.setTextVisible(False)
-        self.progress.hide()
+        self.progress = thin_busy_bar(8)
         layout.addWidget(self.progress)
-        self.message = QLabel("")
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #9aa0a6;")
+        self.message = caption_label()
         layout.addWidget(self.message)
 
     def _wire(self) -> None:
@@ -366,7 +361,7 @@ class ComparePanel(QWidget):
 
     def add_image_files(self, files: list[str | Path] | None = None) -> None:
         if files is None:
-            chosen, _ = QFileDialog.getOpenFileNames(self, "Add images", "", "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp)")
+            chosen, _ = QFileDialog.getOpenFileNames(self, "Add images", "", IMAGE_FILTER)
             files = list(chosen)
         shape = self._image_shape()
         if shape is None:

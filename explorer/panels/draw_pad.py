@@ -23,8 +23,9 @@ from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QPushButton, QSpin
 from models.data.base import Dataset
 
 from ..decoder import encode_images
-from ..explore_workers import HintStack, Tile, decode_one, has_encoder, to_display
+from ..explore_workers import Tile, decode_one, has_encoder, to_display
 from ..state import LatentState, ModelState
+from .common import install_hint_stack, panel_body
 
 DatasetProvider = Callable[[], "Dataset | None"]
 CANVAS = 224
@@ -137,9 +138,7 @@ class DrawPadPanel(QWidget):
         self._on_model_changed(model_state.model)
 
     def _build(self) -> None:
-        body = QWidget()
-        layout = QGridLayout(body)
-        layout.setContentsMargins(6, 6, 6, 6)
+        body, layout = panel_body(QGridLayout)
         self.canvas = DrawCanvas()
         self.canvas.setToolTip("Draw with the left mouse button: the encoder maps your drawing to the sliders")
         self.clear_btn = QPushButton("Clear")
@@ -167,10 +166,7 @@ class DrawPadPanel(QWidget):
         layout.addLayout(row, 1, 0, 1, 2)
         layout.setRowStretch(2, 1)
         layout.setColumnStretch(2, 1)
-        self.stack = HintStack(body)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self.stack)
+        self.stack = install_hint_stack(self, body)
 
     def _wire(self) -> None:
         self.model_state.model_changed.connect(self._on_model_changed)

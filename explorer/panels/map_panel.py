@@ -24,16 +24,17 @@ import torch
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
-    QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget,
+    QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget,
 )
 
 from models.data.base import Dataset, Split
 from models.latent_map import PCA2D, encode_dataset, manifold_grid, pca_2d, tsne_2d
 from models.paths import LatentPath, path_from_keyframes
 
-from ..explore_workers import HintStack, LatestJobRunner, Tile, dataset_problem, has_encoder, snapshot_model, to_display
+from ..explore_workers import LatestJobRunner, Tile, dataset_problem, has_encoder, snapshot_model, to_display
 from ..panels.image_view import ImageView
 from ..state import LatentState, ModelState
+from .common import caption_label, install_hint_stack, panel_body, thin_busy_bar
 
 DatasetProvider = Callable[[], "Dataset | None"]
 #: a hover or click within this many screen pixels of a point hits it
@@ -140,9 +141,7 @@ class MapPanel(QWidget):
 
     # -- construction ------------------------------------------------------------------
     def _build(self) -> None:
-        body = QWidget()
-        layout = QVBoxLayout(body)
-        layout.setContentsMargins(6, 6, 6, 6)
+        body, layout = panel_body()
         top = QHBoxLayout()
         self.encode_btn = QPushButton("Encode test set")
         self.encode_btn.setToolTip("Encode a random sample of the test images with the current model")
@@ -164,10 +163,7 @@ class MapPanel(QWidget):
             top.addWidget(w)
         top.addStretch(1)
         layout.addLayout(top)
-        self.progress = QProgressBar()
-        self.progress.setMaximumHeight(10)
-        self.progress.setTextVisible(False)
-        self.progress.hide()
+        self.progress = thin_busy_bar()
         layout.addWidget(self.progress)
 
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -208,15 +204,10 @@ class MapPanel(QWidget):
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
         layout.addWidget(split, 1)
-        self.message = QLabel("Click a point to go there · Shift+drag to draw a path")
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #9aa0a6;")
+        self.message = caption_label("Click a point to go there · Shift+drag to draw a path")
         layout.addWidget(self.message)
 
-        self.stack = HintStack(body)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self.stack)
+        self.stack = install_hint_stack(self, body)
 
     def _wire(self) -> None:
         ms = self.model_state

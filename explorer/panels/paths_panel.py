@@ -22,16 +22,16 @@ from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout,
-    QHeaderView, QLabel, QProgressBar, QPushButton, QSlider, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout,
-    QWidget,
+    QHeaderView, QLabel, QPushButton, QSlider, QSpinBox, QTableWidget, QTableWidgetItem, QWidget,
 )
 
 from models.data.base import Dataset
 from models.paths import KINDS, LatentPath, ModelIdentity, load_path, random_path, render_frames, save_gif, save_path, save_strip
 
-from ..decoder import IMAGE_SUFFIXES, encode_images, load_image_file
-from ..explore_workers import HintStack, LatestJobRunner, array_to_qimage, decode_one, snapshot_model
+from ..decoder import IMAGE_FILTER, IMAGE_SUFFIXES, encode_images, load_image_file
+from ..explore_workers import LatestJobRunner, array_to_qimage, decode_one, snapshot_model
 from ..state import LatentState, ModelState
+from .common import caption_label, install_hint_stack, panel_body, thin_busy_bar
 
 DatasetProvider = Callable[[], "Dataset | None"]
 THUMB = 36
@@ -74,9 +74,7 @@ class PathsPanel(QWidget):
 
     # -- construction ------------------------------------------------------------------
     def _build(self) -> None:
-        body = QWidget()
-        layout = QVBoxLayout(body)
-        layout.setContentsMargins(6, 6, 6, 6)
+        body, layout = panel_body()
 
         add = QGroupBox("Add keyframe")
         grid = QGridLayout(add)
@@ -175,21 +173,12 @@ class PathsPanel(QWidget):
         for i, w in enumerate((self.gif_btn, self.strip_btn, self.compare_btn, self.save_btn, self.load_btn)):
             out.addWidget(w, i // 3, i % 3)
         layout.addLayout(out)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 0)
-        self.progress.setMaximumHeight(10)
-        self.progress.setTextVisible(False)
-        self.progress.hide()
+        self.progress = thin_busy_bar()
         layout.addWidget(self.progress)
-        self.message = QLabel("")
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #9aa0a6;")
+        self.message = caption_label()
         layout.addWidget(self.message)
 
-        self.stack = HintStack(body)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self.stack)
+        self.stack = install_hint_stack(self, body)
 
     def _wire(self) -> None:
         ms = self.model_state
@@ -296,7 +285,7 @@ class PathsPanel(QWidget):
         if model is None:
             return
         if file is None:
-            file, _ = QFileDialog.getOpenFileName(self, "Encode an image", "", "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp)")
+            file, _ = QFileDialog.getOpenFileName(self, "Encode an image", "", IMAGE_FILTER)
             if not file:
                 return
         try:

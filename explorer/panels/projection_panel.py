@@ -16,16 +16,16 @@ import torch
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QCheckBox, QDoubleSpinBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
-    QVBoxLayout, QWidget,
+    QCheckBox, QDoubleSpinBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QWidget,
 )
 
 from models.data.base import Dataset
 from models.projection import ProjectionResult, project
 
-from ..decoder import IMAGE_SUFFIXES, load_image_file
-from ..explore_workers import HintStack, LatestJobRunner, Tile, dataset_problem, snapshot_model, to_display
+from ..decoder import IMAGE_FILTER, IMAGE_SUFFIXES, load_image_file
+from ..explore_workers import LatestJobRunner, Tile, dataset_problem, snapshot_model, to_display
 from ..state import LatentState, ModelState
+from .common import caption_label, install_hint_stack, panel_body
 
 DatasetProvider = Callable[[], "Dataset | None"]
 TILE = 128
@@ -54,9 +54,7 @@ class ProjectionPanel(QWidget):
         self._on_model_changed(model_state.model)
 
     def _build(self) -> None:
-        body = QWidget()
-        layout = QVBoxLayout(body)
-        layout.setContentsMargins(6, 6, 6, 6)
+        body, layout = panel_body()
         src = QHBoxLayout()
         self.test_index = QSpinBox()
         self.test_index.setPrefix("#")
@@ -122,15 +120,10 @@ class ProjectionPanel(QWidget):
             after.addWidget(w)
         layout.addLayout(after)
         layout.addStretch(1)
-        self.message = QLabel("")
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #9aa0a6;")
+        self.message = caption_label()
         layout.addWidget(self.message)
 
-        self.stack = HintStack(body)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self.stack)
+        self.stack = install_hint_stack(self, body)
 
     def _wire(self) -> None:
         self.model_state.model_changed.connect(self._on_model_changed)
@@ -203,7 +196,7 @@ class ProjectionPanel(QWidget):
         if model is None:
             return
         if file is None:
-            file, _ = QFileDialog.getOpenFileName(self, "Project an image", "", "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp)")
+            file, _ = QFileDialog.getOpenFileName(self, "Project an image", "", IMAGE_FILTER)
             if not file:
                 return
         try:

@@ -22,7 +22,7 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QGridLayout, QLabel, QLineEdit, QPushButton,
-    QSpinBox, QVBoxLayout, QWidget,
+    QSpinBox, QWidget,
 )
 
 from models.base import LatentModel
@@ -31,9 +31,10 @@ from models.images import grid, save_png
 from models.latent import LatentSpec
 from models.paths import decode_batched, infogan_latents, traversal_latents
 
-from ..explore_workers import HintStack, LatestJobRunner, dataset_problem, parse_indices, snapshot_model
+from ..explore_workers import LatestJobRunner, dataset_problem, parse_indices, snapshot_model
 from ..panels.image_view import ImageView
 from ..state import LatentState, ModelState
+from .common import caption_label, install_hint_stack, panel_body
 
 DatasetProvider = Callable[[], "Dataset | None"]
 #: re-render this long after the last change (slider drags, spin box typing)
@@ -87,9 +88,7 @@ class TraversalPanel(QWidget):
 
     # -- construction ------------------------------------------------------------------
     def _build(self) -> None:
-        body = QWidget()
-        layout = QVBoxLayout(body)
-        layout.setContentsMargins(6, 6, 6, 6)
+        body, layout = panel_body()
         form = QGridLayout()
         self.sweep = QComboBox()
         self.sweep.setToolTip("What the rows and columns show")
@@ -131,14 +130,9 @@ class TraversalPanel(QWidget):
         self.view = ImageView("")
         self.view.setMinimumSize(200, 160)
         layout.addWidget(self.view, 1)
-        self.caption = QLabel("")
-        self.caption.setWordWrap(True)
-        self.caption.setStyleSheet("color: #9aa0a6;")
+        self.caption = caption_label()
         layout.addWidget(self.caption)
-        self.stack = HintStack(body)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self.stack)
+        self.stack = install_hint_stack(self, body)
 
     def _wire(self) -> None:
         ms = self.model_state
