@@ -31,10 +31,10 @@ import dataclasses
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .base import adam
+from .gan import discriminator_step, generator_step
 from .latent import LatentSpec
 from .vae import AEConfig, AutoEncoder, recon_nll
 
@@ -147,13 +147,6 @@ class AdversarialAE(AutoEncoder):
             "generator": adam(self.encoder_params(), lr, adv),
         }
 
-    def _d_terms(self, z_fake: torch.Tensor) -> torch.Tensor:
-        z_real = self.sample_prior(z_fake.shape[0], device=z_fake.device)
-        real_logits, fake_logits = self.discriminator(z_real), self.discriminator(z_fake)
-        return F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + F.binary_cross_entropy_with_logits(
-            fake_logits, torch.zeros_like(fake_logits)
-        )
-
     def training_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
         cfg = self.config
         opt_ae, opt_d, opt_g = optimizers["autoencoder"], optimizers["discriminator"], optimizers["generator"]
@@ -166,18 +159,11 @@ class AdversarialAE(AutoEncoder):
 
         # 2a. regularisation phase, discriminator: prior samples -> 1, codes -> 0
         z = self.encode(batch)
-        opt_d.zero_grad(set_to_none=True)
-        d_loss = self._d_terms(z.detach())
-        d_loss.backward()
-        opt_d.step()
+        z_prior = self.sample_prior(z.shape[0], device=z.device)
+        d_loss, _, _ = discriminator_step(self.discriminator, opt_d, z_prior, z)
 
         # 2b. regularisation phase, encoder as generator: fool the discriminator
-        opt_g.zero_grad(set_to_none=True)
-        logits = self.discriminator(z)
-        g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-        g_loss.backward()
-        opt_g.step()
-        opt_d.zero_grad(set_to_none=True)
+        g_loss = generator_step(self.discriminator, opt_g, z, opt_d)
 
         recon = recon.detach()
         return {"recon": recon, "d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "total": recon}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -63,6 +64,47 @@ def conv_plan(image_shape: tuple[int, int, int], base: int) -> tuple[int, int, l
     if n == 0:
         raise ValueError(f"image side {h} cannot be halved down to 7 or 4")
     return n, h // 2**n, [base * 2**i for i in range(n)]
+
+
+def discriminator_bce(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """The discriminator's BCE on logits: real -> 1 plus fake -> 0 (each a batch mean)."""
+    return F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + F.binary_cross_entropy_with_logits(
+        fake_logits, torch.zeros_like(fake_logits)
+    )
+
+
+def generator_bce(fake_logits: torch.Tensor) -> torch.Tensor:
+    """The non-saturating generator loss ``-log D(G(z))`` on the discriminator's logits."""
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def discriminator_step(
+    discriminator: Callable[[torch.Tensor], torch.Tensor], optimizer: torch.optim.Optimizer, real: torch.Tensor,
+    fake: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One discriminator update on ``discriminator_bce`` (``fake`` is detached: no gradient
+    reaches what made it). Returns (loss, real logits, fake logits), still attached."""
+    optimizer.zero_grad(set_to_none=True)
+    real_logits = discriminator(real)
+    fake_logits = discriminator(fake.detach())
+    loss = discriminator_bce(real_logits, fake_logits)
+    loss.backward()
+    optimizer.step()
+    return loss, real_logits, fake_logits
+
+
+def generator_step(
+    discriminator: Callable[[torch.Tensor], torch.Tensor], optimizer: torch.optim.Optimizer, fake: torch.Tensor,
+    discriminator_optimizer: torch.optim.Optimizer,
+) -> torch.Tensor:
+    """One non-saturating generator update (``generator_bce`` of ``discriminator(fake)``),
+    then drops the gradients it left on the discriminator. Returns the loss, still attached."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = generator_bce(discriminator(fake))
+    loss.backward()
+    optimizer.step()
+    discriminator_optimizer.zero_grad(set_to_none=True)
+    return loss
 
 
 class ConvGenerator(nn.Module):
@@ -190,10 +232,7 @@ class AdversarialModel(LatentModel):
         real = to_tanh_range(batch)
         fake = self.generator(self.sample_latent(batch.shape[0], batch.device))
         real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
-        d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + F.binary_cross_entropy_with_logits(
-            fake_logits, torch.zeros_like(fake_logits)
-        )
-        g_loss = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+        d_loss, g_loss = discriminator_bce(real_logits, fake_logits), generator_bce(fake_logits)
         return {"d_loss": d_loss, "g_loss": g_loss, "d_real": torch.sigmoid(real_logits).mean(), "d_fake": torch.sigmoid(fake_logits).mean()}
 
     def training_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
@@ -202,22 +241,10 @@ class AdversarialModel(LatentModel):
         fake = self.generator(self.sample_latent(batch.shape[0], batch.device))
 
         # 1. discriminator: real -> 1, fake -> 0
-        opt_d.zero_grad(set_to_none=True)
-        real_logits = self.discriminator(real)
-        fake_logits = self.discriminator(fake.detach())
-        d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + F.binary_cross_entropy_with_logits(
-            fake_logits, torch.zeros_like(fake_logits)
-        )
-        d_loss.backward()
-        opt_d.step()
+        d_loss, real_logits, fake_logits = discriminator_step(self.discriminator, opt_d, real, fake)
 
         # 2. generator: non-saturating -log D(G(z)) against the updated discriminator
-        opt_g.zero_grad(set_to_none=True)
-        gen_logits = self.discriminator(fake)
-        g_loss = F.binary_cross_entropy_with_logits(gen_logits, torch.ones_like(gen_logits))
-        g_loss.backward()
-        opt_g.step()
-        opt_d.zero_grad(set_to_none=True)  # drop the gradients the G step left on D
+        g_loss = generator_step(self.discriminator, opt_g, fake, opt_d)
 
         return {
             "d_loss": d_loss.detach(),

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import ModelConfig, adam
-from .gan import AdversarialModel, conv_plan, dcgan_init, from_tanh_range, to_tanh_range
+from .gan import AdversarialModel, conv_plan, dcgan_init, discriminator_bce, discriminator_step, generator_bce, to_tanh_range
 from .latent import LatentSpec
 
 
@@ -223,10 +223,7 @@ class InfoGAN(AdversarialModel):
         real_logits = self.discriminator(real)
         h_fake = self.body(fake)
         fake_logits = self.d_head(h_fake).view(-1)
-        d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + F.binary_cross_entropy_with_logits(
-            fake_logits, torch.zeros_like(fake_logits)
-        )
-        g_loss = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+        d_loss, g_loss = discriminator_bce(real_logits, fake_logits), generator_bce(fake_logits)
         info_cat, info_cont = self._info_terms(h_fake, cats, codes)
         return {
             "d_loss": d_loss, "g_loss": g_loss, "d_real": torch.sigmoid(real_logits).mean(), "d_fake": torch.sigmoid(fake_logits).mean(),
@@ -241,20 +238,12 @@ class InfoGAN(AdversarialModel):
         fake = self.generator(latent)
 
         # 1. discriminator
-        opt_d.zero_grad(set_to_none=True)
-        real_logits = self.discriminator(real)
-        fake_logits = self.discriminator(fake.detach())
-        d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + F.binary_cross_entropy_with_logits(
-            fake_logits, torch.zeros_like(fake_logits)
-        )
-        d_loss.backward()
-        opt_d.step()
+        d_loss, real_logits, fake_logits = discriminator_step(self.discriminator, opt_d, real, fake)
 
         # 2. generator + Q head: fool D and make the codes recoverable
         opt_g.zero_grad(set_to_none=True)
         h_fake = self.body(fake)
-        gen_logits = self.d_head(h_fake).view(-1)
-        g_loss = F.binary_cross_entropy_with_logits(gen_logits, torch.ones_like(gen_logits))
+        g_loss = generator_bce(self.d_head(h_fake).view(-1))
         info_cat, info_cont = self._info_terms(h_fake, cats, codes)
         (g_loss + cfg.lambda_cat * info_cat + cfg.lambda_cont * info_cont).backward()
         opt_g.step()
