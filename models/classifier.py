@@ -199,6 +199,7 @@ def split_accuracy(clf: Classifier, split: Split, batch_size: int = 1000) -> flo
     return correct / max(n, 1)
 
 
+@torch.enable_grad()  # callers such as evaluate_generator run under no_grad
 def train_classifier(
     dataset: Dataset,
     device: torch.device | str = "cpu",

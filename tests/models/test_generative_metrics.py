@@ -303,3 +303,18 @@ def test_mnist_classifier_is_accurate(tmp_path):
     assert clf.accuracy >= 0.98
     assert ref["inception_score"] >= 9.0
     assert ref["class_coverage"] == 1.0
+
+
+def test_classifier_trains_even_when_called_under_no_grad(tmp_path):
+    """evaluate_generator runs under no_grad and trains the classifier on first use."""
+    from models.classifier import train_classifier
+    from models.data.base import Dataset, TensorSplit
+
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 2, (64,), generator=g)
+    imgs = torch.zeros(64, 1, 28, 28, dtype=torch.uint8)
+    imgs[labels == 1, :, :14] = 255
+    ds = Dataset("two", TensorSplit(imgs, labels), TensorSplit(imgs, labels), class_names=("a", "b"))
+    with torch.no_grad():
+        clf = train_classifier(ds, epochs=1, batch_size=16)
+    assert clf.accuracy > 0.5
