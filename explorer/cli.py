@@ -104,8 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("paths", nargs="*", help="checkpoints or run folders to open")
 
     t = sub.add_parser("train", help="train a model headless and write a run folder")
-    t.add_argument("--model", required=True, choices=list(FAMILIES), metavar="{" + ",".join(FAMILIES) + "}")
-    t.add_argument("--dataset", default="shapes", choices=DATASETS)
+    t.add_argument("--model", choices=list(FAMILIES), metavar="{" + ",".join(FAMILIES) + "}")
+    t.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                   help="continue a run from its latest checkpoint (same model, data and folder unless given)")
+    t.add_argument("--dataset", choices=DATASETS, help="default: shapes (or the resumed run's)")
     t.add_argument("--data-dir", type=Path, help="where the dataset files are (folder: the image folder)")
     t.add_argument("--image-size", type=int, help="image side for shapes (64 or 28) and folder datasets")
     t.add_argument("--channels", type=int, default=1, choices=(1, 3), help="folder datasets: grey (1) or RGB (3)")
@@ -121,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--snapshot-every", type=int, default=1000, help="steps between sample grids")
     t.add_argument("--checkpoint-every", type=int, default=0, help="steps between checkpoints (0: every epoch)")
     t.add_argument("--fast", default="auto", choices=("auto", "off"), help="CUDA graph fast path")
-    t.add_argument("--out", required=True, type=Path, help="run folder to write")
+    t.add_argument("--out", type=Path, help="run folder to write (default with --resume: the resumed run)")
     _add_model_flags(t)
 
     e = sub.add_parser("eval", help="evaluate a run or checkpoint; prints metrics")
@@ -232,14 +234,37 @@ def _train(args: argparse.Namespace, device, rank: int, world: int) -> int:
     from models.runs import RunDir
     from models.training import TrainConfig, TrainControl, device_description, train
 
-    dataset = _load_dataset(args.dataset, args.data_dir, args.image_size, args.channels, args.no_download, quiet=False)
     overrides = {name: getattr(args, name) for name in _family_fields() if getattr(args, name, None) is not None}
-    known = {f.name for f in dataclasses.fields(config_class(args.model))}
-    ignored = sorted(set(overrides) - known)
-    if ignored:
-        raise CLIError(f"--{ignored[0].replace('_', '-')} does not apply to {args.model}")
-    torch.manual_seed(args.seed)
-    model = build_model(args.model, image_shape=tuple(dataset.image_shape), **overrides)
+    start_step = 0
+    if args.resume is not None:
+        from models.checkpoint import load_checkpoint
+        from models.runs import RunDir as _Run
+
+        if overrides or args.model:
+            raise CLIError("--resume continues the run's own model: drop --model and the model flags")
+        resumed = _Run(args.resume)
+        ckpt = load_checkpoint(resumed.latest if resumed.latest.exists() else args.resume)
+        model, start_step = ckpt.model, int(ckpt.train_state.get("step") or 0)
+        args.model = model.family
+        args.dataset = args.dataset or ckpt.train_state.get("dataset")
+        args.out = args.out or resumed.path
+        c, h, _ = model.config.image_shape
+        args.image_size, args.channels = args.image_size or h, c
+    elif not args.model:
+        raise CLIError("give --model (or --resume RUN_DIR)")
+    if args.out is None:
+        raise CLIError("give --out RUN_DIR")
+    dataset = _load_dataset(args.dataset or "shapes", args.data_dir, args.image_size, args.channels, args.no_download,
+                            quiet=False)
+    if args.resume is None:
+        known = {f.name for f in dataclasses.fields(config_class(args.model))}
+        ignored = sorted(set(overrides) - known)
+        if ignored:
+            raise CLIError(f"--{ignored[0].replace('_', '-')} does not apply to {args.model}")
+        torch.manual_seed(args.seed)
+        model = build_model(args.model, image_shape=tuple(dataset.image_shape), **overrides)
+    elif tuple(dataset.image_shape) != tuple(model.config.image_shape):
+        raise CLIError(f"the run's model works on {tuple(model.config.image_shape)} images, {dataset.name} has {tuple(dataset.image_shape)}")
     cfg = TrainConfig(
         epochs=args.epochs if args.epochs is not None else (None if args.steps else 10), steps=args.steps,
         batch_size=args.batch_size, lr=args.lr, device=str(device), seed=args.seed, log_every=args.log_every,
@@ -256,7 +281,8 @@ def _train(args: argparse.Namespace, device, rank: int, world: int) -> int:
               f"{f' x {world} processes' if world > 1 else ''} -> {run.path}", file=sys.stderr)
     bar = None
     try:
-        for m in train(model, dataset, cfg, control, run, extra_state={"cli": " ".join(sys.argv[1:])}):
+        for m in train(model, dataset, cfg, control, run, extra_state={"cli": " ".join(sys.argv[1:])},
+                       start_step=start_step):
             terms = " ".join(f"{k}={v:.4g}" for k, v in m.terms.items())
             if tty:
                 from tqdm import tqdm

@@ -34,6 +34,18 @@ class RunDir:
     def best(self) -> Path:
         return self.checkpoints / "best.safetensors"
 
+    def best_checkpoint_state(self) -> dict[str, Any] | None:
+        """The training state stored in best.safetensors (cheap: reads the header only)."""
+        if not self.best.exists():
+            return None
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(self.best), framework="pt") as f:
+                return json.loads((f.metadata() or {}).get("train_state", "{}"))
+        except Exception:  # an unreadable best is simply beaten by the next score
+            return None
+
     def write_config(self, config: dict[str, Any]) -> None:
         atomic_write_bytes(self.path / "config.json", json.dumps(config, indent=2, default=str).encode())
 

@@ -247,11 +247,15 @@ def train(
     control: TrainControl | None = None,
     run: RunDir | None = None,
     extra_state: dict[str, Any] | None = None,
+    start_step: int = 0,
 ) -> Iterator[StepMetrics]:
     """Train ``model`` on ``dataset``; yield a StepMetrics every ``log_every`` steps.
 
     Raises TrainingDiverged on a NaN/inf loss (the run folder keeps the last good
     checkpoint). On stop it saves a checkpoint and yields a final "stopped" event.
+
+    ``start_step`` continues a run (the model holds its weights): step numbers, epochs and
+    the length count on from there. Optimizer moments start afresh.
     """
     cfg = cfg or TrainConfig()
     control = control or TrainControl()
@@ -266,7 +270,7 @@ def train(
     n_train = len(train_split)
     per_rank = cfg.batch_size
     steps_per_epoch = max(1, n_train // (per_rank * world))  # drop the last partial batch: static shapes
-    total = int(cfg.steps if cfg.steps is not None else round((cfg.epochs or 1) * steps_per_epoch))
+    total = start_step + int(cfg.steps if cfg.steps is not None else round((cfg.epochs or 1) * steps_per_epoch))
 
     order_gen = torch.Generator(device=device).manual_seed(cfg.seed)
     preview_gen = torch.Generator(device="cpu").manual_seed(cfg.seed + 1)
@@ -286,6 +290,8 @@ def train(
     }
     if run is not None:
         run.create()
+        if start_step:  # a continued run keeps its best score, so "best" stays the best
+            run.best_score = float((run.best_checkpoint_state() or {}).get("best_score", math.inf))
         run.write_config({"family": model.family, "model_config": model.config.to_dict(), **state_base})
 
     def previews() -> dict[str, torch.Tensor]:
@@ -322,12 +328,12 @@ def train(
         return str(run.latest)
 
     t0 = time.perf_counter()
-    last_log_t, last_log_step = t0, 0
+    last_log_t, last_log_step = t0, start_step
     since_log = 0
     perm = torch.empty(0, dtype=torch.long, device=device)
     last_ckpt: str | None = None
     last_terms: dict[str, float] = {}
-    step = 0
+    step = start_step
     while step < total:
         if control.paused:
             pause_started = time.perf_counter()
@@ -338,7 +344,7 @@ def train(
         if control.stop_requested:
             break
         in_epoch = step % steps_per_epoch
-        if in_epoch == 0:
+        if in_epoch == 0 or perm.numel() == 0:  # a new epoch, or a run resumed mid-epoch
             perm = torch.randperm(n_train, device=device, generator=order_gen)
         a = (in_epoch * world + rank) * per_rank
         stepper.run(perm[a : a + per_rank])
@@ -390,7 +396,7 @@ def train(
     last_ckpt = checkpoint(step, epoch, seconds, val) or last_ckpt
     terms = stepper.read_and_reset(since_log) if since_log else last_terms
     final = StepMetrics(
-        step, total, epoch, seconds, terms, step / max(seconds, 1e-9),
+        step, total, epoch, seconds, terms, (step - start_step) / max(seconds, 1e-9),
         event="stopped" if control.stop_requested else "done",
         weights={k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()},
         previews=previews(), validation=val or None, checkpoint=last_ckpt, device=str(device),

@@ -84,3 +84,20 @@ class _nothing:
 
     def __exit__(self, *a):
         return False
+
+
+def test_resume_continues_the_run(shapes_run, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "resumed"
+    shutil.copytree(shapes_run, run)
+    before = load_checkpoint(run / "checkpoints" / "latest.safetensors")
+    assert main(["train", "--resume", str(run), "--steps", "10", "--batch-size", "32"]) == 0
+    after = load_checkpoint(run / "checkpoints" / "latest.safetensors")
+    assert after.train_state["step"] == before.train_state["step"] + 10
+    assert after.model.config == before.model.config
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps[-1] == 40 and steps == sorted(steps)
+    # resuming with model flags is refused: the run's own model continues
+    assert main(["train", "--resume", str(run), "--latent-dim", "3", "--steps", "1"]) == 2
+    assert "--resume" in capsys.readouterr().err
