@@ -74,7 +74,7 @@ class MainWindow(QMainWindow):
         # views
         self.image_view = ImageView(HINT)
         self.setCentralWidget(self.image_view)
-        self.train_panel = TrainPanel(self.session)
+        self.train_panel = TrainPanel(self.session, self.model_state)
         self.latent_panel = LatentPanel(self.model_state, self.latent_state, self.data_state)
         self.training_view = TrainingView()
         # "&&": a dock title takes "&" as a mnemonic marker, like a menu entry
@@ -149,11 +149,13 @@ class MainWindow(QMainWindow):
         train_menu = bar.addMenu("&Training")
         self.train_action = self._action("&Train", self.train_panel.start_training, "Ctrl+T",
                                          "Train a new model with the settings of the Model & data panel")
+        self.continue_action = self._action("&Continue Training", self.train_panel.continue_training, "Ctrl+Shift+T",
+                                            "Continue training the loaded model from its weights and step count")
         self.pause_action = self._action("&Pause / Resume", self.session.toggle_pause, Qt.Key.Key_Space,
                                          "Pause or resume training")
         self.stop_action = self._action("&Stop", self.session.stop, Qt.Key.Key_Escape,
                                         "Stop training (a checkpoint is saved)")
-        for a in (self.train_action, self.pause_action, self.stop_action):
+        for a in (self.train_action, self.continue_action, self.pause_action, self.stop_action):
             train_menu.addAction(a)
 
         latent_menu = bar.addMenu("&Latent")
@@ -263,6 +265,8 @@ class MainWindow(QMainWindow):
         state = self.session.state
         idle = state == "idle"
         self.train_action.setEnabled(idle)
+        self.train_panel.refresh_continue()  # source / train_state may have changed under it
+        self.continue_action.setEnabled(self.train_panel.continue_button.isEnabled())
         self.pause_action.setEnabled(state in ("running", "paused"))
         self.stop_action.setEnabled(state in ("loading", "running", "paused"))
         # a model can't be swapped under a running training session (its snapshots feed it)
@@ -346,6 +350,8 @@ class MainWindow(QMainWindow):
         step = ckpt.train_state.get("step")
         self.statusBar().showMessage(
             f"Opened {ckpt.family} from {ckpt.path}" + (f" (step {step})" if step is not None else ""), 8000)
+        self.train_panel.show_model(ckpt.model, ckpt.train_state)
+        self._update_actions()
         self._after_model_ready(ckpt.train_state.get("dataset"))
 
     def _on_load_failed(self, path: Path, error: BaseException) -> None:
@@ -508,6 +514,8 @@ class MainWindow(QMainWindow):
                                             "step": last.step, "epoch": last.epoch}
             settings.add_recent_file(Path(last.checkpoint).parents[1])  # the run folder
             self._rebuild_recent_menu()
+            self.train_panel.show_model(self.model_state.model, self.model_state.train_state)
+        self._update_actions()
         verb = "finished" if last.event == "done" else "stopped"
         where = f"; checkpoint saved to {last.checkpoint}" if last.checkpoint else ""
         self.statusBar().showMessage(f"Training {verb} at step {last.step}{where}", 15000)

@@ -173,17 +173,50 @@ class JobRunner(QObject):
 # training
 # ---------------------------------------------------------------------------------------
 @dataclass
+class ResumeFrom:
+    """Continue training an existing model instead of building a fresh one."""
+
+    #: trained in place by the worker: pass a private copy, never the explored model
+    model: LatentModel
+    #: the step it reached; the run counts on from here (``train(..., start_step=...)``)
+    start_step: int = 0
+    #: run folder to continue (metrics appended, checkpoints updated); None: a new one
+    run_dir: Path | None = None
+
+
+@dataclass
 class TrainRequest:
     """Everything a run needs, collected from the Model & data panel."""
 
     family: str
     dataset: str = "shapes"
     data_dir: str | None = None
-    #: family config fields (image_shape comes from the dataset)
+    #: family config fields (image_shape comes from the dataset); unused when resuming
     model_config: dict[str, Any] = field(default_factory=dict)
     train_config: TrainConfig = field(default_factory=TrainConfig)
     #: parent folder of the run folder; None: explorer.settings.runs_dir()
     runs_root: Path | None = None
+    #: continue this model (its weights, step count and run folder) instead of building one
+    resume: ResumeFrom | None = None
+
+
+def continue_run_dir(checkpoint: Path | None, step: int) -> Path | None:
+    """The run folder a model loaded from ``checkpoint`` (at ``step``) continues into.
+
+    ``<run>`` when the checkpoint sits in ``<run>/checkpoints/``, unless that run's latest
+    checkpoint is further along (e.g. best.safetensors from earlier in the run): continuing
+    an older checkpoint there would rewind latest and repeat step numbers in metrics.jsonl,
+    so it branches into a new folder (None) instead, as does a checkpoint outside any run.
+    """
+    run = RunDir.of_checkpoint(checkpoint)
+    if run is None:
+        return None
+    latest = run.latest_checkpoint_state() or {}
+    try:
+        latest_step = int(latest.get("step") or 0)
+    except (TypeError, ValueError):
+        latest_step = 0
+    return run.path if latest_step <= step else None
 
 
 @dataclass
@@ -196,6 +229,8 @@ class TrainStarted:
     device: str  # human-readable ("CPU (1 threads)", "CUDA: NVIDIA H100 ...")
     preview_columns: int
     total_steps: int
+    #: the step the run starts from (non-zero when continuing a model)
+    start_step: int = 0
 
 
 def choose_cadence(device: torch.device, steps_per_epoch: int) -> dict[str, int]:
@@ -259,28 +294,43 @@ class TrainingWorker(QObject):
         self.loading.emit(f"Loading {req.dataset}…")
         # LATENT_EXPLORER_NO_DOWNLOAD=1 (offline machines, CI) turns a missing file into a clear error
         download = os.environ.get("LATENT_EXPLORER_NO_DOWNLOAD") != "1"
+        resume = req.resume
+        extra: dict[str, Any] = {}
+        if resume is not None and req.dataset in ("shapes", "folder"):
+            # these come in several sizes: load the one the model was built for
+            extra["image_size"] = int(resume.model.config.image_shape[-1])
         dataset = self.dataset_factory(req.dataset, req.data_dir, download=download,
-                                       progress=self.download_progress.emit)
+                                       progress=self.download_progress.emit, **extra)
         if self.control.stop_requested:
             return
-        self.loading.emit(f"Building {req.family}…")
-        model = build_model(req.family, {**req.model_config, "image_shape": tuple(dataset.image_shape)})
+        if resume is None:
+            self.loading.emit(f"Building {req.family}…")
+            model = build_model(req.family, {**req.model_config, "image_shape": tuple(dataset.image_shape)})
+            start_step = 0
+        else:
+            model, start_step = resume.model, max(0, int(resume.start_step))
+            if tuple(model.config.image_shape) != tuple(dataset.image_shape):
+                raise ValueError(f"the model works on {tuple(model.config.image_shape)} images but {dataset.name} "
+                                 f"has {tuple(dataset.image_shape)}: it cannot continue on this dataset")
         steps_per_epoch = max(1, len(dataset.train) // cfg.batch_size)
         if len(dataset.train) < cfg.batch_size:
             raise ValueError(f"the batch size ({cfg.batch_size}) is larger than the dataset ({len(dataset.train)} images)")
         for k, v in choose_cadence(device, steps_per_epoch).items():
             setattr(cfg, k, v)
-        total = int(cfg.steps if cfg.steps is not None else round((cfg.epochs or 1) * steps_per_epoch))
+        total = start_step + int(cfg.steps if cfg.steps is not None else round((cfg.epochs or 1) * steps_per_epoch))
         cfg.validation_size = min(cfg.validation_size, 1000)  # keeps the final checkpoint quick on Stop
         from .settings import runs_dir
 
-        run = RunDir((req.runs_root or runs_dir()) / run_folder_name(req.family, dataset.name))
+        if resume is not None and resume.run_dir is not None:
+            run = RunDir(resume.run_dir)  # train() appends metrics and keeps the run's best score
+        else:
+            run = RunDir((req.runs_root or runs_dir()) / run_folder_name(model.family, dataset.name))
         where = "CPU (1 training thread)" if device.type == "cpu" else device_description(device)
         self.started.emit(TrainStarted(copy.deepcopy(model).eval(), dataset, run.path, where,
-                                       model.preview_columns(), total))
+                                       model.preview_columns(), total, start_step))
         pending: list[StepMetrics] = []
         last_emit = 0.0
-        for m in train(model, dataset, cfg, self.control, run):
+        for m in train(model, dataset, cfg, self.control, run, start_step=start_step):
             pending.append(m)
             now = time.monotonic()
             # snapshots wait for the interval too (a fast model makes one every few ms; the

@@ -36,15 +36,21 @@ class RunDir:
 
     def best_checkpoint_state(self) -> dict[str, Any] | None:
         """The training state stored in best.safetensors (cheap: reads the header only)."""
-        if not self.best.exists():
-            return None
-        from safetensors import safe_open
+        return checkpoint_state(self.best)
 
-        try:
-            with safe_open(str(self.best), framework="pt") as f:
-                return json.loads((f.metadata() or {}).get("train_state", "{}"))
-        except Exception:  # an unreadable best is simply beaten by the next score
+    def latest_checkpoint_state(self) -> dict[str, Any] | None:
+        """The training state stored in latest.safetensors (header only)."""
+        return checkpoint_state(self.latest)
+
+    @classmethod
+    def of_checkpoint(cls, checkpoint: str | Path | None) -> "RunDir | None":
+        """The run folder a checkpoint belongs to: ``<run>`` for ``<run>/checkpoints/x.safetensors``."""
+        if checkpoint is None:
             return None
+        path = Path(checkpoint).expanduser()
+        if path.parent.name != "checkpoints" or path.suffix != ".safetensors":
+            return None
+        return cls(path.parent.parent)
 
     def write_config(self, config: dict[str, Any]) -> None:
         atomic_write_bytes(self.path / "config.json", json.dumps(config, indent=2, default=str).encode())
@@ -81,3 +87,18 @@ class RunDir:
 
     def save_samples(self, images: torch.Tensor, step: int, ncol: int | None = None) -> Path:
         return save_png(grid(images, ncol=ncol), self.samples / f"step_{step:08d}.png")
+
+
+def checkpoint_state(path: str | Path) -> dict[str, Any] | None:
+    """The training state in a checkpoint's metadata (reads the header only); None when
+    the file is missing or unreadable."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return json.loads((f.metadata() or {}).get("train_state", "{}"))
+    except Exception:  # unreadable: callers treat it as absent
+        return None

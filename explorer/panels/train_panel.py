@@ -8,6 +8,7 @@ choices ("mlp" or "conv") become combo boxes.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import importlib
 import inspect
@@ -23,11 +24,13 @@ from PySide6.QtWidgets import (
     QProgressBar, QPushButton, QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget,
 )
 
+from models.base import LatentModel
 from models.registry import FAMILIES, config_class
 from models.training import StepMetrics, TrainConfig, device_description, resolve_device
 
 from .. import settings
-from ..workers import TrainingSession, TrainRequest, format_eta
+from ..state import ModelState
+from ..workers import ResumeFrom, TrainingSession, TrainRequest, continue_run_dir, format_eta
 
 #: fields every run sets elsewhere (image_shape from the dataset, lr in the Training group)
 HIDDEN_FIELDS = ("image_shape", "lr")
@@ -175,12 +178,25 @@ def family_availability() -> dict[str, str | None]:
 # ---------------------------------------------------------------------------------------
 # the panel
 # ---------------------------------------------------------------------------------------
+CONTINUE_TIP = (
+    "Continue training the loaded model from its current weights and step count (Ctrl+Shift+T), "
+    "on the dataset it was trained on.\n"
+    "Epochs, Batch size, Learning rate and Device below apply. The Family and model fields do not: "
+    "they only shape new models (Train). The optimizer state starts afresh.\n"
+    "A checkpoint from a run folder (<run>/checkpoints/) continues that run: metrics are appended "
+    "and its checkpoints updated; otherwise a new run folder is made."
+)
+
+
 class TrainPanel(QWidget):
     error = Signal(str, str)  # title, message
 
-    def __init__(self, session: TrainingSession, parent: QWidget | None = None) -> None:
+    def __init__(self, session: TrainingSession, model_state: ModelState | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
+        #: the explored model, which Continue training picks up (None: no Continue)
+        self.model_state = model_state
         self.fields: dict[str, FieldControl] = {}
 
         # -- data
@@ -188,6 +204,7 @@ class TrainPanel(QWidget):
             from models.data import DATASETS
         except Exception:  # noqa: BLE001 - the data module can be mid-edit; shapes is the safe default
             DATASETS = ("mnist", "fashion-mnist", "shapes", "folder")
+        self.known_datasets: tuple[str, ...] = tuple(DATASETS)
         self.dataset = QComboBox()
         self.dataset.addItems(list(DATASETS))
         self.dataset.setCurrentText("shapes")
@@ -280,12 +297,15 @@ class TrainPanel(QWidget):
         self.resume_button.setToolTip("Resume training (Space)")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop training and save a checkpoint (Esc)")
+        self.continue_button = QPushButton("Continue training")
+        self.continue_button.setToolTip(CONTINUE_TIP)
         self.train_button.clicked.connect(self.start_training)
+        self.continue_button.clicked.connect(self.continue_training)
         self.pause_button.clicked.connect(session.pause)
         self.resume_button.clicked.connect(session.resume)
         self.stop_button.clicked.connect(session.stop)
         buttons = QHBoxLayout()
-        for b in (self.train_button, self.pause_button, self.resume_button, self.stop_button):
+        for b in (self.train_button, self.continue_button, self.pause_button, self.resume_button, self.stop_button):
             buttons.addWidget(b)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -326,6 +346,8 @@ class TrainPanel(QWidget):
         session.metrics.connect(self._on_metrics)
         session.finished.connect(self._on_finished)
         session.failed.connect(lambda *_: self.progress.setFormat("Failed"))
+        if model_state is not None:
+            model_state.model_changed.connect(lambda _: self.refresh_continue())
 
         first = next((i for i in range(self.family.count()) if self.family.itemData(i) == "vae"
                       and self.availability.get("vae") is None), 0)
@@ -403,6 +425,92 @@ class TrainPanel(QWidget):
         self._remember(request)
         self.session.start(request)
 
+    # -- following the loaded model; continuing it -----------------------------------
+    def show_model(self, model: LatentModel | None, train_state: dict[str, Any] | None = None) -> None:
+        """Set the form from a model: its family, every family field from ``model.config``,
+        the dataset it was trained on (when it is one of ours), and the batch size and
+        learning rate of its last run when recorded. All stays editable; nothing is applied
+        until Train (a fresh model) or Continue training."""
+        if model is not None:
+            ts = train_state or {}
+            index = self.family.findData(model.family)
+            if index >= 0 and self.availability.get(model.family) is None:
+                self.family.setCurrentIndex(index)  # rebuilds the rows when the family changes
+                for name, control in self.fields.items():
+                    if hasattr(model.config, name):
+                        try:
+                            control.set(getattr(model.config, name))
+                        except (TypeError, ValueError):  # an odd stored value keeps the form's
+                            pass
+            dataset = ts.get("dataset")
+            if isinstance(dataset, str) and dataset in self.known_datasets:
+                self.dataset.setCurrentText(dataset)
+            tc = ts.get("train_config")
+            if isinstance(tc, dict):
+                batch, lr = tc.get("batch_size"), tc.get("lr")
+                if isinstance(batch, int) and batch > 0:
+                    self.batch_size.setValue(batch)
+                self.lr.setValue(float(lr) if isinstance(lr, (int, float)) and lr > 0 else 0.0)
+        self.refresh_continue()
+
+    def continue_problem(self) -> str | None:
+        """Why Continue training can't run now; None when it can."""
+        if self.session.active:
+            return "A training run is going."
+        ms = self.model_state
+        if ms is None or ms.model is None:
+            return "Open or train a model first."
+        dataset = ms.train_state.get("dataset")
+        if dataset not in self.known_datasets:
+            which = f" ({dataset})" if dataset else ""
+            return f"The loaded model's training dataset is not known{which}: use Train for a new model."
+        return None
+
+    def refresh_continue(self) -> None:
+        problem = self.continue_problem()
+        self.continue_button.setEnabled(problem is None)
+        tip = CONTINUE_TIP
+        ms = self.model_state
+        if problem is not None:
+            tip += f"\n\nNot available: {problem}"
+        elif ms is not None and ms.model is not None:
+            tip += (f"\n\nNow: {ms.model.family} from step {int(ms.train_state.get('step') or 0)} "
+                    f"on {ms.train_state.get('dataset')}.")
+        self.continue_button.setToolTip(tip)
+
+    def continue_request(self) -> TrainRequest:
+        """A request that continues the loaded model; ValueError says why it can't."""
+        problem = self.continue_problem()
+        if problem is not None:
+            raise ValueError(problem)
+        ms = self.model_state
+        assert ms is not None and ms.model is not None
+        dataset = str(ms.train_state["dataset"])
+        data_dir = self.data_dir.text().strip() or None
+        if dataset == "folder" and not data_dir:
+            raise ValueError("The model was trained on an image folder: choose that folder next to 'Folder'.")
+        try:
+            step = max(0, int(ms.train_state.get("step") or 0))
+        except (TypeError, ValueError):
+            step = 0
+        with ms.lock:  # the worker trains its own copy; the explored model keeps decoding
+            model = copy.deepcopy(ms.model)
+        cfg = TrainConfig(epochs=self.epochs.value(), batch_size=self.batch_size.value(),
+                          lr=self.lr.value() or None, device=self.device.currentText())
+        resume = ResumeFrom(model, step, continue_run_dir(ms.source, step))
+        return TrainRequest(model.family, dataset, data_dir, {}, cfg, resume=resume)
+
+    def continue_training(self) -> None:
+        if self.session.active:
+            return
+        try:
+            request = self.continue_request()
+        except ValueError as e:
+            self.error.emit("Cannot continue training", str(e))
+            return
+        self._remember(request)
+        self.session.start(request)
+
     # -- remembering the form ----------------------------------------------------------
     def _remember(self, request: TrainRequest) -> None:
         s = settings.settings()
@@ -437,6 +545,7 @@ class TrainPanel(QWidget):
     def _on_state(self, state: str) -> None:
         idle = state == "idle"
         self.train_button.setEnabled(idle)
+        self.refresh_continue()
         self.pause_button.setEnabled(state == "running")
         self.resume_button.setEnabled(state == "paused")
         self.stop_button.setEnabled(state in ("loading", "running", "paused"))
@@ -463,9 +572,10 @@ class TrainPanel(QWidget):
             self.progress.setFormat(f"Downloading… {done / 1e6:.1f} MB")
 
     def _on_started(self, info: object) -> None:
+        total, start = getattr(info, "total_steps", 0), getattr(info, "start_step", 0)
         self.progress.setRange(0, 1000)
-        self.progress.setValue(0)
-        self.progress.setFormat(f"Step 0 / {getattr(info, 'total_steps', 0)}")
+        self.progress.setValue(int(1000 * start / max(1, total)))
+        self.progress.setFormat(f"Step {start} / {total}")
         self.run_label.setText(f"Run folder: {getattr(info, 'run_dir', '')}")
 
     def _on_metrics(self, batch: list[StepMetrics]) -> None:
