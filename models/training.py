@@ -272,7 +272,8 @@ def train(
     steps_per_epoch = max(1, n_train // (per_rank * world))  # drop the last partial batch: static shapes
     total = start_step + int(cfg.steps if cfg.steps is not None else round((cfg.epochs or 1) * steps_per_epoch))
 
-    order_gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    # a continued run draws a different batch order from the one it already trained on
+    order_gen = torch.Generator(device=device).manual_seed(cfg.seed + start_step)
     preview_gen = torch.Generator(device="cpu").manual_seed(cfg.seed + 1)
     preview_latents = model.preview_latents(preview_gen).to(device)
     n_val = min(cfg.validation_size, len(test_split))
