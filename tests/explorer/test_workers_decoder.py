@@ -56,7 +56,7 @@ def test_session_coalesces_metrics_and_stops(qtbot, tiny_dataset, tmp_path):
 
 
 def test_cadence_and_messages():
-    assert choose_cadence(torch.device("cpu"), 400) == {"log_every": 5, "snapshot_every": 50, "checkpoint_every": 0}
+    assert choose_cadence(torch.device("cpu"), 400) == {"log_every": 1, "snapshot_every": 50, "checkpoint_every": 0}
     assert choose_cadence(torch.device("cuda"), 5000)["checkpoint_every"] == 2000
     assert format_eta(75) == "1:15" and format_eta(3725) == "1:02:05" and format_eta(float("inf")) == "–"
     from models.checkpoint import CheckpointError
