@@ -30,10 +30,11 @@ def grid(images: torch.Tensor | np.ndarray, ncol: int | None = None, pad: int = 
 
 def save_png(array: np.ndarray, path: str | Path) -> Path:
     """Save an (H, W, C) or (H, W) uint8 array as PNG, atomically."""
+    import io
+
     from PIL import Image  # Pillow only when writing images
 
     from .checkpoint import atomic_write_bytes
-    import io
 
     a = array[..., 0] if array.ndim == 3 and array.shape[2] == 1 else array
     buf = io.BytesIO()

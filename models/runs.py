@@ -81,8 +81,6 @@ class RunDir:
             self.best_score = score
             save_checkpoint(self.best, model, {**state, "best_score": score})
             return True
-        if score is None and not self.best.exists():
-            return False
         return False
 
     def save_samples(self, images: torch.Tensor, step: int, ncol: int | None = None) -> Path:

@@ -318,6 +318,9 @@ def train(
         model.train()
         return {k: v / n_val for k, v in sums.items()}
 
+    def cpu_weights() -> dict[str, torch.Tensor]:
+        return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
     def weights_finite() -> bool:
         return all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
@@ -333,6 +336,7 @@ def train(
     since_log = 0
     perm = torch.empty(0, dtype=torch.long, device=device)
     last_ckpt: str | None = None
+    ckpt_step, ckpt_val = -1, {}  # the step the last checkpoint holds, and its validation
     last_terms: dict[str, float] = {}
     step = start_step
     while step < total:
@@ -379,9 +383,10 @@ def train(
             if want_ckpt:
                 last_ckpt = checkpoint(step, epoch, now - t0, val) or last_ckpt
                 m.checkpoint = last_ckpt
+                ckpt_step, ckpt_val = step, val
         if want_snapshot or epoch_end:
             m.event = "snapshot" if want_snapshot else "epoch"
-            m.weights = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            m.weights = cpu_weights()
             m.previews = previews()
             if run is not None:
                 run.save_samples(m.previews["samples"], step, ncol=model.preview_columns())
@@ -393,13 +398,16 @@ def train(
     # finished or stopped: leave a checkpoint and a final snapshot
     seconds = time.perf_counter() - t0
     epoch = step / steps_per_epoch
-    val = validate()
-    last_ckpt = checkpoint(step, epoch, seconds, val) or last_ckpt
+    if ckpt_step == step:  # the run ended on a checkpoint step: the weights are already saved
+        val = ckpt_val
+    else:
+        val = validate()
+        last_ckpt = checkpoint(step, epoch, seconds, val) or last_ckpt
     terms = stepper.read_and_reset(since_log) if since_log else last_terms
     final = StepMetrics(
         step, total, epoch, seconds, terms, (step - start_step) / max(seconds, 1e-9),
         event="stopped" if control.stop_requested else "done",
-        weights={k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()},
+        weights=cpu_weights(),
         previews=previews(), validation=val or None, checkpoint=last_ckpt, device=str(device),
     )
     model.eval()
