@@ -55,9 +55,6 @@ class RunDir:
     def write_config(self, config: dict[str, Any]) -> None:
         atomic_write_bytes(self.path / "config.json", json.dumps(config, indent=2, default=str).encode())
 
-    def read_config(self) -> dict[str, Any]:
-        return json.loads((self.path / "config.json").read_text())
-
     def append_metrics(self, record: dict[str, Any]) -> None:
         with open(self.metrics_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
