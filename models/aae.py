@@ -36,7 +36,7 @@ from torch import nn
 from .base import adam
 from .gan import discriminator_step, generator_step
 from .latent import LatentSpec
-from .vae import AEConfig, AutoEncoder, recon_nll
+from .vae import AEConfig, AutoEncoder
 
 PRIORS = ("normal", "mixture", "uniform")
 
@@ -106,18 +106,15 @@ class AdversarialAE(AutoEncoder):
         """n codes from the declared prior, shape (n, latent_dim)."""
         cfg = self.config
         device = torch.device(device) if device is not None else self.mixture_means.device
+        if cfg.prior != "mixture":  # normal / uniform: exactly what the latent spec declares
+            return self.latent_spec.sample(n, generator=generator, device=device)
         gen_device = generator.device if generator is not None else device
         d = cfg.latent_dim
-        if cfg.prior == "uniform":
-            z = torch.rand(n, d, generator=generator, device=gen_device) * 2 - 1
-        elif cfg.prior == "normal":
-            z = torch.randn(n, d, generator=generator, device=gen_device)
-        else:
-            comp = torch.randint(cfg.mixture_components, (n,), generator=generator, device=gen_device)
-            z = torch.randn(n, d, generator=generator, device=gen_device)
-            std = torch.ones(d, device=gen_device)
-            std[: min(d, 2)] = cfg.mixture_std
-            z = self.mixture_means.to(gen_device)[comp] + z * std
+        comp = torch.randint(cfg.mixture_components, (n,), generator=generator, device=gen_device)
+        z = torch.randn(n, d, generator=generator, device=gen_device)
+        std = torch.ones(d, device=gen_device)
+        std[: min(d, 2)] = cfg.mixture_std
+        z = self.mixture_means.to(gen_device)[comp] + z * std
         return z.to(device)
 
     @torch.no_grad()
@@ -153,7 +150,7 @@ class AdversarialAE(AutoEncoder):
 
         # 1. reconstruction phase
         opt_ae.zero_grad(set_to_none=True)
-        recon = recon_nll(self.decoder(self.encode(batch)), batch, cfg.likelihood, cfg.sigma).mean()
+        recon = self.loss(batch)["recon"]
         recon.backward()
         opt_ae.step()
 
@@ -167,8 +164,3 @@ class AdversarialAE(AutoEncoder):
 
         recon = recon.detach()
         return {"recon": recon, "d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "total": recon}
-
-    def loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Reconstruction terms only (what validation and the test loss report)."""
-        recon = recon_nll(self.decoder(self.encode(batch)), batch, self.config.likelihood, self.config.sigma).mean()
-        return {"recon": recon, "total": recon}

@@ -55,11 +55,10 @@ class BetaVAE(VAE):
     def loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.training:
             self.train_step.add_(1)  # in place on the device: graph capturable
+        cfg = self.config
+        if not cfg.capacity:
+            return super().loss(batch)  # recon + beta * KL
         recon, kl_dims, _ = self.forward_terms(batch)
         recon, kl = recon.mean(), kl_dims.sum(1).mean()
-        cfg = self.config
-        if cfg.capacity:
-            c = self.current_capacity()
-            total = recon + cfg.gamma * (kl - c).abs()
-            return {"recon": recon, "kl": kl, "capacity": c, "total": total}
-        return {"recon": recon, "kl": kl, "total": recon + cfg.beta * kl}
+        c = self.current_capacity()
+        return {"recon": recon, "kl": kl, "capacity": c, "total": recon + cfg.gamma * (kl - c).abs()}

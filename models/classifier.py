@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
 from pathlib import Path
@@ -34,6 +33,7 @@ from torch import nn
 
 from .checkpoint import atomic_write_bytes
 from .data.base import Dataset, Split
+from .data.download import default_cache_dir
 from .training import resolve_device
 
 log = logging.getLogger(__name__)
@@ -119,18 +119,9 @@ class Classifier(nn.Module):
 
 
 # -- caching ---------------------------------------------------------------------------------
-def _default_cache_dir() -> Path:
-    try:
-        from .data.download import default_cache_dir
-    except ImportError:  # pragma: no cover - the data package always ships it
-        env = os.environ.get("LATENT_EXPLORER_DATA")
-        return Path(env).expanduser() if env else Path.home() / ".cache" / "latent-explorer"
-    return default_cache_dir()
-
-
 def cache_path(dataset: Dataset, cache_dir: str | Path | None = None) -> Path:
     """Where the classifier of ``dataset`` is (or will be) cached."""
-    root = Path(cache_dir).expanduser() if cache_dir is not None else _default_cache_dir()
+    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     c, h, w = dataset.image_shape
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", dataset.name) or "dataset"
     return root / "classifiers" / f"{name}-{c}x{h}x{w}-v{VERSION}.safetensors"

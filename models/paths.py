@@ -44,7 +44,8 @@ import numpy as np
 import torch
 
 from .base import LatentModel
-from .images import grid, to_uint8
+from .checkpoint import atomic_write_bytes
+from .images import grid, save_png, to_uint8
 from .latent import LatentSpec
 
 VERSION = 1
@@ -326,8 +327,6 @@ def random_path(model: LatentModel, k: int, kind: str = "slerp", seed: int = 0,
 
 def save_path(path: LatentPath, file: str | Path) -> Path:
     """Write the path as JSON, atomically."""
-    from .checkpoint import atomic_write_bytes
-
     file = Path(file)
     atomic_write_bytes(file, (path.to_json() + "\n").encode())
     return file
@@ -443,8 +442,6 @@ def save_gif(frames: Sequence[np.ndarray], file: str | Path, fps: float = 12.0, 
     backwards without repeating either end. Pillow merges consecutive identical frames
     into one longer frame, so a still stretch reads back as fewer frames.
     """
-    from .checkpoint import atomic_write_bytes
-
     frames = list(frames)
     if not frames:
         raise ValueError("no frames to write")
@@ -464,8 +461,6 @@ def save_gif(frames: Sequence[np.ndarray], file: str | Path, fps: float = 12.0, 
 
 def save_strip(frames: Sequence[np.ndarray], file: str | Path, pad: int = 2) -> Path:
     """All frames in one row as a PNG (the padding of :func:`models.images.grid`)."""
-    from .images import save_png
-
     frames = list(frames)
     if not frames:
         raise ValueError("no frames to write")

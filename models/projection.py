@@ -20,7 +20,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .base import LatentModel
 from .paths import _eval_mode
@@ -92,10 +91,9 @@ def project(
     opt = torch.optim.Adam(params, lr=lr)
     lo, hi = spec.continuous_range
 
-    def flat(hard: bool) -> torch.Tensor:
-        parts = [z]
-        for lg in logits:
-            parts.append(F.one_hot(lg.argmax(1), lg.shape[1]).to(z.dtype) if hard else lg.softmax(1))
+    def flat() -> torch.Tensor:
+        """The soft flat latent being optimised: categorical blocks as softmax weights."""
+        parts = [z, *(lg.softmax(1) for lg in logits)]
         if spec.continuous:
             parts.append(codes.clamp(lo, hi))
         return torch.cat(parts, 1)
@@ -105,13 +103,13 @@ def project(
         return mse + prior_weight * z.pow(2).mean(1), mse
 
     best = torch.full((R,), float("inf"), device=device)
-    best_flat = flat(hard=False).detach().clone()
+    best_flat = flat().detach().clone()
     losses: list[float] = []
     cancelled = False
     done = 0
     with _eval_mode(model):
         for step in range(steps + 1):
-            f = flat(hard=False)
+            f = flat()
             obj, _ = objective(f)
             with torch.no_grad():
                 better = obj.detach() < best

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .base import DataError, Dataset, TensorSplit
-from .download import Progress, check_md5, default_cache_dir, fetch
+from .download import Progress, default_cache_dir, fetch
 from .idx import read_images, read_labels
 
 Kind = Literal["mnist", "fashion-mnist"]
@@ -147,17 +147,14 @@ def _download(kind: str, target: Path, progress: Progress | None) -> list[Path]:
     """Fetch every file ``target`` lacks (or holds corrupt) into ``target``."""
     paths = []
     for name in FILES:
-        dest = target / name
-        if not check_md5(dest, MD5[kind][name]):
-            try:
-                fetch(BASE_URLS[kind] + name, dest, MD5[kind][name], progress)
-            except DataError as e:
-                raise DataError(
-                    f"{e}\nTo use {kind} offline, download {', '.join(FILES)} from "
-                    f"{BASE_URLS[kind]} and put them in {target} (or in a folder you pass "
-                    "with --data-dir)."
-                ) from e
-        paths.append(dest)
+        try:  # returns at once when the file is already there with the right md5
+            paths.append(fetch(BASE_URLS[kind] + name, target / name, MD5[kind][name], progress))
+        except DataError as e:
+            raise DataError(
+                f"{e}\nTo use {kind} offline, download {', '.join(FILES)} from "
+                f"{BASE_URLS[kind]} and put them in {target} (or in a folder you pass "
+                "with --data-dir)."
+            ) from e
     return paths
 
 
