@@ -30,6 +30,7 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStackedLayout, QVBoxLayout, QWidget
 
 from models.base import LatentModel
+from models.images import to_uint8
 
 from .state import ModelState
 
@@ -235,9 +236,8 @@ def decode_one(model_state: ModelState, flat: np.ndarray) -> np.ndarray | None:
 
 def to_display(image: torch.Tensor | np.ndarray) -> np.ndarray:
     """(C, H, W) floats in [0, 1] -> fresh uint8 (H, W) or (H, W, C)."""
-    a = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
-    a = np.clip(a.astype(np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return a[0].copy() if a.shape[0] == 1 else np.ascontiguousarray(a.transpose(1, 2, 0))
+    a = to_uint8(image[None])[0]  # (H, W, C)
+    return a[..., 0].copy() if a.shape[2] == 1 else np.ascontiguousarray(a)
 
 
 def parse_indices(text: str, limit: int) -> list[int]:

@@ -11,7 +11,6 @@ the status bar, error reporting and what is remembered between sessions.
 """
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,9 @@ from models.checkpoint import PICKLE_SUFFIXES, Checkpoint, load_checkpoint, save
 from models.training import StepMetrics, device_description, resolve_device
 
 from . import settings
+from .assets import DEMO_DIR
 from .decoder import IMAGE_SUFFIXES, Decoder, encode_images, load_image_file
+from .explore_workers import snapshot_model
 from .panels.image_view import ImageView
 from .panels.latent_panel import LatentPanel
 from .panels.train_panel import TrainPanel
@@ -33,7 +34,6 @@ from .workers import DatasetFactory, JobRunner, TrainingSession, TrainStarted, d
 
 APP_TITLE = "Latent Explorer"
 DEFAULT_SIZE = (1400, 900)
-from .assets import DEMO_DIR
 HINT = ("<p style='font-size:18px; color:#c8c8c8'>Open a model or press Train</p>"
         "<p>File ▸ Open (Ctrl+O) loads a checkpoint or a run folder; you can also drop one here.<br>"
         "Train (Ctrl+T) fits a new model: the <i>shapes</i> dataset needs no download.</p>")
@@ -561,8 +561,7 @@ class MainWindow(QMainWindow):
         if model is None or dataset is None:
             return
         generation = self.model_state.generation
-        with self.model_state.lock:
-            clone = copy.deepcopy(model)  # the worker reads its own copy; the GUI keeps decoding
+        clone = snapshot_model(self.model_state)  # the worker reads its own copy; the GUI keeps decoding
 
         def compute() -> np.ndarray:
             return kl_per_dimension(clone, dataset.test, n=1000).numpy()

@@ -33,7 +33,6 @@ from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slo
 
 from models.base import LatentModel
 from models.data.base import Dataset
-from models.latent import LatentSpec
 from models.runs import RunDir
 from models.training import StepMetrics, TrainConfig, TrainControl, device_description, resolve_device
 
@@ -477,11 +476,3 @@ def format_eta(seconds: float) -> str:
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
-
-def spec_summary(spec: LatentSpec) -> str:
-    parts = [f"{spec.z_dim} z"]
-    if spec.categorical:
-        parts.append(" + ".join(f"{k}-way" for k in spec.categorical) + " categorical")
-    if spec.continuous:
-        parts.append(f"{spec.continuous} continuous")
-    return ", ".join(parts)

@@ -19,7 +19,7 @@ from functools import partial
 import numpy as np
 import torch
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QAbstractButton, QButtonGroup, QCheckBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
     QPushButton, QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget,
@@ -28,6 +28,7 @@ from superqt import QLabeledDoubleSlider
 
 from models.latent import LatentSpec
 
+from ..explore_workers import array_to_qimage, to_display
 from ..state import DataState, LatentState, ModelState
 
 #: a dimension whose mean KL is below this carries (almost) no information
@@ -343,12 +344,7 @@ class LatentPanel(QWidget):
 
     def set_thumbnail(self, image: torch.Tensor) -> None:
         """(C, H, W) in [0, 1] -> the small preview next to Encode."""
-        from ..decoder import to_display
-
-        arr = to_display(image[None])
-        fmt = QImage.Format.Format_Grayscale8 if arr.ndim == 2 else QImage.Format.Format_RGB888
-        qimage = QImage(arr.data, arr.shape[1], arr.shape[0], arr.strides[0], fmt).copy()
-        self.thumbnail.setPixmap(QPixmap.fromImage(qimage).scaled(
+        self.thumbnail.setPixmap(QPixmap.fromImage(array_to_qimage(to_display(image))).scaled(
             self.thumbnail.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
         self.thumbnail.setVisible(True)
 

@@ -147,8 +147,7 @@ class ProjectionPanel(QWidget):
             self.stack.show_hint("Open or train a model to project images into its latent space.")
             return
         self.stack.show_hint(None)
-        ds = self.dataset_provider()
-        self.test_index.setRange(0, max(0, len(ds.test) - 1) if ds is not None else 0)
+        self.on_dataset_changed()
         if self.target is not None and tuple(self.target.shape) != tuple(self.model_state.model.config.image_shape):
             self.target = None
             self.target_tile.set_array(None, "target")
