@@ -22,7 +22,7 @@ PROG = "latent-explorer"
 
 #: the flags the core issue names, with their help; family-specific ones are generated
 CORE_MODEL_FLAGS = {
-    "arch": "encoder/decoder architecture: mlp or conv",
+    "arch": "architecture: mlp or conv (AE/VAE family); auto, dense or conv (dcgan)",
     "latent_dim": "size of the latent code (AE/VAE family)",
     "likelihood": "decoder likelihood: bernoulli (BCE) or gaussian (MSE)",
     "beta": "weight on the KL term",
@@ -235,7 +235,7 @@ def _train(args: argparse.Namespace, device, rank: int, world: int) -> int:
     from models.training import TrainConfig, TrainControl, device_description, train
 
     overrides = {name: getattr(args, name) for name in _family_fields() if getattr(args, name, None) is not None}
-    start_step = 0
+    start_step, optimizer_state = 0, None
     if args.resume is not None:
         from models.checkpoint import load_checkpoint
         from models.runs import RunDir as _Run
@@ -245,6 +245,7 @@ def _train(args: argparse.Namespace, device, rank: int, world: int) -> int:
         resumed = _Run(args.resume)
         ckpt = load_checkpoint(resumed.latest if resumed.latest.exists() else args.resume)
         model, start_step = ckpt.model, int(ckpt.train_state.get("step") or 0)
+        optimizer_state = ckpt.optimizer_state
         args.model = model.family
         args.dataset = args.dataset or ckpt.train_state.get("dataset")
         args.out = args.out or resumed.path
@@ -282,7 +283,7 @@ def _train(args: argparse.Namespace, device, rank: int, world: int) -> int:
     bar = None
     try:
         for m in train(model, dataset, cfg, control, run, extra_state={"cli": " ".join(sys.argv[1:])},
-                       start_step=start_step):
+                       start_step=start_step, optimizer_state=optimizer_state):
             terms = " ".join(f"{k}={v:.4g}" for k, v in m.terms.items())
             if tty:
                 from tqdm import tqdm

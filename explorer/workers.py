@@ -32,6 +32,7 @@ import torch
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
 from models.base import LatentModel
+from models.checkpoint import load_optimizer_state
 from models.data.base import Dataset
 from models.runs import RunDir
 from models.training import StepMetrics, TrainConfig, TrainControl, device_description, resolve_device
@@ -322,8 +323,11 @@ class TrainingWorker(QObject):
         cfg.validation_size = min(cfg.validation_size, 1000)  # keeps the final checkpoint quick on Stop
         from .settings import runs_dir
 
+        optimizer_state = None
         if resume is not None and resume.run_dir is not None:
             run = RunDir(resume.run_dir)  # train() appends metrics and keeps the run's best score
+            if int((run.latest_checkpoint_state() or {}).get("step") or -1) == start_step:
+                optimizer_state = load_optimizer_state(run.latest)  # Adam's moments carry on
         else:
             run = RunDir((req.runs_root or runs_dir()) / run_folder_name(model.family, dataset.name))
         where = "CPU (1 training thread)" if device.type == "cpu" else device_description(device)
@@ -331,7 +335,7 @@ class TrainingWorker(QObject):
                                        model.preview_columns(), total, start_step))
         pending: list[StepMetrics] = []
         last_emit = 0.0
-        for m in train(model, dataset, cfg, self.control, run, start_step=start_step):
+        for m in train(model, dataset, cfg, self.control, run, start_step=start_step, optimizer_state=optimizer_state):
             pending.append(m)
             now = time.monotonic()
             # snapshots wait for the interval too (a fast model makes one every few ms; the

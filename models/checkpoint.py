@@ -36,6 +36,9 @@ class Checkpoint:
     #: step, epoch, seconds, train config, dataset name, metrics...
     train_state: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    #: {optimizer name: torch state_dict} when the file carries them (a run's latest
+    #: checkpoint does, so a resumed run keeps Adam's moments); None otherwise
+    optimizer_state: dict[str, dict[str, Any]] | None = None
 
     @property
     def family(self) -> str:
@@ -69,7 +72,50 @@ def _umask() -> int:
     return mask
 
 
-def checkpoint_bytes(model: LatentModel, train_state: dict[str, Any] | None = None) -> bytes:
+#: tensor-name prefix of optimizer state (model parameter names never start with it)
+OPTIM_PREFIX = "__optimizer__/"
+
+
+def _optimizer_tensors(optimizers: dict[str, torch.optim.Optimizer]) -> tuple[dict[str, torch.Tensor], str]:
+    """Optimizer state as flat tensors ``__optimizer__/<name>/<param index>/<key>`` plus the
+    non-tensor parts (param groups, scalar state) as JSON, so no pickle is needed."""
+    tensors: dict[str, torch.Tensor] = {}
+    meta: dict[str, Any] = {}
+    for name, opt in optimizers.items():
+        sd = opt.state_dict()
+        scalars: dict[str, dict[str, Any]] = {}
+        for idx, st in sd["state"].items():
+            for key, value in st.items():
+                if isinstance(value, torch.Tensor):
+                    tensors[f"{OPTIM_PREFIX}{name}/{idx}/{key}"] = value.detach().to("cpu").contiguous().clone()
+                else:
+                    scalars.setdefault(str(idx), {})[key] = value
+        meta[name] = {"param_groups": sd["param_groups"], "scalars": scalars}
+    return tensors, json.dumps(meta)
+
+
+def _optimizer_state(tensors: dict[str, torch.Tensor], meta_json: str | None) -> dict[str, dict[str, Any]] | None:
+    """Inverse of ``_optimizer_tensors`` (pops the optimizer tensors out of ``tensors``)."""
+    keys = [k for k in tensors if k.startswith(OPTIM_PREFIX)]
+    flat = {k[len(OPTIM_PREFIX):]: tensors.pop(k) for k in keys}
+    if not meta_json:
+        return None
+    meta = json.loads(meta_json)
+    out: dict[str, dict[str, Any]] = {}
+    for name, info in meta.items():
+        state: dict[int, dict[str, Any]] = {}
+        for idx, scalars in info.get("scalars", {}).items():
+            state.setdefault(int(idx), {}).update(scalars)
+        for key, value in flat.items():
+            opt_name, idx, field_name = key.split("/", 2)
+            if opt_name == name:
+                state.setdefault(int(idx), {})[field_name] = value
+        out[name] = {"state": state, "param_groups": info["param_groups"]}
+    return out
+
+
+def checkpoint_bytes(model: LatentModel, train_state: dict[str, Any] | None = None,
+                     optimizers: dict[str, torch.optim.Optimizer] | None = None) -> bytes:
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     meta = {
         "format": FORMAT,
@@ -78,16 +124,21 @@ def checkpoint_bytes(model: LatentModel, train_state: dict[str, Any] | None = No
         "latent_spec": json.dumps(model.latent_spec.to_dict()),
         "train_state": json.dumps(train_state or {}, default=str),
     }
+    if optimizers:
+        opt_tensors, meta["optimizers"] = _optimizer_tensors(optimizers)
+        tensors.update(opt_tensors)
     return st_save(tensors, metadata=meta)
 
 
-def save_checkpoint(path: str | Path, model: LatentModel, train_state: dict[str, Any] | None = None) -> Path:
-    """Save atomically. Raises CheckpointError (e.g. disk full) with the old file untouched."""
+def save_checkpoint(path: str | Path, model: LatentModel, train_state: dict[str, Any] | None = None,
+                    optimizers: dict[str, torch.optim.Optimizer] | None = None) -> Path:
+    """Save atomically. Raises CheckpointError (e.g. disk full) with the old file untouched.
+    With ``optimizers`` the file also carries their state (for resuming a run)."""
     path = Path(path)
     if path.suffix != ".safetensors":
         path = path.with_suffix(path.suffix + ".safetensors") if path.suffix else path.with_suffix(".safetensors")
     try:
-        atomic_write_bytes(path, checkpoint_bytes(model, train_state))
+        atomic_write_bytes(path, checkpoint_bytes(model, train_state, optimizers))
     except OSError as e:
         raise CheckpointError(f"could not write checkpoint {path}: {e.strerror or e}") from e
     return path
@@ -111,10 +162,50 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", *, all
     try:
         model = build_model(meta["family"], json.loads(meta["model_config"]))
         state = json.loads(meta.get("train_state") or "{}")
+        optimizer_state = _optimizer_state(tensors, meta.get("optimizers"))
     except (UnknownFamily, ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{path.name}: cannot rebuild the model: {e}") from e
     _load_state(model, tensors, path)
-    return Checkpoint(model.to(device).eval(), state, path)
+    return Checkpoint(model.to(device).eval(), state, path, optimizer_state)
+
+
+def load_optimizer_state(path: str | Path) -> dict[str, dict[str, Any]] | None:
+    """Only the optimizer state of a checkpoint (None when it has none or cannot be read):
+    what a resumed run needs besides the model it already holds."""
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            meta = f.metadata() or {}
+            if meta.get("format") != FORMAT or not meta.get("optimizers"):
+                return None
+            tensors = {k: f.get_tensor(k) for k in f.keys() if k.startswith(OPTIM_PREFIX)}
+        return _optimizer_state(tensors, meta["optimizers"])
+    except (SafetensorError, OSError, ValueError, KeyError):
+        return None
+
+
+def restore_optimizers(optimizers: dict[str, torch.optim.Optimizer], saved: dict[str, dict[str, Any]] | None) -> list[str]:
+    """Load saved moments into freshly configured optimizers. The fresh optimizers' own
+    hyperparameters (learning rate, fused/capturable flags of this device) are kept: a
+    resumed run may change --lr or move from GPU to CPU. Returns the names restored; an
+    optimizer whose saved state does not fit (other parameter shapes) starts afresh."""
+    restored: list[str] = []
+    for name, opt in optimizers.items():
+        sd = (saved or {}).get(name)
+        if sd is None:
+            continue
+        fresh = opt.state_dict()["param_groups"]
+        params = [p for g in opt.param_groups for p in g["params"]]
+        saved_ids = [i for g in sd["param_groups"] for i in g["params"]]
+        if len(fresh) != len(sd["param_groups"]) or len(params) != len(saved_ids):
+            continue
+        fits = all(v.shape == p.shape for p, i in zip(params, saved_ids) for v in sd["state"].get(i, {}).values()
+                   if isinstance(v, torch.Tensor) and v.dim() > 0)
+        if not fits:  # moments of another model
+            continue
+        groups = [{**{k: v for k, v in f.items() if k != "params"}, "params": s["params"]} for f, s in zip(fresh, sd["param_groups"])]
+        opt.load_state_dict({"state": sd["state"], "param_groups": groups})
+        restored.append(name)
+    return restored
 
 
 def _load_state(model: LatentModel, tensors: dict[str, torch.Tensor], path: Path) -> None:

@@ -140,24 +140,99 @@ class ConvDiscriminator(nn.Module):
         super().__init__()
         n, side, chans = conv_plan(image_shape, base)
 
-        def make_norm(ch: int) -> nn.Module:
-            if norm == "batch":
-                return nn.BatchNorm2d(ch)
-            if norm == "layer":
-                return nn.GroupNorm(1, ch)
-            if norm == "none":
-                return nn.Identity()
-            raise ValueError(f"unknown norm {norm!r}: use 'batch', 'layer' or 'none'")
-
+        make_norm_2d(norm, 1)  # validate the name before building anything
         bias = norm == "none"
         layers: list[nn.Module] = [nn.Conv2d(image_shape[0], chans[0], 4, 2, 1, bias=bias), nn.LeakyReLU(0.2, True)]
         for i in range(1, n):
-            layers += [nn.Conv2d(chans[i - 1], chans[i], 4, 2, 1, bias=bias), make_norm(chans[i]), nn.LeakyReLU(0.2, True)]
+            layers += [nn.Conv2d(chans[i - 1], chans[i], 4, 2, 1, bias=bias), make_norm_2d(norm, chans[i]), nn.LeakyReLU(0.2, True)]
         layers += [nn.Conv2d(chans[-1], 1, side, 1, 0, bias=bias), nn.Flatten()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) in [-1, 1] -> logits (B,)
         return self.net(x).view(-1)
+
+
+def make_norm_2d(norm: str, ch: int) -> nn.Module:
+    """"batch" (DCGAN), "layer" (LayerNorm over C, H, W, as GroupNorm with one group:
+    WGAN-GP's recommendation for critics) or "none"."""
+    if norm == "batch":
+        return nn.BatchNorm2d(ch)
+    if norm == "layer":
+        return nn.GroupNorm(1, ch)
+    if norm == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm {norm!r}: use 'batch', 'layer' or 'none'")
+
+
+def make_norm_1d(norm: str, width: int) -> nn.Module:
+    if norm == "batch":
+        return nn.BatchNorm1d(width)
+    if norm == "layer":
+        return nn.LayerNorm(width)
+    if norm == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm {norm!r}: use 'batch', 'layer' or 'none'")
+
+
+class DenseConvGenerator(nn.Module):
+    """The small-image generator of the DCGAN authors' MNIST code (Newmu/dcgan_code,
+    mnist/) and of InfoGAN: fc ``fc_hidden`` + BN + ReLU -> fc (top channels x side x side)
+    + BN + ReLU -> [ConvT 4/2/1 + BN + ReLU]* -> ConvT 4/2/1 -> tanh.
+
+    28x28: 1024 -> 128 x 7 x 7 -> 64 x 14 x 14 -> 1 x 28 x 28. The dense entry gives every
+    output pixel a path to every noise dimension from the first layer on, which is what
+    makes 28x28 digits come out whole within a few epochs (the all-conv projection of
+    ``ConvGenerator`` trains much slower there).
+    """
+
+    def __init__(self, image_shape: tuple[int, int, int], in_dim: int, fc_hidden: int = 1024, base: int = 64) -> None:
+        super().__init__()
+        n, side, chans = conv_plan(image_shape, base)
+        self.top, self.side = chans[-1], side
+        self.fc = nn.Sequential(
+            nn.Linear(in_dim, fc_hidden, bias=False), nn.BatchNorm1d(fc_hidden), nn.ReLU(True),
+            nn.Linear(fc_hidden, chans[-1] * side * side, bias=False), nn.BatchNorm1d(chans[-1] * side * side), nn.ReLU(True),
+        )
+        layers: list[nn.Module] = []
+        for i in reversed(range(1, n)):
+            layers += [nn.ConvTranspose2d(chans[i], chans[i - 1], 4, 2, 1, bias=False), nn.BatchNorm2d(chans[i - 1]), nn.ReLU(True)]
+        layers += [nn.ConvTranspose2d(chans[0], image_shape[0], 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:  # (B, in_dim) -> (B, C, H, W) in [-1, 1]
+        return self.net(self.fc(latent).view(-1, self.top, self.side, self.side))
+
+
+class DenseConvTrunk(nn.Module):
+    """The matching discriminator body: Conv 4/2/1 + lReLU (no norm on the first layer) ->
+    [Conv 4/2/1 + norm + lReLU]* -> fc ``fc_hidden`` + norm + lReLU. InfoGAN shares it
+    between its D and Q heads; ``DenseConvDiscriminator`` puts one logit on top."""
+
+    def __init__(self, image_shape: tuple[int, int, int], fc_hidden: int = 1024, base: int = 64, norm: str = "batch",
+                 slope: float = 0.2) -> None:
+        super().__init__()
+        n, side, chans = conv_plan(image_shape, base)
+        bias = norm == "none"
+        layers: list[nn.Module] = [nn.Conv2d(image_shape[0], chans[0], 4, 2, 1), nn.LeakyReLU(slope, True)]
+        for i in range(1, n):
+            layers += [nn.Conv2d(chans[i - 1], chans[i], 4, 2, 1, bias=bias), make_norm_2d(norm, chans[i]), nn.LeakyReLU(slope, True)]
+        layers += [nn.Flatten(), nn.Linear(chans[-1] * side * side, fc_hidden, bias=bias), make_norm_1d(norm, fc_hidden),
+                   nn.LeakyReLU(slope, True)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [-1, 1] images -> (B, fc_hidden)
+        return self.net(x)
+
+
+class DenseConvDiscriminator(nn.Module):
+    def __init__(self, image_shape: tuple[int, int, int], fc_hidden: int = 1024, base: int = 64, norm: str = "batch",
+                 slope: float = 0.2) -> None:
+        super().__init__()
+        self.trunk = DenseConvTrunk(image_shape, fc_hidden, base, norm, slope)
+        self.head = nn.Linear(fc_hidden, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) in [-1, 1] -> logits (B,)
+        return self.head(self.trunk(x)).view(-1)
 
 
 class MLPGenerator(nn.Module):
@@ -292,15 +367,38 @@ class GAN(AdversarialModel):
 class DCGANConfig(ModelConfig):
     #: noise dimension (Radford et al.: 100)
     z_dim: int = 100
+    #: "auto": "dense" for images up to 32 px, "conv" above. "conv" is the paper's all-conv
+    #: net (a 1x1 -> side x side transposed conv, then stride-2 ConvT / conv stacks with batch
+    #: norm); "dense" is what the DCGAN authors ran on MNIST (Newmu/dcgan_code, mnist/):
+    #: fc 1024 layers around the two stride-2 convs, in G and D alike
+    arch: str = "auto"
     #: generator channels at full resolution (ngf); doubled at each halving of the side
     g_channels: int = 64
     #: discriminator channels after the first conv (ndf); doubled at each halving
     d_channels: int = 64
-    #: Adam learning rate (Radford et al.: 2e-4)
+    #: width of the dense layers of the "dense" arch (Newmu/dcgan_code: 1024)
+    fc_hidden: int = 1024
+    #: Adam learning rate of D (Radford et al.: 2e-4)
     lr: float = 2e-4
+    #: Adam learning rate of G; 0 = the arch's default: 1e-3 for "dense" (the setting the
+    #: InfoGAN paper uses with this net: G at 5x D's rate keeps D from running away on
+    #: MNIST), lr for "conv" (Radford et al.)
+    g_lr: float = 0.0
     #: Adam beta1 (Radford et al.: 0.5) / beta2
     beta1: float = 0.5
     beta2: float = 0.999
+
+    def resolved_arch(self) -> str:
+        if self.arch == "auto":
+            return "dense" if self.image_shape[-1] <= 32 else "conv"
+        if self.arch not in ("dense", "conv"):
+            raise ValueError(f"unknown DCGAN arch {self.arch!r}: use 'auto', 'dense' or 'conv'")
+        return self.arch
+
+    def resolved_g_lr(self) -> float:
+        if self.g_lr > 0:
+            return self.g_lr
+        return 1e-3 if self.resolved_arch() == "dense" else self.lr
 
 
 class DCGAN(AdversarialModel):
@@ -309,6 +407,18 @@ class DCGAN(AdversarialModel):
 
     def __init__(self, config: DCGANConfig) -> None:
         super().__init__(config)
-        self.generator = ConvGenerator(config.image_shape, config.z_dim, config.g_channels, batch_norm=True)
-        self.discriminator = ConvDiscriminator(config.image_shape, config.d_channels, norm="batch")
+        if config.resolved_arch() == "dense":
+            self.generator = DenseConvGenerator(config.image_shape, config.z_dim, config.fc_hidden, config.g_channels)
+            self.discriminator = DenseConvDiscriminator(config.image_shape, config.fc_hidden, config.d_channels, norm="batch")
+        else:
+            self.generator = ConvGenerator(config.image_shape, config.z_dim, config.g_channels, batch_norm=True)
+            self.discriminator = ConvDiscriminator(config.image_shape, config.d_channels, norm="batch")
         dcgan_init(self)
+
+    def configure_optimizers(self, lr: float | None = None) -> dict[str, torch.optim.Optimizer]:
+        """D at ``lr``; G at ``g_lr``. A user ``lr`` sets D's and scales G's by the same factor."""
+        cfg = self.config
+        d_lr = lr or cfg.lr
+        g_lr = cfg.resolved_g_lr() * (d_lr / cfg.lr)
+        betas = (cfg.beta1, cfg.beta2)
+        return {"discriminator": adam(self.discriminator_params(), d_lr, betas), "generator": adam(self.generator_params(), g_lr, betas)}

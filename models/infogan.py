@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import ModelConfig, adam
-from .gan import AdversarialModel, conv_plan, dcgan_init, discriminator_bce, discriminator_step, generator_bce, to_tanh_range
+from .gan import AdversarialModel, DenseConvGenerator, DenseConvTrunk, dcgan_init, discriminator_bce, discriminator_step, generator_bce, to_tanh_range
 from .latent import LatentSpec
 
 
@@ -68,41 +68,6 @@ class InfoGANConfig(ModelConfig):
     beta2: float = 0.999
 
 
-class InfoGenerator(nn.Module):
-    def __init__(self, image_shape: tuple[int, int, int], in_dim: int, fc_hidden: int, base: int) -> None:
-        super().__init__()
-        n, side, chans = conv_plan(image_shape, base)
-        self.top, self.side = chans[-1], side
-        self.fc = nn.Sequential(
-            nn.Linear(in_dim, fc_hidden, bias=False), nn.BatchNorm1d(fc_hidden), nn.ReLU(True),
-            nn.Linear(fc_hidden, chans[-1] * side * side, bias=False), nn.BatchNorm1d(chans[-1] * side * side), nn.ReLU(True),
-        )
-        layers: list[nn.Module] = []
-        for i in reversed(range(1, n)):
-            layers += [nn.ConvTranspose2d(chans[i], chans[i - 1], 4, 2, 1, bias=False), nn.BatchNorm2d(chans[i - 1]), nn.ReLU(True)]
-        layers += [nn.ConvTranspose2d(chans[0], image_shape[0], 4, 2, 1), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, latent: torch.Tensor) -> torch.Tensor:  # -> (B, C, H, W) in [-1, 1]
-        return self.net(self.fc(latent).view(-1, self.top, self.side, self.side))
-
-
-class InfoBody(nn.Module):
-    """The trunk D and Q share: conv 64 lReLU -> conv 128 BN lReLU (...) -> fc 1024 BN lReLU."""
-
-    def __init__(self, image_shape: tuple[int, int, int], fc_hidden: int, base: int) -> None:
-        super().__init__()
-        n, side, chans = conv_plan(image_shape, base)
-        layers: list[nn.Module] = [nn.Conv2d(image_shape[0], chans[0], 4, 2, 1), nn.LeakyReLU(0.1, True)]
-        for i in range(1, n):
-            layers += [nn.Conv2d(chans[i - 1], chans[i], 4, 2, 1, bias=False), nn.BatchNorm2d(chans[i]), nn.LeakyReLU(0.1, True)]
-        layers += [nn.Flatten(), nn.Linear(chans[-1] * side * side, fc_hidden, bias=False), nn.BatchNorm1d(fc_hidden), nn.LeakyReLU(0.1, True)]
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [-1, 1] images -> (B, fc_hidden)
-        return self.net(x)
-
-
 class InfoGAN(AdversarialModel):
     family = "infogan"
     Config = InfoGANConfig
@@ -112,8 +77,9 @@ class InfoGAN(AdversarialModel):
         self.n_cat = sum(config.categorical)
         self.cont_outputs = config.continuous * (2 if config.learn_std else 1)
         spec = self.latent_spec
-        self.generator = InfoGenerator(config.image_shape, spec.input_dim, config.fc_hidden, config.channels)
-        self.body = InfoBody(config.image_shape, config.fc_hidden, config.channels)
+        self.generator = DenseConvGenerator(config.image_shape, spec.input_dim, config.fc_hidden, config.channels)
+        # D and Q share this trunk (the paper's leaky slope: 0.1)
+        self.body = DenseConvTrunk(config.image_shape, config.fc_hidden, config.channels, norm="batch", slope=0.1)
         self.d_head = nn.Linear(config.fc_hidden, 1)
         self.q_head = nn.Sequential(
             nn.Linear(config.fc_hidden, config.q_hidden, bias=False), nn.BatchNorm1d(config.q_hidden), nn.LeakyReLU(0.1, True),

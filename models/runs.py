@@ -70,10 +70,12 @@ class RunDir:
                 continue
         return out
 
-    def save(self, model: LatentModel, state: dict[str, Any], score: float | None = None) -> bool:
-        """Write latest; also best when ``score`` (lower is better) beats the best so far.
+    def save(self, model: LatentModel, state: dict[str, Any], score: float | None = None,
+             optimizers: dict[str, torch.optim.Optimizer] | None = None) -> bool:
+        """Write latest (with the optimizers' state, for resuming); also best (weights
+        only: it is for exploring) when ``score`` (lower is better) beats the best so far.
         Returns whether best was written."""
-        save_checkpoint(self.latest, model, state)
+        save_checkpoint(self.latest, model, state, optimizers)
         if score is not None and score < self.best_score:
             self.best_score = score
             save_checkpoint(self.best, model, {**state, "best_score": score})

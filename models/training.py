@@ -28,6 +28,7 @@ import torch
 import torch.distributed as dist
 
 from .base import LatentModel
+from .checkpoint import restore_optimizers
 from .data.base import Dataset
 from .runs import RunDir
 
@@ -248,6 +249,7 @@ def train(
     run: RunDir | None = None,
     extra_state: dict[str, Any] | None = None,
     start_step: int = 0,
+    optimizer_state: dict[str, dict[str, Any]] | None = None,
 ) -> Iterator[StepMetrics]:
     """Train ``model`` on ``dataset``; yield a StepMetrics every ``log_every`` steps.
 
@@ -255,7 +257,9 @@ def train(
     checkpoint). On stop it saves a checkpoint and yields a final "stopped" event.
 
     ``start_step`` continues a run (the model holds its weights): step numbers, epochs and
-    the length count on from there. Optimizer moments start afresh.
+    the length count on from there. ``optimizer_state`` (``Checkpoint.optimizer_state`` of
+    the run's latest checkpoint, which stores it) carries Adam's moments over, so a resumed
+    run continues where it stopped instead of restarting with cold moments.
     """
     cfg = cfg or TrainConfig()
     control = control or TrainControl()
@@ -281,6 +285,8 @@ def train(
     originals = test_split.batch(torch.arange(min(8, len(test_split)), device=device)) if model.latent_spec.has_encoder else None
 
     optimizers = model.configure_optimizers(cfg.lr)
+    if optimizer_state:
+        restore_optimizers(optimizers, optimizer_state)
     stepper = _make_step(model, optimizers, train_split, cfg, world)
 
     state_base = {
@@ -328,7 +334,7 @@ def train(
         if run is None or not weights_finite():
             return None
         state = {**state_base, "step": step, "epoch": epoch, "seconds": seconds, "validation": val}
-        run.save(model, state, score=val.get("total"))
+        run.save(model, state, score=val.get("total"), optimizers=optimizers)
         return str(run.latest)
 
     t0 = time.perf_counter()

@@ -97,3 +97,47 @@ def test_run_folder_resolves_to_best(tmp_path):
     assert load_checkpoint(run.path).train_state["step"] == 1
     with pytest.raises(CheckpointError, match="no checkpoint"):
         load_checkpoint(tmp_path)
+
+
+def _adam_steps(optimizer_state: dict, name: str) -> set[float]:
+    return {float(st["step"]) for st in optimizer_state[name]["state"].values()}
+
+
+def test_optimizer_moments_round_trip_for_one_and_two_optimizers(tmp_path, tiny_dataset):
+    """A run's latest checkpoint carries Adam's moments (tensors in the safetensors file,
+    the rest as JSON), and restoring them into fresh optimizers gives the same state."""
+    from models.checkpoint import restore_optimizers
+
+    for family, kw in [("vae", dict(latent_dim=3, hidden=16)), ("gan", dict(z_dim=4, g_hidden=(16,), d_hidden=(16,)))]:
+        m = build_model(family, image_shape=(1, 28, 28), **kw)
+        opts = m.configure_optimizers()
+        for _ in range(3):
+            m.training_step(tiny_dataset.train.batch(torch.arange(16)), opts)
+        p = save_checkpoint(tmp_path / f"{family}.safetensors", m, {"step": 3}, optimizers=opts)
+        ck = load_checkpoint(p)
+        assert set(ck.optimizer_state) == set(opts)
+        fresh = ck.model.configure_optimizers(lr=1e-5)
+        assert restore_optimizers(fresh, ck.optimizer_state) == list(opts)
+        for name, opt in opts.items():
+            assert _adam_steps(ck.optimizer_state, name) == {3.0}
+            for p_old, p_new in zip([p for g in opt.param_groups for p in g["params"]],
+                                    [p for g in fresh[name].param_groups for p in g["params"]]):
+                assert torch.equal(opt.state[p_old]["exp_avg"], fresh[name].state[p_new]["exp_avg"])
+                assert torch.equal(opt.state[p_old]["exp_avg_sq"], fresh[name].state[p_new]["exp_avg_sq"])
+            # the resumed run's own learning rate wins over the saved one
+            assert fresh[name].param_groups[0]["lr"] == pytest.approx(1e-5)
+        # weights-only checkpoints (best, Save model as) carry none
+        assert load_checkpoint(save_checkpoint(tmp_path / "w.safetensors", m)).optimizer_state is None
+
+
+def test_optimizer_state_of_another_model_is_ignored(tmp_path, tiny_dataset):
+    from models.checkpoint import restore_optimizers
+
+    small = build_model("vae", image_shape=(1, 28, 28), latent_dim=3, hidden=16)
+    opts = small.configure_optimizers()
+    small.training_step(tiny_dataset.train.batch(torch.arange(8)), opts)
+    saved = load_checkpoint(save_checkpoint(tmp_path / "s.safetensors", small, optimizers=opts)).optimizer_state
+    big = build_model("vae", image_shape=(1, 28, 28), latent_dim=3, hidden=32)
+    fresh = big.configure_optimizers()
+    assert restore_optimizers(fresh, saved) == []
+    assert not fresh["model"].state

@@ -95,6 +95,9 @@ def test_resume_continues_the_run(shapes_run, tmp_path, capsys):
     assert main(["train", "--resume", str(run), "--steps", "10", "--batch-size", "32"]) == 0
     after = load_checkpoint(run / "checkpoints" / "latest.safetensors")
     assert after.train_state["step"] == before.train_state["step"] + 10
+    # Adam's moments carried over: its step count went on from 30 instead of restarting
+    (adam_steps,) = {float(st["step"]) for st in after.optimizer_state["model"]["state"].values()}
+    assert adam_steps == before.train_state["step"] + 10
     assert after.model.config == before.model.config
     steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert steps[-1] == 40 and steps == sorted(steps)

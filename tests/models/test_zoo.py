@@ -21,7 +21,8 @@ SMALL = {
     "beta-vae": dict(hidden=64, latent_dim=4),
     "aae": dict(hidden=64, latent_dim=4, disc_hidden=(64, 64)),
     "gan": dict(z_dim=16, g_hidden=(64, 128), d_hidden=(128, 64)),
-    "dcgan": dict(z_dim=16, g_channels=8, d_channels=8),
+    "dcgan": dict(z_dim=16, g_channels=8, d_channels=8, fc_hidden=64),  # 28x28: the dense (MNIST) arch
+    "dcgan-conv": dict(z_dim=16, g_channels=8, d_channels=8, arch="conv"),  # the paper's all-conv arch
     "wgan-gp": dict(z_dim=16, g_channels=8, d_channels=8),
     "infogan": dict(z_dim=16, fc_hidden=128, q_hidden=32, channels=8),
 }
@@ -65,8 +66,13 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
-def small(family: str, **kw):
-    return build_model(family, **{**SMALL[family], **kw})
+def small(variant: str, **kw):
+    """A small model of ``variant``: a family name, or "dcgan-conv" (DCGAN, all-conv arch)."""
+    return build_model(family_of(variant), **{**SMALL[variant], **kw})
+
+
+def family_of(variant: str) -> str:
+    return variant.removesuffix("-conv")
 
 
 def run_training(model, data, steps: int = 30, batch_size: int = 32):
@@ -78,10 +84,11 @@ def run_training(model, data, steps: int = 30, batch_size: int = 32):
 # ---------------------------------------------------------------------------------------
 # training: finite terms, the expected names, moving the right way, checkpoint round trip
 # ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("family", FAMILIES)
-def test_train_terms_move_and_checkpoint_round_trip(family, blobs, tmp_path):
+@pytest.mark.parametrize("variant", FAMILIES)
+def test_train_terms_move_and_checkpoint_round_trip(variant, blobs, tmp_path):
     torch.manual_seed(0)
-    model = small(family)
+    model = small(variant)
+    family = family_of(variant)
     if family == "wgan-gp":  # an untrained critic outputs ~0 everywhere: the estimate starts at ~0
         with torch.no_grad():
             w0 = float(model.loss(blobs.train.batch(torch.arange(32)))["wasserstein"])
@@ -98,9 +105,11 @@ def test_train_terms_move_and_checkpoint_round_trip(family, blobs, tmp_path):
         assert final.validation is not None and set(final.validation) == ({"recon", "kl", "total"} if family == "beta-vae" else {"recon", "total"})
     if family == "aae":
         assert final.validation["total"] == pytest.approx(final.validation["recon"])
-    if family in ("gan", "dcgan"):
+    if variant in ("gan", "dcgan-conv"):  # equal learning rates: D pulls ahead early on
         assert last["d_real"] > last["d_fake"] + 0.1, last
         assert last["d_loss"] < first["d_loss"] < math.log(4) + 0.1, terms  # log 4: D cannot tell
+    if variant == "dcgan":  # G at 5x D's rate holds D near chance instead of letting it run away
+        assert all(t["d_loss"] < math.log(4) + 0.1 and 0.3 < t["d_fake"] < 0.7 for t in terms), terms
     if family in ("gan", "dcgan", "infogan"):
         assert final.validation is None
     if family == "wgan-gp":
@@ -197,14 +206,31 @@ def test_paper_defaults():
 def test_dcgan_init_and_architecture():
     from torch import nn
 
-    model = build_model("dcgan")
-    convs = [m for m in model.discriminator.modules() if isinstance(m, nn.Conv2d)]
-    assert abs(float(convs[1].weight.detach().std()) - 0.02) < 0.005
-    # no batch norm right after the discriminator's first conv
-    layers = list(model.discriminator.net)
-    assert isinstance(layers[0], nn.Conv2d) and isinstance(layers[1], nn.LeakyReLU)
-    assert any(isinstance(m, nn.BatchNorm2d) for m in model.generator.modules())
-    assert isinstance(list(model.generator.net)[-1], nn.Tanh)
+    def lrs(m):
+        return {k: o.param_groups[0]["lr"] for k, o in m.configure_optimizers().items()}
+
+    # 28x28: the DCGAN authors' MNIST net (dense 1024 layers), G at 5x D's rate
+    dense = build_model("dcgan", image_shape=(1, 28, 28))
+    assert dense.config.resolved_arch() == "dense"
+    assert [m.out_features for m in dense.generator.modules() if isinstance(m, nn.Linear)] == [1024, 128 * 7 * 7]
+    assert lrs(dense) == {"discriminator": 2e-4, "generator": 1e-3}
+    assert lrs(build_model("dcgan", image_shape=(1, 28, 28), g_lr=3e-4)) == {"discriminator": 2e-4, "generator": 3e-4}
+    # 64x64: the paper's all-conv net, both nets at 2e-4
+    model = build_model("dcgan", image_shape=(1, 64, 64))
+    assert model.config.resolved_arch() == "conv"
+    assert lrs(model) == {"discriminator": 2e-4, "generator": 2e-4}
+    assert not any(isinstance(m, nn.Linear) for m in model.modules())
+    for m in (dense, model):
+        convs = [m for m in m.discriminator.modules() if isinstance(m, nn.Conv2d)]
+        assert abs(float(convs[1].weight.detach().std()) - 0.02) < 0.005
+        # no batch norm right after the discriminator's first conv
+        layers = [x for x in m.discriminator.modules() if not isinstance(x, (nn.Sequential, type(m.discriminator)))]
+        layers = [x for x in layers if not hasattr(x, "net") and not hasattr(x, "trunk")]
+        assert isinstance(layers[0], nn.Conv2d) and isinstance(layers[1], nn.LeakyReLU)
+        assert any(isinstance(x, nn.BatchNorm2d) for x in m.generator.modules())
+        assert isinstance(list(m.generator.net)[-1], nn.Tanh)
+    with pytest.raises(ValueError, match="arch"):
+        build_model("dcgan", arch="transformer")
     wgan = build_model("wgan-gp")
     assert not any(isinstance(m, nn.BatchNorm2d) for m in wgan.discriminator.modules())
     with pytest.raises(ValueError):
