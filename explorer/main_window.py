@@ -34,6 +34,7 @@ from .workers import DatasetFactory, JobRunner, TrainingSession, TrainStarted, d
 
 APP_TITLE = "Latent Explorer"
 DEFAULT_SIZE = (1400, 900)
+STATUS_CHARS = 110  # what the status bar shows of a message at the default window width
 HINT = ("<p style='font-size:18px; color:#c8c8c8'>Open a model or press Train</p>"
         "<p>File ▸ Open (Ctrl+O) loads a checkpoint or a run folder; you can also drop one here.<br>"
         "Train (Ctrl+T) fits a new model: the <i>shapes</i> dataset needs no download.</p>")
@@ -247,10 +248,20 @@ class MainWindow(QMainWindow):
         s.sync()
 
     # -- errors and messages -------------------------------------------------------------
+    def show_status(self, text: str, timeout_ms: int = 8000) -> None:
+        """A message that fits the status bar: long ones are cut at a sentence or clause
+        end with "…", and the whole text is the status bar's tooltip."""
+        line = text.splitlines()[0] if text else ""
+        if len(line) > STATUS_CHARS:
+            cut = max(line.rfind(sep, 0, STATUS_CHARS) for sep in (". ", "; ", ": ", ", "))
+            line = (line[:cut] if cut > STATUS_CHARS // 3 else line[:STATUS_CHARS]).rstrip(" .;:,") + "…"
+        self.statusBar().setToolTip(text if line != text else "")
+        self.statusBar().showMessage(line, timeout_ms)
+
     def show_error(self, title: str, text: str) -> None:
         """Status bar + a non-modal message box: the window stays usable behind it."""
         self.last_error = (title, text)
-        self.statusBar().showMessage(f"{title}: {text.splitlines()[0] if text else ''}", 15000)
+        self.show_status(f"{title}: {text}", 15000)
         if self._error_box is not None:
             self._error_box.close()
         box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
@@ -539,8 +550,11 @@ class MainWindow(QMainWindow):
         generation = self.model_state.generation
         size = shape[-1] if dataset_name == "shapes" else None
 
+        panel = self.train_panel  # the folder the user chose there, when it is for this dataset
+        data_dir = (panel.data_dir.text().strip() or None) if panel.dataset.currentText() == dataset_name else None
+
         def load():
-            return self.dataset_factory(dataset_name, None, download=False, image_size=size)
+            return self.dataset_factory(dataset_name, data_dir, download=False, image_size=size)
 
         def loaded(dataset) -> None:
             if generation != self.model_state.generation:
@@ -550,7 +564,8 @@ class MainWindow(QMainWindow):
                 self._compute_kl()
 
         def failed(e: BaseException) -> None:  # not fatal: KL and Encode just stay unavailable
-            self.statusBar().showMessage(f"Dataset {dataset_name} not available offline: {str(e).splitlines()[0]}", 8000)
+            self.show_status(f"Encode and per-dimension KL are off: the {dataset_name} files are not here "
+                             f"(choose their folder in Model & data, then open the model again). {e}", 10000)
 
         self.jobs.submit(load, loaded, failed)
 

@@ -227,3 +227,35 @@ def test_single_key_shortcuts_do_not_steal_typing(qtbot, window, vae_checkpoint)
     window.image_view.setFocus()
     qtbot.keyClick(window.image_view, Qt.Key.Key_0)
     assert window.latent_state.flat[0] == 0.0  # elsewhere it does
+
+
+def test_missing_dataset_message_fits_the_status_bar_and_keeps_the_whole_text(qtbot, tmp_path):
+    """A VAE trained on MNIST opened where the MNIST files are not: the status bar says what
+    is off and what to do in a line that fits; its tooltip has the loader's full message."""
+    from explorer.main_window import STATUS_CHARS, MainWindow
+    from models.data.base import DataError
+
+    reason = ("mnist files not found: train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz; looked in "
+              + ", ".join(f"/very/long/folder/number/{i}" for i in range(6)))
+    asked: list = []
+
+    def offline(name, data_dir=None, *, download=True, progress=None, image_size=None):
+        asked.append((name, data_dir, download))
+        raise DataError(reason)
+
+    w = MainWindow(dataset_factory=offline)
+    qtbot.addWidget(w)
+    w.show()
+    w.train_panel.dataset.setCurrentText("mnist")
+    w.train_panel.data_dir.setText(str(tmp_path))
+    path = save_checkpoint(tmp_path / "m.safetensors", build_model("vae", latent_dim=3, hidden=16, image_shape=(1, 28, 28)),
+                           {"dataset": "mnist", "step": 1})
+    w.open_path(path)
+    qtbot.waitUntil(lambda: "Encode" in w.statusBar().currentMessage(), timeout=5000)
+    shown = w.statusBar().currentMessage()
+    assert len(shown) <= STATUS_CHARS + 1 and shown.endswith("…")
+    assert reason in w.statusBar().toolTip()
+    # the folder chosen in Model & data was searched, and nothing was downloaded
+    assert asked == [("mnist", str(tmp_path), False)]
+    assert w.model_state.model is not None  # the model is open all the same
+    w.shutdown()
