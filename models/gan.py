@@ -363,6 +363,15 @@ class GAN(AdversarialModel):
         self.discriminator = MLPDiscriminator(math.prod(config.image_shape), tuple(config.d_hidden), config.dropout)
 
 
+def resolve_arch(arch: str, image_shape: tuple[int, int, int]) -> str:
+    """"auto" -> "dense" for images up to 32 px (MNIST-size), "conv" above."""
+    if arch == "auto":
+        return "dense" if image_shape[-1] <= 32 else "conv"
+    if arch not in ("dense", "conv"):
+        raise ValueError(f"unknown arch {arch!r}: use 'auto', 'dense' or 'conv'")
+    return arch
+
+
 @dataclasses.dataclass
 class DCGANConfig(ModelConfig):
     #: noise dimension (Radford et al.: 100)
@@ -389,11 +398,7 @@ class DCGANConfig(ModelConfig):
     beta2: float = 0.999
 
     def resolved_arch(self) -> str:
-        if self.arch == "auto":
-            return "dense" if self.image_shape[-1] <= 32 else "conv"
-        if self.arch not in ("dense", "conv"):
-            raise ValueError(f"unknown DCGAN arch {self.arch!r}: use 'auto', 'dense' or 'conv'")
-        return self.arch
+        return resolve_arch(self.arch, self.image_shape)
 
     def resolved_g_lr(self) -> float:
         if self.g_lr > 0:

@@ -30,13 +30,20 @@ import torch
 from torch import nn
 
 from .base import ModelConfig, adam
-from .gan import AdversarialModel, ConvDiscriminator, ConvGenerator, dcgan_init, to_tanh_range
+from .gan import (AdversarialModel, ConvDiscriminator, ConvGenerator, DenseConvDiscriminator, DenseConvGenerator, dcgan_init,
+                  resolve_arch, to_tanh_range)
 
 
 @dataclasses.dataclass
 class WGANGPConfig(ModelConfig):
     #: noise dimension (the paper's released code: 128)
     z_dim: int = 128
+    #: "auto": "dense" for images up to 32 px, "conv" above. "dense": the DCGAN authors'
+    #: MNIST net (fc layers around two stride-2 convs; see models/gan.py) with the critic
+    #: normalised by ``critic_norm``; "conv": DCGAN's all-conv nets
+    arch: str = "auto"
+    #: width of the dense layers of the "dense" arch
+    fc_hidden: int = 1024
     #: generator channels at full resolution, doubled at each halving (DCGAN-like)
     g_channels: int = 64
     #: critic channels after the first conv, doubled at each halving
@@ -52,6 +59,11 @@ class WGANGPConfig(ModelConfig):
     #: Adam beta1 / beta2 (paper, Algorithm 1: 0 and 0.9)
     beta1: float = 0.0
     beta2: float = 0.9
+    #: Adam learning rate of G; 0 = lr
+    g_lr: float = 0.0
+
+    def resolved_arch(self) -> str:
+        return resolve_arch(self.arch, self.image_shape)
 
 
 class WGANGP(AdversarialModel):
@@ -64,19 +76,27 @@ class WGANGP(AdversarialModel):
             raise ValueError("WGAN-GP's critic must not use batch norm (the penalty is per sample): use 'layer' or 'none'")
         if config.n_critic < 1:
             raise ValueError("n_critic must be >= 1")
-        self.generator = ConvGenerator(config.image_shape, config.z_dim, config.g_channels, batch_norm=True)
-        self.discriminator = ConvDiscriminator(config.image_shape, config.d_channels, norm=config.critic_norm)
+        if config.resolved_arch() == "dense":
+            self.generator = DenseConvGenerator(config.image_shape, config.z_dim, config.fc_hidden, config.g_channels)
+            self.discriminator = DenseConvDiscriminator(config.image_shape, config.fc_hidden, config.d_channels,
+                                                        norm=config.critic_norm)
+        else:
+            self.generator = ConvGenerator(config.image_shape, config.z_dim, config.g_channels, batch_norm=True)
+            self.discriminator = ConvDiscriminator(config.image_shape, config.d_channels, norm=config.critic_norm)
         dcgan_init(self)
         for m in self.discriminator.modules():  # layer norm starts as identity
-            if isinstance(m, nn.GroupNorm):
+            if isinstance(m, (nn.GroupNorm, nn.LayerNorm)):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
     def configure_optimizers(self, lr: float | None = None) -> dict[str, torch.optim.Optimizer]:
+        """The critic at ``lr``, G at ``g_lr`` (0: ``lr``); a user ``lr`` sets the critic's
+        and scales G's by the same factor."""
         cfg = self.config
-        lr = lr or cfg.lr
+        c_lr = lr or cfg.lr
+        g_lr = (cfg.g_lr or cfg.lr) * (c_lr / cfg.lr)
         betas = (cfg.beta1, cfg.beta2)
-        return {"critic": adam(self.discriminator_params(), lr, betas), "generator": adam(self.generator_params(), lr, betas)}
+        return {"critic": adam(self.discriminator_params(), c_lr, betas), "generator": adam(self.generator_params(), g_lr, betas)}
 
     def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """Mean over the batch of (||grad_x D(x_hat)|| - 1)^2 on random interpolates; differentiable."""

@@ -23,7 +23,8 @@ SMALL = {
     "gan": dict(z_dim=16, g_hidden=(64, 128), d_hidden=(128, 64)),
     "dcgan": dict(z_dim=16, g_channels=8, d_channels=8, fc_hidden=64),  # 28x28: the dense (MNIST) arch
     "dcgan-conv": dict(z_dim=16, g_channels=8, d_channels=8, arch="conv"),  # the paper's all-conv arch
-    "wgan-gp": dict(z_dim=16, g_channels=8, d_channels=8),
+    "wgan-gp": dict(z_dim=16, g_channels=8, d_channels=8, fc_hidden=128),
+    "wgan-gp-conv": dict(z_dim=16, g_channels=8, d_channels=8, arch="conv"),
     "infogan": dict(z_dim=16, fc_hidden=128, q_hidden=32, channels=8),
 }
 FAMILIES = list(SMALL)
