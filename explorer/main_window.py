@@ -20,6 +20,8 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMe
 
 from models.checkpoint import PICKLE_SUFFIXES, Checkpoint, load_checkpoint, save_checkpoint
 from models.training import StepMetrics, device_description, resolve_device
+from models.images import load_png
+from models.runs import RunDir
 
 from . import settings
 from .assets import DEMO_DIR
@@ -364,6 +366,27 @@ class MainWindow(QMainWindow):
         self.train_panel.show_model(ckpt.model, ckpt.train_state)
         self._update_actions()
         self._after_model_ready(ckpt.train_state.get("dataset"))
+        self._show_run_history(ckpt.path)
+
+    def _show_run_history(self, checkpoint: Path | None) -> None:
+        """A checkpoint inside a run folder: its loss curves and last sample grid go to the
+        Training panel (read in a worker: metrics.jsonl of a long run is megabytes)."""
+        run = RunDir.of_checkpoint(checkpoint)
+        if run is None or not run.metrics_path.exists():
+            return
+        generation = self.model_state.generation
+
+        def load():
+            newest = run.newest_samples()
+            return run.read_metrics(), (load_png(newest) if newest is not None else None)
+
+        def loaded(result) -> None:
+            if generation != self.model_state.generation or self.session.active:
+                return  # another model was opened, or a run started, meanwhile
+            records, samples = result
+            self.training_view.show_history(records, run.path.name, samples)
+
+        self.jobs.submit(load, loaded, lambda e: self.show_status(f"Could not read the run's history: {e}", 8000))
 
     def _on_load_failed(self, path: Path, error: BaseException) -> None:
         self._loading = None

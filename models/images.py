@@ -41,3 +41,11 @@ def save_png(array: np.ndarray, path: str | Path) -> Path:
     Image.fromarray(a).save(buf, format="PNG")
     atomic_write_bytes(Path(path), buf.getvalue())
     return Path(path)
+
+
+def load_png(path: str | Path) -> np.ndarray:
+    """A PNG as uint8 (H, W) for grey or (H, W, 3) for colour (alpha dropped)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("L" if im.mode in ("L", "LA", "1", "I", "I;16") else "RGB"))

@@ -82,6 +82,11 @@ class RunDir:
             return True
         return False
 
+    def newest_samples(self) -> Path | None:
+        """The sample grid of the highest step (files are named step_<8 digits>.png)."""
+        pngs = sorted(self.samples.glob("step_*.png")) if self.samples.is_dir() else []
+        return pngs[-1] if pngs else None
+
     def save_samples(self, images: torch.Tensor, step: int, ncol: int | None = None) -> Path:
         return save_png(grid(images, ncol=ncol), self.samples / f"step_{step:08d}.png")
 

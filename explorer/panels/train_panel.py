@@ -130,6 +130,9 @@ class FieldControl:
             self.widget, self.get, self.set = spin, spin.value, lambda v: spin.setValue(int(v))
         elif isinstance(default, float):
             sci = SciSpinBox()
+            if re.search(r"\b0 = ", doc) and default >= 0:  # 0 means "pick for me": say so
+                sci.setMinimum(0.0)
+                sci.setSpecialValueText("auto")
             sci.setValue(default)
             self.widget, self.get, self.set = sci, sci.value, lambda v: sci.setValue(float(v))
         elif isinstance(default, str) and len(choices := _choices(doc, default)) >= 2:

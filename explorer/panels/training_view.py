@@ -147,6 +147,8 @@ class TrainingView(QWidget):
         self.curves.clear()
         self.samples.clear()
         self.recons.clear()
+        self.samples.label.setText("Samples (fixed noise)")
+        self.recons.label.setText("Test images / reconstructions")
         self.preview_columns = preview_columns
         self.summary.setText("Starting…")
 
@@ -161,6 +163,32 @@ class TrainingView(QWidget):
         previews = next((m.previews for m in reversed(batch) if m.previews), None)
         if previews is not None:
             self.show_previews(previews)
+        self._mark_dirty()
+
+    def show_history(self, records: list[dict], title: str, samples: np.ndarray | None = None) -> None:
+        """A past run's curves (its metrics.jsonl records: step, epoch, seconds and the
+        terms, validation ones prefixed ``val_``) and its newest sample grid (uint8 image),
+        shown when a run or one of its checkpoints is opened."""
+        self.reset()
+        last = None
+        for r in records:
+            step = r.get("step")
+            if not isinstance(step, (int, float)):
+                continue
+            for key, value in r.items():
+                if key in ("step", "epoch", "seconds") or not isinstance(value, (int, float)) or isinstance(value, bool):
+                    continue
+                name = f"val {key[4:]}" if key.startswith("val_") else key
+                self._series(name).append(step, float(value))
+            last = r
+        if samples is not None:
+            self.samples.set_image(_grey(samples))
+            self.samples.label.setText("Samples (last saved grid)")
+        self.recons.label.setText("")
+        if last is None:
+            self.summary.setText(f"{title}: no metrics recorded")
+        else:
+            self.summary.setText(f"{title}: {len(records)} logs up to step {last.get('step')}, epoch {last.get('epoch', 0):.2f}")
         self._mark_dirty()
 
     def show_previews(self, previews: dict) -> None:

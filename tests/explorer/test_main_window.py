@@ -12,6 +12,7 @@ from PySide6.QtGui import QDropEvent
 from explorer import main_window as mw
 from explorer import settings
 from models.checkpoint import load_checkpoint, save_checkpoint
+from models.images import load_png
 from models.registry import build_model
 
 
@@ -93,6 +94,33 @@ def test_open_run_folder(qtbot, window, tmp_path):
     open_and_wait(qtbot, window, tmp_path / "run")
     assert window.model_state.model.family == "ae"
     assert len(window.latent_panel.z_rows) == 3
+
+
+def test_opening_a_run_shows_its_loss_curves_and_last_samples(qtbot, window, tiny_dataset, tmp_path):
+    """A finished run opened later: the Training panel shows what happened in it."""
+    from models.runs import RunDir
+    from models.training import TrainConfig, train
+
+    run = RunDir(tmp_path / "vae-run")
+    model = build_model("vae", latent_dim=3, hidden=16, image_shape=(1, 28, 28))
+    cfg = TrainConfig(steps=30, batch_size=20, log_every=5, snapshot_every=15, device="cpu", validation_size=20)
+    for _ in train(model, tiny_dataset, cfg, run=run):
+        pass
+    view = window.training_view
+    assert view.point_count() == 0
+    open_and_wait(qtbot, window, run.path)
+    qtbot.waitUntil(lambda: view.point_count() > 0, timeout=5000)
+    logged = run.read_metrics()
+    assert view.series["recon"].n == sum("recon" in r for r in logged) >= 6
+    assert view.series["val total"].n >= 1
+    assert np.allclose(view.series["kl"].y[: view.series["kl"].n], [r["kl"] for r in logged if "kl" in r])
+    assert "vae-run" in view.summary.text() and "step 30" in view.summary.text()
+    assert view.samples.item.image is not None
+    assert np.array_equal(view.samples.item.image, load_png(run.newest_samples()))
+    # a plain checkpoint (no run around it) leaves the panel to the next training
+    other = save_checkpoint(tmp_path / "loose.safetensors", model, {})
+    open_and_wait(qtbot, window, other)
+    assert "vae-run" in view.summary.text()
 
 
 def _pickle_checkpoint(path: Path) -> Path:

@@ -92,6 +92,14 @@ def test_family_form_is_generated_from_each_config(qtbot):
     panel.lr.setValue(0.0)
     req = panel.request()
     assert req.model_config["beta"] == 4.0 and req.train_config.lr is None  # family default
+    # DCGAN: the arch choices and a generator rate whose 0 means "the arch's default"
+    panel.family.setCurrentIndex(panel.family.findData("dcgan"))
+    arch = panel.fields["arch"].widget
+    assert [arch.itemText(i) for i in range(arch.count())] == ["auto", "dense", "conv"]
+    g_lr = panel.fields["g_lr"].widget
+    assert g_lr.text() == "auto" and g_lr.minimum() == 0.0
+    panel.fields["g_lr"].set(5e-4)
+    assert g_lr.text() == "0.0005" and panel.request().model_config["g_lr"] == 5e-4
 
 
 def test_unavailable_family_is_greyed(qtbot, monkeypatch):
