@@ -30,7 +30,8 @@ CORE_MODEL_FLAGS = {
 
 
 #: config fields that never become flags: set from the data or by a training flag of the same name
-RESERVED = {"image_shape", "lr", "channels", "seed", "steps", "epochs", "batch_size", "device", "fast", "out", "dataset"}
+RESERVED = {"image_shape", "lr", "channels", "seed", "steps", "epochs", "batch_size", "device", "fast", "out", "dataset",
+            "lr_decay"}
 
 
 class CLIError(Exception):
@@ -123,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--snapshot-every", type=int, default=1000, help="steps between sample grids")
     t.add_argument("--checkpoint-every", type=int, default=0, help="steps between checkpoints (0: every epoch)")
     t.add_argument("--fast", default="auto", choices=("auto", "off"), help="CUDA graph fast path")
+    t.add_argument("--lr-decay", default="none", choices=("none", "linear"),
+                   help="linear: every learning rate falls linearly to 0 over this run (sharpens GAN samples at the end)")
     t.add_argument("--out", type=Path, help="run folder to write (default with --resume: the resumed run)")
     _add_model_flags(t)
 
@@ -270,6 +273,7 @@ def _train(args: argparse.Namespace, device, rank: int, world: int) -> int:
         epochs=args.epochs if args.epochs is not None else (None if args.steps else 10), steps=args.steps,
         batch_size=args.batch_size, lr=args.lr, device=str(device), seed=args.seed, log_every=args.log_every,
         snapshot_every=args.snapshot_every, checkpoint_every=args.checkpoint_every, fast=args.fast,
+        lr_decay=args.lr_decay,
     )
     run = RunDir(args.out)
     control = TrainControl()

@@ -58,6 +58,10 @@ class TrainConfig:
     validation_size: int = 2000
     #: "auto": capture the step in a CUDA graph when possible; "off": always eager
     fast: str = "auto"
+    #: "none": constant learning rates; "linear": every optimizer's rate falls linearly to 0
+    #: over this run's steps (as the DCGAN authors' MNIST code and WGAN-GP's released code do
+    #: at the end of training: annealing averages out the last steps' noise, so samples sharpen)
+    lr_decay: str = "none"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -230,7 +234,9 @@ def _make_step(model: LatentModel, optimizers: dict, split, cfg: TrainConfig, wo
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         return EagerStep(model, optimizers, split, step_model=DDP(model))
-    if cfg.fast == "auto" and device.type == "cuda" and model.graph_capturable and len(optimizers) == 1:
+    # a decaying rate is a Python float the captured optimizer kernel would never see again
+    if (cfg.fast == "auto" and device.type == "cuda" and model.graph_capturable and len(optimizers) == 1
+            and cfg.lr_decay == "none"):
         try:
             return GraphStep(model, optimizers, split, cfg.batch_size)
         except RuntimeError:  # some op could not be captured: the eager path gives the same maths
@@ -287,7 +293,17 @@ def train(
     optimizers = model.configure_optimizers(cfg.lr)
     if optimizer_state:
         restore_optimizers(optimizers, optimizer_state)
+    if cfg.lr_decay not in ("none", "linear"):
+        raise ValueError(f"unknown lr_decay {cfg.lr_decay!r}: use 'none' or 'linear'")
+    base_lrs = {name: [float(g["lr"]) for g in opt.param_groups] for name, opt in optimizers.items()}
     stepper = _make_step(model, optimizers, train_split, cfg, world)
+
+    def set_decayed_lr(step: int) -> None:
+        """Rates for the step after ``step``: base * (steps left) / (run length)."""
+        frac = max(0.0, (total - step) / max(1, total - start_step))
+        for name, opt in optimizers.items():
+            for g, base in zip(opt.param_groups, base_lrs[name]):
+                g["lr"] = base * frac
 
     state_base = {
         "dataset": dataset.name,
@@ -361,6 +377,8 @@ def train(
         stepper.run(perm[a : a + per_rank])
         step += 1
         since_log += 1
+        if cfg.lr_decay == "linear":
+            set_decayed_lr(step)
 
         epoch_end = step % steps_per_epoch == 0
         want_snapshot = cfg.snapshot_every and step % cfg.snapshot_every == 0

@@ -131,3 +131,29 @@ def test_missing_gpu_is_a_clear_error():
     with pytest.raises(RuntimeError, match="no CUDA GPU"):
         resolve_device("cuda")
     assert resolve_device("auto").type in ("cpu", "mps")
+
+
+def test_linear_lr_decay_reaches_zero_at_the_end_of_the_run(tiny_dataset, monkeypatch):
+    """--lr-decay linear: every optimizer's rate falls by base/steps per step, to 0 at the
+    last step; a continued run decays over its own steps from the configured rate."""
+    seen: list[dict[str, float]] = []
+    model = build_model("dcgan", image_shape=(1, 28, 28), z_dim=8, g_channels=4, d_channels=4, fc_hidden=16)
+    real_step = model.training_step
+
+    def recording_step(batch, optimizers):
+        seen.append({k: o.param_groups[0]["lr"] for k, o in optimizers.items()})
+        return real_step(batch, optimizers)
+
+    monkeypatch.setattr(model, "training_step", recording_step)
+    cfg = TrainConfig(steps=10, batch_size=20, log_every=5, snapshot_every=0, device="cpu", lr_decay="linear")
+    list(train(model, tiny_dataset, cfg))
+    assert seen[0] == {"discriminator": 2e-4, "generator": 1e-3}  # the first step at full rate
+    for i, rates in enumerate(seen):
+        assert rates["discriminator"] == pytest.approx(2e-4 * (10 - i) / 10)
+        assert rates["generator"] == pytest.approx(1e-3 * (10 - i) / 10)
+    seen.clear()
+    list(train(model, tiny_dataset, TrainConfig(steps=4, batch_size=20, log_every=2, snapshot_every=0, device="cpu",
+                                                lr_decay="linear"), start_step=10))
+    assert [r["generator"] for r in seen] == pytest.approx([1e-3, 0.75e-3, 0.5e-3, 0.25e-3])
+    with pytest.raises(ValueError, match="lr_decay"):
+        list(train(model, tiny_dataset, TrainConfig(steps=1, batch_size=20, device="cpu", lr_decay="cosine")))
