@@ -269,6 +269,9 @@ class TrainPanel(QWidget):
         self.lr.setValue(0.0)
         self.lr.setSpecialValueText("family default")
         self.lr.setToolTip("Adam learning rate; 0 uses the family's paper default")
+        self.lr_decay = QCheckBox("Decay to 0 over the run")
+        self.lr_decay.setToolTip("Every learning rate falls linearly to 0 by the last step: annealing sharpens "
+                                 "GAN samples (useful for a last few epochs with Continue training)")
         self.device = QComboBox()
         self.device.setToolTip("Where to train: auto picks CUDA, then Apple MPS, then the CPU")
         cuda = torch.cuda.is_available()
@@ -288,6 +291,7 @@ class TrainPanel(QWidget):
         train_form.addRow("Epochs", self.epochs)
         train_form.addRow("Batch size", self.batch_size)
         train_form.addRow("Learning rate", self.lr)
+        train_form.addRow("", self.lr_decay)
         train_form.addRow("Device", self.device)
         train_form.addRow("", self.detected)
 
@@ -414,7 +418,8 @@ class TrainPanel(QWidget):
             raise ValueError(f"The {fam} family is not available: {self.availability[fam]}")
         config = {name: control.get() for name, control in self.fields.items()}
         cfg = TrainConfig(epochs=self.epochs.value(), batch_size=self.batch_size.value(),
-                          lr=self.lr.value() or None, device=self.device.currentText())
+                          lr=self.lr.value() or None, device=self.device.currentText(),
+                          lr_decay="linear" if self.lr_decay.isChecked() else "none")
         return TrainRequest(fam, dataset, data_dir, config, cfg)
 
     def start_training(self) -> None:
@@ -499,7 +504,8 @@ class TrainPanel(QWidget):
         with ms.lock:  # the worker trains its own copy; the explored model keeps decoding
             model = copy.deepcopy(ms.model)
         cfg = TrainConfig(epochs=self.epochs.value(), batch_size=self.batch_size.value(),
-                          lr=self.lr.value() or None, device=self.device.currentText())
+                          lr=self.lr.value() or None, device=self.device.currentText(),
+                          lr_decay="linear" if self.lr_decay.isChecked() else "none")
         resume = ResumeFrom(model, step, continue_run_dir(ms.source, step))
         return TrainRequest(model.family, dataset, data_dir, {}, cfg, resume=resume)
 
@@ -555,7 +561,7 @@ class TrainPanel(QWidget):
         self.pause_button.setVisible(state != "paused")
         self.resume_button.setVisible(state == "paused")
         for w in (self.dataset, self.data_dir, self.browse, self.family, self.hyper_box, self.epochs,
-                  self.batch_size, self.lr, self.device):
+                  self.batch_size, self.lr, self.lr_decay, self.device):
             w.setEnabled(idle)
         if state == "paused":
             self.progress.setFormat(self.progress.format().split(" · ")[0] + " · paused")
