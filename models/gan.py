@@ -140,11 +140,11 @@ class ConvDiscriminator(nn.Module):
         super().__init__()
         n, side, chans = conv_plan(image_shape, base)
 
-        make_norm_2d(norm, 1)  # validate the name before building anything
+        make_norm(norm, 1)  # validate the name before building anything
         bias = norm == "none"
         layers: list[nn.Module] = [nn.Conv2d(image_shape[0], chans[0], 4, 2, 1, bias=bias), nn.LeakyReLU(0.2, True)]
         for i in range(1, n):
-            layers += [nn.Conv2d(chans[i - 1], chans[i], 4, 2, 1, bias=bias), make_norm_2d(norm, chans[i]), nn.LeakyReLU(0.2, True)]
+            layers += [nn.Conv2d(chans[i - 1], chans[i], 4, 2, 1, bias=bias), make_norm(norm, chans[i]), nn.LeakyReLU(0.2, True)]
         layers += [nn.Conv2d(chans[-1], 1, side, 1, 0, bias=bias), nn.Flatten()]
         self.net = nn.Sequential(*layers)
 
@@ -152,26 +152,19 @@ class ConvDiscriminator(nn.Module):
         return self.net(x).view(-1)
 
 
-def make_norm_2d(norm: str, ch: int) -> nn.Module:
-    """"batch" (DCGAN), "layer" (LayerNorm over C, H, W, as GroupNorm with one group:
-    WGAN-GP's recommendation for critics) or "none"."""
-    if norm == "batch":
-        return nn.BatchNorm2d(ch)
-    if norm == "layer":
-        return nn.GroupNorm(1, ch)
-    if norm == "none":
-        return nn.Identity()
-    raise ValueError(f"unknown norm {norm!r}: use 'batch', 'layer' or 'none'")
+NORMS = ("batch", "layer", "none")
 
 
-def make_norm_1d(norm: str, width: int) -> nn.Module:
-    if norm == "batch":
-        return nn.BatchNorm1d(width)
-    if norm == "layer":
-        return nn.LayerNorm(width)
+def make_norm(norm: str, width: int, spatial: bool = True) -> nn.Module:
+    """"batch" (DCGAN), "layer" (WGAN-GP's recommendation for critics: LayerNorm over all
+    features; over C, H, W for feature maps, as GroupNorm with one group) or "none"."""
+    if norm not in NORMS:
+        raise ValueError(f"unknown norm {norm!r}: use 'batch', 'layer' or 'none'")
     if norm == "none":
         return nn.Identity()
-    raise ValueError(f"unknown norm {norm!r}: use 'batch', 'layer' or 'none'")
+    if norm == "batch":
+        return nn.BatchNorm2d(width) if spatial else nn.BatchNorm1d(width)
+    return nn.GroupNorm(1, width) if spatial else nn.LayerNorm(width)
 
 
 class DenseConvGenerator(nn.Module):
@@ -215,8 +208,8 @@ class DenseConvTrunk(nn.Module):
         bias = norm == "none"
         layers: list[nn.Module] = [nn.Conv2d(image_shape[0], chans[0], 4, 2, 1), nn.LeakyReLU(slope, True)]
         for i in range(1, n):
-            layers += [nn.Conv2d(chans[i - 1], chans[i], 4, 2, 1, bias=bias), make_norm_2d(norm, chans[i]), nn.LeakyReLU(slope, True)]
-        layers += [nn.Flatten(), nn.Linear(chans[-1] * side * side, fc_hidden, bias=bias), make_norm_1d(norm, fc_hidden),
+            layers += [nn.Conv2d(chans[i - 1], chans[i], 4, 2, 1, bias=bias), make_norm(norm, chans[i]), nn.LeakyReLU(slope, True)]
+        layers += [nn.Flatten(), nn.Linear(chans[-1] * side * side, fc_hidden, bias=bias), make_norm(norm, fc_hidden, spatial=False),
                    nn.LeakyReLU(slope, True)]
         self.net = nn.Sequential(*layers)
 
@@ -296,11 +289,22 @@ class AdversarialModel(LatentModel):
     def discriminator_params(self) -> list[nn.Parameter]:
         return list(self.discriminator.parameters())
 
+    #: the name of the discriminator's optimizer (WGAN-GP calls it the critic)
+    discriminator_name = "discriminator"
+
+    def generator_lr(self) -> float:
+        """G's Adam rate when D runs at the config's ``lr`` (the same, unless a family says otherwise)."""
+        return self.config.lr
+
     def configure_optimizers(self, lr: float | None = None) -> dict[str, torch.optim.Optimizer]:
+        """D at ``lr`` (default: the config's), G at ``generator_lr()``; a user ``lr`` scales
+        G's rate by the same factor as D's, so the families' D:G ratios hold."""
         cfg = self.config
-        lr = lr or cfg.lr
+        d_lr = lr or cfg.lr
+        g_lr = self.generator_lr() * (d_lr / cfg.lr)
         betas = (cfg.beta1, cfg.beta2)
-        return {"discriminator": adam(self.discriminator_params(), lr, betas), "generator": adam(self.generator_params(), lr, betas)}
+        return {self.discriminator_name: adam(self.discriminator_params(), d_lr, betas),
+                "generator": adam(self.generator_params(), g_lr, betas)}
 
     def loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         """The GAN terms without updating anything (real batch vs. fresh fakes)."""
@@ -400,11 +404,6 @@ class DCGANConfig(ModelConfig):
     def resolved_arch(self) -> str:
         return resolve_arch(self.arch, self.image_shape)
 
-    def resolved_g_lr(self) -> float:
-        if self.g_lr > 0:
-            return self.g_lr
-        return 1e-3 if self.resolved_arch() == "dense" else self.lr
-
 
 class DCGAN(AdversarialModel):
     family = "dcgan"
@@ -420,10 +419,8 @@ class DCGAN(AdversarialModel):
             self.discriminator = ConvDiscriminator(config.image_shape, config.d_channels, norm="batch")
         dcgan_init(self)
 
-    def configure_optimizers(self, lr: float | None = None) -> dict[str, torch.optim.Optimizer]:
-        """D at ``lr``; G at ``g_lr``. A user ``lr`` sets D's and scales G's by the same factor."""
+    def generator_lr(self) -> float:
         cfg = self.config
-        d_lr = lr or cfg.lr
-        g_lr = cfg.resolved_g_lr() * (d_lr / cfg.lr)
-        betas = (cfg.beta1, cfg.beta2)
-        return {"discriminator": adam(self.discriminator_params(), d_lr, betas), "generator": adam(self.generator_params(), g_lr, betas)}
+        if cfg.g_lr > 0:
+            return cfg.g_lr
+        return 1e-3 if cfg.resolved_arch() == "dense" else cfg.lr

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import ModelConfig, adam
+from .base import ModelConfig
 from .gan import AdversarialModel, DenseConvGenerator, DenseConvTrunk, dcgan_init, discriminator_bce, discriminator_step, generator_bce, to_tanh_range
 from .latent import LatentSpec
 
@@ -142,13 +142,9 @@ class InfoGAN(AdversarialModel):
     def discriminator_params(self) -> list[nn.Parameter]:
         return [*self.body.parameters(), *self.d_head.parameters()]
 
-    def configure_optimizers(self, lr: float | None = None) -> dict[str, torch.optim.Optimizer]:
-        """D at ``lr``, G + Q head at ``g_lr``; a user ``lr`` sets D's and scales G's by the same factor."""
-        cfg = self.config
-        d_lr = lr or cfg.lr
-        g_lr = cfg.g_lr * (d_lr / cfg.lr)
-        betas = (cfg.beta1, cfg.beta2)
-        return {"discriminator": adam(self.discriminator_params(), d_lr, betas), "generator": adam(self.generator_params(), g_lr, betas)}
+    def generator_lr(self) -> float:
+        """G + Q head at ``g_lr`` (the paper: 1e-3, D at 2e-4)."""
+        return self.config.g_lr
 
     # -- losses ---------------------------------------------------------------------------
     def _info_terms(self, h_fake: torch.Tensor, cats: torch.Tensor, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -29,7 +29,7 @@ import dataclasses
 import torch
 from torch import nn
 
-from .base import ModelConfig, adam
+from .base import ModelConfig
 from .gan import (AdversarialModel, ConvDiscriminator, ConvGenerator, DenseConvDiscriminator, DenseConvGenerator, dcgan_init,
                   resolve_arch, to_tanh_range)
 
@@ -89,14 +89,10 @@ class WGANGP(AdversarialModel):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def configure_optimizers(self, lr: float | None = None) -> dict[str, torch.optim.Optimizer]:
-        """The critic at ``lr``, G at ``g_lr`` (0: ``lr``); a user ``lr`` sets the critic's
-        and scales G's by the same factor."""
-        cfg = self.config
-        c_lr = lr or cfg.lr
-        g_lr = (cfg.g_lr or cfg.lr) * (c_lr / cfg.lr)
-        betas = (cfg.beta1, cfg.beta2)
-        return {"critic": adam(self.discriminator_params(), c_lr, betas), "generator": adam(self.generator_params(), g_lr, betas)}
+    discriminator_name = "critic"
+
+    def generator_lr(self) -> float:
+        return self.config.g_lr or self.config.lr
 
     def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """Mean over the batch of (||grad_x D(x_hat)|| - 1)^2 on random interpolates; differentiable."""

@@ -8,7 +8,6 @@ choices ("mlp" or "conv") become combo boxes.
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import importlib
 import inspect
@@ -29,6 +28,7 @@ from models.registry import FAMILIES, config_class
 from models.training import StepMetrics, TrainConfig, device_description, resolve_device
 
 from .. import settings
+from ..explore_workers import snapshot_model
 from ..state import ModelState
 from ..workers import ResumeFrom, TrainingSession, TrainRequest, continue_run_dir, format_eta
 
@@ -185,7 +185,8 @@ CONTINUE_TIP = (
     "Continue training the loaded model from its current weights and step count (Ctrl+Shift+T), "
     "on the dataset it was trained on.\n"
     "Epochs, Batch size, Learning rate and Device below apply. The Family and model fields do not: "
-    "they only shape new models (Train). The optimizer state starts afresh.\n"
+    "they only shape new models (Train). Adam's moments carry on when the run's latest checkpoint "
+    "holds them (continuing its run folder); otherwise the optimizer starts afresh.\n"
     "A checkpoint from a run folder (<run>/checkpoints/) continues that run: metrics are appended "
     "and its checkpoints updated; otherwise a new run folder is made."
 )
@@ -417,9 +418,7 @@ class TrainPanel(QWidget):
         if self.availability.get(fam) is not None:
             raise ValueError(f"The {fam} family is not available: {self.availability[fam]}")
         config = {name: control.get() for name, control in self.fields.items()}
-        cfg = TrainConfig(epochs=self.epochs.value(), batch_size=self.batch_size.value(),
-                          lr=self.lr.value() or None, device=self.device.currentText(),
-                          lr_decay="linear" if self.lr_decay.isChecked() else "none")
+        cfg = self.train_config()
         return TrainRequest(fam, dataset, data_dir, config, cfg)
 
     def start_training(self) -> None:
@@ -432,6 +431,12 @@ class TrainPanel(QWidget):
             return
         self._remember(request)
         self.session.start(request)
+
+    def train_config(self) -> TrainConfig:
+        """The Training group's settings (used by Train and Continue training alike)."""
+        return TrainConfig(epochs=self.epochs.value(), batch_size=self.batch_size.value(),
+                           lr=self.lr.value() or None, device=self.device.currentText(),
+                           lr_decay="linear" if self.lr_decay.isChecked() else "none")
 
     # -- following the loaded model; continuing it -----------------------------------
     def show_model(self, model: LatentModel | None, train_state: dict[str, Any] | None = None) -> None:
@@ -501,11 +506,9 @@ class TrainPanel(QWidget):
             step = max(0, int(ms.train_state.get("step") or 0))
         except (TypeError, ValueError):
             step = 0
-        with ms.lock:  # the worker trains its own copy; the explored model keeps decoding
-            model = copy.deepcopy(ms.model)
-        cfg = TrainConfig(epochs=self.epochs.value(), batch_size=self.batch_size.value(),
-                          lr=self.lr.value() or None, device=self.device.currentText(),
-                          lr_decay="linear" if self.lr_decay.isChecked() else "none")
+        model = snapshot_model(ms)  # the worker trains its own copy; the explored model keeps decoding
+        assert model is not None
+        cfg = self.train_config()
         resume = ResumeFrom(model, step, continue_run_dir(ms.source, step))
         return TrainRequest(model.family, dataset, data_dir, {}, cfg, resume=resume)
 
