@@ -32,6 +32,10 @@ class ModelConfig:
     #: paper-default learning rate, used when the user gives none
     lr: float = 1e-3
 
+    #: values for fields that configs saved before the field existed lack: what those
+    #: models were built with, which may differ from today's default for new models
+    SAVED_BEFORE: ClassVar[dict[str, Any]] = {}
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -50,6 +54,11 @@ class ModelConfig:
             default = names[k].default
             kwargs[k] = tuple(v) if isinstance(v, list) and (isinstance(default, tuple) or k == "image_shape") else v
         return cls(**kwargs)
+
+    @classmethod
+    def from_saved(cls, d: dict[str, Any]) -> "ModelConfig":
+        """A config read back from a checkpoint (fields it predates take ``SAVED_BEFORE``)."""
+        return cls.from_dict({**cls.SAVED_BEFORE, **d})
 
 
 class LatentModel(nn.Module):

@@ -160,7 +160,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", *, all
     except OSError as e:
         raise CheckpointError(f"cannot read {path}: {e.strerror or e}") from e
     try:
-        model = build_model(meta["family"], json.loads(meta["model_config"]))
+        model = build_model(meta["family"], model_class(meta["family"]).Config.from_saved(json.loads(meta["model_config"])))
         state = json.loads(meta.get("train_state") or "{}")
         optimizer_state = _optimizer_state(tensors, meta.get("optimizers"))
     except (UnknownFamily, ValueError, KeyError, TypeError) as e:
@@ -229,9 +229,9 @@ def _load_pickle(path: Path, device: str | torch.device, allow_pickle: bool) -> 
     if not isinstance(obj, dict) or "family" not in obj or "model_config" not in obj or "state_dict" not in obj:
         raise CheckpointError(f"{path.name} has no Latent Explorer model in it (expected keys family, model_config, state_dict)")
     try:
-        model_class(obj["family"])
         cfg = obj["model_config"]
-        model = build_model(obj["family"], json.loads(cfg) if isinstance(cfg, str) else cfg)
+        config = model_class(obj["family"]).Config.from_saved(json.loads(cfg) if isinstance(cfg, str) else cfg)
+        model = build_model(obj["family"], config)
     except (UnknownFamily, ValueError, TypeError) as e:
         raise CheckpointError(f"{path.name}: cannot rebuild the model: {e}") from e
     _load_state(model, obj["state_dict"], path)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable
+from typing import Any, Callable, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -378,6 +378,8 @@ def resolve_arch(arch: str, image_shape: tuple[int, int, int]) -> str:
 
 @dataclasses.dataclass
 class DCGANConfig(ModelConfig):
+    #: checkpoints from before ``arch`` existed hold the all-conv nets
+    SAVED_BEFORE: ClassVar[dict[str, Any]] = {"arch": "conv"}
     #: noise dimension (Radford et al.: 100)
     z_dim: int = 100
     #: "auto": "dense" for images up to 32 px, "conv" above. "conv" is the paper's all-conv

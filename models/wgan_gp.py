@@ -25,6 +25,7 @@ estimate of the Wasserstein-1 distance; ~0 at init, grows as the critic learns) 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -36,6 +37,8 @@ from .gan import (AdversarialModel, ConvDiscriminator, ConvGenerator, DenseConvD
 
 @dataclasses.dataclass
 class WGANGPConfig(ModelConfig):
+    #: checkpoints from before ``arch`` existed hold the all-conv nets
+    SAVED_BEFORE: ClassVar[dict[str, Any]] = {"arch": "conv"}
     #: noise dimension (the paper's released code: 128)
     z_dim: int = 128
     #: "auto": "dense" for images up to 32 px, "conv" above. "dense": the DCGAN authors'
