@@ -243,11 +243,16 @@ def _train(args: argparse.Namespace, device, rank: int, world: int) -> int:
         from models.checkpoint import load_checkpoint
         from models.runs import RunDir as _Run
 
+        ema = overrides.pop("ema", None)  # the one model flag a continued run may change: it never alters training
         if overrides or args.model:
-            raise CLIError("--resume continues the run's own model: drop --model and the model flags")
+            raise CLIError("--resume continues the run's own model: drop --model and the model flags (only --ema may change)")
         resumed = _Run(args.resume)
         ckpt = load_checkpoint(resumed.latest if resumed.latest.exists() else args.resume)
         model, start_step = ckpt.model, int(ckpt.train_state.get("step") or 0)
+        if ema is not None:
+            if not hasattr(model, "set_ema"):
+                raise CLIError(f"--ema applies to the GAN families, not {model.family}")
+            model.set_ema(ema)
         optimizer_state = ckpt.optimizer_state
         args.model = model.family
         args.dataset = args.dataset or ckpt.train_state.get("dataset")

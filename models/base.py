@@ -118,6 +118,10 @@ class LatentModel(nn.Module):
     def loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    def on_train_step_end(self) -> None:
+        """Called by the training loop after every optimisation step (GANs update the
+        moving average of their generator's weights here)."""
+
     def configure_optimizers(self, lr: float | None = None) -> dict[str, torch.optim.Optimizer]:
         return {"model": _adam(self.parameters(), lr or self.config.lr)}
 

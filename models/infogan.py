@@ -66,6 +66,9 @@ class InfoGANConfig(ModelConfig):
     #: Adam beta1 / beta2 (paper: 0.5, 0.999)
     beta1: float = 0.5
     beta2: float = 0.999
+    #: decay of the moving average of G's weights that samples and the explorer use
+    #: (0 = off, sample from G itself; 0.999 averages over about the last 1,000 steps)
+    ema: float = 0.0
 
 
 class InfoGAN(AdversarialModel):
@@ -86,6 +89,7 @@ class InfoGAN(AdversarialModel):
             nn.Linear(config.q_hidden, self.n_cat + self.cont_outputs),
         )
         dcgan_init(self)
+        self.track_generator_ema()
 
     # -- latent ---------------------------------------------------------------------------
     @property

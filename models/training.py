@@ -175,6 +175,7 @@ class EagerStep:
             terms = {k: v.detach() for k, v in terms.items()}
         else:
             terms = self.model.training_step(x, self.optimizers)
+        self.model.on_train_step_end()
         for k, v in terms.items():
             if k in self.acc:
                 self.acc[k] += v
@@ -226,6 +227,7 @@ class GraphStep(EagerStep):
     def run(self, idx: torch.Tensor) -> None:
         self.static_idx.copy_(idx, non_blocking=True)
         self.graph.replay()
+        self.model.on_train_step_end()
 
 
 def _make_step(model: LatentModel, optimizers: dict, split, cfg: TrainConfig, world: int) -> EagerStep:

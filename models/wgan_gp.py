@@ -64,6 +64,9 @@ class WGANGPConfig(ModelConfig):
     beta2: float = 0.9
     #: Adam learning rate of G; 0 = lr
     g_lr: float = 0.0
+    #: decay of the moving average of G's weights that samples and the explorer use
+    #: (0 = off, sample from G itself; 0.999 averages over about the last 1,000 steps)
+    ema: float = 0.0
 
     def resolved_arch(self) -> str:
         return resolve_arch(self.arch, self.image_shape)
@@ -91,6 +94,7 @@ class WGANGP(AdversarialModel):
             if isinstance(m, (nn.GroupNorm, nn.LayerNorm)):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+        self.track_generator_ema()
 
     discriminator_name = "critic"
 

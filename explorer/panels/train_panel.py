@@ -42,6 +42,7 @@ LABELS = {
     "beta": "β (KL weight)",
     "hidden": "Hidden units",
     "g_lr": "Generator LR",
+    "ema": "G weight average (EMA)",
 }
 DATASET_HELP = {
     "shapes": "Procedural white shapes on black, 64×64 (dSprites-style). Offline: nothing to download.",
@@ -130,9 +131,9 @@ class FieldControl:
             self.widget, self.get, self.set = spin, spin.value, lambda v: spin.setValue(int(v))
         elif isinstance(default, float):
             sci = SciSpinBox()
-            if re.search(r"\b0 = ", doc) and default >= 0:  # 0 means "pick for me": say so
+            if (zero := re.search(r"\b0 = (off\b)?", doc)) and default >= 0:  # 0 means "pick for me" or "off": say so
                 sci.setMinimum(0.0)
-                sci.setSpecialValueText("auto")
+                sci.setSpecialValueText("off" if zero.group(1) else "auto")
             sci.setValue(default)
             self.widget, self.get, self.set = sci, sci.value, lambda v: sci.setValue(float(v))
         elif isinstance(default, str) and len(choices := _choices(doc, default)) >= 2:

@@ -104,3 +104,22 @@ def test_resume_continues_the_run(shapes_run, tmp_path, capsys):
     # resuming with model flags is refused: the run's own model continues
     assert main(["train", "--resume", str(run), "--latent-dim", "3", "--steps", "1"]) == 2
     assert "--resume" in capsys.readouterr().err
+
+
+def test_resume_may_switch_on_the_generator_average(tmp_path, capsys):
+    run = tmp_path / "dcgan"
+    small = ["--z-dim", "8", "--g-channels", "4", "--d-channels", "4", "--fc-hidden", "32", "--batch-size", "16", "--log-every", "5"]
+    assert main(["train", "--model", "dcgan", "--dataset", "shapes", "--image-size", "28", "--steps", "10", *small,
+                 "--out", str(run)]) == 0
+    before = load_checkpoint(run / "checkpoints" / "latest.safetensors")
+    assert before.model.config.ema == 0.0 and before.model.generator_ema is None
+    assert main(["train", "--resume", str(run), "--steps", "5", "--batch-size", "16", "--ema", "0.99"]) == 0
+    after = load_checkpoint(run / "checkpoints" / "latest.safetensors")
+    assert after.train_state["step"] == 15 and after.model.config.ema == 0.99
+    assert int(after.model.generator_ema.n_averaged) == 5  # started at the resumed weights, one update per step
+    g = after.model.generator.state_dict()
+    avg = after.model.generator_ema.module.state_dict()
+    assert any(not np.allclose(avg[k].numpy(), g[k].numpy()) for k in g if g[k].is_floating_point())
+    # the other model flags stay refused
+    assert main(["train", "--resume", str(run), "--z-dim", "4", "--steps", "1"]) == 2
+    assert "only --ema" in capsys.readouterr().err

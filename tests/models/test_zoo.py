@@ -320,3 +320,55 @@ def test_infogan_learned_std(blobs):
     terms, _ = run_training(model, blobs, steps=4, batch_size=16)
     assert all(math.isfinite(v) for t in terms for v in t.values())
     assert model.q_codes(torch.rand(3, 1, 28, 28))[1].shape == (3, 2)
+
+
+# ---------------------------------------------------------------------------------------
+# the generator's weight average (``ema``)
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("variant", ["gan", "dcgan", "wgan-gp", "infogan"])
+def test_generator_ema_follows_training_and_is_what_decode_uses(variant, blobs, tmp_path):
+    torch.manual_seed(0)
+    decay = 0.9
+    model = small(variant, ema=decay)
+    ema_net = model.generator_ema.module
+    # the average's parameters are not trained by any optimizer
+    trained = {id(p) for opt in model.configure_optimizers().values() for g in opt.param_groups for p in g["params"]}
+    assert not any(id(p) in trained for p in ema_net.parameters())
+
+    # one step by hand: ema = decay * ema + (1 - decay) * G, after the first step copies G
+    opts = model.configure_optimizers()
+    x = blobs.train.batch(torch.arange(32))
+    model.train()
+    model.training_step(x, opts)
+    model.on_train_step_end()  # the first update copies G
+    before = {k: v.clone() for k, v in ema_net.state_dict().items()}
+    model.training_step(x, opts)
+    model.on_train_step_end()
+    g_now = model.generator.state_dict()
+    for k, v in ema_net.state_dict().items():
+        if v.is_floating_point():
+            torch.testing.assert_close(v, decay * before[k] + (1 - decay) * g_now[k])
+    assert any(not torch.equal(ema_net.state_dict()[k], g_now[k]) for k in g_now if g_now[k].is_floating_point())
+
+    # the training loop updates it every step; decode (samples, previews, explorer) uses it
+    run_training(model, blobs, steps=10)
+    assert int(model.generator_ema.n_averaged) == 12
+    model.eval()
+    z = model.latent_spec.sample(4, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        from models.gan import from_tanh_range
+
+        torch.testing.assert_close(model.decode(z), from_tanh_range(ema_net(z)), rtol=0, atol=0)
+        assert not torch.allclose(model.decode(z), from_tanh_range(model.generator(z)))
+
+    # the average travels in the checkpoint
+    path = save_checkpoint(tmp_path / "ema.safetensors", model, {"step": 12})
+    ck = load_checkpoint(path)
+    assert ck.model.config.ema == decay
+    with torch.no_grad():
+        torch.testing.assert_close(ck.model.decode(z), model.decode(z), rtol=0, atol=0)
+
+
+def test_generator_ema_rejects_bad_decay():
+    with pytest.raises(ValueError, match="ema"):
+        small("dcgan", ema=1.0)
