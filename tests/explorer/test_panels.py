@@ -103,12 +103,12 @@ def test_family_form_is_generated_from_each_config(qtbot):
     assert panel.request().train_config.lr_decay == "none"
     panel.lr_decay.click()
     assert panel.request().train_config.lr_decay == "linear"
-    # the MLP GAN's weight average is off by default, and the field says so
+    # GANs sample from a weight average by default; 0 switches it off, and the field says so
     panel.family.setCurrentIndex(panel.family.findData("gan"))
     ema = panel.fields["ema"]
-    assert ema.widget.text() == "off" and panel.request().model_config["ema"] == 0.0
-    ema.set(0.999)
     assert ema.widget.text() == "0.999" and panel.request().model_config["ema"] == 0.999
+    ema.set(0.0)
+    assert ema.widget.text() == "off" and panel.request().model_config["ema"] == 0.0
 
 
 def test_unavailable_family_is_greyed(qtbot, monkeypatch):

@@ -147,19 +147,39 @@ def test_optimizer_state_of_another_model_is_ignored(tmp_path, tiny_dataset):
 def test_checkpoint_saved_before_arch_existed_loads_its_all_conv_net(tmp_path, family):
     """28x28 DCGAN / WGAN-GP files written before the ``arch`` field hold all-conv nets;
     new models of that size default to the dense arch, old files must still open as saved."""
-    old = build_model(family, image_shape=(1, 28, 28), arch="conv", z_dim=8, g_channels=4, d_channels=4).eval()
+    old = build_model(family, image_shape=(1, 28, 28), arch="conv", z_dim=8, g_channels=4, d_channels=4, ema=0.0).eval()
     p = save_checkpoint(tmp_path / "old.safetensors", old)
-    data = p.read_bytes()
-    header_len = int.from_bytes(data[:8], "little")
-    header = json.loads(data[8 : 8 + header_len])
-    cfg = json.loads(header["__metadata__"]["model_config"])
-    del cfg["arch"], cfg["fc_hidden"], cfg["g_lr"]  # the fields that came later
-    header["__metadata__"]["model_config"] = json.dumps(cfg)
-    new_header = json.dumps(header).encode()
-    new_header += b" " * (-len(new_header) % 8)
-    p.write_bytes(len(new_header).to_bytes(8, "little") + new_header + data[8 + header_len :])
+    _drop_config_fields(p, "arch", "fc_hidden", "g_lr", "ema")  # the fields that came later
     ck = load_checkpoint(p)
     assert ck.model.config.arch == "conv"
+    assert ck.model.config.ema == 0.0 and ck.model.generator_ema is None
     z = torch.randn(3, 8)
     torch.testing.assert_close(ck.model.decode(z), old.decode(z), rtol=0, atol=0)
     assert build_model(family, image_shape=(1, 28, 28)).config.resolved_arch() == "dense"  # new models
+
+
+@pytest.mark.parametrize("family", ["gan", "dcgan", "wgan-gp", "infogan"])
+def test_gan_checkpoint_saved_before_ema_existed_opens_without_an_average(tmp_path, family):
+    """New GANs sample from a weight average by default; files from before hold none."""
+    old = build_model(family, image_shape=(1, 28, 28), z_dim=8, ema=0.0).eval()
+    p = save_checkpoint(tmp_path / "old.safetensors", old)
+    _drop_config_fields(p, "ema")
+    ck = load_checkpoint(p)
+    assert ck.model.config.ema == 0.0 and ck.model.generator_ema is None
+    z = ck.model.latent_spec.sample(3, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(ck.model.decode(z), old.decode(z), rtol=0, atol=0)
+    assert build_model(family, image_shape=(1, 28, 28), z_dim=8).generator_ema is not None  # new models
+
+
+def _drop_config_fields(path, *names: str) -> None:
+    """Rewrite a checkpoint's model config without ``names``, as a file from before they existed."""
+    data = path.read_bytes()
+    header_len = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + header_len])
+    cfg = json.loads(header["__metadata__"]["model_config"])
+    for name in names:
+        del cfg[name]
+    header["__metadata__"]["model_config"] = json.dumps(cfg)
+    new_header = json.dumps(header).encode()
+    new_header += b" " * (-len(new_header) % 8)
+    path.write_bytes(len(new_header).to_bytes(8, "little") + new_header + data[8 + header_len :])

@@ -328,31 +328,36 @@ def test_infogan_learned_std(blobs):
 @pytest.mark.parametrize("variant", ["gan", "dcgan", "wgan-gp", "infogan"])
 def test_generator_ema_follows_training_and_is_what_decode_uses(variant, blobs, tmp_path):
     torch.manual_seed(0)
-    decay = 0.9
+    decay = 0.8  # the ramp (1 + n) / (10 + n) reaches it after 35 updates
     model = small(variant, ema=decay)
     ema_net = model.generator_ema.module
     # the average's parameters are not trained by any optimizer
     trained = {id(p) for opt in model.configure_optimizers().values() for g in opt.param_groups for p in g["params"]}
     assert not any(id(p) in trained for p in ema_net.parameters())
 
-    # one step by hand: ema = decay * ema + (1 - decay) * G, after the first step copies G
+    # by hand: the first update copies G, then ema = d * ema + (1 - d) * G with the decay d
+    # ramping as min(decay, (1 + n) / (10 + n)), n = updates so far
     opts = model.configure_optimizers()
     x = blobs.train.batch(torch.arange(32))
     model.train()
     model.training_step(x, opts)
-    model.on_train_step_end()  # the first update copies G
-    before = {k: v.clone() for k, v in ema_net.state_dict().items()}
-    model.training_step(x, opts)
     model.on_train_step_end()
-    g_now = model.generator.state_dict()
-    for k, v in ema_net.state_dict().items():
-        if v.is_floating_point():
-            torch.testing.assert_close(v, decay * before[k] + (1 - decay) * g_now[k])
+    torch.testing.assert_close(ema_net.state_dict(), model.generator.state_dict(), rtol=0, atol=0)
+    for n in range(1, 40):
+        before = {k: v.clone() for k, v in ema_net.state_dict().items()}
+        model.training_step(x, opts)
+        model.on_train_step_end()
+        d = min(decay, (1 + n) / (10 + n))
+        g_now = model.generator.state_dict()
+        for k, v in ema_net.state_dict().items():
+            if v.is_floating_point():
+                torch.testing.assert_close(v, d * before[k] + (1 - d) * g_now[k])
+    assert d == decay  # the ramp reached the configured decay
     assert any(not torch.equal(ema_net.state_dict()[k], g_now[k]) for k in g_now if g_now[k].is_floating_point())
 
     # the training loop updates it every step; decode (samples, previews, explorer) uses it
     run_training(model, blobs, steps=10)
-    assert int(model.generator_ema.n_averaged) == 12
+    assert int(model.generator_ema.n_averaged) == 50
     model.eval()
     z = model.latent_spec.sample(4, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -362,7 +367,7 @@ def test_generator_ema_follows_training_and_is_what_decode_uses(variant, blobs, 
         assert not torch.allclose(model.decode(z), from_tanh_range(model.generator(z)))
 
     # the average travels in the checkpoint
-    path = save_checkpoint(tmp_path / "ema.safetensors", model, {"step": 12})
+    path = save_checkpoint(tmp_path / "ema.safetensors", model, {"step": 50})
     ck = load_checkpoint(path)
     assert ck.model.config.ema == decay
     with torch.no_grad():
