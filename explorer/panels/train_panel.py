@@ -43,6 +43,11 @@ LABELS = {
     "hidden": "Hidden units",
     "g_lr": "Generator LR",
     "ema": "G weight average (EMA)",
+    "fc_hidden": "Dense layer width",
+    "gp_lambda": "Gradient penalty λ",
+    "n_critic": "Critic steps per G step",
+    "beta1": "Adam β1",
+    "beta2": "Adam β2",
 }
 DATASET_HELP = {
     "shapes": "Procedural white shapes on black, 64×64 (dSprites-style). Offline: nothing to download.",
