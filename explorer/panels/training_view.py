@@ -113,9 +113,8 @@ class TrainingView(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         self.samples = ImageGrid(layout, "Samples (fixed noise)", row=0, col=0)
         self.recons = ImageGrid(layout, "Test images / reconstructions", row=0, col=1)
-        # 8 sample columns beside 4 reconstruction columns: 3:2 keeps their tiles of similar size
-        layout.layout.setColumnStretchFactor(0, 3)
-        layout.layout.setColumnStretchFactor(1, 2)
+        self._preview_layout = layout
+        self.set_reconstructions_shown(True)
         self.preview_widget.setMinimumWidth(200)
         self.preview_widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
@@ -137,9 +136,21 @@ class TrainingView(QWidget):
         self._timer.setInterval(REDRAW_INTERVAL_MS)
         self._timer.timeout.connect(self._redraw)
 
+    def set_reconstructions_shown(self, shown: bool) -> None:
+        """Models without an encoder (GANs) have no reconstructions: their samples take the
+        whole preview area instead of sharing it with an empty slot."""
+        self.reconstructions_shown = shown
+        # 8 sample columns beside 4 reconstruction columns: 3:2 keeps their tiles of similar size
+        self._preview_layout.layout.setColumnStretchFactor(0, 3)
+        self._preview_layout.layout.setColumnStretchFactor(1, 2 if shown else 0)
+        for item in (self.recons.label, self.recons.viewbox):
+            item.setVisible(shown)
+            item.setMaximumWidth(1e6 if shown else 0)
+
     # -- feeding -----------------------------------------------------------------------
-    def reset(self, preview_columns: int = 8) -> None:
-        """A new run: drop old curves and previews."""
+    def reset(self, preview_columns: int = 8, reconstructions: bool = True) -> None:
+        """A new run: drop old curves and previews (``reconstructions``: whether the model
+        has an encoder, so test images and their reconstructions will come)."""
         for curve in self.curves.values():
             self.plot.removeItem(curve)
         self.legend.clear()
@@ -150,6 +161,7 @@ class TrainingView(QWidget):
         self.samples.label.setText("Samples (fixed noise)")
         self.recons.label.setText("Test images / reconstructions")
         self.preview_columns = preview_columns
+        self.set_reconstructions_shown(reconstructions)
         self.summary.setText("Starting…")
 
     def add_metrics(self, batch: list[StepMetrics]) -> None:
@@ -169,7 +181,7 @@ class TrainingView(QWidget):
         """A past run's curves (its metrics.jsonl records: step, epoch, seconds and the
         terms, validation ones prefixed ``val_``) and its newest sample grid (uint8 image),
         shown when a run or one of its checkpoints is opened."""
-        self.reset()
+        self.reset(reconstructions=False)  # the run folder keeps sample grids only
         last = None
         for r in records:
             step = r.get("step")
@@ -184,7 +196,6 @@ class TrainingView(QWidget):
         if samples is not None:
             self.samples.set_image(_grey(samples))
             self.samples.label.setText("Samples (last saved grid)")
-        self.recons.label.setText("")
         if last is None:
             self.summary.setText(f"{title}: no metrics recorded")
         else:

@@ -6,6 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from PySide6.QtWidgets import QApplication
 
 from explorer.panels import train_panel as tp
 from explorer.panels.training_view import Series, TrainingView
@@ -68,6 +69,27 @@ def test_previews_fill_the_grids(qtbot):
     assert view.samples.updates == 1 and view.recons.updates == 1
     assert view.samples.item.image.shape == (8 * 10 + 2, 8 * 10 + 2)
     assert view.recons.item.image.shape == (4 * 10 + 2, 4 * 10 + 2)  # 4 rows: pairs of 4
+    view.stop_timers()
+
+
+def test_models_without_encoder_give_samples_the_whole_preview_area(qtbot):
+    view = TrainingView()
+    qtbot.addWidget(view)
+    view.resize(900, 300)
+    view.show()
+    qtbot.waitExposed(view)
+
+    def sample_width() -> float:
+        QApplication.processEvents()
+        return view.samples.viewbox.geometry().width()
+
+    with_recons = sample_width()
+    assert view.recons.viewbox.isVisible() and view.recons.viewbox.geometry().width() > 50
+    view.reset(8, reconstructions=False)  # a GAN run starts
+    alone = sample_width()
+    assert not view.recons.viewbox.isVisible() and alone > 1.4 * with_recons
+    view.reset(8, reconstructions=True)  # then a VAE run
+    assert view.recons.viewbox.isVisible() and sample_width() == pytest.approx(with_recons, abs=2)
     view.stop_timers()
 
 
