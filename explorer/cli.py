@@ -126,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--fast", default="auto", choices=("auto", "off"), help="CUDA graph fast path")
     t.add_argument("--lr-decay", default="none", choices=("none", "linear"),
                    help="linear: every learning rate falls linearly to 0 over this run (sharpens GAN samples at the end)")
+    t.add_argument("--explode-factor", type=float, default=1e4,
+                   help="halt when a loss term grows past this many times its first logged size (0: never)")
     t.add_argument("--out", type=Path, help="run folder to write (default with --resume: the resumed run)")
     _add_model_flags(t)
 
@@ -278,7 +280,7 @@ def _train(args: argparse.Namespace, device, rank: int, world: int) -> int:
         epochs=args.epochs if args.epochs is not None else (None if args.steps else 10), steps=args.steps,
         batch_size=args.batch_size, lr=args.lr, device=str(device), seed=args.seed, log_every=args.log_every,
         snapshot_every=args.snapshot_every, checkpoint_every=args.checkpoint_every, fast=args.fast,
-        lr_decay=args.lr_decay,
+        lr_decay=args.lr_decay, explode_factor=args.explode_factor,
     )
     run = RunDir(args.out)
     control = TrainControl()

@@ -62,6 +62,9 @@ class TrainConfig:
     #: over this run's steps (as the DCGAN authors' MNIST code and WGAN-GP's released code do
     #: at the end of training: annealing averages out the last steps' noise, so samples sharpen)
     lr_decay: str = "none"
+    #: a loss term whose size exceeds this many times its first logged size (or 1, if larger)
+    #: counts as exploding and halts the run like a NaN does (0 = never)
+    explode_factor: float = 1e4
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -362,6 +365,7 @@ def train(
     last_ckpt: str | None = None
     ckpt_step, ckpt_val = -1, {}  # the step the last checkpoint holds, and its validation
     last_terms: dict[str, float] = {}
+    first_sizes: dict[str, float] | None = None  # each term's size at the first log: the scale "exploding" is judged by
     step = start_step
     while step < total:
         if control.paused:
@@ -390,13 +394,16 @@ def train(
 
         terms = last_terms = stepper.read_and_reset(since_log)
         since_log = 0
+        if first_sizes is None:
+            first_sizes = {k: max(abs(v), 1.0) for k, v in terms.items() if math.isfinite(v)}
         bad = [k for k, v in terms.items() if not math.isfinite(v)]
-        if bad:
+        exploded = [k for k, v in terms.items() if cfg.explode_factor and k in first_sizes
+                    and abs(v) > cfg.explode_factor * first_sizes[k]]
+        if bad or exploded:
             where = f" The last good checkpoint is {last_ckpt}." if last_ckpt else " No checkpoint had been written yet."
-            raise TrainingDiverged(
-                f"training diverged: loss term {bad[0]!r} became {terms[bad[0]]} at step {step}; the run was stopped.{where}"
-                " Try a lower learning rate."
-            )
+            what = (f"loss term {bad[0]!r} became {terms[bad[0]]}" if bad else
+                    f"loss term {exploded[0]!r} exploded to {terms[exploded[0]]:.4g} (first logged: {first_sizes[exploded[0]]:.4g})")
+            raise TrainingDiverged(f"training diverged: {what} at step {step}; the run was stopped.{where} Try a lower learning rate.")
         now = time.perf_counter()
         rate = (step - last_log_step) / max(now - last_log_t, 1e-9)
         last_log_t, last_log_step = now, step

@@ -125,6 +125,34 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
     assert good.train_state["step"] <= 12
 
 
+def test_exploding_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_dataset, tmp_path):
+    m = build_model("vae", latent_dim=3, hidden=16)
+    run = RunDir(tmp_path / "r")
+    original = m.loss
+    calls = {"n": 0}
+
+    def loss(batch):
+        calls["n"] += 1
+        t = original(batch)
+        if calls["n"] > 12:  # finite, but 10^5 times what it was: an exploding run
+            t["recon"] = t["recon"] * 1e5
+            t["total"] = t["recon"] + t["kl"]
+        return t
+
+    m.loss = loss
+    with pytest.raises(TrainingDiverged, match=r"'recon' exploded to .* \(first logged: "):
+        list(train(m, tiny_dataset, _cfg(steps=100, log_every=5), run=run))
+    from models.checkpoint import load_checkpoint
+
+    assert load_checkpoint(run.latest).train_state["step"] <= 12
+    # the same growth with the check off trains on (a user's choice for odd losses)
+    m2 = build_model("vae", latent_dim=3, hidden=16)
+    calls["n"], original = 0, m2.loss
+    m2.loss = loss
+    logs = list(train(m2, tiny_dataset, _cfg(steps=20, log_every=5, explode_factor=0)))
+    assert logs[-1].step == 20
+
+
 def test_missing_gpu_is_a_clear_error():
     if torch.cuda.is_available():
         pytest.skip("has a GPU")
