@@ -29,7 +29,7 @@ from models.base import LatentModel
 from models.data.base import Dataset
 from models.images import grid, save_png
 from models.latent import LatentSpec
-from models.paths import decode_batched, infogan_latents, traversal_latents
+from models.paths import decode_batched, dimension_influence, infogan_latents, traversal_latents
 
 from ..explore_workers import LatestJobRunner, dataset_problem, parse_indices, snapshot_model
 from ..panels.image_view import ImageView
@@ -39,7 +39,9 @@ from .common import caption_label, install_hint_stack, panel_body
 DatasetProvider = Callable[[], "Dataset | None"]
 #: re-render this long after the last change (slider drags, spin box typing)
 DEBOUNCE_MS = 150
-ROWS_ALL, ROWS_ACTIVE, ROWS_CUSTOM = "all", "active", "custom"
+ROWS_ALL, ROWS_ACTIVE, ROWS_INFLUENTIAL, ROWS_CUSTOM = "all", "active", "influential", "custom"
+#: above this many z dims, "All dimensions" rows get too thin to read: default to the top ones
+MAX_ALL_ROWS = 16
 
 
 def category_sweep_latents(spec: LatentSpec, around: np.ndarray, code: int, steps: int) -> torch.Tensor:
@@ -95,8 +97,11 @@ class TraversalPanel(QWidget):
         self.rows_mode = QComboBox()
         self.rows_mode.addItem("All dimensions", ROWS_ALL)
         self.rows_mode.addItem("Most active (KL)", ROWS_ACTIVE)
+        self.rows_mode.addItem("Most influential", ROWS_INFLUENTIAL)
         self.rows_mode.addItem("Chosen dimensions", ROWS_CUSTOM)
-        self.rows_mode.setToolTip("Most active: VAE dimensions ordered by their mean KL over test images")
+        self.rows_mode.setToolTip("Most active: VAE dimensions ordered by their mean KL over test images\n"
+                                  "Most influential: any model's dimensions ordered by how much the image changes "
+                                  "between -R and +R at the current point")
         self.top_k = QSpinBox()
         self.top_k.setRange(1, 64)
         self.top_k.setValue(10)
@@ -174,7 +179,10 @@ class TraversalPanel(QWidget):
         self.value_range.blockSignals(False)
         self.top_k.setMaximum(max(1, spec.z_dim))
         model = self.model_state.model
-        default = ROWS_ACTIVE if is_vae(model) and dataset_problem(model, self.dataset_provider()) is None else ROWS_ALL
+        if is_vae(model) and dataset_problem(model, self.dataset_provider()) is None:
+            default = ROWS_ACTIVE
+        else:  # a GAN's 100 noise dims would make rows a few pixels high
+            default = ROWS_INFLUENTIAL if spec.z_dim > MAX_ALL_ROWS else ROWS_ALL
         self.rows_mode.blockSignals(True)
         self.rows_mode.setCurrentIndex(self.rows_mode.findData(default))
         self.rows_mode.blockSignals(False)
@@ -191,7 +199,7 @@ class TraversalPanel(QWidget):
         for w in (self.rows_mode, self.value_range):
             w.setEnabled(z_mode)
         self.top_k.setVisible(rows != ROWS_CUSTOM)
-        self.top_k.setEnabled(z_mode and rows == ROWS_ACTIVE)
+        self.top_k.setEnabled(z_mode and rows in (ROWS_ACTIVE, ROWS_INFLUENTIAL))
         self.custom_dims.setVisible(rows == ROWS_CUSTOM)
         self.custom_dims.setEnabled(z_mode)
         self.schedule()
@@ -232,7 +240,8 @@ class TraversalPanel(QWidget):
             self._dirty = True
 
     def _dims(self, spec: LatentSpec) -> tuple[list[int], str] | None:
-        """The z dims to show as rows and a caption; None while KL is being computed."""
+        """The z dims to show as rows and a caption; None while KL is being computed.
+        ("Most influential" is ranked inside the render job: it needs decodes.)"""
         mode = self.rows_mode.currentData()
         if mode == ROWS_CUSTOM:
             try:
@@ -296,6 +305,19 @@ class TraversalPanel(QWidget):
                 if around is None or not spec.continuous:
                     return infogan_latents(model, code=code, steps=steps, seed=0)
                 return category_sweep_latents(spec, around, code, steps)
+        elif self.rows_mode.currentData() == ROWS_INFLUENTIAL:
+            r, k = self.value_range.value(), self.top_k.value()
+            model = snapshot_model(self.model_state)
+
+            def ranked_job(ctx) -> tuple[np.ndarray, list[str], str]:
+                influence = dimension_influence(model, r, around=around)
+                dims = [int(d) for d in torch.argsort(-influence, stable=True)[:k]]
+                image = grid(decode_batched(model, traversal_latents(model, dims, steps, r, around=around)[0]), ncol=steps)
+                what = "most influential first (mean pixel change " + ", ".join(f"{float(influence[d]):.3f}" for d in dims) + ")"
+                return image, [f"z{d}" for d in dims], f"rows: {what}; columns: value from {-r:g} to {r:g}"
+
+            self.jobs.submit(ranked_job, on_done=lambda out: self._show(out[0], out[1], steps, out[2]))
+            return
         else:
             chosen = self._dims(spec)
             if chosen is None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from explorer.panels.traversal_panel import ROWS_ACTIVE, ROWS_ALL, ROWS_CUSTOM, TraversalPanel
+from explorer.panels.traversal_panel import ROWS_ACTIVE, ROWS_ALL, ROWS_CUSTOM, ROWS_INFLUENTIAL, TraversalPanel
 from explorer.state import LatentState, ModelState
 from models.registry import build_model
 
@@ -54,6 +54,29 @@ def test_vae_rows_most_active_first(qtbot, tiny_dataset):
     kl = ms.kl_per_dim
     assert kl is not None and kl.shape == (4,)
     assert panel.rows == [f"z{d}" for d in np.argsort(-kl, kind="stable")[:2]]
+    panel.shutdown()
+
+
+def test_gan_with_many_noise_dims_shows_the_most_influential_rows(qtbot):
+    import torch
+
+    from models.paths import dimension_influence
+
+    torch.manual_seed(0)
+    model = build_model("dcgan", z_dim=40, g_channels=4, d_channels=4, fc_hidden=16)
+    _, ls, panel = make(qtbot, model)
+    assert panel.rows_mode.currentData() == ROWS_INFLUENTIAL  # 40 rows would be unreadable
+    assert panel.top_k.isEnabled() and panel.top_k.value() == 10
+    panel.steps.setValue(5)
+    with qtbot.waitSignal(panel.image_ready, timeout=8000):
+        panel.show()
+    assert tiles(panel.image) == (10, 5)
+    influence = dimension_influence(model.eval(), panel.value_range.value(), around=ls.flat)
+    assert panel.rows == [f"z{d}" for d in torch.argsort(-influence, stable=True)[:10].tolist()]
+    assert "most influential" in panel.caption.text()
+    with qtbot.waitSignal(panel.image_ready, timeout=8000):
+        panel.top_k.setValue(3)
+    assert len(panel.rows) == 3 and tiles(panel.image) == (3, 5)
     panel.shutdown()
 
 

@@ -182,6 +182,27 @@ def test_traversal_rows_vary_only_their_dim():
         paths.traversal_grid(model, dims=[5])
 
 
+def test_dimension_influence_ranks_dims_by_how_much_the_image_changes():
+    gains = torch.tensor([0.1, 0.0, 2.0, 0.5, 1.0])
+
+    class Gained(RecordingModel):  # pixel d = sigmoid(gain_d * z_d)
+        def decode(self, latent):
+            out = super().decode(latent * gains)
+            self.seen[-1] = latent.detach().clone()  # remember what was asked, not the gained values
+            return out
+
+    model = Gained(LatentSpec(z_dim=5))
+    influence = paths.dimension_influence(model, value_range=2.0)
+    expected = (torch.sigmoid(2.0 * gains) - torch.sigmoid(-2.0 * gains)) / 20  # one pixel of 20 changes
+    torch.testing.assert_close(influence, expected)
+    assert torch.argsort(-influence).tolist() == [2, 4, 3, 0, 1]
+    # around another point: the held values come from it, only the swept dim moves
+    model.seen.clear()
+    paths.dimension_influence(model, value_range=1.0, around=np.arange(5, dtype=np.float32))
+    seen = torch.cat(model.seen)
+    assert seen.shape == (10, 5) and seen[0].tolist() == [-1.0, 1, 2, 3, 4] and seen[9].tolist() == [0.0, 1, 2, 3, 1]
+
+
 def test_traversal_infogan_figure():
     spec = LatentSpec(z_dim=3, categorical=(4,), continuous=2, has_encoder=False)
     model = RecordingModel(spec, image_shape=(1, 3, 10))
