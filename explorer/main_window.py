@@ -514,7 +514,9 @@ class MainWindow(QMainWindow):
 
     # -- training ------------------------------------------------------------------------
     def _on_training_started(self, info: TrainStarted) -> None:
-        self.training_view.reset(info.preview_columns, reconstructions=info.model.latent_spec.has_encoder)
+        averaged = getattr(info.model, "generator_ema", None) is not None  # GANs: previews come from the weight average
+        self.training_view.reset(info.preview_columns, reconstructions=info.model.latent_spec.has_encoder,
+                                 samples_title="Samples (fixed noise, G's weight average)" if averaged else "Samples (fixed noise)")
         self.data_state.set_dataset(info.dataset)
         self.model_state.set_model(info.model, None, {"dataset": info.dataset.name})
         self._training_generation = self.model_state.generation

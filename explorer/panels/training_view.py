@@ -148,7 +148,7 @@ class TrainingView(QWidget):
             item.setMaximumWidth(1e6 if shown else 0)
 
     # -- feeding -----------------------------------------------------------------------
-    def reset(self, preview_columns: int = 8, reconstructions: bool = True) -> None:
+    def reset(self, preview_columns: int = 8, reconstructions: bool = True, samples_title: str = "Samples (fixed noise)") -> None:
         """A new run: drop old curves and previews (``reconstructions``: whether the model
         has an encoder, so test images and their reconstructions will come)."""
         for curve in self.curves.values():
@@ -158,7 +158,7 @@ class TrainingView(QWidget):
         self.curves.clear()
         self.samples.clear()
         self.recons.clear()
-        self.samples.label.setText("Samples (fixed noise)")
+        self.samples.label.setText(samples_title)
         self.recons.label.setText("Test images / reconstructions")
         self.preview_columns = preview_columns
         self.set_reconstructions_shown(reconstructions)

@@ -107,3 +107,25 @@ def test_diverged_run_is_reported(qtbot, window, small_vae_form):
     title, text = window.last_error
     assert title in ("Training diverged", "Invalid settings") or "diverged" in text
     assert window.session.state == "idle"
+
+
+def test_gan_run_previews_the_weight_average_over_the_whole_preview_area(qtbot, window):
+    def small_gan(panel) -> None:
+        panel.family.setCurrentIndex(panel.family.findData("gan"))
+        panel.fields["z_dim"].set(8)
+        panel.fields["g_hidden"].set((32,))
+        panel.fields["d_hidden"].set((32,))
+        panel.batch_size.setValue(32)
+        panel.epochs.setValue(1000.0)
+        panel.device.setCurrentText("cpu")
+
+    start(qtbot, window, small_gan)
+    view = window.training_view
+    assert window.model_state.model.config.ema == 0.999 and window.model_state.model.generator_ema is not None
+    assert "weight average" in view.samples.label.text
+    assert not view.recons.viewbox.isVisible()  # a GAN has nothing to reconstruct
+    qtbot.waitUntil(lambda: view.samples.updates > 1 and {"d_loss", "g_loss"} <= set(view.curves), timeout=20_000)
+    with qtbot.waitSignal(window.session.finished, timeout=10_000) as finished:
+        window.train_panel.stop_button.click()
+    saved = load_checkpoint(finished.args[0].checkpoint)
+    assert int(saved.model.generator_ema.n_averaged) == finished.args[0].step
