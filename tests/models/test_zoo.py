@@ -377,3 +377,13 @@ def test_generator_ema_follows_training_and_is_what_decode_uses(variant, blobs, 
 def test_generator_ema_rejects_bad_decay():
     with pytest.raises(ValueError, match="ema"):
         small("dcgan", ema=1.0)
+
+
+def test_aae_adversarial_phase_runs_at_its_own_lower_rate():
+    """At equal Adam rates the encoder's adversarial steps are as large as its reconstruction
+    steps and the reconstruction loss climbs during training; adv_lr keeps them smaller."""
+    rates = lambda opts: {k: o.param_groups[0]["lr"] for k, o in opts.items()}  # noqa: E731
+    model = small("aae")
+    assert rates(model.configure_optimizers()) == {"autoencoder": 1e-3, "discriminator": 3e-4, "generator": 3e-4}
+    assert rates(model.configure_optimizers(2e-3)) == pytest.approx({"autoencoder": 2e-3, "discriminator": 6e-4, "generator": 6e-4})
+    assert set(rates(small("aae", adv_lr=0.0).configure_optimizers()).values()) == {1e-3}  # 0 = lr
