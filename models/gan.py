@@ -230,12 +230,20 @@ class DenseConvDiscriminator(nn.Module):
 
 
 class MLPGenerator(nn.Module):
-    def __init__(self, image_shape: tuple[int, int, int], in_dim: int, hidden: tuple[int, ...]) -> None:
+    """Dense layers, each but the first followed by batch norm when ``batch_norm``; ReLU
+    (``slope`` 0) or LeakyReLU; tanh output. Batch norm uses eps 0.8, as the widely used
+    PyTorch-GAN MLP generator does (it damps the normalisation of small-variance units)."""
+
+    def __init__(self, image_shape: tuple[int, int, int], in_dim: int, hidden: tuple[int, ...],
+                 batch_norm: bool = False, slope: float = 0.0) -> None:
         super().__init__()
         self.image_shape = image_shape
         layers, d = [], in_dim
-        for h in hidden:
-            layers += [nn.Linear(d, h), nn.ReLU(True)]
+        for i, h in enumerate(hidden):
+            layers.append(nn.Linear(d, h))
+            if batch_norm and i > 0:
+                layers.append(nn.BatchNorm1d(h, eps=0.8))
+            layers.append(nn.LeakyReLU(slope, True) if slope > 0 else nn.ReLU(True))
             d = h
         layers += [nn.Linear(d, math.prod(image_shape)), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -407,16 +415,23 @@ class AdversarialModel(LatentModel):
 # ---------------------------------------------------------------------------------------
 @dataclasses.dataclass
 class GANConfig(ModelConfig):
-    #: checkpoints from before ``ema`` existed hold no weight average
-    SAVED_BEFORE: ClassVar[dict[str, Any]] = {"ema": 0.0}
+    #: what checkpoints from before these fields existed were built with (plain ReLU G, no
+    #: weight average)
+    SAVED_BEFORE: ClassVar[dict[str, Any]] = {"ema": 0.0, "g_batch_norm": False, "g_slope": 0.0}
     #: noise dimension (the common MLP-GAN setup: 100)
     z_dim: int = 100
-    #: generator hidden widths (ReLU), output layer tanh
-    g_hidden: tuple[int, ...] = (256, 512, 1024)
+    #: generator hidden widths, output layer tanh (the PyTorch-GAN MLP recipe)
+    g_hidden: tuple[int, ...] = (128, 256, 512, 1024)
+    #: batch norm after each generator hidden layer but the first. Without it (and with ReLU,
+    #: D 1024-512-256 with dropout 0.3) D won outright on MNIST: all samples one blurry digit,
+    #: inception score 1.05 after the default 10 epochs
+    g_batch_norm: bool = True
+    #: LeakyReLU slope of the generator's hidden layers (0: plain ReLU)
+    g_slope: float = 0.2
     #: discriminator hidden widths (LeakyReLU 0.2)
-    d_hidden: tuple[int, ...] = (1024, 512, 256)
+    d_hidden: tuple[int, ...] = (512, 256)
     #: dropout after each discriminator hidden layer (Goodfellow et al. used dropout in D; 0 = off)
-    dropout: float = 0.3
+    dropout: float = 0.0
     #: Adam learning rate for both nets (Radford et al.'s setting, standard for MLP GANs too)
     lr: float = 2e-4
     #: Adam beta1 / beta2
@@ -434,7 +449,7 @@ class GAN(AdversarialModel):
 
     def __init__(self, config: GANConfig) -> None:
         super().__init__(config)
-        self.generator = MLPGenerator(config.image_shape, config.z_dim, tuple(config.g_hidden))
+        self.generator = MLPGenerator(config.image_shape, config.z_dim, tuple(config.g_hidden), config.g_batch_norm, config.g_slope)
         self.discriminator = MLPDiscriminator(math.prod(config.image_shape), tuple(config.d_hidden), config.dropout)
         self.track_generator_ema()
 
