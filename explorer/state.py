@@ -93,9 +93,18 @@ class LatentState(QObject):
         return self._flat.copy()
 
     def reset(self, spec: LatentSpec | None) -> None:
-        """A new model: start at its origin (first category)."""
+        """A new model: start at its origin (first category, codes 0). A model without an
+        encoder (a GAN) starts its noise at a fixed prior sample instead: z = 0 is an atypical
+        point of a high-dimensional normal (samples lie near radius sqrt(z_dim)), and its image
+        looks unlike anything the model samples."""
         self.spec = spec
-        self._flat = spec.zeros(1)[0].numpy() if spec is not None else np.zeros(0, np.float32)
+        if spec is None:
+            self._flat = np.zeros(0, np.float32)
+        else:
+            flat = spec.zeros(1)[0]
+            if not spec.has_encoder and spec.prior == "normal":
+                flat[: spec.z_dim] = torch.randn(spec.z_dim, generator=torch.Generator().manual_seed(0))
+            self._flat = flat.numpy()
         self.changed.emit(self.flat)
 
     def set_flat(self, flat: np.ndarray) -> None:

@@ -127,3 +127,20 @@ def test_no_model_disables_controls(window):
     assert panel.random_button.isEnabled()
     window.model_state.set_model(None)
     assert not panel.random_button.isEnabled() and panel.z_rows == []
+
+
+def test_a_gan_starts_at_a_typical_noise_point_an_encoder_model_at_its_origin():
+    from explorer.state import LatentState
+
+    state = LatentState()
+    state.reset(LatentSpec(z_dim=100, has_encoder=False))
+    z = state.flat
+    assert 8.0 < float(np.linalg.norm(z)) < 12.0  # near sqrt(100), where its samples are, not at 0
+    state.reset(LatentSpec(z_dim=100, has_encoder=False))
+    assert np.array_equal(state.flat, z)  # the same point every time a model is opened
+    info = LatentSpec(z_dim=4, categorical=(3,), continuous=2, has_encoder=False)
+    state.reset(info)
+    noise, (cat,), codes = info.split(torch.as_tensor(state.flat)[None])
+    assert noise.abs().sum() > 0 and cat.tolist() == [[1.0, 0.0, 0.0]] and codes.abs().sum() == 0
+    state.reset(LatentSpec(z_dim=5))  # a VAE: the prior mean
+    assert not state.flat.any()
