@@ -285,10 +285,10 @@ def ema_update(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor]
 
     @torch.no_grad()
     def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n_averaged: torch.Tensor) -> None:
-        d = ema_ramp_decay(decay, n_averaged)
+        weight = 1 - ema_ramp_decay(decay, n_averaged)
         for avg, cur in zip(averaged, current):
             if avg.is_floating_point():
-                avg.lerp_(cur, (1 - d).to(avg.dtype))
+                avg.lerp_(cur, weight.to(avg.dtype))
             else:
                 avg.copy_(cur)
 
@@ -317,10 +317,11 @@ class AdversarialModel(LatentModel):
         """Families call this once their generator is built and initialised: with ``ema`` > 0
         a copy of G follows its weights (and batch-norm statistics) as an exponential moving
         average, updated after every step (its decay ramps up to ``ema``: see
-        :func:`ema_ramp_decay`). Samples, previews and the explorer decode with the copy. Why: G's weights jitter from step to step around what D currently rewards;
-        averaging them (Yazici et al. 2019, "The Unusual Effectiveness of Averaging in GAN
-        Training") gives cleaner samples at no training cost."""
-        decay = float(getattr(self.config, "ema", 0.0))
+        :func:`ema_ramp_decay`). Samples, previews and the explorer decode with the copy.
+        Why: G's weights jitter from step to step around what D currently rewards; averaging
+        them (Yazici et al. 2019, "The Unusual Effectiveness of Averaging in GAN Training")
+        gives cleaner samples at no training cost."""
+        decay = float(self.config.ema)
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"ema must be in [0, 1): got {decay}")
         if decay > 0:
@@ -330,7 +331,7 @@ class AdversarialModel(LatentModel):
     def set_ema(self, decay: float) -> None:
         """Switch the weight average on (it starts from G's current weights), off (0), or to
         another decay: what a continued run may change, since it never alters training."""
-        if decay == getattr(self.config, "ema", 0.0) and (decay == 0) == (self.generator_ema is None):
+        if decay == self.config.ema:  # the average exists exactly when ema > 0
             return
         self.config = dataclasses.replace(self.config, ema=float(decay))
         self.generator_ema = None
