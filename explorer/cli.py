@@ -116,18 +116,18 @@ def build_parser() -> argparse.ArgumentParser:
     length = t.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=float, help="passes over the training split (default 10)")
     length.add_argument("--steps", type=int, help="optimisation steps (instead of --epochs)")
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--lr", type=float, help="learning rate (default: the family's)")
+    t.add_argument("--batch-size", type=int, help="default 128 (or the resumed run's)")
+    t.add_argument("--lr", type=float, help="learning rate (default: the family's, or the resumed run's)")
     t.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--log-every", type=int, default=50, help="steps between log lines / metrics")
-    t.add_argument("--snapshot-every", type=int, default=1000, help="steps between sample grids")
-    t.add_argument("--checkpoint-every", type=int, default=0, help="steps between checkpoints (0: every epoch)")
+    t.add_argument("--log-every", type=int, help="steps between log lines / metrics (default 50)")
+    t.add_argument("--snapshot-every", type=int, help="steps between sample grids (default 1000)")
+    t.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 0: every epoch)")
     t.add_argument("--fast", default="auto", choices=("auto", "off"), help="CUDA graph fast path")
     t.add_argument("--lr-decay", default="none", choices=("none", "linear"),
                    help="linear: every learning rate falls linearly to 0 over this run (sharpens GAN samples at the end)")
-    t.add_argument("--explode-factor", type=float, default=1e4,
-                   help="halt when a loss term grows past this many times its first logged size (0: never)")
+    t.add_argument("--explode-factor", type=float,
+                   help="halt when a loss term grows past this many times its first logged size (default 1e4; 0: never)")
     t.add_argument("--out", type=Path, help="run folder to write (default with --resume: the resumed run)")
     _add_model_flags(t)
 
@@ -240,7 +240,7 @@ def _train(args: argparse.Namespace, device, rank: int, world: int) -> int:
     from models.training import TrainConfig, TrainControl, device_description, train
 
     overrides = {name: getattr(args, name) for name in _family_fields() if getattr(args, name, None) is not None}
-    start_step, optimizer_state = 0, None
+    start_step, optimizer_state, previous_cfg = 0, None, {}
     if args.resume is not None:
         from models.checkpoint import load_checkpoint
         from models.runs import RunDir as _Run
@@ -256,6 +256,7 @@ def _train(args: argparse.Namespace, device, rank: int, world: int) -> int:
                 raise CLIError(f"--ema applies to the GAN families, not {model.family}")
             model.set_ema(ema)
         optimizer_state = ckpt.optimizer_state
+        previous_cfg = ckpt.train_state.get("train_config") or {}
         args.model = model.family
         args.dataset = args.dataset or ckpt.train_state.get("dataset")
         args.out = args.out or resumed.path
@@ -278,9 +279,8 @@ def _train(args: argparse.Namespace, device, rank: int, world: int) -> int:
         raise CLIError(f"the run's model works on {tuple(model.config.image_shape)} images, {dataset.name} has {tuple(dataset.image_shape)}")
     cfg = TrainConfig(
         epochs=args.epochs if args.epochs is not None else (None if args.steps else 10), steps=args.steps,
-        batch_size=args.batch_size, lr=args.lr, device=str(device), seed=args.seed, log_every=args.log_every,
-        snapshot_every=args.snapshot_every, checkpoint_every=args.checkpoint_every, fast=args.fast,
-        lr_decay=args.lr_decay, explode_factor=args.explode_factor,
+        device=str(device), seed=args.seed, fast=args.fast, lr_decay=args.lr_decay,
+        **_continued_settings(args, previous_cfg),
     )
     run = RunDir(args.out)
     control = TrainControl()
@@ -316,6 +316,22 @@ def _train(args: argparse.Namespace, device, rank: int, world: int) -> int:
             bar.close()
         signal.signal(signal.SIGINT, previous)
     return 0
+
+
+#: training settings a resumed run keeps unless the command line gives them. Not its length
+#: (each continuation says how far to go) nor ``lr_decay`` (a schedule spans one continuation:
+#: inheriting "linear" would jump the rate back up and fall again)
+_CONTINUED = {"batch_size": 128, "lr": None, "log_every": 50, "snapshot_every": 1000, "checkpoint_every": 0,
+              "explode_factor": 1e4}
+
+
+def _continued_settings(args: argparse.Namespace, previous: dict) -> dict:
+    """Each setting from the command line, else the resumed run's, else the default."""
+    out = {}
+    for name, default in _CONTINUED.items():
+        given = getattr(args, name)
+        out[name] = given if given is not None else previous.get(name, default)
+    return out
 
 
 def _load(args: argparse.Namespace, device: str = "cpu"):

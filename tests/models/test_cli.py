@@ -106,6 +106,27 @@ def test_resume_continues_the_run(shapes_run, tmp_path, capsys):
     assert "--resume" in capsys.readouterr().err
 
 
+def test_resume_keeps_the_runs_training_settings_unless_given(shapes_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "resumed"
+    shutil.copytree(shapes_run, run)  # trained with --batch-size 32 --log-every 10
+    assert main(["train", "--resume", str(run), "--steps", "4", "--lr", "5e-4"]) == 0
+    cfg = load_checkpoint(run).train_state["train_config"]
+    assert (cfg["batch_size"], cfg["log_every"], cfg["lr"]) == (32, 10, 5e-4)
+    # the epoch count goes on at the run's own batch size (30 + 4 steps of 32 images)
+    assert load_checkpoint(run).train_state["epoch"] == pytest.approx(34 / (len_shapes_train() // 32))
+    assert main(["train", "--resume", str(run), "--steps", "2", "--batch-size", "16"]) == 0
+    cfg = load_checkpoint(run).train_state["train_config"]
+    assert (cfg["batch_size"], cfg["log_every"], cfg["lr"]) == (16, 10, 5e-4)
+
+
+def len_shapes_train() -> int:
+    from explorer.cli import _load_dataset
+
+    return len(_load_dataset("shapes", None, 28, 1, True, quiet=True).train)
+
+
 def test_resume_may_switch_on_the_generator_average(tmp_path, capsys):
     run = tmp_path / "dcgan"
     small = ["--z-dim", "8", "--g-channels", "4", "--d-channels", "4", "--fc-hidden", "32", "--batch-size", "16", "--log-every", "5"]
