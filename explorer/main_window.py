@@ -365,7 +365,7 @@ class MainWindow(QMainWindow):
             f"Opened {ckpt.family} from {ckpt.path}" + (f" (step {step})" if step is not None else ""), 8000)
         self.train_panel.show_model(ckpt.model, ckpt.train_state)
         self._update_actions()
-        self._after_model_ready(ckpt.train_state.get("dataset"))
+        self._after_model_ready(ckpt.train_state.get("dataset"), ckpt.train_state.get("data_dir"))
         self._show_run_history(ckpt.path)
 
     def _show_run_history(self, checkpoint: Path | None) -> None:
@@ -558,47 +558,60 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._after_model_ready(None)
 
-    # -- per-dimension KL (VAEs) ---------------------------------------------------------
-    def _after_model_ready(self, dataset_name: str | None) -> None:
-        """Compute per-dim KL for a VAE, loading its dataset first when needed (no download)."""
-        from models.vae import VAE
-
+    # -- the opened model's test data, and per-dimension KL (VAEs) -------------------------
+    def _after_model_ready(self, dataset_name: str | None, data_dir: str | None = None) -> None:
+        """Load the dataset the model was trained on (no download) so that Encode, the latent
+        map, Compare and projection targets have its test images; then, for a VAE, compute its
+        per-dimension KL. ``data_dir``: the folder the run recorded, tried after the folder
+        chosen in Model & data for this dataset."""
         model = self.model_state.model
-        if not isinstance(model, VAE):
+        if model is None:
             return
         shape = tuple(model.config.image_shape)
         if self.data_state.fits(shape):
             self._compute_kl()
             return
-        if not dataset_name or dataset_name == "folder":
+        if not dataset_name:
             return
         generation = self.model_state.generation
-        size = shape[-1] if dataset_name == "shapes" else None
-
-        panel = self.train_panel  # the folder the user chose there, when it is for this dataset
-        data_dir = (panel.data_dir.text().strip() or None) if panel.dataset.currentText() == dataset_name else None
+        c, size = shape[0], shape[-1]
+        panel = self.train_panel
+        chosen = (panel.data_dir.text().strip() or None) if panel.dataset.currentText() == dataset_name else None
+        folders = [d for d in dict.fromkeys((chosen, data_dir)) if d] or [None]
 
         def load():
-            return self.dataset_factory(dataset_name, data_dir, download=False, image_size=size)
+            error: BaseException | None = None
+            for folder in folders:
+                try:
+                    return self.dataset_factory(dataset_name, folder, download=False,
+                                                image_size=size if dataset_name in ("shapes", "folder") else None,
+                                                channels=c)
+                except Exception as e:  # noqa: BLE001 - try the next folder; report the last failure
+                    error = e
+            raise error  # type: ignore[misc]
 
         def loaded(dataset) -> None:
             if generation != self.model_state.generation:
                 return
+            if tuple(dataset.image_shape) != shape:
+                self.show_status(f"The {dataset_name} images are {tuple(dataset.image_shape)}, the model's are {shape}: "
+                                 "Encode and test images are off.", 10000)
+                return
             self.data_state.set_dataset(dataset)
-            if self.data_state.fits(shape):
-                self._compute_kl()
+            self._compute_kl()
 
-        def failed(e: BaseException) -> None:  # not fatal: KL and Encode just stay unavailable
-            self.show_status(f"Encode and per-dimension KL are off: the {dataset_name} files are not here "
+        def failed(e: BaseException) -> None:  # not fatal: Encode, KL and test images just stay unavailable
+            self.show_status(f"Encode and test images are off: the {dataset_name} files are not here "
                              f"(choose their folder in Model & data, then open the model again). {e}", 10000)
 
         self.jobs.submit(load, loaded, failed)
 
     def _compute_kl(self) -> None:
         from models.evaluation import kl_per_dimension
+        from models.vae import VAE
 
         model, dataset = self.model_state.model, self.data_state.dataset
-        if model is None or dataset is None:
+        if not isinstance(model, VAE) or dataset is None:
             return
         generation = self.model_state.generation
         clone = snapshot_model(self.model_state)  # the worker reads its own copy; the GUI keeps decoding

@@ -49,15 +49,17 @@ GUI_SWITCH_INTERVAL_S: float | None = None
 
 class DatasetFactory(Protocol):
     def __call__(self, name: str, data_dir: str | Path | None = None, *, download: bool = True,
-                 progress: Callable[[int, int], None] | None = None, image_size: int | None = None) -> Dataset: ...
+                 progress: Callable[[int, int], None] | None = None, image_size: int | None = None,
+                 channels: int = 1) -> Dataset: ...
 
 
 def default_dataset_factory(name: str, data_dir: str | Path | None = None, *, download: bool = True,
                             progress: Callable[[int, int], None] | None = None,
-                            image_size: int | None = None) -> Dataset:
+                            image_size: int | None = None, channels: int = 1) -> Dataset:
     from models.data import load_dataset  # imported late: the data module is optional at import time
 
-    return load_dataset(name, data_dir, download=download, progress=progress, image_size=image_size)
+    return load_dataset(name, data_dir, download=download, progress=progress, image_size=image_size,
+                        channels=channels)
 
 
 def describe_error(exc: BaseException) -> tuple[str, str]:

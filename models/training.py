@@ -312,6 +312,7 @@ def train(
 
     state_base = {
         "dataset": dataset.name,
+        "data_dir": dataset.data_dir,
         "image_shape": list(dataset.image_shape),
         "train_config": cfg.to_dict(),
         **(extra_state or {}),

@@ -92,5 +92,11 @@ class Dataset:
     def image_shape(self) -> tuple[int, int, int]:
         return self.train.image_shape
 
+    @property
+    def data_dir(self) -> str | None:
+        """The folder the files came from (None for generated data): checkpoints record it
+        so that opening a run later finds its test images without asking."""
+        return self.info.get("path") or self.info.get("source")
+
     def to(self, device: torch.device | str) -> "Dataset":
         return Dataset(self.name, self.train.to(device), self.test.to(device), self.class_names, self.info)

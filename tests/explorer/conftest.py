@@ -30,14 +30,16 @@ def dataset_factory(tiny_dataset):
     """Stands in for models.data.load_dataset: every name gives the tiny 28x28 dataset."""
     calls: list[str] = []
 
-    def factory(name, data_dir=None, *, download=True, progress=None, image_size=None):
+    def factory(name, data_dir=None, *, download=True, progress=None, image_size=None, channels=1):
         calls.append(name)
+        factory.folders.append(data_dir)
         if progress is not None:
             progress(50, 100)
             progress(100, 100)
         return tiny_dataset
 
     factory.calls = calls  # type: ignore[attr-defined]
+    factory.folders = []  # type: ignore[attr-defined]
     return factory
 
 

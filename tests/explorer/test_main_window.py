@@ -196,6 +196,24 @@ def test_encode_test_image_from_dataset(qtbot, window, tiny_dataset, vae_checkpo
     assert [panel.z_rows.index(r) for r in order] == list(np.argsort(-kl, kind="stable"))
 
 
+@pytest.mark.parametrize("family,kw", [("aae", {"latent_dim": 3, "hidden": 16, "disc_hidden": (8,)}),
+                                       ("ae", {"latent_dim": 3, "hidden": 16})])
+def test_encoder_models_open_with_their_test_images(qtbot, window, dataset_factory, tiny_dataset, tmp_path, family, kw):
+    """Not only VAEs: an AE or AAE opened from disk gets its dataset (from the folder the run
+    recorded) so Encode works at once; no per-dimension KL is computed for it."""
+    path = save_checkpoint(tmp_path / f"{family}.safetensors", build_model(family, image_shape=(1, 28, 28), **kw),
+                           {"dataset": "tiny", "data_dir": "/where/the/run/found/it", "step": 3})
+    open_and_wait(qtbot, window, path)
+    panel = window.latent_panel
+    qtbot.waitUntil(panel.encode_button.isEnabled, timeout=10_000)
+    assert dataset_factory.folders[-1] == "/where/the/run/found/it"
+    panel.test_index.setValue(2)
+    panel.encode_button.click()
+    expected = window.model_state.model.encode(tiny_dataset.test.batch(torch.tensor([2])))[0].detach().numpy()
+    np.testing.assert_allclose(window.latent_state.flat, expected, rtol=1e-5, atol=1e-6)
+    assert window.model_state.kl_per_dim is None and not panel.sort_by_kl.isEnabled()
+
+
 def test_layout_is_remembered(qtbot, dataset_factory):
     from explorer.main_window import MainWindow
 
@@ -267,7 +285,7 @@ def test_missing_dataset_message_fits_the_status_bar_and_keeps_the_whole_text(qt
               + ", ".join(f"/very/long/folder/number/{i}" for i in range(6)))
     asked: list = []
 
-    def offline(name, data_dir=None, *, download=True, progress=None, image_size=None):
+    def offline(name, data_dir=None, *, download=True, progress=None, image_size=None, channels=1):
         asked.append((name, data_dir, download))
         raise DataError(reason)
 

@@ -1,5 +1,6 @@
 """The headless CLI end to end (in-process: explorer.cli imports no Qt)."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,6 +46,9 @@ def test_mnist_eval_matches_classic_metric_on_real_data(tmp_path, mnist_dir, cap
     assert main(["train", "--model", "ae", "--dataset", "mnist", "--data-dir", str(mnist_dir), "--steps", "5",
                  "--latent-dim", "2", "--hidden", "16", "--out", str(out)]) == 0
     capsys.readouterr()
+    # the run records where its files were, so the window finds its test images later
+    recorded = load_checkpoint(out).train_state["data_dir"]
+    assert Path(recorded).resolve().is_relative_to(Path(mnist_dir).resolve())
     assert main(["eval", str(out), "--data-dir", str(mnist_dir), "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert set(res) >= {"recon_bce", "recon_mse"} and "test_loss" not in res
