@@ -578,6 +578,7 @@ class MainWindow(QMainWindow):
         panel = self.train_panel
         chosen = (panel.data_dir.text().strip() or None) if panel.dataset.currentText() == dataset_name else None
         folders = [d for d in dict.fromkeys((chosen, data_dir)) if d] or [None]
+        off = "Encode and test images are" if model.latent_spec.has_encoder else "Test images (projection targets) are"
 
         def load():
             error: BaseException | None = None
@@ -595,13 +596,13 @@ class MainWindow(QMainWindow):
                 return
             if tuple(dataset.image_shape) != shape:
                 self.show_status(f"The {dataset_name} images are {tuple(dataset.image_shape)}, the model's are {shape}: "
-                                 "Encode and test images are off.", 10000)
+                                 f"{off} off.", 10000)
                 return
             self.data_state.set_dataset(dataset)
             self._compute_kl()
 
         def failed(e: BaseException) -> None:  # not fatal: Encode, KL and test images just stay unavailable
-            self.show_status(f"Encode and test images are off: the {dataset_name} files are not here "
+            self.show_status(f"{off} off: the {dataset_name} files are not here "
                              f"(choose their folder in Model & data, then open the model again). {e}", 10000)
 
         self.jobs.submit(load, loaded, failed)
