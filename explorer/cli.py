@@ -137,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data-dir", type=Path)
     e.add_argument("--no-download", action="store_true")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.add_argument("--n", type=int, default=10000, help="generated samples for generator metrics")
+    e.add_argument("--n", type=int, default=10000,
+                   help="samples scored by the dataset's classifier (every family with a prior; 0 skips it for VAEs and AAEs)")
     e.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--allow-pickle", action="store_true", help="allow .pt/.pth/.ckpt files (can run code!)")
@@ -258,6 +259,8 @@ def _train(args: argparse.Namespace, device, rank: int, world: int) -> int:
         optimizer_state = ckpt.optimizer_state
         previous_cfg = ckpt.train_state.get("train_config") or {}
         args.model = model.family
+        if args.dataset in (None, ckpt.train_state.get("dataset")):
+            args.data_dir = args.data_dir or _recorded_data_dir(ckpt.train_state)
         args.dataset = args.dataset or ckpt.train_state.get("dataset")
         args.out = args.out or resumed.path
         c, h, _ = model.config.image_shape
@@ -352,20 +355,31 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not name:
         raise CLIError("this checkpoint does not record its dataset; pass --dataset")
     c, h, w = model.config.image_shape
-    dataset = _load_dataset(name, args.data_dir, h, c, args.no_download, quiet=args.json).to(model.device)
+    data_dir = args.data_dir or (_recorded_data_dir(ckpt.train_state) if name == ckpt.train_state.get("dataset") else None)
+    dataset = _load_dataset(name, data_dir, h, c, args.no_download, quiet=args.json).to(model.device)
     if tuple(dataset.image_shape) != tuple(model.config.image_shape):
         raise CLIError(f"the model works on {tuple(model.config.image_shape)} images but {name} has {tuple(dataset.image_shape)}")
     result: dict[str, Any] = {"family": model.family, "dataset": name, "step": ckpt.train_state.get("step")}
     torch.manual_seed(args.seed)
-    if model.latent_spec.has_encoder:
+    encoder = model.latent_spec.has_encoder
+    if encoder:
         result.update(evaluate_reconstruction(model, dataset.test, seed=args.seed))
         if model.family == "aae":
             result["note"] = "AAE test_loss is the reconstruction term only (no KL: the prior is matched adversarially)"
             result["test_loss"] = result["recon_bce"]
-    else:
+    if model.has_prior and (args.n > 0 or not encoder):
         from models.generative_metrics import code_accuracy, evaluate_generator
 
-        result.update(evaluate_generator(model, dataset, n=args.n, seed=args.seed))
+        if args.n < 1:
+            raise CLIError("--n must be at least 1 for a generator")
+        if encoder and not _labelled(dataset):
+            # scores need the dataset's classifier; the reconstruction figures stand alone
+            result["sample_note"] = f"no sample scores: {name} has no labels to train the scoring classifier on"
+        else:
+            result.update(evaluate_generator(model, dataset, n=args.n, seed=args.seed))
+            if encoder:
+                result["sample_note"] = (f"classifier_fid, inception_score and class_coverage score {args.n} images "
+                                         "decoded from the prior (--n 0 skips them)")
         if model.latent_spec.categorical:
             from models.classifier import get_classifier
 
@@ -380,6 +394,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
         for k, v in result.items():
             print(f"{k:>16}: {v}")
     return 0
+
+
+def _recorded_data_dir(train_state: dict) -> Path | None:
+    """The folder a run's data came from (checkpoints since session 4 record it)."""
+    recorded = train_state.get("data_dir")
+    return Path(recorded) if recorded else None
+
+
+def _labelled(dataset) -> bool:
+    return all(split.labels is not None and len(split.labels) == len(split) for split in (dataset.train, dataset.test))
 
 
 def _jsonable(obj: Any) -> Any:
@@ -488,7 +512,7 @@ def cmd_traverse(args: argparse.Namespace) -> int:
         except ValueError:
             raise CLIError(f"--dims must be comma-separated integers, got {args.dims!r}") from None
     else:
-        dims = _dims_by_kl(model, ckpt.train_state.get("dataset"), args.data_dir)
+        dims = _dims_by_kl(model, ckpt.train_state.get("dataset"), args.data_dir or _recorded_data_dir(ckpt.train_state))
     if args.out.suffix.lower() != ".png":
         raise CLIError("--out must be a .png file")
     image = paths.traversal_grid(model, dims=dims, steps=args.steps, value_range=args.range, seed=args.seed)

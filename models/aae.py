@@ -79,6 +79,7 @@ class AAEConfig(AEConfig):
 class AdversarialAE(AutoEncoder):
     family = "aae"
     Config = AAEConfig
+    has_prior = True
     graph_capturable = False  # three optimizers: the training loop runs the step eagerly
 
     def __init__(self, config: AAEConfig) -> None:

@@ -70,6 +70,9 @@ class LatentModel(nn.Module):
     Config: ClassVar[type[ModelConfig]] = ModelConfig
     #: whether the single-optimizer step may be captured whole in a CUDA graph
     graph_capturable: ClassVar[bool] = True
+    #: whether ``sample`` draws from a prior the model was trained to match (every family
+    #: but the plain autoencoder, whose codes follow no declared distribution)
+    has_prior: ClassVar[bool] = True
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()

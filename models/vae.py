@@ -54,6 +54,7 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 class AutoEncoder(LatentModel):
     family = "ae"
     Config = AEConfig
+    has_prior = False
 
     def __init__(self, config: AEConfig) -> None:
         super().__init__(config)
@@ -86,6 +87,7 @@ class AutoEncoder(LatentModel):
 class VAE(AutoEncoder):
     family = "vae"
     Config = VAEConfig
+    has_prior = True
 
     def _encoder_outputs(self) -> int:
         return 2 * self.config.latent_dim  # mean and log-variance

@@ -27,10 +27,38 @@ def test_train_writes_a_run_folder(shapes_run):
 
 
 def test_eval_json(shapes_run, capsys):
-    assert main(["eval", str(shapes_run), "--json"]) == 0
+    assert main(["eval", str(shapes_run), "--json", "--n", "0"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert {"test_loss", "recon_bce", "kl", "recon_mse", "active_units"} <= set(out)
     assert out["test_loss"] == pytest.approx(out["recon_bce"] + out["kl"])
+    assert "inception_score" not in out  # --n 0: no sample scores
+
+
+@pytest.mark.parametrize("family", ["vae", "aae"])
+def test_eval_scores_prior_samples_of_vaes_and_aaes(family, tmp_path, monkeypatch, capsys):
+    """VAEs and AAEs are generators too: eval scores their prior samples on the same scale as
+    the GANs' (the dataset's classifier), next to the reconstruction figures."""
+    monkeypatch.setenv("LATENT_EXPLORER_DATA", str(tmp_path / "cache"))  # the classifier cache
+    rng = np.random.default_rng(0)
+    for label, (r0, r1) in {"bars": (4, 24), "blobs": (10, 18)}.items():
+        (tmp_path / "imgs" / label).mkdir(parents=True)
+        for i in range(24):
+            a = np.zeros((28, 28), np.uint8)
+            a[r0:r1, 10 + i % 4: 18 - i % 4] = 255
+            Image.fromarray(np.clip(a + rng.integers(0, 40, a.shape), 0, 255).astype(np.uint8)).save(
+                tmp_path / "imgs" / label / f"{i}.png")
+    run = tmp_path / "run"
+    flags = {"vae": ["--latent-dim", "2"], "aae": ["--latent-dim", "2"]}[family]
+    assert main(["train", "--model", family, "--dataset", "folder", "--data-dir", str(tmp_path / "imgs"),
+                 "--image-size", "28", "--steps", "6", "--batch-size", "16", "--hidden", "16", *flags,
+                 "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(run), "--json", "--n", "300"]) == 0  # the folder is found from the run
+    out = json.loads(capsys.readouterr().out)
+    assert out["test_loss"] > 0 and out["n"] == 300
+    assert 1.0 <= out["inception_score"] <= 2.0 + 1e-6  # two classes
+    assert out["classifier_fid"] >= 0 and out["class_coverage"] in (0.5, 1.0)
+    assert "prior" in out["sample_note"]
 
 
 def test_sample_npy_and_png(shapes_run, tmp_path):
@@ -52,6 +80,7 @@ def test_mnist_eval_matches_classic_metric_on_real_data(tmp_path, mnist_dir, cap
     assert main(["eval", str(out), "--data-dir", str(mnist_dir), "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert set(res) >= {"recon_bce", "recon_mse"} and "test_loss" not in res
+    assert "inception_score" not in res  # a plain AE has no prior to sample
 
 
 @pytest.mark.parametrize("argv,needle", [
