@@ -46,6 +46,7 @@ LABELS = {
     "fc_hidden": "Dense layer width",
     "g_batch_norm": "G batch norm",
     "g_slope": "G LeakyReLU slope",
+    "adv_weight": "Adversarial weight",
     "adv_lr": "Adversarial LR",
     "gp_lambda": "Gradient penalty λ",
     "n_critic": "Critic steps per G step",

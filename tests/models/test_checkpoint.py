@@ -173,6 +173,22 @@ def test_gan_checkpoint_saved_before_ema_existed_opens_without_an_average(tmp_pa
     assert build_model(family, image_shape=(1, 28, 28), z_dim=8).generator_ema is not None  # new models
 
 
+def test_aae_saved_before_the_joint_update_keeps_its_separate_phase(tmp_path, tiny_dataset):
+    """AAE files from before ``adv_weight`` trained the encoder's adversarial step apart (its
+    own "generator" optimizer): resuming one continues that way, moments included."""
+    old = build_model("aae", image_shape=(1, 28, 28), latent_dim=3, hidden=16, disc_hidden=(8,), adv_weight=0.0, adv_lr=0.0)
+    opts = old.configure_optimizers()
+    for _ in range(3):
+        old.training_step(tiny_dataset.train.batch(torch.arange(16)), opts)
+    p = save_checkpoint(tmp_path / "old.safetensors", old, {"step": 3}, optimizers=opts)
+    _drop_config_fields(p, "adv_weight", "adv_lr")
+    ck = load_checkpoint(p)
+    assert (ck.model.config.adv_weight, ck.model.config.adv_lr) == (0.0, 0.0)
+    assert set(ck.model.configure_optimizers()) == {"autoencoder", "discriminator", "generator"}
+    assert set(ck.optimizer_state) == {"autoencoder", "discriminator", "generator"}
+    assert build_model("aae", image_shape=(1, 28, 28)).config.adv_weight == 1.0  # new models: joint
+
+
 def _drop_config_fields(path, *names: str) -> None:
     """Rewrite a checkpoint's model config without ``names``, as a file from before they existed."""
     data = path.read_bytes()

@@ -379,11 +379,44 @@ def test_generator_ema_rejects_bad_decay():
         small("dcgan", ema=1.0)
 
 
-def test_aae_adversarial_phase_runs_at_its_own_lower_rate():
-    """At equal Adam rates the encoder's adversarial steps are as large as its reconstruction
-    steps and the reconstruction loss climbs during training; adv_lr keeps them smaller."""
+def test_aae_adversarial_updates_run_at_their_own_lower_rate():
+    """D learns at adv_lr; with the paper's separate phase (adv_weight 0) the encoder's own
+    adversarial steps do too, or they would be as large as its reconstruction steps."""
     rates = lambda opts: {k: o.param_groups[0]["lr"] for k, o in opts.items()}  # noqa: E731
-    model = small("aae")
-    assert rates(model.configure_optimizers()) == {"autoencoder": 1e-3, "discriminator": 3e-4, "generator": 3e-4}
-    assert rates(model.configure_optimizers(2e-3)) == pytest.approx({"autoencoder": 2e-3, "discriminator": 6e-4, "generator": 6e-4})
-    assert set(rates(small("aae", adv_lr=0.0).configure_optimizers()).values()) == {1e-3}  # 0 = lr
+    assert rates(small("aae").configure_optimizers()) == {"autoencoder": 1e-3, "discriminator": 3e-4}
+    phased = small("aae", adv_weight=0.0)
+    assert rates(phased.configure_optimizers()) == {"autoencoder": 1e-3, "discriminator": 3e-4, "generator": 3e-4}
+    assert rates(phased.configure_optimizers(2e-3)) == pytest.approx({"autoencoder": 2e-3, "discriminator": 6e-4, "generator": 6e-4})
+    assert set(rates(small("aae", adv_weight=0.0, adv_lr=0.0).configure_optimizers()).values()) == {1e-3}  # 0 = lr
+
+
+def test_aae_joint_step_adds_the_weighted_adversarial_term(blobs):
+    """One update of the autoencoder follows the gradient of recon + adv_weight * -log D(q(x)),
+    D having taken its step first; D's own update uses none of the encoder's gradient."""
+    import copy
+
+    from models.gan import discriminator_step, generator_bce
+    from models.vae import recon_nll
+
+    torch.manual_seed(0)
+    model = small("aae", adv_weight=2.5)
+    ref = copy.deepcopy(model)
+    x = blobs.train.batch(torch.arange(32))
+    opts = model.configure_optimizers()
+    opts["autoencoder"] = torch.optim.SGD(model.ae_params(), lr=1.0)  # parameter change = -gradient
+    torch.manual_seed(7)
+    terms = model.training_step(x, opts)
+
+    ref_opts = ref.configure_optimizers()
+    torch.manual_seed(7)
+    z = ref.encode(x)
+    discriminator_step(ref.discriminator, ref_opts["discriminator"], ref.sample_prior(32), z)
+    recon = recon_nll(ref.decoder(z), x, "bernoulli", 1.0).mean()
+    g = generator_bce(ref.discriminator(z))
+    grads = torch.autograd.grad(recon + 2.5 * g, ref.ae_params())
+    for new, old, grad in zip(model.ae_params(), ref.ae_params(), grads):
+        torch.testing.assert_close(new.detach(), old.detach() - grad, rtol=1e-5, atol=1e-6)
+    for a, b in zip(model.discriminator.parameters(), ref.discriminator.parameters()):
+        torch.testing.assert_close(a, b)
+        assert a.grad is None  # cleared: the next D step starts clean
+    assert float(terms["g_loss"]) == pytest.approx(float(g.detach())) and float(terms["recon"]) == pytest.approx(float(recon.detach()))
