@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -50,6 +51,35 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 # ---------------------------------------------------------------------------------------
 # argument parsing
 # ---------------------------------------------------------------------------------------
+def _field_families() -> dict[str, list[str]]:
+    """Config field -> the families that have it."""
+    from models.registry import FAMILIES, config_class
+
+    owners: dict[str, list[str]] = {}
+    for fam in FAMILIES:
+        try:
+            for f in dataclasses.fields(config_class(fam)):
+                owners.setdefault(f.name, []).append(fam)
+        except Exception:  # noqa: BLE001 - as in _family_fields
+            continue
+    return owners
+
+
+def _flag_help(name: str, families: list[str]) -> str:
+    """The field's documentation (its first sentence, from the first family that has it),
+    which families take it, and its default when they share one."""
+    from models.registry import config_class, field_docs
+
+    doc = field_docs(config_class(families[0])).get(name, "").replace("``", "")
+    doc = re.split(r"(?<!\bal)(?<!e\.g)\.\s+(?=[A-Z\d])", doc)[0].rstrip(".")  # first sentence ("et al." is not an end)
+    if len(doc) > 110:
+        doc = doc[:110].rsplit(" ", 1)[0] + "…"
+    defaults = {repr(getattr(config_class(fam)(), name)) for fam in families}
+    default = f"default {getattr(config_class(families[0])(), name)}" if len(defaults) == 1 else "default per family"
+    which = ", ".join(families) if len(families) < 8 else "all families"
+    return f"{doc or name.replace('_', ' ')} [{which}; {default}]".replace("%", "%%")
+
+
 def _family_fields() -> dict[str, dataclasses.Field]:
     """Union of every family's config fields (first definition wins), for --flags."""
     from models.registry import FAMILIES, config_class
@@ -76,10 +106,11 @@ def _parse_bool(text: str) -> bool:
 
 def _add_model_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model hyperparameters (defaults: each family's paper defaults)")
+    owners = _field_families()
     for name, f in _family_fields().items():
         default = f.default
         flag = "--" + name.replace("_", "-")
-        help_text = CORE_MODEL_FLAGS.get(name, f"{name} (families that have it)")
+        help_text = CORE_MODEL_FLAGS.get(name) or _flag_help(name, owners[name])
         if isinstance(default, bool):
             g.add_argument(flag, dest=name, type=_parse_bool, default=None, metavar="BOOL", help=help_text)
         elif isinstance(default, (int, float, str)):

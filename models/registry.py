@@ -1,7 +1,10 @@
 """Family name -> model class, and building models from plain dicts (CLI flags, JSON)."""
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import inspect
+import re
 from typing import Any
 
 from .base import LatentModel, ModelConfig
@@ -51,3 +54,28 @@ def build_model(family: str, config: ModelConfig | dict[str, Any] | None = None,
         merged.update({k: v for k, v in overrides.items() if v is not None and k in known})
         cfg = cls.Config.from_dict(merged)
     return cls(cfg)
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The ``#:`` comments above each field of a config dataclass and its bases (the GUI's
+    tooltips and the CLI's --help come from them, so each is written once)."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            lines = inspect.getsource(klass).splitlines()
+        except (OSError, TypeError):
+            continue
+        pending: list[str] = []
+        for line in lines:
+            stripped = line.strip()
+            if stripped.startswith("#:"):
+                pending.append(stripped[2:].strip())
+                continue
+            m = re.match(r"(\w+)\s*:", stripped)
+            if m and pending:
+                docs[m.group(1)] = " ".join(pending)
+            if stripped:
+                pending = []
+    return docs

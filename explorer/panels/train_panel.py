@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import inspect
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -24,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from models.base import LatentModel
-from models.registry import FAMILIES, config_class
+from models.registry import FAMILIES, config_class, field_docs
 from models.training import StepMetrics, TrainConfig, device_description, resolve_device
 
 from .. import settings
@@ -64,30 +63,6 @@ DATASET_HELP = {
 # ---------------------------------------------------------------------------------------
 # generating controls from a config dataclass
 # ---------------------------------------------------------------------------------------
-def field_docs(cls: type) -> dict[str, str]:
-    """The ``#:`` comments above each field of a dataclass and its bases."""
-    docs: dict[str, str] = {}
-    for klass in reversed(cls.__mro__):
-        if not dataclasses.is_dataclass(klass):
-            continue
-        try:
-            lines = inspect.getsource(klass).splitlines()
-        except (OSError, TypeError):
-            continue
-        pending: list[str] = []
-        for line in lines:
-            stripped = line.strip()
-            if stripped.startswith("#:"):
-                pending.append(stripped[2:].strip())
-                continue
-            m = re.match(r"(\w+)\s*:", stripped)
-            if m and pending:
-                docs[m.group(1)] = " ".join(pending)
-            if stripped:
-                pending = []
-    return docs
-
-
 def field_label(name: str) -> str:
     return LABELS.get(name, name.replace("_", " ").capitalize())
 

@@ -111,6 +111,17 @@ def test_corrupt_checkpoint_is_one_clear_line(tmp_path, capsys):
     assert "corrupt or truncated" in err and len(err.strip().splitlines()) == 1
 
 
+def test_model_flags_are_documented_from_the_configs(capsys):
+    """--help explains each family flag with its config's own comment, who takes it, and
+    its default (or that families differ)."""
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "weight of the encoder's adversarial term -log D(q(x)), added to its reconstruction loss in one update [aae; default 1.0]" in out
+    assert "[gan, dcgan, wgan-gp, infogan; default per family]" in out  # z_dim: 100, 100, 128, 62
+    assert "(families that have it)" not in out
+
+
 class _nothing:
     def __enter__(self):
         return self
