@@ -403,7 +403,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         if args.n < 1:
             raise CLIError("--n must be at least 1 for a generator")
-        if encoder and not _labelled(dataset):
+        if encoder and not dataset.labelled:
             # scores need the dataset's classifier; the reconstruction figures stand alone
             result["sample_note"] = f"no sample scores: {name} has no labels to train the scoring classifier on"
         else:
@@ -431,10 +431,6 @@ def _recorded_data_dir(train_state: dict) -> Path | None:
     """The folder a run's data came from (checkpoints since session 4 record it)."""
     recorded = train_state.get("data_dir")
     return Path(recorded) if recorded else None
-
-
-def _labelled(dataset) -> bool:
-    return all(split.labels is not None and len(split.labels) == len(split) for split in (dataset.train, dataset.test))
 
 
 def _jsonable(obj: Any) -> Any:

@@ -230,6 +230,24 @@ def _model_device(model) -> torch.device:
     return torch.device("cpu")
 
 
+class SampleScorer:
+    """Scores the prior samples of several models against one test set (the window's
+    Compare table): the test set's features are computed once, here."""
+
+    def __init__(self, classifier: Classifier, test_split: Split, batch: int = 500) -> None:
+        self.classifier, self.batch = classifier, batch
+        feats, _ = _features_of_split(classifier, test_split, batch)
+        self.reference = gaussian_stats(feats)
+
+    @torch.no_grad()
+    def __call__(self, model, n: int = 2000, seed: int = 0) -> dict:
+        """:func:`classifier_scores` keys for ``n`` seeded samples of ``model``. FID falls
+        with sample size: compare figures taken at one ``n``."""
+        gen = torch.Generator(device=_model_device(model)).manual_seed(seed)
+        with _eval_mode(model):
+            return _generated_scores(self.classifier, lambda b: model.sample(b, generator=gen), self.reference, n, self.batch)
+
+
 @torch.no_grad()
 def evaluate_generator(
     model,

@@ -54,6 +54,33 @@ class CompareEntry:
         return f"{self.name}  ·  {self.model.family}, latent {spec.input_dim}"
 
 
+#: prior samples per model in the sample-quality columns (a few seconds per model on a CPU)
+SAMPLE_SCORE_N = 2000
+
+#: the metrics table: header, key in a model's metrics row, which way is better, tooltip
+COLUMNS: list[tuple[str, str, str, str]] = [
+    ("Model", "name", "", ""),
+    ("Family", "family", "", ""),
+    ("MSE ↓", "mse", "min", "Per-pixel mean squared error of the reconstructions"),
+    ("BCE ↓", "bce", "min", "Per-pixel binary cross-entropy of the reconstructions"),
+    ("SSIM ↑", "ssim", "max", "Structural similarity of reconstruction and original (1 = identical)"),
+    ("Images", "n", "", "Test images reconstructed"),
+    ("IS ↑", "inception_score", "max", f"Inception score of {SAMPLE_SCORE_N:,} prior samples under the dataset's "
+                                       "classifier (at most the number of classes)"),
+    ("Sample FID ↓", "sample_fid", "min", f"Fréchet distance between {SAMPLE_SCORE_N:,} prior samples and the test "
+                                          "set in the classifier's feature space"),
+    ("Classes", "classes", "", "Share of classes holding at least 5 % of the samples"),
+]
+
+
+def _cell(key: str, value) -> str:
+    if value is None:
+        return "—"
+    formats = {"mse": "{:.5f}", "bce": "{:.4f}", "ssim": "{:.4f}", "n": "{}", "inception_score": "{:.2f}",
+               "sample_fid": "{:.1f}", "classes": "{:.0%}"}
+    return formats[key].format(value)
+
+
 def heat_rgb(error: np.ndarray) -> np.ndarray:
     """(H, W) |error| in [0, HEAT_MAX] -> (H, W, 3) uint8 through the inferno colour map."""
     t = np.clip(error / HEAT_MAX, 0.0, 1.0)
@@ -177,17 +204,32 @@ class ComparePanel(QWidget):
         mrow = QHBoxLayout()
         self.metrics_btn = QPushButton("Compute on the test set")
         self.metrics_btn.setToolTip("Per-pixel MSE, BCE and SSIM of every model over the whole test set")
+        self.sample_quality = QCheckBox("Sample quality")
+        self.sample_quality.setChecked(True)
+        self.sample_quality.setToolTip(
+            f"Also score {SAMPLE_SCORE_N:,} prior samples of every model that has a prior (VAEs, AAEs, GANs) with the "
+            "dataset's classifier: inception score, classifier FID and classes covered, the figures of `eval`. "
+            "Needs a labelled dataset; the classifier is trained once (about a minute on a CPU) and cached. "
+            f"FID falls with sample size, so it reads higher than eval's 10,000-sample figure.")
         self.metrics_cancel = QPushButton("Cancel")
         self.metrics_cancel.setEnabled(False)
         self.metrics_progress = QProgressBar()
         self.metrics_progress.setMaximumHeight(14)
         mrow.addWidget(self.metrics_btn)
+        mrow.addWidget(self.sample_quality)
         mrow.addWidget(self.metrics_cancel)
         mrow.addWidget(self.metrics_progress, 1)
         ml.addLayout(mrow)
-        self.table = QTableWidget(0, 6)
-        self.table.setHorizontalHeaderLabels(["Model", "Family", "MSE ↓", "BCE ↓", "SSIM ↑", "Images"])
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels([c[0] for c in COLUMNS])
+        for c, (_, _, _, tip) in enumerate(COLUMNS):
+            self.table.horizontalHeaderItem(c).setToolTip(tip)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # numbers never elided
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(48)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         ml.addWidget(self.table, 1)
@@ -277,6 +319,8 @@ class ComparePanel(QWidget):
         source = self.model_state.source
         step = self.model_state.train_state.get("step")
         name = source.stem if source is not None else "current model"
+        if source is not None and source.parent.name == "checkpoints":  # a run's best/latest: name the run
+            name = f"{source.parent.parent.name} ({source.stem})"
         if step is not None:
             name += f" @ step {step}"
         if any(e.name == name for e in self.entries):
@@ -451,14 +495,31 @@ class ComparePanel(QWidget):
             self._say("Add models to compare first.")
             return
         models, test = [e.model for e in self.entries], ds.test
+        scores = self.sample_quality.isChecked() and any(m.has_prior for m in models)
+        if scores and not ds.labelled:
+            self._say(f"Sample quality needs class labels; {ds.name} has none: reconstruction metrics only.")
+            scores = False
 
         def job(ctx) -> list[dict | None]:
+            scorer = None
+            if scores:
+                from models.classifier import get_classifier
+                from models.generative_metrics import SampleScorer
+
+                scorer = SampleScorer(get_classifier(ds, "cpu"), test)  # trained once, then cached
             out: list[dict | None] = []
             for i, m in enumerate(models):
                 if ctx.cancelled():
                     break
-                fits = m.latent_spec.has_encoder and tuple(m.config.image_shape) == tuple(test.image_shape)
-                out.append(reconstruction_metrics(m, test) if fits else None)
+                row: dict = {}
+                fits = tuple(m.config.image_shape) == tuple(test.image_shape)
+                if fits and m.latent_spec.has_encoder:
+                    row.update(reconstruction_metrics(m, test))
+                if fits and scorer is not None and m.has_prior:
+                    s = scorer(m, n=SAMPLE_SCORE_N)
+                    row.update(inception_score=s["inception_score"], sample_fid=s["classifier_fid"],
+                               classes=s["class_coverage"])
+                out.append(row or None)
                 ctx.progress(i + 1, len(models))
             return out
 
@@ -476,22 +537,18 @@ class ComparePanel(QWidget):
     def _fill_table(self) -> None:
         self.table.setRowCount(len(self.entries))
         best: dict[str, float] = {}
-        done = [m for m in self.metrics if m]
-        if len(done) > 1:
-            best = {"mse": min(m["mse"] for m in done), "bce": min(m["bce"] for m in done), "ssim": max(m["ssim"] for m in done)}
+        for _, key, better, _ in COLUMNS:
+            values = [m[key] for m in self.metrics if m and key in m]
+            if better and len(values) > 1:
+                best[key] = max(values) if better == "max" else min(values)
         for r, e in enumerate(self.entries):
-            m = self.metrics[r] if r < len(self.metrics) else None
-            cells = [e.name, e.model.family]
-            if m is None:
-                cells += ["—", "—", "—", ""]
-            else:
-                cells += [f"{m['mse']:.5f}", f"{m['bce']:.4f}", f"{m['ssim']:.4f}", str(m["n"])]
-            for c, text in enumerate(cells):
+            m = (self.metrics[r] if r < len(self.metrics) else None) or {}
+            for c, (_, key, _, _) in enumerate(COLUMNS):
+                text = {"name": e.name, "family": e.model.family}.get(key) or _cell(key, m.get(key))
                 item = QTableWidgetItem(text)
                 if c >= 2:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                key = {2: "mse", 3: "bce", 4: "ssim"}.get(c)
-                if m is not None and key in best and m[key] == best[key]:
+                if key in best and m.get(key) == best[key]:
                     font = item.font()
                     font.setBold(True)  # the best of each column
                     item.setFont(font)

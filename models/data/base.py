@@ -93,6 +93,11 @@ class Dataset:
         return self.train.image_shape
 
     @property
+    def labelled(self) -> bool:
+        """Whether every image of both splits has a class label (the scoring classifier needs them)."""
+        return all(s.labels is not None and len(s.labels) == len(s) for s in (self.train, self.test))
+
+    @property
     def data_dir(self) -> str | None:
         """The folder the files came from (None for generated data): checkpoints record it
         so that opening a run later finds its test images without asking."""

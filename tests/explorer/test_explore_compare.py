@@ -36,17 +36,44 @@ def test_two_models_grid_and_metrics(qtbot, panel, tmp_path):
     with qtbot.waitSignal(panel.grid_ready, timeout=5000):
         panel.heatmap.setChecked(True)
     assert panel.recon_grid.tiles[2][0].image.shape == (28, 28, 3)  # colour-mapped error
+    panel.sample_quality.setChecked(False)
     with qtbot.waitSignal(panel.metrics_ready, timeout=10000):
         panel.compute_metrics()
     assert panel.table.rowCount() == 2
     for r in range(2):
-        mse, ssim = float(panel.table.item(r, 2).text()), float(panel.table.item(r, 4).text())
+        mse, ssim = float(cell(panel, r, "MSE ↓")), float(cell(panel, r, "SSIM ↑"))
         assert 0 < mse < 1 and -1 <= ssim <= 1
-        assert panel.table.item(r, 5).text() == "50"
+        assert cell(panel, r, "Images") == "50"
+        assert cell(panel, r, "IS ↑") == "—"  # sample quality was off
     panel.tabs.setCurrentIndex(0)
     panel.show()
     qtbot.waitExposed(panel)
     panel.grab().save("/tmp/panel_compare.png")
+
+
+def cell(panel, row: int, header: str) -> str:
+    headers = [panel.table.horizontalHeaderItem(c).text() for c in range(panel.table.columnCount())]
+    return panel.table.item(row, headers.index(header)).text()
+
+
+def test_sample_quality_scores_every_model_with_a_prior(qtbot, panel, tmp_path):
+    """VAE, AE and GAN side by side: the VAE gets reconstruction and sample scores, the AE
+    (no prior) reconstruction only, the GAN (no encoder) sample scores only."""
+    panel.add_current()
+    files = [save_checkpoint(tmp_path / "ae.safetensors", build_model("ae", latent_dim=4, hidden=16)),
+             save_checkpoint(tmp_path / "gan.safetensors", build_model("gan", z_dim=8, g_hidden=(16,), d_hidden=(16,)))]
+    panel.add_files(files)
+    qtbot.waitUntil(lambda: len(panel.entries) == 3, timeout=5000)
+    assert panel.sample_quality.isChecked()  # on by default
+    with qtbot.waitSignal(panel.metrics_ready, timeout=60_000):
+        panel.compute_metrics()  # trains the (tiny) dataset's classifier first
+    vae, ae, gan = range(3)
+    for r in (vae, gan):
+        assert 1.0 <= float(cell(panel, r, "IS ↑")) <= 10.0
+        assert float(cell(panel, r, "Sample FID ↓")) >= 0 and cell(panel, r, "Classes").endswith("%")
+    assert cell(panel, ae, "IS ↑") == "—" and float(cell(panel, ae, "MSE ↓")) > 0
+    assert cell(panel, gan, "MSE ↓") == "—"
+    assert panel.metrics[vae]["inception_score"] == pytest.approx(float(cell(panel, vae, "IS ↑")), abs=0.005)
 
 
 def test_path_plays_on_models_of_its_size(qtbot, panel):
