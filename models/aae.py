@@ -87,6 +87,9 @@ class AAEConfig(AEConfig):
     #: runs saved before ``adv_lr`` / ``adv_weight`` existed trained their adversarial
     #: updates in a separate phase at ``lr``
     SAVED_BEFORE: ClassVar[dict[str, Any]] = {"adv_lr": 0.0, "adv_weight": 0.0}
+    APPLIES_WHEN: ClassVar[dict[str, tuple[str, Any]]] = {
+        **AEConfig.APPLIES_WHEN, "mixture_radius": ("prior", "mixture"), "mixture_std": ("prior", "mixture"),
+        "mixture_components": ("prior", "mixture")}
 
 
 class AdversarialAE(AutoEncoder):

@@ -35,6 +35,9 @@ class ModelConfig:
     #: values for fields that configs saved before the field existed lack: what those
     #: models were built with, which may differ from today's default for new models
     SAVED_BEFORE: ClassVar[dict[str, Any]] = {}
+    #: field -> (other field, value): the field matters only while the other has that value
+    #: (a form greys it out otherwise)
+    APPLIES_WHEN: ClassVar[dict[str, tuple[str, Any]]] = {}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

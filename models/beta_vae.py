@@ -15,6 +15,7 @@ advances it.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, ClassVar
 
 import torch
 
@@ -35,6 +36,10 @@ class BetaVAEConfig(VAEConfig):
     capacity_steps: int = 100_000
     #: Adam learning rate (Burgess et al. 2018: 5e-4)
     lr: float = 5e-4
+
+    APPLIES_WHEN: ClassVar[dict[str, tuple[str, Any]]] = {
+        **VAEConfig.APPLIES_WHEN, "gamma": ("capacity", True), "capacity_max": ("capacity", True),
+        "capacity_steps": ("capacity", True)}
 
 
 class BetaVAE(VAE):

@@ -7,6 +7,7 @@ directly with its published figures.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +30,8 @@ class AEConfig(ModelConfig):
     #: fixed decoder std for the Gaussian likelihood (smaller = sharper, less regularised)
     sigma: float = 0.1
     lr: float = 1e-3
+
+    APPLIES_WHEN: ClassVar[dict[str, tuple[str, Any]]] = {"sigma": ("likelihood", "gaussian")}
 
 
 @dataclasses.dataclass

@@ -47,6 +47,21 @@ LABELS = {
     "g_slope": "G LeakyReLU slope",
     "adv_weight": "Adversarial weight",
     "adv_lr": "Adversarial LR",
+    "adv_beta1": "Adversarial Adam β1",
+    "disc_hidden": "D hidden layers",
+    "g_hidden": "G hidden layers",
+    "d_hidden": "D hidden layers",
+    "sigma": "Decoder σ",
+    "gamma": "Capacity weight γ",
+    "capacity": "Capacity schedule",
+    "capacity_max": "Capacity max (nats)",
+    "capacity_steps": "Capacity ramp steps",
+    "categorical": "Categorical codes",
+    "continuous": "Continuous codes",
+    "lambda_cat": "λ categorical",
+    "lambda_cont": "λ continuous",
+    "learn_std": "Q learns its std",
+    "q_hidden": "Q hidden units",
     "gp_lambda": "Gradient penalty λ",
     "n_critic": "Critic steps per G step",
     "beta1": "Adam β1",
@@ -101,18 +116,21 @@ class FieldControl:
     def __init__(self, name: str, default: Any, doc: str) -> None:
         self.name, self.default, self.doc = name, default, doc
         self.widget: QWidget
+        self.changed: Any  # the widget's value-changed signal
         self.get: Callable[[], Any]
         self.set: Callable[[Any], None]
         if isinstance(default, bool):
             box = QCheckBox()
             box.setChecked(default)
             self.widget, self.get, self.set = box, box.isChecked, lambda v: box.setChecked(bool(v))
+            self.changed = box.toggled
         elif isinstance(default, int):
             spin = QSpinBox()
             spin.setRange(1 if name in ("latent_dim", "z_dim") else 0, 10_000_000)
             spin.setValue(default)
             spin.setKeyboardTracking(False)
             self.widget, self.get, self.set = spin, spin.value, lambda v: spin.setValue(int(v))
+            self.changed = spin.valueChanged
         elif isinstance(default, float):
             sci = SciSpinBox()
             if (zero := re.search(r"\b0 = (off\b)?", doc)) and default >= 0:  # 0 means "pick for me" or "off": say so
@@ -120,20 +138,24 @@ class FieldControl:
                 sci.setSpecialValueText("off" if zero.group(1) else "auto")
             sci.setValue(default)
             self.widget, self.get, self.set = sci, sci.value, lambda v: sci.setValue(float(v))
+            self.changed = sci.valueChanged
         elif isinstance(default, str) and len(choices := _choices(doc, default)) >= 2:
             combo = QComboBox()
             combo.addItems(choices)
             combo.setCurrentText(default)
             self.widget, self.get = combo, combo.currentText
+            self.changed = combo.currentTextChanged
             self.set = lambda v: combo.setCurrentText(str(v)) if combo.findText(str(v)) >= 0 else None
         elif isinstance(default, tuple):
             edit = QLineEdit(", ".join(str(v) for v in default))
             edit.setPlaceholderText("comma-separated, e.g. 256, 512")
             self.widget, self.get = edit, lambda: _parse_tuple(edit.text(), default, name)
+            self.changed = edit.textChanged
             self.set = lambda v: edit.setText(", ".join(str(x) for x in v) if isinstance(v, (list, tuple)) else str(v))
         else:
             edit = QLineEdit(str(default))
             self.widget, self.get, self.set = edit, edit.text, lambda v: edit.setText(str(v))
+            self.changed = edit.textChanged
         self.widget.setToolTip(f"{doc}\n(default: {default})" if doc else f"default: {default}")
 
 
@@ -372,7 +394,31 @@ class TrainPanel(QWidget):
             label.setToolTip(control.widget.toolTip())
             self.hyper_form.addRow(label, control.widget)
             self.fields[f.name] = control
+        self._link_conditional_fields(cls.APPLIES_WHEN)
         self.lr.setToolTip(f"Adam learning rate; 0 uses the paper default for {fam} ({defaults.lr:g})")
+
+    def _link_conditional_fields(self, applies_when: dict[str, tuple[str, Any]]) -> None:
+        """Grey out fields that do nothing under the current choice (sigma with a Bernoulli
+        decoder, the mixture's shape with a normal prior...), following the choice live."""
+        for name, (other, value) in applies_when.items():
+            control, switch = self.fields.get(name), self.fields.get(other)
+            if control is None or switch is None:
+                continue
+            label = self.hyper_form.labelForField(control.widget)
+            tip = control.widget.toolTip()
+            shown = {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+
+            def update(*_, control=control, switch=switch, value=value, label=label, tip=tip,
+                       when=f"(only used when {field_label(other)} is {shown})") -> None:
+                on = switch.get() == value
+                control.widget.setEnabled(on)
+                if label is not None:
+                    label.setEnabled(on)
+                    label.setToolTip(tip if on else f"{tip}\n{when}")
+                control.widget.setToolTip(tip if on else f"{tip}\n{when}")
+
+            switch.changed.connect(update)
+            update()
 
     def _on_dataset_changed(self, name: str) -> None:
         needs_dir = name in ("mnist", "fashion-mnist", "folder")

@@ -133,6 +133,31 @@ def test_family_form_is_generated_from_each_config(qtbot):
     assert ema.widget.text() == "off" and panel.request().model_config["ema"] == 0.0
 
 
+def test_fields_that_do_nothing_under_the_current_choice_are_greyed(qtbot):
+    """sigma only matters for a Gaussian decoder, the mixture's shape for the mixture prior,
+    the capacity schedule's numbers once capacity is on; the form follows the choice live."""
+    panel = tp.TrainPanel(TrainingSession())
+    qtbot.addWidget(panel)
+    panel.family.setCurrentIndex(panel.family.findData("aae"))
+    f = panel.fields
+    label = lambda name: panel.hyper_form.labelForField(f[name].widget)  # noqa: E731
+    assert not f["sigma"].widget.isEnabled() and not label("sigma").isEnabled()
+    assert "only used when Likelihood is gaussian" in f["sigma"].widget.toolTip()
+    assert not f["mixture_radius"].widget.isEnabled() and not f["mixture_components"].widget.isEnabled()
+    f["prior"].set("mixture")
+    assert f["mixture_radius"].widget.isEnabled() and f["mixture_std"].widget.isEnabled()
+    assert "only used" not in f["mixture_radius"].widget.toolTip()
+    f["likelihood"].set("gaussian")
+    assert f["sigma"].widget.isEnabled() and label("sigma").isEnabled()
+    assert f["latent_dim"].widget.isEnabled()  # unconditional fields stay on
+    panel.family.setCurrentIndex(panel.family.findData("beta-vae"))
+    f = panel.fields
+    assert not f["gamma"].widget.isEnabled() and not f["capacity_steps"].widget.isEnabled()
+    f["capacity"].set(True)
+    assert f["gamma"].widget.isEnabled() and f["capacity_max"].widget.isEnabled()
+    assert panel.request().model_config["capacity"] is True  # greyed fields are still sent as set
+
+
 def test_unavailable_family_is_greyed(qtbot, monkeypatch):
     monkeypatch.setitem(FAMILIES, "future-gan", ("models.not_written_yet", "FutureGAN"))
     panel = tp.TrainPanel(TrainingSession())
@@ -152,7 +177,7 @@ def test_tuple_fields_and_data_dir_rows(qtbot):
         panel.fields["g_hidden"].widget.setText("64, 128")
         assert panel.request().model_config["g_hidden"] == (64, 128)
         panel.fields["g_hidden"].widget.setText("64, x")
-        with pytest.raises(ValueError, match="G hidden"):
+        with pytest.raises(ValueError, match="G hidden layers"):
             panel.request()
     panel.dataset.setCurrentText("shapes")
     assert not panel._dir_row.isVisible()
