@@ -464,7 +464,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     model = _load(args).model
     spec = model.latent_spec
     gen = torch.Generator().manual_seed(args.seed)
-    flat = spec.sample(args.n, generator=gen, truncation=args.truncation)
+    flat = model.sample_latents(args.n, generator=gen, truncation=args.truncation)
     if args.categorical is not None or args.continuous is not None:
         if not spec.categorical and args.categorical is not None:
             raise CLIError(f"{model.family} has no categorical code")

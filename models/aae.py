@@ -24,8 +24,8 @@ Priors (``prior``), all sampled on the device:
   k has mean ``(R cos 2pi k/10, R sin 2pi k/10, 0, ..., 0)`` with R = ``mixture_radius``,
   std ``mixture_std`` in the first two dims and 1 in the others (a standard normal
   there). With D = 1 the 10 means are evenly spaced on [-R, R]. The latent spec reports
-  ``prior="mixture"``; LatentSpec.sample would draw N(0, I) for it, so use the model's
-  ``sample`` / ``sample_prior`` to draw from the actual mixture.
+  ``prior="mixture"``; LatentSpec.sample would draw N(0, I) for it, so draw through the
+  model (``sample_latents`` / ``sample``), which uses the actual mixture.
 
 ``validation_terms`` (and so the validation total / test loss) is the reconstruction
 term only. The paper trained with SGD + momentum; this uses Adam (what most
@@ -144,15 +144,10 @@ class AdversarialAE(AutoEncoder):
         z = self.mixture_means.to(gen_device)[comp] + z * std
         return z.to(device)
 
-    @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, truncation: float | None = None) -> torch.Tensor:
-        z = self.sample_prior(n, generator, self.device)
-        if truncation is not None:
-            z = z.clamp(-truncation, truncation)
-        return self.decode(z)
-
-    def preview_latents(self, generator: torch.Generator) -> torch.Tensor:
-        return self.sample_prior(64, generator, "cpu")
+    def sample_latents(self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu",
+                       truncation: float | None = None) -> torch.Tensor:
+        z = self.sample_prior(n, generator, device)
+        return z.clamp(-truncation, truncation) if truncation is not None else z
 
     # -- training -----------------------------------------------------------------------
     def ae_params(self) -> list[nn.Parameter]:

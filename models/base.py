@@ -98,10 +98,16 @@ class LatentModel(nn.Module):
         """Flat latent (B, input_dim) -> images (B, C, H, W) in [0, 1]."""
         raise NotImplementedError
 
+    def sample_latents(self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu",
+                       truncation: float | None = None) -> torch.Tensor:
+        """n flat latents from the model's prior, shape (n, input_dim). The latent spec's
+        prior unless the family has its own sampler (the mixture AAE): everything that draws
+        "a random point" (Random, paths, `sample`, previews) goes through here."""
+        return self.latent_spec.sample(n, generator=generator, device=device, truncation=truncation)
+
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, truncation: float | None = None) -> torch.Tensor:
-        z = self.latent_spec.sample(n, generator=generator, device=self.device, truncation=truncation)
-        return self.decode(z)
+        return self.decode(self.sample_latents(n, generator, self.device, truncation))
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
@@ -110,7 +116,7 @@ class LatentModel(nn.Module):
     def preview_latents(self, generator: torch.Generator) -> torch.Tensor:
         """The fixed latents whose decodings the GUI shows while training (64 by default;
         InfoGAN overrides this with its rows-of-categories figure)."""
-        return self.latent_spec.sample(64, generator=generator)
+        return self.sample_latents(64, generator)
 
     def preview_columns(self) -> int:
         """Columns of the preview grid."""

@@ -316,12 +316,7 @@ def random_path(model: LatentModel, k: int, kind: str = "slerp", seed: int = 0,
     for z; everything else goes through ``latent_spec.sample``."""
     if k < 1:
         raise ValueError(f"a path needs at least one keyframe, got {k}")
-    spec = model.latent_spec
-    gen = torch.Generator().manual_seed(seed)
-    flat = spec.sample(k, generator=gen)
-    sample_prior = getattr(model, "sample_prior", None)
-    if callable(sample_prior) and spec.prior not in ("normal", "uniform"):
-        flat[:, : spec.z_dim] = sample_prior(k, generator=gen, device="cpu").float().cpu()
+    flat = model.sample_latents(k, generator=torch.Generator().manual_seed(seed), device="cpu").float()
     return path_from_keyframes(model, list(flat.numpy()), kind, checkpoint)
 
 

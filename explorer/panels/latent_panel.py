@@ -311,12 +311,14 @@ class LatentPanel(QWidget):
         spec = self.spec
         if spec is None:
             return
+        model = self.model_state.model
+        sample = model.sample_latents if model is not None else spec.sample  # the model's own prior (mixture AAE)
         if spec.has_encoder:
-            flat = spec.sample(1)[0].numpy()
+            flat = sample(1)[0].numpy()
         else:
             gen = torch.Generator().manual_seed(self.seed.value())
             truncation = self.truncation.value() or None
-            flat = spec.sample(1, generator=gen, truncation=truncation)[0].numpy()
+            flat = sample(1, generator=gen, truncation=truncation)[0].numpy()
             self.seed.setValue((self.seed.value() + 1) % self.seed.maximum())
         self.latent_state.set_flat(flat)
 

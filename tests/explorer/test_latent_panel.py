@@ -144,3 +144,22 @@ def test_a_gan_starts_at_a_typical_noise_point_an_encoder_model_at_its_origin():
     assert noise.abs().sum() > 0 and cat.tolist() == [[1.0, 0.0, 0.0]] and codes.abs().sum() == 0
     state.reset(LatentSpec(z_dim=5))  # a VAE: the prior mean
     assert not state.flat.any()
+
+
+def test_random_draws_from_the_models_own_prior(qtbot, window):
+    """A mixture-prior AAE: Random lands on the mixture (here 10 tight clusters on a circle of
+    radius 10), not on the spec's standard normal; so do random paths and `sample`."""
+    from models.paths import random_path
+    from models.registry import build_model
+
+    model = build_model("aae", latent_dim=3, hidden=16, disc_hidden=(8,), prior="mixture",
+                        mixture_radius=10.0, mixture_std=0.1)
+    window.model_state.set_model(model)
+    for _ in range(5):
+        window.latent_panel.random_button.click()
+        radius = float(np.linalg.norm(window.latent_state.flat[:2]))
+        assert 9.4 < radius < 10.6, radius
+    keyframes = np.stack(random_path(model, 4, seed=1).keyframes)
+    assert np.all(np.abs(np.linalg.norm(keyframes[:, :2], axis=1) - 10) < 0.6)
+    z = model.sample_latents(200, torch.Generator().manual_seed(0))
+    assert torch.all((z[:, :2].norm(dim=1) - 10).abs() < 0.6)
