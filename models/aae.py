@@ -190,7 +190,8 @@ class AdversarialAE(AutoEncoder):
         opt_d.zero_grad(set_to_none=True)  # the g term's gradients on D are not D's to use
 
         recon = recon.detach()
-        return {"recon": recon, "d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "total": recon}
+        # no "total": the loss minimised is not one number here (and recon alone would plot twice)
+        return {"recon": recon, "d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
 
     def _phased_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
         """The paper's two phases, each with its own update (``adv_weight`` 0)."""
@@ -211,4 +212,5 @@ class AdversarialAE(AutoEncoder):
         g_loss = generator_step(self.discriminator, opt_g, z, opt_d)
 
         recon = recon.detach()
-        return {"recon": recon, "d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "total": recon}
+        # no "total": the loss minimised is not one number here (and recon alone would plot twice)
+        return {"recon": recon, "d_loss": d_loss.detach(), "g_loss": g_loss.detach()}

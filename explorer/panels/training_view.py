@@ -26,6 +26,11 @@ from .image_view import BACKGROUND, ImageGrid
 
 REDRAW_INTERVAL_MS = 100
 
+#: the adversarial game's terms. Beside a likelihood (an AAE's recon of ~100 nats next to
+#: its D and G losses of ~1) they get a plot of their own so neither scale flattens the other
+ADVERSARIAL_TERMS = frozenset({"d_loss", "g_loss", "d_real", "d_fake", "critic_loss", "gradient_penalty",
+                               "wasserstein", "info_cat", "info_cont", "mutual_info"})
+
 
 class Series:
     """x/y points in numpy buffers that double when full (amortised O(1) appends), plus an
@@ -79,6 +84,20 @@ class TrainingView(QWidget):
         self.plot.setMenuEnabled(False)
         self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="8pt", colCount=2)
         self.legend.setBrush(pg.mkBrush(30, 31, 34, 200))  # readable over the curves
+        # the adversarial terms' plot, shown only for models that also have a likelihood (AAE)
+        self.adv_plot_widget = pg.PlotWidget(background=BACKGROUND)
+        self.adv_plot = self.adv_plot_widget.getPlotItem()
+        self.adv_plot.setLabel("bottom", "step")
+        self.adv_plot.setLabel("left", "adversarial")
+        self.adv_plot.showGrid(x=True, y=True, alpha=0.15)
+        self.adv_plot.setClipToView(True)
+        self.adv_plot.setDownsampling(auto=True, mode="peak")
+        self.adv_plot.setMenuEnabled(False)
+        self.adv_plot.setXLink(self.plot)
+        self.adv_legend = self.adv_plot.addLegend(offset=(-10, 10), labelTextSize="8pt", colCount=2)
+        self.adv_legend.setBrush(pg.mkBrush(30, 31, 34, 200))
+        self.adv_plot_widget.setVisible(False)
+        self.split_adversarial = False
         self.log_scale = QCheckBox("Log scale")
         self.log_scale.setToolTip("Logarithmic loss axis (terms that go negative, e.g. a WGAN critic, are hidden)")
         self.log_scale.toggled.connect(self._on_log_toggled)
@@ -103,7 +122,8 @@ class TrainingView(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.setSpacing(2)
         left_layout.addLayout(controls)
-        left_layout.addWidget(self.plot_widget, 1)
+        left_layout.addWidget(self.plot_widget, 3)
+        left_layout.addWidget(self.adv_plot_widget, 2)
         left_layout.addWidget(self.summary)
 
         # -- previews
@@ -151,9 +171,13 @@ class TrainingView(QWidget):
     def reset(self, preview_columns: int = 8, reconstructions: bool = True, samples_title: str = "Samples (fixed noise)") -> None:
         """A new run: drop old curves and previews (``reconstructions``: whether the model
         has an encoder, so test images and their reconstructions will come)."""
-        for curve in self.curves.values():
-            self.plot.removeItem(curve)
+        for name, curve in self.curves.items():
+            self._plot_of(name).removeItem(curve)
         self.legend.clear()
+        self.adv_legend.clear()
+        self.split_adversarial = False
+        self.adv_plot_widget.setVisible(False)
+        self.plot.setLabel("bottom", "step")
         self.series.clear()
         self.curves.clear()
         self.samples.clear()
@@ -166,6 +190,7 @@ class TrainingView(QWidget):
 
     def add_metrics(self, batch: list[StepMetrics]) -> None:
         for m in batch:
+            self._note_terms(m.terms)
             for name, value in m.terms.items():
                 self._series(name).append(m.step, value)
             for name, value in (m.validation or {}).items():
@@ -187,6 +212,7 @@ class TrainingView(QWidget):
             step = r.get("step")
             if not isinstance(step, (int, float)):
                 continue
+            self._note_terms(r)
             for key, value in r.items():
                 if key in ("step", "epoch", "seconds") or not isinstance(value, (int, float)) or isinstance(value, bool):
                     continue
@@ -221,11 +247,25 @@ class TrainingView(QWidget):
             base = name[4:] if validation else name
             color = pg.intColor(self._color_index(base), hues=9, values=1, maxValue=230, sat=200)
             pen = pg.mkPen(color, width=1.5, style=Qt.PenStyle.DashLine if validation else Qt.PenStyle.SolidLine)
-            curve = self.plot.plot([], [], pen=pen, name=name)
+            curve = self._plot_of(name).plot([], [], pen=pen, name=name)
             curve.setClipToView(True)
             curve.setDownsampling(auto=True, method="peak")
             self.curves[name] = curve
         return s
+
+    def _note_terms(self, names) -> None:
+        """A run whose terms mix a likelihood with the adversarial game gets the second plot
+        (decided from its first record, before any curve exists)."""
+        if self.split_adversarial or self.series:
+            return
+        terms = {n for n in names if n not in ("step", "epoch", "seconds") and not n.startswith("val")}
+        if terms & ADVERSARIAL_TERMS and terms - ADVERSARIAL_TERMS:
+            self.split_adversarial = True
+            self.adv_plot_widget.setVisible(True)
+            self.plot.setLabel("bottom", "")  # the plot below (same x) says "step"
+
+    def _plot_of(self, name: str) -> pg.PlotItem:
+        return self.adv_plot if self.split_adversarial and name in ADVERSARIAL_TERMS else self.plot
 
     def _color_index(self, base: str) -> int:
         bases = [n for n in self.series if not n.startswith("val ")]
@@ -255,6 +295,7 @@ class TrainingView(QWidget):
 
     def _on_log_toggled(self, on: bool) -> None:
         self.plot.setLogMode(y=on)
+        self.adv_plot.setLogMode(y=on)
         self._mark_dirty()
 
     def point_count(self) -> int:

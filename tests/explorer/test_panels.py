@@ -60,6 +60,27 @@ def test_curves_created_once_and_redrawn_only_when_dirty(qtbot):
     view.stop_timers()
 
 
+def test_adversarial_terms_beside_a_likelihood_get_their_own_plot(qtbot):
+    """An AAE's recon (~100 nats) would flatten its D/G losses (~1) on one axis: they go to a
+    second plot, x-linked; a GAN's terms (all adversarial) stay on one."""
+    view = TrainingView()
+    qtbot.addWidget(view)
+    view.show()
+    aae = lambda step: StepMetrics(step, 100, step / 10, 0.1, {"recon": 100.0 - step, "d_loss": 1.3, "g_loss": 0.7, "total": 100.0 - step}, 1.0)  # noqa: E731
+    view.add_metrics([aae(1), aae(2)])
+    assert view.adv_plot_widget.isVisible()
+    assert view.curves["d_loss"] in view.adv_plot.listDataItems() and view.curves["g_loss"] in view.adv_plot.listDataItems()
+    assert view.curves["recon"] in view.plot.listDataItems() and view.curves["d_loss"] not in view.plot.listDataItems()
+    view._redraw()
+    assert view.adv_plot.getViewBox().viewRange()[1][1] < 10  # D/G scaled to their own range
+    view.reset()
+    assert not view.adv_plot_widget.isVisible() and view.adv_plot.listDataItems() == []
+    gan = StepMetrics(1, 100, 0.1, 0.1, {"d_loss": 1.3, "g_loss": 0.7, "d_real": 0.6, "d_fake": 0.4}, 1.0)
+    view.add_metrics([gan])
+    assert not view.adv_plot_widget.isVisible() and view.curves["d_loss"] in view.plot.listDataItems()
+    view.stop_timers()
+
+
 def test_previews_fill_the_grids(qtbot):
     view = TrainingView()
     qtbot.addWidget(view)
