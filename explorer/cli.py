@@ -422,9 +422,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        for k, v in result.items():
-            print(f"{k:>16}: {v}")
+        _print_readable(result)
     return 0
+
+
+def _print_readable(result: dict, prefix: str = "") -> None:
+    """eval's figures for a person: floats to 4 significant digits, nested ones indented."""
+    def show(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        if isinstance(v, list):
+            return "[" + ", ".join(show(x) for x in v) + "]"
+        return str(v)
+
+    for k, v in result.items():
+        if isinstance(v, dict):
+            print(f"{prefix}{k}:")
+            _print_readable(v, prefix + "    ")
+        else:
+            print(f"{prefix}{k:>20}: {show(v)}")
 
 
 def _recorded_data_dir(train_state: dict) -> Path | None:

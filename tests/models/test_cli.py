@@ -32,6 +32,11 @@ def test_eval_json(shapes_run, capsys):
     assert {"test_loss", "recon_bce", "kl", "recon_mse", "active_units"} <= set(out)
     assert out["test_loss"] == pytest.approx(out["recon_bce"] + out["kl"])
     assert "inception_score" not in out  # --n 0: no sample scores
+    # without --json: one figure per line, rounded for a person
+    assert main(["eval", str(shapes_run), "--n", "0"]) == 0
+    lines = {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in capsys.readouterr().out.splitlines())}
+    assert float(lines["test_loss"]) == pytest.approx(out["test_loss"], rel=1e-3)
+    assert len(lines["test_loss"]) <= 8  # 4 significant digits, not 16
 
 
 @pytest.mark.parametrize("family", ["vae", "aae"])
