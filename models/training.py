@@ -233,12 +233,43 @@ class GraphStep(EagerStep):
         self.model.on_train_step_end()
 
 
+def average_gradients_across_ranks(model: LatentModel, optimizers: dict[str, torch.optim.Optimizer]) -> None:
+    """Data parallelism for families with several optimizers (GANs, the AAE), which one DDP
+    wrapper cannot serve: each step of D, G or Q updates a different part of the model with
+    its own backward passes. Start every rank from rank 0's weights, then, just before each
+    optimizer steps, replace its parameters' gradients by their mean over the ranks (one
+    flattened all-reduce per optimizer step), so the ranks stay identical, as under DDP.
+    Batch-norm running statistics stay per rank; rank 0's are the ones checkpoints keep."""
+    from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+    world = dist.get_world_size()
+    with torch.no_grad():
+        for t in [*model.parameters(), *model.buffers()]:
+            dist.broadcast(t, 0)
+
+    def average(optimizer: torch.optim.Optimizer, *_: Any) -> None:
+        grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        if not grads:
+            return
+        flat = _flatten_dense_tensors(grads)
+        dist.all_reduce(flat)
+        flat /= world
+        for g, mean in zip(grads, _unflatten_dense_tensors(flat, grads)):
+            g.copy_(mean)
+
+    for opt in optimizers.values():
+        opt.register_step_pre_hook(average)
+
+
 def _make_step(model: LatentModel, optimizers: dict, split, cfg: TrainConfig, world: int) -> EagerStep:
     device = model.device
     if world > 1 and len(optimizers) == 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         return EagerStep(model, optimizers, split, step_model=DDP(model))
+    if world > 1:
+        average_gradients_across_ranks(model, optimizers)
+        return EagerStep(model, optimizers, split)
     # a decaying rate is a Python float the captured optimizer kernel would never see again
     if (cfg.fast == "auto" and device.type == "cuda" and model.graph_capturable and len(optimizers) == 1
             and cfg.lr_decay == "none"):
@@ -302,6 +333,8 @@ def train(
         raise ValueError(f"unknown lr_decay {cfg.lr_decay!r}: use 'none' or 'linear'")
     base_lrs = {name: [float(g["lr"]) for g in opt.param_groups] for name, opt in optimizers.items()}
     stepper = _make_step(model, optimizers, train_split, cfg, world)
+    if world > 1:  # every rank draws its own noise (a GAN's z, a VAE's epsilon), or they would all repeat rank 0's
+        torch.manual_seed(cfg.seed + start_step + 7919 * rank)
 
     def set_decayed_lr(step: int) -> None:
         """Rates for the step after ``step``: base * (steps left) / (run length)."""
