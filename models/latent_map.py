@@ -58,6 +58,12 @@ class PCA2D(NamedTuple):
     #: (D,) float32
     mean: np.ndarray
 
+    def project(self, codes: np.ndarray) -> np.ndarray:
+        """(N, D) latents -> (N, 2) positions on the same axes (e.g. prior samples beside
+        the encoded points they should match)."""
+        c = np.asarray(codes, np.float64) - self.mean.astype(np.float64)
+        return (c @ self.components.astype(np.float64).T).astype(np.float32)
+
     def to_latent(self, coords2d: np.ndarray | tuple[float, float]) -> np.ndarray:
         """(2,) or (N, 2) map positions -> latents on the PCA plane: mean + coords @ components."""
         c = np.asarray(coords2d, np.float64)

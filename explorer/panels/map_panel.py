@@ -24,7 +24,7 @@ import torch
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
-    QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget,
 )
 
 from models.data.base import Dataset, Split
@@ -78,6 +78,8 @@ class Encoded:
     indices: np.ndarray  # (N,) into the test split
     pca: PCA2D
     generation: int
+    #: (N, D) samples of the model's prior, drawn with the encoding (None: no prior, the AE)
+    prior: np.ndarray | None = None
 
 
 class _MapViewBox(pg.ViewBox):
@@ -157,9 +159,16 @@ class MapPanel(QWidget):
         self.colour = QComboBox()
         self.colour.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.colour.setToolTip("Colour points by their label or by a ground-truth factor")
+        self.show_prior = QCheckBox("Prior")
+        self.show_prior.setChecked(True)
+        self.show_prior.setToolTip(
+            "Grey points: as many samples of the model's prior, on the same axes. Where the coloured codes and the "
+            "grey prior differ, decoding a random prior sample lands where the decoder saw no data: compare a "
+            "VAE's KL with an AAE's adversarial matching. (Not under t-SNE, which cannot place new points.)")
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.setEnabled(False)
-        for w in (self.encode_btn, self.sample, QLabel("Map"), self.projection, QLabel("Colour"), self.colour, self.cancel_btn):
+        for w in (self.encode_btn, self.sample, QLabel("Map"), self.projection, QLabel("Colour"), self.colour,
+                  self.show_prior, self.cancel_btn):
             top.addWidget(w)
         top.addStretch(1)
         layout.addLayout(top)
@@ -175,11 +184,15 @@ class MapPanel(QWidget):
         for axis in ("bottom", "left"):
             self.plot.getAxis(axis).enableAutoSIPrefix(False)  # "z0", not "z0 (x0.001)"
         self.scatter = pg.ScatterPlotItem(size=5, pen=None, pxMode=True)
+        # a light dust over the codes: a mismatch shows as dust where no colour is (and the reverse)
+        self.prior_scatter = pg.ScatterPlotItem(size=2.5, pen=None, brush=pg.mkBrush(255, 255, 255, 120), pxMode=True)
+        self.prior_scatter.setZValue(5)
+        self.prior_scatter.setAcceptedMouseButtons(Qt.MouseButton.NoButton)  # clicks go to the codes below
         self.cursor = pg.ScatterPlotItem(size=15, symbol="o", pen=pg.mkPen("w", width=2), brush=None, pxMode=True)
         self.cursor.setZValue(10)
         self.stroke_curve = pg.PlotCurveItem(pen=pg.mkPen("#ffffff", width=2, style=Qt.PenStyle.DashLine))
         self.stroke_curve.setZValue(11)
-        for item in (self.scatter, self.cursor, self.stroke_curve):
+        for item in (self.prior_scatter, self.scatter, self.cursor, self.stroke_curve):
             self.plot.addItem(item)
         split.addWidget(self.plot)
 
@@ -218,6 +231,7 @@ class MapPanel(QWidget):
         self.cancel_btn.clicked.connect(self.cancel)
         self.projection.currentIndexChanged.connect(lambda _i: self.show_map())
         self.colour.currentIndexChanged.connect(lambda _i: self._apply_colours())
+        self.show_prior.toggled.connect(lambda _on: self._apply_colours())
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
         # the scatter takes clicks that land on a point before the view box sees them
         self.scatter.sigClicked.connect(self._on_scatter_clicked)
@@ -243,6 +257,7 @@ class MapPanel(QWidget):
         self.jobs.cancel()
         self.encoded, self.coords, self.tsne, self.stale, self.hovered = None, None, None, False, None
         self.scatter.setData([], [])
+        self.prior_scatter.setData([], [])
         self.cursor.setData([], [])
         self.stroke_curve.setData([], [])
         self.inset.set_array(None, "hover a\npoint")
@@ -326,7 +341,10 @@ class MapPanel(QWidget):
                 codes, labels, factors, indices = encode_dataset(snapshot, split, n=n, batch=250)
             except _Cancelled:
                 return None
-            return Encoded(codes, labels, factors, indices, pca_2d(codes), generation)
+            prior = None
+            if snapshot.has_prior:  # seeded: the same grey cloud each time
+                prior = snapshot.sample_latents(len(codes), generator=torch.Generator().manual_seed(0)).numpy()
+            return Encoded(codes, labels, factors, indices, pca_2d(codes), generation, prior)
 
         self.jobs.submit(job, on_done=self._on_encoded)
 
@@ -415,9 +433,20 @@ class MapPanel(QWidget):
         self.plot.setLabel("bottom", {MODE_LATENT: "z0", MODE_PCA: "PC 1", MODE_TSNE: "t-SNE 1"}[mode])
         self.plot.setLabel("left", {MODE_LATENT: "z1", MODE_PCA: "PC 2", MODE_TSNE: "t-SNE 2"}[mode])
         self._apply_colours()
-        self.viewbox.autoRange(padding=0.05)
+        self.viewbox.autoRange(padding=0.05, items=[self.scatter])  # framed on the data, not on prior outliers
         self._update_cursor(self.latent_state.flat)
         self.map_ready.emit()
+
+    def _show_prior(self) -> None:
+        enc = self.encoded
+        self.show_prior.setEnabled(enc is not None and enc.prior is not None and self._shown_mode != MODE_TSNE)
+        if enc is None or enc.prior is None or not self.show_prior.isChecked() or self._shown_mode == MODE_TSNE:
+            self.prior_scatter.setData([], [])
+            return
+        xy = enc.prior[:, :2] if self._shown_mode == MODE_LATENT else enc.pca.project(enc.prior)
+        self.prior_scatter.setData(x=xy[:, 0], y=xy[:, 1])
+        self.legend.setText(self.legend.text() + ("<br>" if self.legend.text() else "")
+                            + "<span style='color:#888888'>■</span>&nbsp;prior samples (white dust)")
 
     def _fill_colour_choices(self) -> None:
         enc = self.encoded
@@ -461,6 +490,7 @@ class MapPanel(QWidget):
             brushes = pg.mkBrush("#8ab4f8")
         self.scatter.setData(x=coords[:, 0], y=coords[:, 1], brush=brushes)
         self.legend.setText(legend)
+        self._show_prior()
 
     def _to_map(self, flat: np.ndarray) -> tuple[float, float] | None:
         """Where a latent lies on the map (None under t-SNE, which has no such map)."""

@@ -74,6 +74,34 @@ def test_pca_click_uses_the_code_and_empty_space_the_inverse(qtbot, tiny_dataset
     panel.shutdown()
 
 
+@pytest.mark.parametrize("latent_dim,mode", [(2, MODE_LATENT), (4, MODE_PCA)])
+def test_prior_samples_sit_behind_the_codes_on_the_same_axes(qtbot, tiny_dataset, latent_dim, mode):
+    """The grey cloud is the model's prior (here a mixture of 10 tight clusters on a circle of
+    radius 6: easy to tell from any encoding), drawn with the same projection as the codes."""
+    model = build_model("aae", latent_dim=latent_dim, hidden=16, disc_hidden=(8,), prior="mixture",
+                        mixture_radius=6.0, mixture_std=0.05)
+    ms, ls, panel = make(qtbot, model, tiny_dataset)
+    show_and_encode(qtbot, panel)
+    assert panel.mode == mode and panel.show_prior.isChecked()
+    x, y = panel.prior_scatter.getData()
+    assert len(x) == len(panel.coords) == 50
+    expected = panel.encoded.prior[:, :2] if mode == MODE_LATENT else panel.encoded.pca.project(panel.encoded.prior)
+    np.testing.assert_allclose(np.stack([x, y], 1), expected, rtol=1e-5, atol=1e-5)
+    if mode == MODE_LATENT:
+        assert np.allclose(np.hypot(x, y), 6.0, atol=0.3)  # the mixture, not N(0, I)
+    panel.show_prior.setChecked(False)
+    assert len(panel.prior_scatter.getData()[0]) == 0
+    panel.shutdown()
+
+
+def test_an_autoencoder_has_no_prior_to_show(qtbot, tiny_dataset):
+    ms, ls, panel = make(qtbot, build_model("ae", latent_dim=3, hidden=16), tiny_dataset)
+    show_and_encode(qtbot, panel)
+    assert panel.encoded.prior is None and not panel.show_prior.isEnabled()
+    assert len(panel.prior_scatter.getData()[0]) == 0
+    panel.shutdown()
+
+
 def test_tsne_and_colour_choices(qtbot, tiny_dataset):
     pytest.importorskip("sklearn")
     ms, ls, panel = make(qtbot, build_model("ae", latent_dim=3, hidden=16), tiny_dataset)

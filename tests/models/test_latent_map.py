@@ -61,6 +61,8 @@ def test_pca_recovers_plane_and_inverts():
     np.testing.assert_allclose(pca.to_latent(coords[3]), codes[3], atol=1e-4)
     # first axis carries the larger variance
     assert coords[:, 0].var() > coords[:, 1].var()
+    # other points (a prior's samples) land on the same axes
+    np.testing.assert_allclose(pca.project(codes), coords, atol=1e-4)
 
 
 def test_tsne_needs_sklearn(monkeypatch):
