@@ -390,18 +390,22 @@ def test_aae_adversarial_updates_run_at_their_own_lower_rate():
     assert set(rates(small("aae", adv_weight=0.0, adv_lr=0.0).configure_optimizers()).values()) == {1e-3}  # 0 = lr
 
 
-def test_aae_joint_step_adds_the_weighted_adversarial_term(blobs):
-    """One update of the autoencoder follows the gradient of recon + adv_weight * -log D(q(x)),
-    D having taken its step first; D's own update uses none of the encoder's gradient."""
+@pytest.mark.parametrize("side", [28, 56])
+def test_aae_joint_step_adds_the_weighted_adversarial_term(side):
+    """One update of the autoencoder follows the gradient of recon + w * -log D(q(x)), where
+    w = adv_weight * pixels / 784 (the recon NLL sums over pixels: the balance holds at any
+    size), D having taken its step first; D's own update uses none of the encoder's gradient."""
     import copy
 
     from models.gan import discriminator_step, generator_bce
     from models.vae import recon_nll
 
     torch.manual_seed(0)
-    model = small("aae", adv_weight=2.5)
+    model = small("aae", adv_weight=2.5, image_shape=(1, side, side))
+    w = 2.5 * side * side / 784
+    assert model.adversarial_weight == pytest.approx(w)
     ref = copy.deepcopy(model)
-    x = blobs.train.batch(torch.arange(32))
+    x = blob_dataset(n_train=64, n_test=8, side=side).train.batch(torch.arange(32))
     opts = model.configure_optimizers()
     opts["autoencoder"] = torch.optim.SGD(model.ae_params(), lr=1.0)  # parameter change = -gradient
     torch.manual_seed(7)
@@ -413,7 +417,7 @@ def test_aae_joint_step_adds_the_weighted_adversarial_term(blobs):
     discriminator_step(ref.discriminator, ref_opts["discriminator"], ref.sample_prior(32), z)
     recon = recon_nll(ref.decoder(z), x, "bernoulli", 1.0).mean()
     g = generator_bce(ref.discriminator(z))
-    grads = torch.autograd.grad(recon + 2.5 * g, ref.ae_params())
+    grads = torch.autograd.grad(recon + w * g, ref.ae_params())
     for new, old, grad in zip(model.ae_params(), ref.ae_params(), grads):
         torch.testing.assert_close(new.detach(), old.detach() - grad, rtol=1e-5, atol=1e-6)
     for a, b in zip(model.discriminator.parameters(), ref.discriminator.parameters()):
