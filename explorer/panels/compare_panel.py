@@ -499,6 +499,11 @@ class ComparePanel(QWidget):
         if scores and not ds.labelled:
             self._say(f"Sample quality needs class labels; {ds.name} has none: reconstruction metrics only.")
             scores = False
+        if scores:
+            from models.classifier import cache_path
+
+            if not cache_path(ds).exists():
+                self._say(f"Training the {ds.name} classifier that scores samples (once; cached for next time)…")
 
         def job(ctx) -> list[dict | None]:
             scorer = None
