@@ -21,7 +21,7 @@ import torch
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QFileDialog, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget,
+    QAbstractItemView, QApplication, QCheckBox, QFileDialog, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget,
     QProgressBar, QPushButton, QScrollArea, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
 )
 
@@ -215,9 +215,13 @@ class ComparePanel(QWidget):
         self.metrics_cancel.setEnabled(False)
         self.metrics_progress = QProgressBar()
         self.metrics_progress.setMaximumHeight(14)
+        self.copy_btn = QPushButton("Copy table")
+        self.copy_btn.setToolTip("Copy the table as tab-separated text (pastes into a spreadsheet or a notebook)")
+        self.copy_btn.setEnabled(False)
         mrow.addWidget(self.metrics_btn)
         mrow.addWidget(self.sample_quality)
         mrow.addWidget(self.metrics_cancel)
+        mrow.addWidget(self.copy_btn)
         mrow.addWidget(self.metrics_progress, 1)
         ml.addLayout(mrow)
         self.table = QTableWidget(0, len(COLUMNS))
@@ -286,6 +290,7 @@ class ComparePanel(QWidget):
         self.add_image_btn.clicked.connect(lambda: self.add_image_files())
         self.heatmap.toggled.connect(lambda _on: self._show_grid())
         self.metrics_btn.clicked.connect(self.compute_metrics)
+        self.copy_btn.clicked.connect(self.copy_table)
         self.metrics_cancel.clicked.connect(self.metric_jobs.cancel)
         self.metric_jobs.busy_changed.connect(self._on_metrics_busy)
         self.metric_jobs.progress.connect(self._on_metrics_progress)
@@ -535,6 +540,7 @@ class ComparePanel(QWidget):
     def _on_metrics(self, metrics: list[dict | None]) -> None:
         self.metrics = metrics + [None] * (len(self.entries) - len(metrics))
         self._fill_table()
+        self.copy_btn.setEnabled(bool(self.entries))
         if len(metrics) < len(self.entries):
             self._say("Metrics cancelled: the rows computed so far are shown.")
         self.metrics_ready.emit()
@@ -558,6 +564,17 @@ class ComparePanel(QWidget):
                     font.setBold(True)  # the best of each column
                     item.setFont(font)
                 self.table.setItem(r, c, item)
+
+    def table_text(self) -> str:
+        """The metrics table as tab-separated text: a header line, then a line per model."""
+        t = self.table
+        header = [t.horizontalHeaderItem(c).text() for c in range(t.columnCount())]
+        rows = [[(t.item(r, c).text() if t.item(r, c) else "") for c in range(t.columnCount())] for r in range(t.rowCount())]
+        return "\n".join("\t".join(cells) for cells in [header, *rows]) + "\n"
+
+    def copy_table(self) -> None:
+        QApplication.clipboard().setText(self.table_text())
+        self._say(f"Copied the metrics of {self.table.rowCount()} model(s) to the clipboard.")
 
     def _on_metrics_busy(self, busy: bool) -> None:
         self.metrics_btn.setEnabled(not busy)

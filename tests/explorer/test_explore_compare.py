@@ -74,6 +74,13 @@ def test_sample_quality_scores_every_model_with_a_prior(qtbot, panel, tmp_path):
     assert cell(panel, ae, "IS ↑") == "—" and float(cell(panel, ae, "MSE ↓")) > 0
     assert cell(panel, gan, "MSE ↓") == "—"
     assert panel.metrics[vae]["inception_score"] == pytest.approx(float(cell(panel, vae, "IS ↑")), abs=0.005)
+    # the table goes to the clipboard as tab-separated lines
+    from PySide6.QtWidgets import QApplication
+
+    panel.copy_btn.click()
+    lines = QApplication.clipboard().text().splitlines()
+    assert len(lines) == 4 and lines[0].split("\t")[:3] == ["Model", "Family", "MSE ↓"]
+    assert lines[3].split("\t")[1] == "gan" and lines[3].split("\t")[6] == cell(panel, gan, "IS ↑")
 
 
 def test_path_plays_on_models_of_its_size(qtbot, panel):
