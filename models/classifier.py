@@ -190,6 +190,12 @@ def split_accuracy(clf: Classifier, split: Split, batch_size: int = 1000) -> flo
     return correct / max(n, 1)
 
 
+#: the most optimizer steps a scoring classifier trains for: MNIST's two epochs (938 steps at
+#: batch 128) fit; the 727,280-image shapes set would take 11,000+ steps (many minutes on a
+#: CPU) for three easy classes, and scoring needs an accurate classifier, not every image
+MAX_STEPS = 2000
+
+
 @torch.enable_grad()  # callers such as evaluate_generator run under no_grad
 def train_classifier(
     dataset: Dataset,
@@ -199,17 +205,18 @@ def train_classifier(
     lr: float = 1e-3,
     seed: int = 0,
     progress: Progress | None = None,
+    max_steps: int | None = MAX_STEPS,
 ) -> Classifier:
     """Train on ``dataset.train`` (Adam, shuffled mini-batches drawn on the device, no
     DataLoader) and measure accuracy on ``dataset.test``. Seeded, and leaves the global
-    RNG state as it found it."""
+    RNG state as it found it. ``max_steps`` caps the run on big datasets (None: no cap)."""
     device = torch.device(device)
     num_classes = _num_classes(dataset)
     train = dataset.train.to(device)
     labels = train.labels.to(device)  # type: ignore[union-attr]
     n = len(train)
     steps_per_epoch = max(1, -(-n // batch_size))
-    total = steps_per_epoch * epochs
+    total = steps_per_epoch * epochs if max_steps is None else min(steps_per_epoch * epochs, max_steps)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         clf = Classifier(dataset.image_shape, num_classes, dataset.name).to(device)
@@ -220,6 +227,8 @@ def train_classifier(
         for _ in range(epochs):
             order = torch.randperm(n, device=device, generator=gen)
             for a in range(0, n, batch_size):
+                if step == total:
+                    break
                 idx = order[a : a + batch_size]
                 loss = F.cross_entropy(clf(train.batch(idx)), labels[idx])
                 opt.zero_grad(set_to_none=True)

@@ -231,6 +231,19 @@ def test_corrupt_cache_is_retrained(trained, tmp_path, damage):
     assert get_classifier(ds, "cpu", cache_dir=tmp_path).from_cache  # the rewritten file is good
 
 
+def test_classifier_training_is_capped_on_big_datasets(tmp_path):
+    """A huge labelled set (shapes: 727,280 images) would take many CPU minutes for the two
+    epochs; training stops after max_steps instead (MNIST's 938 steps fit under the default)."""
+    from models.classifier import MAX_STEPS, train_classifier
+
+    assert MAX_STEPS >= 938  # MNIST's classifier, the ruler of every figure, is unchanged
+    ds = _synthetic()
+    seen: list[tuple[int, int]] = []
+    clf = train_classifier(ds, "cpu", epochs=3, batch_size=8, max_steps=5, progress=lambda a, b: seen.append((a, b)))
+    assert seen == [(i, 5) for i in range(1, 6)]
+    assert 0.0 <= clf.accuracy <= 1.0
+
+
 def test_unlabelled_dataset_is_refused(tmp_path):
     x = torch.zeros(4, 1, 28, 28, dtype=torch.uint8)
     ds = Dataset("nolabels", TensorSplit(x), TensorSplit(x))
