@@ -168,8 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data-dir", type=Path)
     e.add_argument("--no-download", action="store_true")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.add_argument("--n", type=int, default=10000,
-                   help="samples scored by the dataset's classifier (every family with a prior; 0 skips it for VAEs and AAEs)")
+    e.add_argument("--n", type=int,
+                   help="samples scored by the dataset's classifier (default 10000). Generators always; VAEs and "
+                        "AAEs when the classifier is cached or --n is given (0 skips them)")
     e.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--allow-pickle", action="store_true", help="allow .pt/.pth/.ckpt files (can run code!)")
@@ -398,18 +399,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if model.family == "aae":
             result["note"] = "AAE test_loss is the reconstruction term only (no KL: the prior is matched adversarially)"
             result["test_loss"] = result["recon_bce"]
-    if model.has_prior and (args.n > 0 or not encoder):
+    n = args.n if args.n is not None else 10000
+    if model.has_prior and (n > 0 or not encoder):
+        from models.classifier import cache_path
         from models.generative_metrics import code_accuracy, evaluate_generator
 
-        if args.n < 1:
+        if n < 1:
             raise CLIError("--n must be at least 1 for a generator")
         if encoder and not dataset.labelled:
             # scores need the dataset's classifier; the reconstruction figures stand alone
             result["sample_note"] = f"no sample scores: {name} has no labels to train the scoring classifier on"
+        elif encoder and args.n is None and not cache_path(dataset).exists():
+            # training a classifier can take minutes (64x64 sets on a CPU): not unasked for a VAE
+            result["sample_note"] = (f"no sample scores: the {name} classifier is not trained yet; "
+                                     f"pass --n 10000 to train it once (cached) and score prior samples")
         else:
-            result.update(evaluate_generator(model, dataset, n=args.n, seed=args.seed))
+            result.update(evaluate_generator(model, dataset, n=n, seed=args.seed))
             if encoder:
-                result["sample_note"] = (f"classifier_fid, inception_score and class_coverage score {args.n} images "
+                result["sample_note"] = (f"classifier_fid, inception_score and class_coverage score {n} images "
                                          "decoded from the prior (--n 0 skips them)")
         if model.latent_spec.categorical:
             from models.classifier import get_classifier

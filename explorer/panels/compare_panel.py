@@ -74,6 +74,10 @@ COLUMNS: list[tuple[str, str, str, str]] = [
 ]
 
 
+class _Cancelled(Exception):
+    pass
+
+
 def _cell(key: str, value) -> str:
     if value is None:
         return "—"
@@ -517,7 +521,15 @@ class ComparePanel(QWidget):
                 from models.classifier import get_classifier
                 from models.generative_metrics import SampleScorer
 
-                scorer = SampleScorer(get_classifier(ds, "cpu"), test)  # trained once, then cached
+                def training(step: int, total: int) -> None:  # the classifier's first training: shown, cancellable
+                    if ctx.cancelled():
+                        raise _Cancelled
+                    ctx.progress(step, total)
+
+                try:
+                    scorer = SampleScorer(get_classifier(ds, "cpu", progress=training), test)  # trained once, then cached
+                except _Cancelled:
+                    return []
             out: list[dict | None] = []
             for i, m in enumerate(models):
                 if ctx.cancelled():

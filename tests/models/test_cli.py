@@ -58,12 +58,18 @@ def test_eval_scores_prior_samples_of_vaes_and_aaes(family, tmp_path, monkeypatc
                  "--image-size", "28", "--steps", "6", "--batch-size", "16", "--hidden", "16", *flags,
                  "--out", str(run)]) == 0
     capsys.readouterr()
-    assert main(["eval", str(run), "--json", "--n", "300"]) == 0  # the folder is found from the run
+    # unasked, a VAE's eval does not train a classifier (minutes on a CPU for 64x64 sets)
+    assert main(["eval", str(run), "--json"]) == 0  # the folder is found from the run
+    out = json.loads(capsys.readouterr().out)
+    assert out["test_loss"] > 0 and "inception_score" not in out and "--n 10000" in out["sample_note"]
+    assert main(["eval", str(run), "--json", "--n", "300"]) == 0  # asked: trains it, once
     out = json.loads(capsys.readouterr().out)
     assert out["test_loss"] > 0 and out["n"] == 300
     assert 1.0 <= out["inception_score"] <= 2.0 + 1e-6  # two classes
     assert out["classifier_fid"] >= 0 and out["class_coverage"] in (0.5, 1.0)
     assert "prior" in out["sample_note"]
+    assert main(["eval", str(run), "--json"]) == 0  # cached now: scored by default
+    assert json.loads(capsys.readouterr().out)["n"] == 10000
 
 
 def test_sample_npy_and_png(shapes_run, tmp_path):
