@@ -356,16 +356,20 @@ def _train(args: argparse.Namespace, device, rank: int, world: int) -> int:
 #: training settings a resumed run keeps unless the command line gives them. Not its length
 #: (each continuation says how far to go) nor ``lr_decay`` (a schedule spans one continuation:
 #: inheriting "linear" would jump the rate back up and fall again)
-_CONTINUED = {"batch_size": 128, "lr": None, "log_every": 50, "snapshot_every": 1000, "checkpoint_every": 0,
-              "explode_factor": 1e4}
+_CONTINUED = ("batch_size", "lr", "log_every", "snapshot_every", "checkpoint_every", "explode_factor")
+#: where the CLI's default differs from TrainConfig's (sample grids less often than the window's)
+_CLI_DEFAULTS = {"snapshot_every": 1000}
 
 
 def _continued_settings(args: argparse.Namespace, previous: dict) -> dict:
     """Each setting from the command line, else the resumed run's, else the default."""
+    from models.training import TrainConfig
+
+    defaults = {**dataclasses.asdict(TrainConfig()), **_CLI_DEFAULTS}
     out = {}
-    for name, default in _CONTINUED.items():
+    for name in _CONTINUED:
         given = getattr(args, name)
-        out[name] = given if given is not None else previous.get(name, default)
+        out[name] = given if given is not None else previous.get(name, defaults[name])
     return out
 
 

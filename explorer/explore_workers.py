@@ -38,6 +38,11 @@ from .state import ModelState
 # ---------------------------------------------------------------------------------------
 # jobs
 # ---------------------------------------------------------------------------------------
+class JobCancelled(Exception):
+    """Raised inside a job (e.g. from a progress callback deep in a loop) to unwind it once
+    its JobContext is cancelled; the job catches it and returns what it has."""
+
+
 class JobContext:
     """What a job function gets: a stop flag to poll and a progress reporter."""
 

@@ -236,8 +236,9 @@ class SampleScorer:
 
     def __init__(self, classifier: Classifier, test_split: Split, batch: int = 500) -> None:
         self.classifier, self.batch = classifier, batch
-        feats, _ = _features_of_split(classifier, test_split, batch)
-        self.reference = gaussian_stats(feats)
+        # the test set's features serve both as the FID reference and as the real-data scores
+        self.test_feats, self.test_probs = _features_of_split(classifier, test_split, batch)
+        self.reference = gaussian_stats(self.test_feats)
 
     @torch.no_grad()
     def __call__(self, model, n: int = 2000, seed: int = 0) -> dict:
@@ -272,13 +273,10 @@ def evaluate_generator(
     shape = tuple(getattr(getattr(model, "config", None), "image_shape", classifier.image_shape))
     if shape != tuple(classifier.image_shape):
         raise ValueError(f"the model makes {shape} images but the {dataset.name} classifier takes {tuple(classifier.image_shape)}")
-    # the test set's features serve both as the FID reference and as the real-data scores
-    test_feats, test_probs = _features_of_split(classifier, dataset.test, batch)
-    gen = torch.Generator(device=_model_device(model)).manual_seed(seed)
-    with _eval_mode(model):
-        scores = _generated_scores(classifier, lambda b: model.sample(b, generator=gen), gaussian_stats(test_feats), n, batch)
+    scorer = SampleScorer(classifier, dataset.test, batch)
+    scores = scorer(model, n=n, seed=seed)
     scores["classifier_accuracy"] = float(classifier.accuracy)
-    scores["reference"] = _reference(classifier, test_feats, test_probs, dataset.train, n, batch, seed)
+    scores["reference"] = _reference(classifier, scorer.test_feats, scorer.test_probs, dataset.train, n, batch, seed)
     return scores
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import inspect
 import re
@@ -59,6 +60,11 @@ def build_model(family: str, config: ModelConfig | dict[str, Any] | None = None,
 def field_docs(cls: type) -> dict[str, str]:
     """The ``#:`` comments above each field of a config dataclass and its bases (the GUI's
     tooltips and the CLI's --help come from them, so each is written once)."""
+    return dict(_field_docs(cls))
+
+
+@functools.cache  # reading source is slow, and every CLI command builds its --help from this
+def _field_docs(cls: type) -> dict[str, str]:
     docs: dict[str, str] = {}
     for klass in reversed(cls.__mro__):
         if not dataclasses.is_dataclass(klass):

@@ -33,7 +33,7 @@ from models.data.base import Dataset
 from models.paths import LatentPath, render_frames
 
 from ..decoder import IMAGE_FILTER, IMAGE_SUFFIXES, load_image_file
-from ..explore_workers import LatestJobRunner, Tile, parse_indices, snapshot_model, to_display
+from ..explore_workers import JobCancelled, LatestJobRunner, Tile, parse_indices, snapshot_model, to_display
 from ..state import LatentState, ModelState
 from .common import caption_label, thin_busy_bar
 
@@ -72,10 +72,6 @@ COLUMNS: list[tuple[str, str, str, str]] = [
                                           "set in the classifier's feature space"),
     ("Classes", "classes", "", "Share of classes holding at least 5 % of the samples"),
 ]
-
-
-class _Cancelled(Exception):
-    pass
 
 
 def _cell(key: str, value) -> str:
@@ -523,12 +519,12 @@ class ComparePanel(QWidget):
 
                 def training(step: int, total: int) -> None:  # the classifier's first training: shown, cancellable
                     if ctx.cancelled():
-                        raise _Cancelled
+                        raise JobCancelled
                     ctx.progress(step, total)
 
                 try:
                     scorer = SampleScorer(get_classifier(ds, "cpu", progress=training), test)  # trained once, then cached
-                except _Cancelled:
+                except JobCancelled:
                     return []
             out: list[dict | None] = []
             for i, m in enumerate(models):

@@ -311,8 +311,7 @@ class LatentPanel(QWidget):
         spec = self.spec
         if spec is None:
             return
-        model = self.model_state.model
-        sample = model.sample_latents if model is not None else spec.sample  # the model's own prior (mixture AAE)
+        sample = self.model_state.model.sample_latents  # the model's own prior (mixture AAE), not always the spec's
         if spec.has_encoder:
             flat = sample(1)[0].numpy()
         else:

@@ -31,7 +31,9 @@ from models.data.base import Dataset, Split
 from models.latent_map import PCA2D, encode_dataset, manifold_grid, pca_2d, tsne_2d
 from models.paths import LatentPath, path_from_keyframes
 
-from ..explore_workers import LatestJobRunner, Tile, dataset_problem, has_encoder, snapshot_model, to_display
+from ..explore_workers import (
+    JobCancelled, LatestJobRunner, Tile, dataset_problem, has_encoder, snapshot_model, to_display,
+)
 from ..panels.image_view import ImageView
 from ..state import LatentState, ModelState
 from .common import caption_label, install_hint_stack, panel_body, thin_busy_bar
@@ -44,10 +46,6 @@ STROKE_KEYFRAMES = 6
 #: categorical colours (label i -> PALETTE[i % 10]), Tableau 10
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
 MODE_LATENT, MODE_PCA, MODE_TSNE = "latent", "pca", "tsne"
-
-
-class _Cancelled(Exception):
-    pass
 
 
 class _ProgressSplit(Split):
@@ -63,7 +61,7 @@ class _ProgressSplit(Split):
 
     def batch(self, idx: torch.Tensor) -> torch.Tensor:
         if self.ctx.cancelled():
-            raise _Cancelled
+            raise JobCancelled
         out = self.inner.batch(idx)
         self.done += len(idx)
         self.ctx.progress(self.done, self.total)
@@ -339,7 +337,7 @@ class MapPanel(QWidget):
             split = _ProgressSplit(test, min(n, len(test)), ctx)
             try:
                 codes, labels, factors, indices = encode_dataset(snapshot, split, n=n, batch=250)
-            except _Cancelled:
+            except JobCancelled:
                 return None
             prior = None
             if snapshot.has_prior:  # seeded: the same grey cloud each time
