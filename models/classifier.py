@@ -8,13 +8,21 @@ and compute the same statistics in *its* feature space. That is what
 
 The network is the classic Keras MNIST CNN (conv32-conv64-maxpool-dropout-fc128-dropout-
 fcK); the max pool is adaptive (to 12x12) so the same recipe takes 28x28 and 64x64
-images with one or three channels. Two epochs of Adam give ~99% test accuracy on MNIST.
+images with one or three channels. Eight epochs of Adam, its rate decayed linearly to 0,
+give 99.1% test accuracy on MNIST (about 400 s on two CPU cores, seconds on a GPU).
 
 Trained weights are cached as ``<cache>/classifiers/<name>-<C>x<H>x<W>-v1.safetensors``
 (test accuracy and dataset name in the metadata), written atomically; a cache file that
-cannot be read is retrained over rather than trusted or fatal. The ``v1`` tag versions
+cannot be read is retrained over rather than trusted or fatal. The ``v2`` tag versions
 the architecture *and* training recipe: change either, bump :data:`VERSION`, so every
 number computed with the old classifier stays comparable only with its own.
+
+Version history (MNIST figures: test accuracy, then the test set's own inception score,
+the ceiling every generator is read against):
+
+- v1: two epochs at a constant rate: 98.6 %, IS 9.52. Under-trained: it misread 1.4 % of
+  real digits and its soft outputs capped every IS well under 10.
+- v2: eight epochs, rate decayed linearly to 0: 99.06 %, IS 9.79.
 """
 from __future__ import annotations
 
@@ -39,7 +47,7 @@ from .training import resolve_device
 log = logging.getLogger(__name__)
 
 #: bump when the architecture or the training recipe changes (it is part of the file name)
-VERSION = 1
+VERSION = 2
 FORMAT = "latent-explorer-classifier/1"
 #: side of the feature map after the (adaptive) max pool; 12 is what 28x28 gives naturally
 _POOLED = 12
@@ -190,37 +198,56 @@ def split_accuracy(clf: Classifier, split: Split, batch_size: int = 1000) -> flo
     return correct / max(n, 1)
 
 
-#: the most optimizer steps a scoring classifier trains for: MNIST's two epochs (938 steps at
-#: batch 128) fit; the 727,280-image shapes set would take 11,000+ steps (many minutes on a
-#: CPU) for three easy classes, and scoring needs an accurate classifier, not every image
-MAX_STEPS = 2000
+#: epochs of the scoring classifier's recipe (see the version history above)
+EPOCHS = 8
+#: the most optimizer steps a scoring classifier trains for on 28x28 images: MNIST's eight
+#: epochs (3,752 steps at batch 128) fit; bigger images get proportionally fewer (see
+#: :func:`step_cap`), since the 727,280-image 64x64 shapes set would otherwise take 45,000
+#: steps (hours on a CPU): scoring needs an accurate classifier, not every image
+MAX_STEPS = 4000
+#: ... but never fewer than this (shapes' three classes are not easy at the smallest scales:
+#: 300 steps give 42 % accuracy; v1 ran 2,000 and so does v2)
+MIN_STEPS = 2000
+
+
+def step_cap(image_shape: tuple[int, int, int]) -> int:
+    """The default ``max_steps`` for images of ``image_shape``: :data:`MAX_STEPS` scaled by
+    28*28 / (H*W), the ratio of per-step costs, floored at :data:`MIN_STEPS`."""
+    _, h, w = image_shape
+    return max(MIN_STEPS, round(MAX_STEPS * 28 * 28 / (h * w)))
 
 
 @torch.enable_grad()  # callers such as evaluate_generator run under no_grad
 def train_classifier(
     dataset: Dataset,
     device: torch.device | str = "cpu",
-    epochs: int = 2,
+    epochs: int = EPOCHS,
     batch_size: int = 128,
     lr: float = 1e-3,
     seed: int = 0,
     progress: Progress | None = None,
-    max_steps: int | None = MAX_STEPS,
+    max_steps: int | None | str = "auto",
 ) -> Classifier:
-    """Train on ``dataset.train`` (Adam, shuffled mini-batches drawn on the device, no
-    DataLoader) and measure accuracy on ``dataset.test``. Seeded, and leaves the global
-    RNG state as it found it. ``max_steps`` caps the run on big datasets (None: no cap)."""
+    """Train on ``dataset.train`` (Adam with its rate decayed linearly to 0 over the run;
+    shuffled mini-batches drawn on the device, no DataLoader) and measure accuracy on
+    ``dataset.test``. Seeded, and leaves the global RNG state as it found it. ``max_steps``
+    caps the run on big datasets ("auto": :func:`step_cap`; None: no cap)."""
     device = torch.device(device)
     num_classes = _num_classes(dataset)
     train = dataset.train.to(device)
     labels = train.labels.to(device)  # type: ignore[union-attr]
     n = len(train)
     steps_per_epoch = max(1, -(-n // batch_size))
-    total = steps_per_epoch * epochs if max_steps is None else min(steps_per_epoch * epochs, max_steps)
+    if max_steps == "auto":
+        max_steps = step_cap(dataset.image_shape)
+    total = steps_per_epoch * epochs if max_steps is None else min(steps_per_epoch * epochs, int(max_steps))
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         clf = Classifier(dataset.image_shape, num_classes, dataset.name).to(device)
         opt = torch.optim.Adam(clf.parameters(), lr=lr)
+        # The decay to 0 settles the weights: the last updates are tiny, so the result does
+        # not hinge on which few batches came last, and the outputs end more confident.
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: max(0.0, 1.0 - i / total))
         gen = torch.Generator(device=device).manual_seed(seed)
         clf.train()
         step, t0 = 0, time.perf_counter()
@@ -234,6 +261,7 @@ def train_classifier(
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                sched.step()
                 step += 1
                 if progress is not None:
                     progress(step, total)
@@ -247,7 +275,7 @@ def get_classifier(
     dataset: Dataset,
     device: torch.device | str | None = None,
     cache_dir: str | Path | None = None,
-    epochs: int = 2,
+    epochs: int = EPOCHS,
     progress: Progress | None = None,
     *,
     retrain: bool = False,

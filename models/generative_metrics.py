@@ -119,8 +119,8 @@ def _features_of_images(classifier: Classifier, images: ImagesFn | torch.Tensor,
         b = min(batch, n - done)
         x = images[done : done + b] if isinstance(images, torch.Tensor) else images(b)
         f, p = classifier.features_and_probs(x)
-        feats.append(f.double().cpu())
-        probs.append(p.double().cpu())
+        feats.append(f.cpu().double())  # in this order: MPS has no float64
+        probs.append(p.cpu().double())
         done += b
     return torch.cat(feats), torch.cat(probs)
 
@@ -131,8 +131,8 @@ def _features_of_split(classifier: Classifier, split: Split, batch: int, idx: to
     feats, probs = [], []
     for a in range(0, idx.numel(), batch):
         f, p = classifier.features_and_probs(split.batch(idx[a : a + batch]))
-        feats.append(f.double().cpu())
-        probs.append(p.double().cpu())
+        feats.append(f.cpu().double())  # in this order: MPS has no float64
+        probs.append(p.cpu().double())
     return torch.cat(feats), torch.cat(probs)
 
 

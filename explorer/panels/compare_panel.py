@@ -523,7 +523,7 @@ class ComparePanel(QWidget):
                     ctx.progress(step, total)
 
                 try:
-                    scorer = SampleScorer(get_classifier(ds, "cpu", progress=training), test)  # trained once, then cached
+                    scorer = SampleScorer(get_classifier(ds, progress=training), test)  # on the GPU if any; once, then cached
                 except JobCancelled:
                     return []
             out: list[dict | None] = []
