@@ -253,6 +253,34 @@ def _download_progress() -> Callable[[int, int], None]:
     return report
 
 
+def _scoring_classifier(dataset, device):
+    """The dataset's cached classifier, or one trained now with its progress on stderr: the
+    first evaluation on a CPU spends minutes there and should not look hung."""
+    from models.classifier import cache_path, get_classifier
+
+    path = cache_path(dataset)
+    if path.exists():
+        return get_classifier(dataset, device)
+    print(f"training the {dataset.name} classifier that scores samples (once; cached at {path})", file=sys.stderr)
+    state: dict[str, Any] = {"shown": 0}
+
+    def report(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            bar = state.get("bar") or state.setdefault("bar", tqdm(total=total, unit="step", desc="classifier", file=sys.stderr))
+            bar.update(done - bar.n)
+            if done >= total:
+                bar.close()
+        elif done * 4 // total > state["shown"]:  # a line per quarter in logs
+            state["shown"] = done * 4 // total
+            print(f"classifier: step {done}/{total}", file=sys.stderr)
+
+    clf = get_classifier(dataset, device, progress=report)
+    print(f"classifier: test accuracy {clf.accuracy:.4f}", file=sys.stderr)
+    return clf
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from models.distributed import init_from_env, shutdown
     from models.training import resolve_device
@@ -418,14 +446,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
             result["sample_note"] = (f"no sample scores: the {name} classifier is not trained yet; "
                                      f"pass --n 10000 to train it once (cached) and score prior samples")
         else:
-            result.update(evaluate_generator(model, dataset, n=n, seed=args.seed))
+            classifier = _scoring_classifier(dataset, model.device)
+            result.update(evaluate_generator(model, dataset, n=n, seed=args.seed, classifier=classifier))
             if encoder:
                 result["sample_note"] = (f"classifier_fid, inception_score and class_coverage score {n} images "
                                          "decoded from the prior (--n 0 skips them)")
         if model.latent_spec.categorical:
-            from models.classifier import get_classifier
-
-            acc = code_accuracy(model, get_classifier(dataset, model.device), seed=args.seed)
+            acc = code_accuracy(model, _scoring_classifier(dataset, model.device), seed=args.seed)
             result["code_accuracy"] = acc["accuracy"] if isinstance(acc, dict) else acc
             if isinstance(acc, dict):
                 result["code_mapping"] = acc.get("mapping")
