@@ -173,6 +173,14 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addAction(self._action("Reset &Layout", self.reset_layout, None, "Put the panels back where they started"))
 
+        help_menu = bar.addMenu("&Help")
+        self.shortcuts_action = self._action("&Keyboard Shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents,
+                                             "Every key the window answers to")
+        self.about_action = self._action("&About Latent Explorer", self.show_about, None,
+                                         "Versions, the training device and where runs and caches live")
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addAction(self.about_action)
+
     def _wire(self) -> None:
         ms = self.model_state
         ms.model_changed.connect(self._on_model_changed)
@@ -227,6 +235,19 @@ class MainWindow(QMainWindow):
     def _default_sizes(self) -> None:
         self.resizeDocks([self.train_dock, self.latent_dock], [330, 380], Qt.Orientation.Horizontal)
         self.resizeDocks([self.training_dock], [300], Qt.Orientation.Vertical)
+
+    def show_shortcuts(self) -> None:
+        from .help_dialogs import ShortcutsDialog
+
+        menus = [a for m in self.menuBar().actions() if m.menu() for a in m.menu().actions()]
+        self._help_dialog = ShortcutsDialog([a for a in menus if not a.isSeparator()], self)
+        self._help_dialog.show()
+
+    def show_about(self) -> None:
+        from .help_dialogs import AboutDialog
+
+        self._help_dialog = AboutDialog(self)
+        self._help_dialog.show()
 
     def reset_layout(self) -> None:
         self.restoreState(self._default_state)

@@ -245,6 +245,32 @@ def test_shortcuts_are_set(window):
     assert keys["Random Point"] == "R" and keys["Zero"] == "0"
 
 
+def test_help_menu_lists_the_real_shortcuts_and_copies_the_about_facts(qtbot, window):
+    from PySide6.QtGui import QGuiApplication
+
+    help_menu = next(m.menu() for m in window.menuBar().actions() if m.text().replace("&", "") == "Help")
+    shortcuts = next(a for a in help_menu.actions() if "Shortcuts" in a.text())
+    shortcuts.trigger()
+    table = window._help_dialog.table
+    assert window._help_dialog.isVisible()
+    rows = {table.item(r, 1).text(): table.item(r, 0).text() for r in range(table.rowCount())}
+    # read from the actions themselves: change a key and the table follows
+    assert rows["Train"] == window.train_action.shortcut().toString() == "Ctrl+T"
+    assert rows["Random Point"] == "R" and rows["Stop"] == "Esc"
+    window.zero_action.setShortcut("Z")
+    shortcuts.trigger()
+    table = window._help_dialog.table
+    assert "Z" in [table.item(r, 0).text() for r in range(table.rowCount())]
+
+    window.about_action.trigger()
+    about = window._help_dialog
+    assert about.isVisible()
+    qtbot.mouseClick(about.copy_button, Qt.MouseButton.LeftButton)
+    copied = QGuiApplication.clipboard().text()
+    assert f"PyTorch: {torch.__version__}" in copied and "Training device: CPU" in copied
+    assert str(settings.runs_dir()) in copied
+
+
 def test_default_model_hint_without_demo(window, monkeypatch, tmp_path):
     monkeypatch.setattr(mw, "DEMO_DIR", tmp_path / "no-demo")
     assert not window.open_default_model()
