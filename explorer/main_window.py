@@ -71,6 +71,7 @@ class MainWindow(QMainWindow):
         self.jobs = JobRunner(self)
         self.last_error: tuple[str, str] | None = None
         self._error_box: QMessageBox | None = None
+        self.runs_browser = None  # File > Browse Runs, made on first use
         self._training_generation = -1
         self._loading: str | None = None
 
@@ -134,6 +135,8 @@ class MainWindow(QMainWindow):
                                         "Open a checkpoint (.safetensors) or a run folder")
         self.open_run_action = self._action("Open &Run Folder…", self.open_run_dialog, None,
                                             "Open the best checkpoint of a training run folder")
+        self.runs_action = self._action("&Browse Runs…", self.show_runs_browser, "Ctrl+Shift+O",
+                                        "Every training run as a table with its samples: open one or add it to Compare")
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.save_action = self._action("&Save Model As…", self.save_dialog, QKeySequence.StandardKey.Save,
                                         "Save the current model as a .safetensors checkpoint")
@@ -142,6 +145,7 @@ class MainWindow(QMainWindow):
         self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         file_menu.insertAction(self.recent_menu.menuAction(), self.open_action)
         file_menu.insertAction(self.recent_menu.menuAction(), self.open_run_action)
+        file_menu.insertAction(self.recent_menu.menuAction(), self.runs_action)
         file_menu.addSeparator()
         file_menu.addAction(self.save_action)
         file_menu.addAction(self.export_action)
@@ -235,6 +239,29 @@ class MainWindow(QMainWindow):
     def _default_sizes(self) -> None:
         self.resizeDocks([self.train_dock, self.latent_dock], [330, 380], Qt.Orientation.Horizontal)
         self.resizeDocks([self.training_dock], [300], Qt.Orientation.Vertical)
+
+    def show_runs_browser(self) -> None:
+        """The run browser, over the runs folder (or the folder it was last pointed at)."""
+        from .panels.runs_browser import RunsBrowser
+
+        if self.runs_browser is None:
+            self.runs_browser = RunsBrowser(settings.runs_dir(), self)
+            self.runs_browser.open_requested.connect(self.open_path)
+            self.runs_browser.compare_requested.connect(self.add_to_compare)
+        else:
+            self.runs_browser.refresh()  # runs may have been trained since
+        self.runs_browser.show()
+        self.runs_browser.raise_()
+
+    def add_to_compare(self, path: str | Path) -> None:
+        """Load a checkpoint or run into the Compare panel and bring that panel forward."""
+        dock = self.explore_docks.get("compare") if self.explore_docks else None
+        if dock is None:
+            self.show_error("Compare is not available", "The Compare panel could not be created in this window.")
+            return
+        dock.show()
+        dock.raise_()
+        dock.widget().add_files([path])
 
     def show_shortcuts(self) -> None:
         from .help_dialogs import ShortcutsDialog
@@ -666,4 +693,7 @@ class MainWindow(QMainWindow):
         self.training_view.stop_timers()
         if self._error_box is not None:
             self._error_box.close()
+        if self.runs_browser is not None:
+            self.runs_browser.shutdown()
+            self.runs_browser.close()
         self.save_layout()

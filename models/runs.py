@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,17 @@ class RunDir:
         return save_png(grid(images, ncol=ncol), self.samples / f"step_{step:08d}.png")
 
 
+def _checkpoint_metadata(path: Path) -> dict[str, str]:
+    """A checkpoint's safetensors header metadata; {} when unreadable."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except Exception:  # unreadable: callers treat it as absent
+        return {}
+
+
 def checkpoint_state(path: str | Path) -> dict[str, Any] | None:
     """The training state in a checkpoint's metadata (reads the header only); None when
     the file is missing or unreadable."""
@@ -104,3 +116,112 @@ def checkpoint_state(path: str | Path) -> dict[str, Any] | None:
             return json.loads((f.metadata() or {}).get("train_state", "{}"))
     except Exception:  # unreadable: callers treat it as absent
         return None
+
+
+# -- listing runs (the window's run browser) ----------------------------------------------------
+@dataclass
+class RunSummary:
+    """What a run folder says about itself, read cheaply (config, the last metrics line,
+    file times) without loading any weights."""
+
+    path: Path
+    family: str = "?"
+    dataset: str = "?"
+    step: int | None = None
+    epoch: float | None = None
+    seconds: float | None = None
+    #: the loss terms of the last logged step (``step``/``epoch``/``seconds`` removed)
+    last: dict[str, float] = field(default_factory=dict)
+    modified: float = 0.0
+    has_latest: bool = False
+    has_best: bool = False
+    samples: Path | None = None
+    #: why something could not be read ("" when all was well)
+    problem: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def openable(self) -> bool:
+        return self.has_latest or self.has_best
+
+
+def _last_json_line(path: Path, tail_bytes: int = 8192) -> dict[str, Any] | None:
+    """The last complete JSON line of a (possibly long, possibly crash-truncated) jsonl file,
+    reading only its tail."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - tail_bytes))
+            lines = f.read().decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            return record
+    return None
+
+
+def summarize_run(path: str | Path) -> RunSummary | None:
+    """A summary of the run folder at ``path``; None when it is not a run folder (neither a
+    ``config.json`` nor a ``checkpoints/`` inside). Never raises for a damaged run: what could
+    not be read is named in ``problem``."""
+    run = RunDir(path)
+    config_path = run.path / "config.json"
+    if not config_path.is_file() and not run.checkpoints.is_dir():
+        return None
+    s = RunSummary(path=run.path, has_latest=run.latest.is_file(), has_best=run.best.is_file())
+    problems = []
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        s.family = str(config.get("family", "?"))
+        s.dataset = str(config.get("dataset", "?"))
+    except FileNotFoundError:
+        problems.append("no config.json")
+    except (OSError, ValueError, AttributeError) as e:
+        problems.append(f"config.json unreadable ({type(e).__name__})")
+    if s.family == "?" and s.openable:  # older or hand-made folders: the checkpoint knows
+        meta = _checkpoint_metadata(run.latest if s.has_latest else run.best)
+        s.family = str(meta.get("family", s.family))
+        try:
+            s.dataset = str(json.loads(meta.get("train_state") or "{}").get("dataset", s.dataset))
+        except (ValueError, AttributeError):
+            pass
+    last = _last_json_line(run.metrics_path) if run.metrics_path.is_file() else None
+    if last:
+        s.step = last.get("step") if isinstance(last.get("step"), int) else None
+        s.epoch = last.get("epoch") if isinstance(last.get("epoch"), (int, float)) else None
+        s.seconds = last.get("seconds") if isinstance(last.get("seconds"), (int, float)) else None
+        s.last = {k: float(v) for k, v in last.items()
+                  if k not in ("step", "epoch", "seconds") and isinstance(v, (int, float)) and not isinstance(v, bool)}
+    if not s.openable:
+        problems.append("no checkpoint yet")
+    files = [p for p in (config_path, run.metrics_path, run.latest, run.best) if p.exists()]
+    s.modified = max((p.stat().st_mtime for p in files), default=run.path.stat().st_mtime)
+    s.samples = run.newest_samples()
+    s.problem = "; ".join(problems)
+    return s
+
+
+def find_runs(root: str | Path) -> list[RunSummary]:
+    """The run folders directly inside ``root`` (where the window and ``train --out`` put
+    them), most recently changed first; [] when ``root`` does not exist."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        return []
+    runs = []
+    for child in root.iterdir():
+        try:
+            summary = summarize_run(child) if child.is_dir() else None
+        except OSError:  # a folder vanishing or unreadable mid-scan: skip it
+            summary = None
+        if summary is not None:
+            runs.append(summary)
+    return sorted(runs, key=lambda r: r.modified, reverse=True)

