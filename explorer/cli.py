@@ -461,7 +461,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps(result))
     else:
         _print_readable(result)
+    if name == ckpt.train_state.get("dataset"):
+        _record_eval(ckpt.path, result, args.seed)
     return 0
+
+
+def _record_eval(checkpoint: Path | None, result: dict, seed: int) -> None:
+    """Keep the figures in the run folder (``eval.json``) for the window's run browser. A
+    read-only run folder costs that record only, never the evaluation."""
+    from datetime import datetime, timezone
+
+    from models.runs import RunDir
+
+    run = RunDir.of_checkpoint(checkpoint)
+    if run is None:
+        return
+    try:
+        run.write_eval({**result, "checkpoint": Path(checkpoint).name, "seed": seed,
+                        "evaluated": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    except OSError as e:
+        print(f"note: could not record the figures in {run.eval_path}: {e.strerror or e}", file=sys.stderr)
 
 
 def _print_readable(result: dict, prefix: str = "") -> None:

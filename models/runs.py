@@ -35,6 +35,22 @@ class RunDir:
     def best(self) -> Path:
         return self.checkpoints / "best.safetensors"
 
+    @property
+    def eval_path(self) -> Path:
+        """The last ``eval`` of this run (what the run browser shows)."""
+        return self.path / "eval.json"
+
+    def write_eval(self, result: dict[str, Any]) -> None:
+        atomic_write_bytes(self.eval_path, json.dumps(result, indent=2, default=str).encode())
+
+    def read_eval(self) -> dict[str, Any] | None:
+        """The last eval's figures; None when there is none or it cannot be read."""
+        try:
+            result = json.loads(self.eval_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return result if isinstance(result, dict) else None
+
     def best_checkpoint_state(self) -> dict[str, Any] | None:
         """The training state stored in best.safetensors (cheap: reads the header only)."""
         return checkpoint_state(self.best)
@@ -136,6 +152,8 @@ class RunSummary:
     has_latest: bool = False
     has_best: bool = False
     samples: Path | None = None
+    #: the figures of the last ``eval`` (``eval.json``), {} when never evaluated
+    scores: dict[str, Any] = field(default_factory=dict)
     #: why something could not be read ("" when all was well)
     problem: str = ""
 
@@ -146,6 +164,27 @@ class RunSummary:
     @property
     def openable(self) -> bool:
         return self.has_latest or self.has_best
+
+    @property
+    def headline(self) -> str:
+        """The last eval in a few characters: what fits the family (``eval``'s own keys)."""
+        parts = []
+        if isinstance(self.scores.get("test_loss"), (int, float)):
+            parts.append(f"test_loss {self.scores['test_loss']:.1f}")
+        if isinstance(self.scores.get("inception_score"), (int, float)):
+            parts.append(f"IS {self.scores['inception_score']:.2f}")
+        if isinstance(self.scores.get("code_accuracy"), (int, float)):
+            parts.append(f"code acc {self.scores['code_accuracy']:.3f}")
+        return ", ".join(parts)
+
+    @property
+    def headline_value(self) -> float | None:
+        """A number to sort runs by their eval: IS when sampled, else minus the test loss
+        (higher is better either way); None when never evaluated."""
+        for key, sign in (("inception_score", 1.0), ("test_loss", -1.0)):
+            if isinstance(self.scores.get(key), (int, float)):
+                return sign * float(self.scores[key])
+        return None
 
 
 def _last_json_line(path: Path, tail_bytes: int = 8192) -> dict[str, Any] | None:
@@ -206,6 +245,7 @@ def summarize_run(path: str | Path) -> RunSummary | None:
     files = [p for p in (config_path, run.metrics_path, run.latest, run.best) if p.exists()]
     s.modified = max((p.stat().st_mtime for p in files), default=run.path.stat().st_mtime)
     s.samples = run.newest_samples()
+    s.scores = run.read_eval() or {}
     s.problem = "; ".join(problems)
     return s
 

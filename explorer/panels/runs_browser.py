@@ -1,5 +1,5 @@
 """The run browser: every training run in a folder as a sortable table, with its newest
-sample grid, and buttons to open a run or add it to Compare.
+sample grid and its last ``eval`` figures, and buttons to open a run or add it to Compare.
 
 The folder is scanned in a worker (``models.runs.find_runs`` reads configs and the tail of
 each metrics file, no weights), so a folder of hundreds of runs never stalls the window.
@@ -20,7 +20,7 @@ from models.runs import RunSummary, find_runs
 from ..workers import JobRunner, describe_error
 from .common import caption_label
 
-COLUMNS = ("Run", "Family", "Dataset", "Steps", "Epochs", "Time", "Last losses", "Changed")
+COLUMNS = ("Run", "Family", "Dataset", "Steps", "Epochs", "Time", "Last eval", "Last losses", "Changed")
 #: the preview's side in pixels (sample grids are small; they are scaled up with crisp pixels)
 PREVIEW_SIDE = 280
 
@@ -163,6 +163,7 @@ class RunsBrowser(QDialog):
                 _NumberItem(r.step, "" if r.step is None else f"{r.step:,}"),
                 _NumberItem(r.epoch, "" if r.epoch is None else f"{r.epoch:.1f}"),
                 _NumberItem(r.seconds, _duration(r.seconds)),
+                _NumberItem(r.headline_value, r.headline),  # sorts by IS, or by test loss (lower first)
                 QTableWidgetItem(_losses(r.last)),
                 _NumberItem(r.modified or None, changed),
             ]
@@ -222,6 +223,9 @@ class RunsBrowser(QDialog):
             lines.append(f"samples: {r.samples.name}")
         if r.last:
             lines.append(", ".join(f"{k} {v:.4g}" for k, v in r.last.items()))
+        if r.headline:
+            when = str(r.scores.get("evaluated", ""))[:16].replace("T", " ")
+            lines.append(f"eval{' ' + when if when else ''}: {r.headline}")
         if r.problem:
             lines.append(r.problem)
         self.details.setText("\n".join(lines))

@@ -7,6 +7,7 @@ import time
 from PySide6.QtCore import Qt
 
 from explorer import settings
+from explorer.panels.runs_browser import COLUMNS
 from models.registry import build_model
 from models.runs import RunDir
 from models.training import TrainConfig, train
@@ -31,7 +32,8 @@ def test_browser_lists_runs_and_opens_the_chosen_one(qtbot, window, tiny_dataset
     past = time.time() - 3600
     for p in older.rglob("*"):
         os.utime(p, (past, past))
-    _train(tiny_dataset, "20260102-ae", "ae", 6, latent_dim=2, hidden=16)
+    newer = _train(tiny_dataset, "20260102-ae", "ae", 6, latent_dim=2, hidden=16)
+    RunDir(newer).write_eval({"test_loss": 123.456, "evaluated": "2026-01-02T10:00:00+00:00"})  # as `eval` leaves it
     (settings.runs_dir() / "20260103-gan" / "checkpoints").mkdir(parents=True)  # started, nothing saved yet
     os.utime(settings.runs_dir() / "20260103-gan", (past - 60, past - 60))
 
@@ -39,12 +41,16 @@ def test_browser_lists_runs_and_opens_the_chosen_one(qtbot, window, tiny_dataset
     table = browser.table
     assert browser.isVisible() and browser.message.text() == "3 runs"
     assert [table.item(r, 0).text() for r in range(3)] == ["20260102-ae", "20260101-vae", "20260103-gan"]
-    assert table.item(1, 1).text() == "vae" and table.item(1, 3).text() == "12" and "kl" in table.item(1, 6).text()
+    col = COLUMNS.index
+    assert table.item(1, col("Family")).text() == "vae" and table.item(1, col("Steps")).text() == "12"
+    assert "kl" in table.item(1, col("Last losses")).text()
+    assert table.item(0, col("Last eval")).text() == "test_loss 123.5" and table.item(1, col("Last eval")).text() == ""
+    assert "eval 2026-01-02 10:00: test_loss 123.5" in browser.details.text()
     # the newest run is selected, with its sample grid beside the table
     assert browser.selected().name == "20260102-ae" and not browser.preview.pixmap().isNull()
 
     # sorting by steps is numeric, and the selection follows the run, not the row
-    table.sortItems(3, Qt.SortOrder.DescendingOrder)
+    table.sortItems(col("Steps"), Qt.SortOrder.DescendingOrder)
     assert table.item(0, 0).text() == "20260101-vae"
     gan_row = next(r for r in range(3) if table.item(r, 0).text() == "20260103-gan")
     table.selectRow(gan_row)

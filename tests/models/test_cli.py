@@ -39,6 +39,23 @@ def test_eval_json(shapes_run, capsys):
     assert len(lines["test_loss"]) <= 8  # 4 significant digits, not 16
 
 
+def test_eval_records_its_figures_in_the_run_for_the_run_browser(shapes_run, capsys, tmp_path):
+    from models.runs import summarize_run
+
+    assert main(["eval", str(shapes_run), "--json", "--n", "0", "--seed", "3"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    recorded = json.loads((shapes_run / "eval.json").read_text())
+    assert recorded["test_loss"] == out["test_loss"] and recorded["seed"] == 3
+    assert recorded["checkpoint"] in ("best.safetensors", "latest.safetensors") and "evaluated" in recorded
+    assert summarize_run(shapes_run).headline == f"test_loss {out['test_loss']:.1f}"
+
+    # a loose checkpoint file (not in a run folder) is evaluated, and nothing is written beside it
+    loose = tmp_path / "loose.safetensors"
+    loose.write_bytes((shapes_run / "checkpoints" / "latest.safetensors").read_bytes())
+    assert main(["eval", str(loose), "--json", "--n", "0"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loose.safetensors"]
+
+
 @pytest.mark.parametrize("family", ["vae", "aae"])
 def test_eval_scores_prior_samples_of_vaes_and_aaes(family, tmp_path, monkeypatch, capsys):
     """VAEs and AAEs are generators too: eval scores their prior samples on the same scale as
