@@ -11,7 +11,7 @@ fcK); the max pool is adaptive (to 12x12) so the same recipe takes 28x28 and 64x
 images with one or three channels. Eight epochs of Adam, its rate decayed linearly to 0,
 give 99.1% test accuracy on MNIST (about 400 s on two CPU cores, seconds on a GPU).
 
-Trained weights are cached as ``<cache>/classifiers/<name>-<C>x<H>x<W>-v1.safetensors``
+Trained weights are cached as ``<cache>/classifiers/<name>-<C>x<H>x<W>-v<VERSION>.safetensors``
 (test accuracy and dataset name in the metadata), written atomically; a cache file that
 cannot be read is retrained over rather than trusted or fatal. The ``v2`` tag versions
 the architecture *and* training recipe: change either, bump :data:`VERSION`, so every
