@@ -411,7 +411,7 @@ def _load(args: argparse.Namespace, device: str = "cpu"):
 def cmd_eval(args: argparse.Namespace) -> int:
     import torch
 
-    from models.evaluation import evaluate_reconstruction
+    from models.evaluation import evaluate_model
 
     ckpt = _load(args, args.device)
     model = ckpt.model
@@ -421,41 +421,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     c, h, w = model.config.image_shape
     data_dir = args.data_dir or (_recorded_data_dir(ckpt.train_state) if name == ckpt.train_state.get("dataset") else None)
     dataset = _load_dataset(name, data_dir, h, c, args.no_download, quiet=args.json).to(model.device)
-    if tuple(dataset.image_shape) != tuple(model.config.image_shape):
-        raise CLIError(f"the model works on {tuple(model.config.image_shape)} images but {name} has {tuple(dataset.image_shape)}")
-    result: dict[str, Any] = {"family": model.family, "dataset": name, "step": ckpt.train_state.get("step")}
     torch.manual_seed(args.seed)
-    encoder = model.latent_spec.has_encoder
-    if encoder:
-        result.update(evaluate_reconstruction(model, dataset.test, seed=args.seed))
-        if model.family == "aae":
-            result["note"] = "AAE test_loss is the reconstruction term only (no KL: the prior is matched adversarially)"
-            result["test_loss"] = result["recon_bce"]
-    n = args.n if args.n is not None else 10000
-    if model.has_prior and (n > 0 or not encoder):
-        from models.classifier import cache_path
-        from models.generative_metrics import code_accuracy, evaluate_generator
-
-        if n < 1:
-            raise CLIError("--n must be at least 1 for a generator")
-        if encoder and not dataset.labelled:
-            # scores need the dataset's classifier; the reconstruction figures stand alone
-            result["sample_note"] = f"no sample scores: {name} has no labels to train the scoring classifier on"
-        elif encoder and args.n is None and not cache_path(dataset).exists():
-            # training a classifier can take minutes (64x64 sets on a CPU): not unasked for a VAE
-            result["sample_note"] = (f"no sample scores: the {name} classifier is not trained yet; "
-                                     f"pass --n 10000 to train it once (cached) and score prior samples")
-        else:
-            classifier = _scoring_classifier(dataset, model.device)
-            result.update(evaluate_generator(model, dataset, n=n, seed=args.seed, classifier=classifier))
-            if encoder:
-                result["sample_note"] = (f"classifier_fid, inception_score and class_coverage score {n} images "
-                                         "decoded from the prior (--n 0 skips them)")
-        if model.latent_spec.categorical:
-            acc = code_accuracy(model, _scoring_classifier(dataset, model.device), seed=args.seed)
-            result["code_accuracy"] = acc["accuracy"] if isinstance(acc, dict) else acc
-            if isinstance(acc, dict):
-                result["code_mapping"] = acc.get("mapping")
+    try:
+        result = evaluate_model(model, dataset, n=args.n, seed=args.seed,
+                                classifier=lambda: _scoring_classifier(dataset, model.device))
+    except ValueError as e:  # a shape the dataset lacks, --n 0 for a generator
+        raise CLIError(str(e)) from e
+    result = {"family": result.pop("family"), "dataset": result.pop("dataset"), "step": ckpt.train_state.get("step"), **result}
     result = _jsonable(result)
     if args.json:
         print(json.dumps(result))
