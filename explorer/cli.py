@@ -439,20 +439,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _record_eval(checkpoint: Path | None, result: dict, seed: int) -> None:
-    """Keep the figures in the run folder (``eval.json``) for the window's run browser. A
-    read-only run folder costs that record only, never the evaluation."""
-    from datetime import datetime, timezone
+    """The figures into the run folder's eval.json (for the window's run browser)."""
+    from models.runs import record_eval
 
-    from models.runs import RunDir
-
-    run = RunDir.of_checkpoint(checkpoint)
-    if run is None:
-        return
     try:
-        run.write_eval({**result, "checkpoint": Path(checkpoint).name, "seed": seed,
-                        "evaluated": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        record_eval(checkpoint, result, seed)
     except OSError as e:
-        print(f"note: could not record the figures in {run.eval_path}: {e.strerror or e}", file=sys.stderr)
+        print(f"note: could not record the figures in the run folder: {e.strerror or e}", file=sys.stderr)
 
 
 def _print_readable(result: dict, prefix: str = "") -> None:

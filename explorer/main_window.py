@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         self.last_error: tuple[str, str] | None = None
         self._error_box: QMessageBox | None = None
         self.runs_browser = None  # File > Browse Runs, made on first use
+        self.eval_dialog = None  # Training > Evaluate Model
         self._training_generation = -1
         self._loading: str | None = None
 
@@ -162,8 +163,12 @@ class MainWindow(QMainWindow):
                                          "Pause or resume training")
         self.stop_action = self._action("&Stop", self.session.stop, Qt.Key.Key_Escape,
                                         "Stop training (a checkpoint is saved)")
+        self.evaluate_action = self._action("&Evaluate Model…", self.show_evaluation, "Ctrl+Shift+E",
+                                            "The figures `latent-explorer eval` prints, for the open model")
         for a in (self.train_action, self.continue_action, self.pause_action, self.stop_action):
             train_menu.addAction(a)
+        train_menu.addSeparator()
+        train_menu.addAction(self.evaluate_action)
 
         latent_menu = bar.addMenu("&Latent")
         self.random_action = self._action("&Random Point", self.latent_panel.randomize, "R", "Draw a point from the prior")
@@ -239,6 +244,24 @@ class MainWindow(QMainWindow):
     def _default_sizes(self) -> None:
         self.resizeDocks([self.train_dock, self.latent_dock], [330, 380], Qt.Orientation.Horizontal)
         self.resizeDocks([self.training_dock], [300], Qt.Orientation.Vertical)
+
+    def show_evaluation(self) -> None:
+        """Evaluate the open model on its dataset in a dialog (the work runs in a worker)."""
+        from .explore_workers import dataset_problem, snapshot_model
+        from .panels.eval_dialog import EvaluationDialog
+
+        model, dataset = snapshot_model(self.model_state), self.data_state.dataset
+        problem = dataset_problem(model, dataset)
+        if problem is not None:
+            self.statusBar().showMessage(f"Cannot evaluate: {problem}", 8000)
+            return
+        if self.eval_dialog is not None:
+            self.eval_dialog.shutdown()
+            self.eval_dialog.close()
+        self.eval_dialog = EvaluationDialog(model, dataset, self.model_state.source, self.model_state.train_state, self)
+        self.eval_dialog.finished.connect(lambda _result: self.runs_browser.refresh() if self.runs_browser is not None
+                                          and self.runs_browser.isVisible() else None)
+        self.eval_dialog.show()  # Evaluate there starts it, after a look at the sample count
 
     def show_runs_browser(self) -> None:
         """The run browser, over the runs folder (or the folder it was last pointed at)."""
@@ -335,6 +358,7 @@ class MainWindow(QMainWindow):
         self.open_run_action.setEnabled(idle)
         self.recent_menu.setEnabled(idle)
         self.save_action.setEnabled(has_model)
+        self.evaluate_action.setEnabled(has_model)
         self.export_action.setEnabled(has_model and self.decoder.last_image is not None)
         self.random_action.setEnabled(has_model)
         self.zero_action.setEnabled(has_model)
@@ -693,7 +717,8 @@ class MainWindow(QMainWindow):
         self.training_view.stop_timers()
         if self._error_box is not None:
             self._error_box.close()
-        if self.runs_browser is not None:
-            self.runs_browser.shutdown()
-            self.runs_browser.close()
+        for dialog in (self.runs_browser, self.eval_dialog):
+            if dialog is not None:
+                dialog.shutdown()
+                dialog.close()
         self.save_layout()

@@ -134,6 +134,21 @@ def checkpoint_state(path: str | Path) -> dict[str, Any] | None:
         return None
 
 
+def record_eval(checkpoint: str | Path | None, result: dict[str, Any], seed: int) -> Path | None:
+    """Keep ``eval``'s figures in the run folder of ``checkpoint`` (``eval.json``, with the
+    checkpoint's name, the seed and the time) for the run browser. Returns the file written,
+    None for a checkpoint outside a run folder. Raises OSError when it cannot be written
+    (callers report it: it costs that record only, never the evaluation)."""
+    from datetime import datetime, timezone
+
+    run = RunDir.of_checkpoint(checkpoint)
+    if run is None:
+        return None
+    run.write_eval({**result, "checkpoint": Path(checkpoint).name, "seed": seed,  # type: ignore[arg-type]
+                    "evaluated": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    return run.eval_path
+
+
 # -- listing runs (the window's run browser) ----------------------------------------------------
 @dataclass
 class RunSummary:
