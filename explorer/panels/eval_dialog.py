@@ -110,7 +110,7 @@ class EvaluationDialog(QDialog):
         layout.addWidget(self.message)
         layout.addWidget(self.table, 1)
         layout.addLayout(bottom)
-        self.resize(520, 520)
+        self.resize(600, 560)
 
     def _intro(self) -> str:
         what = "reconstruction figures on the test set" if self.model.latent_spec.has_encoder else ""
@@ -188,7 +188,9 @@ class EvaluationDialog(QDialog):
         for r, (name, value) in enumerate(rows):
             self.table.setItem(r, 0, QTableWidgetItem(name))
             item = QTableWidgetItem(value)
-            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            item.setToolTip(value)
+            if _is_number(value):  # figures line up on the right; words read from the left
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.table.setItem(r, 1, item)
         self.copy_button.setEnabled(True)
         self.message.setText(self._record(result))
@@ -216,6 +218,14 @@ class EvaluationDialog(QDialog):
     def shutdown(self) -> None:
         self._cancel.set()
         self.jobs.wait(5000)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _plain(value: Any) -> Any:
