@@ -276,15 +276,15 @@ class MainWindow(QMainWindow):
         self.runs_browser.show()
         self.runs_browser.raise_()
 
-    def add_to_compare(self, path: str | Path) -> None:
-        """Load a checkpoint or run into the Compare panel and bring that panel forward."""
+    def add_to_compare(self, paths: list[str | Path]) -> None:
+        """Load checkpoints or runs into the Compare panel and bring that panel forward."""
         dock = self.explore_docks.get("compare") if self.explore_docks else None
         if dock is None:
             self.show_error("Compare is not available", "The Compare panel could not be created in this window.")
             return
         dock.show()
         dock.raise_()
-        dock.widget().add_files([path])
+        dock.widget().add_files(list(paths))
 
     def show_shortcuts(self) -> None:
         from .help_dialogs import ShortcutsDialog

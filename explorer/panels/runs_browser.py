@@ -54,7 +54,7 @@ class RunsBrowser(QDialog):
     """Non-modal: it can stay open beside the window while runs are opened and compared."""
 
     open_requested = Signal(str)
-    compare_requested = Signal(str)
+    compare_requested = Signal(list)  # of run folder paths (str)
     #: the list is on screen (tests wait for it)
     scanned = Signal()
 
@@ -83,7 +83,8 @@ class RunsBrowser(QDialog):
         self.table.setWordWrap(False)  # one line per run; the full losses are beside the preview
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # several runs can go to Compare at once (Ctrl/Shift-click); Open takes the current one
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setSortingEnabled(True)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -196,14 +197,25 @@ class RunsBrowser(QDialog):
         index = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
         return self.runs[index] if isinstance(index, int) and 0 <= index < len(self.runs) else None
 
+    def selected_all(self) -> list[RunSummary]:
+        """The selected runs in table order."""
+        rows = sorted(i.row() for i in self.table.selectionModel().selectedRows()) if self.table.selectionModel() else []
+        return [s for s in (self._summary_at(r) for r in rows) if s is not None]
+
     def selected(self) -> RunSummary | None:
-        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
-        return self._summary_at(rows[0].row()) if rows else None
+        """The run the preview shows: the current row when it is selected, else the first."""
+        current = self.table.currentRow()
+        if current >= 0 and self.table.selectionModel().isRowSelected(current):
+            return self._summary_at(current)
+        chosen = self.selected_all()
+        return chosen[0] if chosen else None
 
     def _selection_changed(self) -> None:
         r = self.selected()
-        for b in (self.open_button, self.compare_button):
-            b.setEnabled(r is not None and r.openable)
+        openable = [s for s in self.selected_all() if s.openable]
+        self.open_button.setEnabled(r is not None and r.openable)
+        self.compare_button.setEnabled(bool(openable))
+        self.compare_button.setText(f"Add {len(openable)} to Compare" if len(openable) > 1 else "Add to Compare")
         self.reveal_button.setEnabled(r is not None)
         if r is None:
             self.preview.setPixmap(QPixmap())
@@ -237,10 +249,11 @@ class RunsBrowser(QDialog):
             self.open_requested.emit(str(r.path))
 
     def compare_selected(self) -> None:
-        r = self.selected()
-        if r is not None and r.openable:
-            self.compare_requested.emit(str(r.path))
-            self.message.setText(f"{r.name} added to Compare")
+        runs = [s for s in self.selected_all() if s.openable]
+        if runs:
+            self.compare_requested.emit([str(s.path) for s in runs])
+            self.message.setText(f"{runs[0].name} added to Compare" if len(runs) == 1 else
+                                 f"{len(runs)} runs added to Compare")
 
     def reveal_selected(self) -> None:
         r = self.selected()

@@ -68,6 +68,13 @@ def test_browser_lists_runs_and_opens_the_chosen_one(qtbot, window, tiny_dataset
     qtbot.waitUntil(lambda: len(compare.entries) == before + 1, timeout=10_000)
     assert compare.entries[-1].model.family == "vae"
 
+    # several runs at once (ctrl-click); the one with nothing saved is left out
+    table.selectAll()
+    assert browser.compare_button.text() == "Add 2 to Compare"
+    qtbot.mouseClick(browser.compare_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(compare.entries) == before + 3, timeout=10_000)
+    assert sorted(e.model.family for e in compare.entries[-2:]) == ["ae", "vae"]
+
 
 def test_browser_says_how_to_get_runs_and_can_list_another_folder(qtbot, window, tiny_dataset, tmp_path):
     browser = _open_browser(qtbot, window)
