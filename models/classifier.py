@@ -30,6 +30,7 @@ import json
 import logging
 import re
 import time
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Callable
 
@@ -271,6 +272,19 @@ def train_classifier(
     return clf
 
 
+def _remove_older_versions(path: Path) -> None:
+    """Delete the caches of earlier versions for the same dataset and shape: nothing reads
+    them any more (figures are only comparable within a version), and each is megabytes."""
+    stem = path.name.rsplit("-v", 1)[0]
+    for old in path.parent.glob(f"{glob_escape(stem)}-v*.safetensors"):
+        version = old.name[len(stem) + 2 : -len(".safetensors")]
+        if version.isdigit() and int(version) < VERSION:
+            try:
+                old.unlink()
+            except OSError:  # read-only or already gone: harmless
+                pass
+
+
 def get_classifier(
     dataset: Dataset,
     device: torch.device | str | None = None,
@@ -302,6 +316,7 @@ def get_classifier(
     try:
         save_classifier(clf, path, {"epochs": epochs, "batch_size": batch_size, "train_seconds": round(time.perf_counter() - t0, 1)})
         clf.path = path
+        _remove_older_versions(path)
     except OSError as e:
         # A read-only or full cache disk costs a retraining next time, not the evaluation.
         log.warning("could not cache the classifier at %s: %s", path, e.strerror or e)

@@ -264,6 +264,20 @@ def test_classifier_rate_decays_to_zero_over_the_run(monkeypatch):
     assert rates == pytest.approx([1e-3 * (1 - i / 10) for i in range(10)])
 
 
+def test_a_new_classifier_version_removes_the_old_caches_only(tmp_path):
+    ds = _synthetic(n_train=32, n_test=16)
+    path = cache_path(ds, tmp_path)
+    path.parent.mkdir(parents=True)
+    older = path.with_name(f"patterns-1x28x28-v{VERSION - 1}.safetensors")
+    other_shape = path.with_name(f"patterns-3x28x28-v{VERSION - 1}.safetensors")
+    other_set = path.with_name(f"patterns2-1x28x28-v{VERSION - 1}.safetensors")
+    for p in (older, other_shape, other_set):
+        p.write_bytes(b"old")
+    get_classifier(ds, "cpu", cache_dir=tmp_path, epochs=1, batch_size=32)
+    assert path.is_file() and not older.exists()
+    assert other_shape.exists() and other_set.exists()  # another shape's or dataset's cache is not this one's
+
+
 def test_unlabelled_dataset_is_refused(tmp_path):
     x = torch.zeros(4, 1, 28, 28, dtype=torch.uint8)
     ds = Dataset("nolabels", TensorSplit(x), TensorSplit(x))
