@@ -213,6 +213,10 @@ def _add_explore_commands(sub: Any) -> None:
     v.add_argument("--out", required=True, type=Path, help="FILE.png")
     v.add_argument("--allow-pickle", action="store_true")
 
+    u = sub.add_parser("runs", help="list the run folders in a folder: steps, time, last eval, last losses")
+    u.add_argument("folder", type=Path, nargs="?", default=Path("runs"), help="folder of run folders (default: ./runs)")
+    u.add_argument("--json", action="store_true", help="one JSON object per run, one per line")
+
 
 def _version() -> str:
     from models import __version__
@@ -605,8 +609,39 @@ def _dims_by_kl(model, dataset_name: str | None, data_dir: Path | None) -> list[
     return [int(i) for i in kl_per_dimension(model, data.test).argsort(descending=True)]
 
 
+def cmd_runs(args: argparse.Namespace) -> int:
+    """The window's run browser as text: newest first."""
+    from models.runs import find_runs
+
+    if not args.folder.is_dir():
+        raise CLIError(f"no such folder: {args.folder}")
+    runs = find_runs(args.folder)
+    if args.json:
+        for r in runs:
+            print(json.dumps({"run": str(r.path), "family": r.family, "dataset": r.dataset, "step": r.step,
+                              "epoch": r.epoch, "seconds": r.seconds, "last": r.last, "eval": r.scores or None,
+                              "modified": r.modified, "problem": r.problem or None}))
+        return 0
+    if not runs:
+        print(f"no run folders in {args.folder}", file=sys.stderr)
+        return 0
+    from datetime import datetime
+
+    rows = [("run", "family", "dataset", "steps", "time", "last eval", "changed")]
+    for r in runs:
+        secs = int(r.seconds or 0)
+        rows.append((r.name, r.family, r.dataset, "" if r.step is None else f"{r.step:,}",
+                     f"{secs // 3600}:{secs // 60 % 60:02d}:{secs % 60:02d}" if r.seconds is not None else "",
+                     r.headline or (r.problem and f"({r.problem})") or "",
+                     datetime.fromtimestamp(r.modified).strftime("%Y-%m-%d %H:%M")))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.rjust(w) if i in (3, 4) else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))).rstrip())
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "sample": cmd_sample, "render-path": cmd_render_path,
-            "traverse": cmd_traverse}
+            "traverse": cmd_traverse, "runs": cmd_runs}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -625,6 +660,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return gui_main(args.paths)
     try:
         return COMMANDS[args.command](args)
+    except BrokenPipeError:  # `latent-explorer runs | head`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush is silent too
+        return 0
     except _user_errors() as e:
         message = " ".join(str(e).split())  # one line: scripts read the first line of stderr
         print(f"{PROG}: error: {message}", file=sys.stderr)

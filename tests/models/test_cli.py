@@ -222,3 +222,17 @@ def test_resume_may_switch_on_the_generator_average(tmp_path, capsys):
     # the other model flags stay refused
     assert main(["train", "--resume", str(run), "--z-dim", "4", "--steps", "1"]) == 2
     assert "only --ema" in capsys.readouterr().err
+
+
+def test_runs_lists_the_run_folders_with_their_last_eval(shapes_run, capsys, tmp_path):
+    assert main(["eval", str(shapes_run), "--json", "--n", "0"]) == 0
+    loss = json.loads(capsys.readouterr().out)["test_loss"]
+    assert main(["runs", str(shapes_run.parent)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["run", "family", "dataset", "steps"]
+    assert lines[1].split()[:4] == ["run", "vae", "shapes", "30"] and f"test_loss {loss:.1f}" in lines[1]
+    assert main(["runs", str(shapes_run.parent), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert record["step"] == 30 and record["eval"]["test_loss"] == loss and record["problem"] is None
+    assert main(["runs", str(tmp_path / "missing")]) == 2
+    assert "no such folder" in capsys.readouterr().err
