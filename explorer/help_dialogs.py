@@ -7,6 +7,7 @@ and caches live).
 """
 from __future__ import annotations
 
+import os
 import platform
 import sys
 from importlib import metadata
@@ -38,6 +39,12 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def _device_text(device, describe) -> str:
+    if device.type == "cpu":
+        return f"CPU, no GPU found ({os.cpu_count() or '?'} cores)"
+    return describe(device)
+
+
 def about_facts() -> list[tuple[str, str]]:
     """What a bug report needs, as (label, value) rows."""
     import torch
@@ -52,7 +59,7 @@ def about_facts() -> list[tuple[str, str]]:
         ("PyTorch", torch.__version__),
         ("PySide6", _version("PySide6-Essentials") if _version("PySide6-Essentials") != "not installed" else _version("PySide6")),
         ("pyqtgraph", _version("pyqtgraph")),
-        ("Training device", device_description(resolve_device("auto"))),
+        ("Training device", _device_text(resolve_device("auto"), device_description)),
         ("Runs folder", str(settings.runs_dir())),
         ("Data and classifier cache", str(default_cache_dir())),
         ("Settings", str(home / "settings.ini") if home is not None else settings.settings().fileName()),
