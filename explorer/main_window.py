@@ -173,8 +173,15 @@ class MainWindow(QMainWindow):
         latent_menu = bar.addMenu("&Latent")
         self.random_action = self._action("&Random Point", self.latent_panel.randomize, "R", "Draw a point from the prior")
         self.zero_action = self._action("&Zero", self.latent_panel.zero, "0", "Go to the origin of the latent space")
+        self.copy_point_action = self._action("&Copy Point", self.copy_point, "Ctrl+Shift+C",
+                                              "Copy the latent point as a list of numbers")
+        self.paste_point_action = self._action("&Paste Point", self.paste_point, "Ctrl+Shift+V",
+                                               "Go to the latent point on the clipboard")
         latent_menu.addAction(self.random_action)
         latent_menu.addAction(self.zero_action)
+        latent_menu.addSeparator()
+        latent_menu.addAction(self.copy_point_action)
+        latent_menu.addAction(self.paste_point_action)
 
         view_menu = bar.addMenu("&View")
         for dock in (self.train_dock, self.latent_dock, self.training_dock):
@@ -244,6 +251,28 @@ class MainWindow(QMainWindow):
     def _default_sizes(self) -> None:
         self.resizeDocks([self.train_dock, self.latent_dock], [330, 380], Qt.Orientation.Horizontal)
         self.resizeDocks([self.training_dock], [300], Qt.Orientation.Vertical)
+
+    def copy_point(self) -> None:
+        from .latent_clipboard import point_to_text
+
+        if self.latent_state.spec is None:
+            return
+        QGuiApplication.clipboard().setText(point_to_text(self.latent_state.flat))
+        self.statusBar().showMessage("Copied the latent point", 3000)
+
+    def paste_point(self) -> None:
+        from .latent_clipboard import text_to_point
+
+        spec = self.latent_state.spec
+        if spec is None:
+            return
+        try:
+            flat = text_to_point(QGuiApplication.clipboard().text(), spec)
+        except ValueError as e:
+            self.statusBar().showMessage(f"Cannot paste the point: {e}", 8000)
+            return
+        self.latent_state.set_flat(flat)
+        self.statusBar().showMessage("Moved to the pasted point", 3000)
 
     def show_evaluation(self) -> None:
         """Evaluate the open model on its dataset in a dialog (the work runs in a worker)."""
@@ -361,6 +390,8 @@ class MainWindow(QMainWindow):
         self.evaluate_action.setEnabled(has_model)
         self.export_action.setEnabled(has_model and self.decoder.last_image is not None)
         self.random_action.setEnabled(has_model)
+        self.copy_point_action.setEnabled(has_model)
+        self.paste_point_action.setEnabled(has_model)
         self.zero_action.setEnabled(has_model)
 
     def _on_first_image(self, _image: object) -> None:

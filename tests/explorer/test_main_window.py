@@ -63,6 +63,30 @@ def test_reset_button_and_random(qtbot, window, vae_checkpoint):
     assert [r.slider.value() for r in window.latent_panel.z_rows] == pytest.approx(np.clip(flat, -3, 3), abs=0.01)
 
 
+def test_copy_and_paste_a_latent_point(qtbot, window, vae_checkpoint):
+    from PySide6.QtGui import QGuiApplication
+
+    open_and_wait(qtbot, window, vae_checkpoint)
+    rows = window.latent_panel.z_rows
+    rows[0].slider.setValue(1.25)
+    rows[3].slider.setValue(-2.0)
+    image = window.image_view.image.copy()
+    window.copy_point_action.trigger()
+    copied = QGuiApplication.clipboard().text()
+    assert copied == "[1.25, 0, 0, -2, 0]"  # a plain list: it reads back in Python as it is
+
+    window.zero_action.trigger()
+    assert rows[0].slider.value() == 0.0
+    window.paste_point_action.trigger()
+    assert rows[0].slider.value() == pytest.approx(1.25) and rows[3].slider.value() == pytest.approx(-2.0)
+    assert np.array_equal(window.image_view.image, image)
+
+    QGuiApplication.clipboard().setText("1, 2, 3")  # another model's point
+    window.paste_point_action.trigger()
+    assert "holds 3 numbers; this model's point has 5" in window.statusBar().currentMessage()
+    assert rows[0].slider.value() == pytest.approx(1.25)  # nothing moved
+
+
 def test_corrupt_file_shows_message_and_keeps_model(qtbot, window, vae_checkpoint, tmp_path):
     open_and_wait(qtbot, window, vae_checkpoint)
     model = window.model_state.model
