@@ -147,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     length = t.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=float, help="passes over the training split (default 10)")
     length.add_argument("--steps", type=int, help="optimisation steps (instead of --epochs)")
-    t.add_argument("--batch-size", type=int, help="default 128 (or the resumed run's)")
+    t.add_argument("--batch-size", type=int, help="default 128, WGAN-GP 64 x n_critic (the paper's 64 per critic "
+                                                   "update), or the resumed run's")
     t.add_argument("--lr", type=float, help="learning rate (default: the family's, or the resumed run's)")
     t.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     t.add_argument("--seed", type=int, default=0)
@@ -349,6 +350,8 @@ def _train(args: argparse.Namespace, device, rank: int, world: int) -> int:
         device=str(device), seed=args.seed, fast=args.fast, lr_decay=args.lr_decay,
         **_continued_settings(args, previous_cfg),
     )
+    if args.resume is None and args.batch_size is None:
+        cfg.batch_size = model.config.default_batch_size() or cfg.batch_size  # the paper's, per family
     run = RunDir(args.out)
     control = TrainControl()
     # Ctrl+C stops between steps and still leaves a checkpoint

@@ -39,6 +39,10 @@ class ModelConfig:
     #: (a form greys it out otherwise)
     APPLIES_WHEN: ClassVar[dict[str, tuple[str, Any]]] = {}
 
+    def default_batch_size(self) -> int | None:
+        """The paper's batch size where it differs from the training loop's 128 (None: 128)."""
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

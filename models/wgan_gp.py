@@ -72,6 +72,11 @@ class WGANGPConfig(ModelConfig):
     def resolved_arch(self) -> str:
         return resolve_arch(self.arch, self.image_shape)
 
+    def default_batch_size(self) -> int:
+        """The paper's 64 real images per critic update: the step's batch is split into
+        n_critic chunks (see the module docstring)."""
+        return 64 * self.n_critic
+
 
 class WGANGP(AdversarialModel):
     family = "wgan-gp"

@@ -271,6 +271,7 @@ class TrainPanel(QWidget):
         self.batch_size = QSpinBox()
         self.batch_size.setRange(1, 65_536)
         self.batch_size.setValue(128)
+        self._batch_default = 128  # the current family's own batch size (see _build_family_form)
         self.batch_size.setToolTip("Images per optimisation step")
         self.lr = SciSpinBox()
         self.lr.setRange(0.0, 10.0)
@@ -395,6 +396,11 @@ class TrainPanel(QWidget):
             self.hyper_form.addRow(label, control.widget)
             self.fields[f.name] = control
         self._link_conditional_fields(cls.APPLIES_WHEN)
+        # the family's own batch size (WGAN-GP: 64 per critic step), unless the user chose one
+        new_default = defaults.default_batch_size() or 128
+        if self.batch_size.value() == self._batch_default:
+            self.batch_size.setValue(new_default)
+        self._batch_default = new_default
         self.lr.setToolTip(f"Adam learning rate; 0 uses the paper default for {fam} ({defaults.lr:g})")
 
     def _link_conditional_fields(self, applies_when: dict[str, tuple[str, Any]]) -> None:

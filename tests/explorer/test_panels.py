@@ -154,6 +154,21 @@ def test_family_form_is_generated_from_each_config(qtbot):
     assert ema.widget.text() == "off" and panel.request().model_config["ema"] == 0.0
 
 
+def test_wgan_gp_brings_the_papers_batch_unless_the_user_chose_one(qtbot):
+    panel = tp.TrainPanel(TrainingSession())
+    qtbot.addWidget(panel)
+    panel.family.setCurrentIndex(panel.family.findData("vae"))
+    assert panel.batch_size.value() == 128
+    panel.family.setCurrentIndex(panel.family.findData("wgan-gp"))
+    assert panel.batch_size.value() == 320  # 64 real images per critic update x 5 critic updates
+    assert panel.train_config().batch_size == 320
+    panel.family.setCurrentIndex(panel.family.findData("dcgan"))
+    assert panel.batch_size.value() == 128
+    panel.batch_size.setValue(50)  # the user's choice survives a family change
+    panel.family.setCurrentIndex(panel.family.findData("wgan-gp"))
+    assert panel.batch_size.value() == 50
+
+
 def test_fields_that_do_nothing_under_the_current_choice_are_greyed(qtbot):
     """sigma only matters for a Gaussian decoder, the mixture's shape for the mixture prior,
     the capacity schedule's numbers once capacity is on; the form follows the choice live."""

@@ -236,3 +236,15 @@ def test_runs_lists_the_run_folders_with_their_last_eval(shapes_run, capsys, tmp
     assert record["step"] == 30 and record["eval"]["test_loss"] == loss and record["problem"] is None
     assert main(["runs", str(tmp_path / "missing")]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_wgan_gp_trains_with_the_papers_batch_by_default(tmp_path):
+    """64 real images per critic update, as in the paper: the step's batch is 64 x n_critic."""
+    run = tmp_path / "w"
+    assert main(["train", "--model", "wgan-gp", "--dataset", "shapes", "--image-size", "28", "--steps", "1",
+                 "--n-critic", "3", "--g-channels", "8", "--d-channels", "8", "--fc-hidden", "16", "--out", str(run)]) == 0
+    assert json.loads((run / "config.json").read_text())["train_config"]["batch_size"] == 192  # 64 x 3
+    assert main(["train", "--model", "wgan-gp", "--dataset", "shapes", "--image-size", "28", "--steps", "1",
+                 "--batch-size", "32", "--g-channels", "8", "--d-channels", "8", "--fc-hidden", "16",
+                 "--out", str(tmp_path / "w2")]) == 0
+    assert json.loads((tmp_path / "w2" / "config.json").read_text())["train_config"]["batch_size"] == 32
