@@ -57,6 +57,8 @@ class RunsBrowser(QDialog):
     compare_requested = Signal(list)  # of run folder paths (str)
     #: the list is on screen (tests wait for it)
     scanned = Signal()
+    #: the user pointed the browser at another folder (the window remembers it)
+    root_changed = Signal(str)
 
     def __init__(self, root: str | Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -148,6 +150,7 @@ class RunsBrowser(QDialog):
 
     def set_root(self, root: str | Path) -> None:
         self.root = Path(root).expanduser()
+        self.root_changed.emit(str(self.root))
         self.refresh()
 
     def _show_runs(self, runs: list[RunSummary]) -> None:

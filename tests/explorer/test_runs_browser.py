@@ -86,3 +86,15 @@ def test_browser_says_how_to_get_runs_and_can_list_another_folder(qtbot, window,
         browser.set_root(other)
     assert browser.table.rowCount() == 1 and "config.json unreadable" in browser.table.item(0, 0).toolTip()
     assert str(other) in browser.folder_label.text()
+
+    # the next window's browser opens on the folder chosen last
+    from explorer.main_window import MainWindow
+
+    second = MainWindow(dataset_factory=window.dataset_factory)
+    qtbot.addWidget(second)
+    try:
+        second.show_runs_browser()
+        assert second.runs_browser.root == other
+        qtbot.waitUntil(lambda: second.runs_browser.table.rowCount() == 1, timeout=10_000)
+    finally:
+        second.shutdown()
