@@ -112,6 +112,24 @@ def slerp(a: Vector, b: Vector, t: float | Sequence[float] | np.ndarray, eps: fl
     return _like(_endpoints_exact(out, a64, b64, t64), a)
 
 
+def latent_arithmetic(spec: LatentSpec, a: Vector, b: Vector, c: Vector, scale: float = 1.0) -> np.ndarray:
+    """``c + scale * (a - b)``: the DCGAN paper's vector arithmetic ("smiling woman - neutral
+    woman + neutral man = smiling man"), on flat latents laid out as ``spec``.
+
+    The noise dims and continuous codes take the arithmetic; each categorical block is
+    ``c``'s (a difference of one-hot codes is not a code): "bold 3 - thin 3 + thin 7" keeps the 7.
+    """
+    a64, b64, c64 = (np.asarray(v, np.float64).reshape(-1) for v in (a, b, c))
+    if not a64.shape == b64.shape == c64.shape == (spec.input_dim,):
+        raise ValueError(f"latent arithmetic needs three points of {spec.input_dim} values")
+    out = c64 + scale * (a64 - b64)
+    start = spec.z_dim
+    for k in spec.categorical:
+        out[start : start + k] = c64[start : start + k]
+        start += k
+    return out.astype(np.float32)
+
+
 # ---------------------------------------------------------------------------------------
 # model identity
 # ---------------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from models.data.base import Dataset
-from models.paths import KINDS, LatentPath, ModelIdentity, load_path, random_path, render_frames, save_gif, save_path, save_strip
+from models.paths import (KINDS, LatentPath, ModelIdentity, latent_arithmetic, load_path, random_path, render_frames, save_gif,
+                          save_path, save_strip)
 
 from ..decoder import IMAGE_FILTER, IMAGE_SUFFIXES, encode_images, load_image_file
 from ..explore_workers import LatestJobRunner, array_to_qimage, decode_one, snapshot_model
@@ -129,6 +130,29 @@ class PathsPanel(QWidget):
         rows.addWidget(self.kind_all)
         layout.addLayout(rows)
 
+        # The DCGAN paper's vector arithmetic on keyframes: A - B + C ("smiling woman -
+        # neutral woman + neutral man"): the difference A - B carried over to C.
+        arith = QGroupBox("Arithmetic")
+        ar = QHBoxLayout(arith)
+        self.arith_a, self.arith_b, self.arith_c = QSpinBox(), QSpinBox(), QSpinBox()
+        for box, name, tip in ((self.arith_a, "A", "The keyframe with the attribute"),
+                               (self.arith_b, "B", "A keyframe like A without the attribute"),
+                               (self.arith_c, "C", "The keyframe to give the attribute to")):
+            box.setPrefix(f"{name} #")
+            box.setRange(1, 1)
+            box.setToolTip(tip)
+        self.arith_btn = QPushButton("Add A − B + C")
+        self.arith_btn.setToolTip("Add the keyframe C + (A − B) and go there: A's difference from B, carried over to C.\n"
+                                  "Categorical codes are C's.")
+        self.arith_btn.setEnabled(False)  # until there are keyframes
+        ar.addWidget(self.arith_a)
+        ar.addWidget(QLabel("−"))
+        ar.addWidget(self.arith_b)
+        ar.addWidget(QLabel("+"))
+        ar.addWidget(self.arith_c)
+        ar.addWidget(self.arith_btn, 1)
+        layout.addWidget(arith)
+
         play = QGroupBox("Playback")
         pl = QGridLayout(play)
         self.play_btn = QPushButton("▶ Play")
@@ -203,6 +227,7 @@ class PathsPanel(QWidget):
         self.save_btn.clicked.connect(lambda: self.save_path_file())
         self.load_btn.clicked.connect(lambda: self.load_path_file())
         self.compare_btn.clicked.connect(self.send_to_compare)
+        self.arith_btn.clicked.connect(lambda: self.add_arithmetic())
         self.jobs.busy_changed.connect(self.progress.setVisible)
         self.jobs.failed.connect(self._say)
 
@@ -248,6 +273,17 @@ class PathsPanel(QWidget):
 
     def add_current(self) -> None:
         self.add_keyframe(self.latent_state.flat, "current point")
+
+    def add_arithmetic(self, a: int | None = None, b: int | None = None, c: int | None = None) -> None:
+        """Add keyframe C + (A - B) (1-based keyframe numbers; default: the spin boxes) and go there."""
+        spec = self.model_state.spec
+        a, b, c = (v if v is not None else box.value() for v, box in ((a, self.arith_a), (b, self.arith_b), (c, self.arith_c)))
+        if spec is None or not all(1 <= i <= len(self.keyframes) for i in (a, b, c)):
+            self._say("Arithmetic needs keyframes A, B and C: add some first.")
+            return
+        flat = latent_arithmetic(spec, *(self.keyframes[i - 1].flat for i in (a, b, c)))
+        self.add_keyframe(flat, f"{a} − {b} + {c}")
+        self.go_to(len(self.keyframes) - 1)
 
     def add_random(self) -> None:
         model = self.model_state.model
@@ -336,6 +372,14 @@ class PathsPanel(QWidget):
 
     def _rebuild_table(self) -> None:
         self.table.setRowCount(len(self.keyframes))
+        n = max(1, len(self.keyframes))
+        boxes = (self.arith_a, self.arith_b, self.arith_c)
+        for box in boxes:
+            box.setMaximum(n)
+        if n >= 3 and all(box.value() == 1 for box in boxes):
+            for i, box in enumerate(boxes):  # a starting point that is not 1 - 1 + 1
+                box.setValue(i + 1)
+        self.arith_btn.setEnabled(len(self.keyframes) >= 2)
         for row, key in enumerate(self.keyframes):
             item = QTableWidgetItem(f"{row + 1}. {key.label}")
             item.setToolTip(f"{key.label}\n|z| = {np.linalg.norm(key.flat):.2f}")

@@ -54,6 +54,24 @@ def test_add_keyframes_and_play_to_the_last(qtbot, panel, states):
     np.testing.assert_array_equal(ls.flat, panel.keyframes[1].flat)
 
 
+def test_vector_arithmetic_adds_c_plus_a_minus_b_and_goes_there(qtbot, panel, states):
+    from PySide6.QtCore import Qt
+
+    _, ls = states
+    assert not panel.arith_btn.isEnabled()  # nothing to add up yet
+    for _ in range(3):
+        panel.add_random()
+    a, b, c = (k.flat for k in panel.keyframes)
+    assert (panel.arith_a.value(), panel.arith_b.value(), panel.arith_c.value()) == (1, 2, 3)
+    qtbot.mouseClick(panel.arith_btn, Qt.MouseButton.LeftButton)
+    assert len(panel.keyframes) == 4 and panel.keyframes[-1].label == "1 − 2 + 3"
+    np.testing.assert_allclose(panel.keyframes[-1].flat, c + a - b, atol=1e-6)
+    np.testing.assert_array_equal(ls.flat, panel.keyframes[-1].flat)  # the sliders went there
+    panel.arith_a.setValue(4)  # the new keyframe can take part in the next sum
+    panel.arith_b.setValue(9)  # clamped to the keyframes there are
+    assert panel.arith_b.value() == 4
+
+
 def test_gif_export_has_every_frame(qtbot, panel, states, tmp_path):
     ms, _ = states
     spec = ms.spec

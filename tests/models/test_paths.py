@@ -216,3 +216,18 @@ def test_traversal_infogan_figure():
     assert codes[:, 1].eq(0).all()
     assert paths.traversal_images(model, steps=5).shape == (20, 1, 3, 10)
     assert paths.infogan_grid(model, code=1, steps=3).shape == (4 * 5 + 2, 3 * 12 + 2, 1)
+
+
+def test_latent_arithmetic_moves_noise_and_codes_and_keeps_cs_category():
+    from models.latent import LatentSpec
+    from models.paths import latent_arithmetic
+
+    spec = LatentSpec(z_dim=2, categorical=(3,), continuous=1)
+    a = np.array([1.0, 2.0, 1, 0, 0, 0.5], np.float32)  # "bold 0"
+    b = np.array([0.0, 2.0, 1, 0, 0, -0.5], np.float32)  # "thin 0"
+    c = np.array([0.5, -1.0, 0, 0, 1, -0.5], np.float32)  # "thin 2"
+    out = latent_arithmetic(spec, a, b, c)
+    assert out.tolist() == pytest.approx([1.5, -1.0, 0, 0, 1, 0.5])  # "bold 2": c's category kept
+    assert latent_arithmetic(spec, a, b, c, scale=0.5).tolist() == pytest.approx([1.0, -1.0, 0, 0, 1, 0.0])
+    with pytest.raises(ValueError, match="three points of 6 values"):
+        latent_arithmetic(spec, a[:5], b, c)
