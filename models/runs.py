@@ -267,10 +267,14 @@ def summarize_run(path: str | Path) -> RunSummary | None:
 
 def find_runs(root: str | Path) -> list[RunSummary]:
     """The run folders directly inside ``root`` (where the window and ``train --out`` put
-    them), most recently changed first; [] when ``root`` does not exist."""
+    them), most recently changed first; [] when ``root`` does not exist. A run folder given
+    itself is listed alone."""
     root = Path(root).expanduser()
     if not root.is_dir():
         return []
+    itself = summarize_run(root)
+    if itself is not None:
+        return [itself]
     runs = []
     for child in root.iterdir():
         try:

@@ -33,6 +33,7 @@ def test_runs_are_listed_newest_first_with_what_they_logged(tiny_dataset, tmp_pa
     assert a.openable and a.has_best and a.samples is not None and a.samples.name == "step_00000014.png"
     assert (b.family, b.step) == ("ae", 7) and b.problem == ""
     assert find_runs(tmp_path / "missing") == []
+    assert [r.name for r in find_runs(tmp_path / "a-vae")] == ["a-vae"]  # a run folder itself
 
 
 def test_damaged_runs_are_listed_with_the_problem_named(tiny_dataset, tmp_path):
