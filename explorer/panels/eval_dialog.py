@@ -161,6 +161,7 @@ class EvaluationDialog(QDialog):
             self.message.setText(f"Training the {self.dataset.name} classifier: step {done:,} of {total:,}…")
         else:
             self.message.setText("Scoring samples…")
+            self.cancel_button.setEnabled(False)  # only the classifier's training stops midway
 
     def cancel(self) -> None:
         self._cancel.set()
