@@ -160,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="linear: every learning rate falls linearly to 0 over this run (sharpens GAN samples at the end)")
     t.add_argument("--explode-factor", type=float,
                    help="halt when a loss term grows past this many times its first logged size (default 1e4; 0: never)")
+    t.add_argument("--score-samples", type=int, metavar="N",
+                   help="score N samples (inception score, classifier FID) at every checkpoint; a GAN's best "
+                        "checkpoint is then its lowest FID. Default: 2000 for the GAN families when the dataset's "
+                        "classifier is cached, else 0 (off)")
     t.add_argument("--out", type=Path, help="run folder to write (default with --resume: the resumed run)")
     _add_model_flags(t)
 
@@ -286,6 +290,26 @@ def _scoring_classifier(dataset, device):
     return clf
 
 
+def _training_scorer(n: int | None, model, dataset, device, quiet: bool):
+    """train()'s sample scorer for ``--score-samples`` (None: see its help), or None."""
+    from models.classifier import cache_path
+    from models.generative_metrics import TRAINING_SAMPLES, training_scorer
+
+    if n is None:  # by default only where it costs nothing up front and losses say least
+        n = TRAINING_SAMPLES if (model.has_prior and not model.latent_spec.has_encoder and dataset.labelled
+                                 and cache_path(dataset).exists()) else 0
+    if n <= 0:
+        return None
+    if not model.has_prior:
+        raise CLIError(f"--score-samples: {model.family} has no prior to sample from")
+    if not dataset.labelled:
+        raise CLIError(f"--score-samples: {dataset.name} has no class labels to train the scoring classifier on")
+    classifier = _scoring_classifier(dataset, device)
+    if not quiet:
+        print(f"scoring {n} samples at every checkpoint (sample_is, sample_fid)", file=sys.stderr)
+    return training_scorer(classifier, dataset.test, n=n)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from models.distributed import init_from_env, shutdown
     from models.training import resolve_device
@@ -363,8 +387,9 @@ def _train(args: argparse.Namespace, device, rank: int, world: int) -> int:
               f"{f' x {world} processes' if world > 1 else ''} -> {run.path}", file=sys.stderr)
     bar = None
     try:
+        scorer = _training_scorer(args.score_samples, model, dataset, device, quiet) if rank == 0 else None
         for m in train(model, dataset, cfg, control, run, extra_state={"cli": " ".join(sys.argv[1:])},
-                       start_step=start_step, optimizer_state=optimizer_state):
+                       start_step=start_step, optimizer_state=optimizer_state, sample_scorer=scorer):
             terms = " ".join(f"{k}={v:.4g}" for k, v in m.terms.items())
             if tty:
                 from tqdm import tqdm
@@ -376,7 +401,8 @@ def _train(args: argparse.Namespace, device, rank: int, world: int) -> int:
             elif quiet:
                 continue
             elif m.event != "log" or m.step % (cfg.log_every * 10) == 0:
-                val = f" val_total={m.validation['total']:.4g}" if m.validation and "total" in m.validation else ""
+                val = "".join(f" {label}={m.validation[k]:.4g}" for k, label in
+                              (("total", "val_total"), ("sample_is", "IS"), ("sample_fid", "FID")) if k in (m.validation or {}))
                 print(f"step {m.step}/{m.total_steps} epoch {m.epoch:.2f} {m.seconds:.1f}s {m.steps_per_s:.0f} steps/s {terms}{val}",
                       file=sys.stderr, flush=True)
             if m.event in ("done", "stopped") and not quiet:

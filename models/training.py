@@ -293,8 +293,15 @@ def train(
     extra_state: dict[str, Any] | None = None,
     start_step: int = 0,
     optimizer_state: dict[str, dict[str, Any]] | None = None,
+    sample_scorer: Callable[[LatentModel], dict[str, float]] | None = None,
 ) -> Iterator[StepMetrics]:
     """Train ``model`` on ``dataset``; yield a StepMetrics every ``log_every`` steps.
+
+    ``sample_scorer(model)`` (optional; see ``generative_metrics.training_scorer``) scores
+    the model's samples at each validation (checkpoints and epoch ends), on the process that
+    writes the run: its figures join the validation terms (``sample_is``, ``sample_fid``), and
+    a family without a held-out loss (the GANs) keeps as ``best`` the checkpoint of lowest
+    ``sample_fid`` - a GAN's losses say little about its samples.
 
     Raises TrainingDiverged on a NaN/inf loss (the run folder keeps the last good
     checkpoint). On stop it saves a checkpoint and yields a final "stopped" event.
@@ -368,8 +375,6 @@ def train(
         return out
 
     def validate() -> dict[str, float]:
-        if n_val == 0:
-            return {}
         model.eval()
         sums: dict[str, float] = {}
         with torch.no_grad():
@@ -377,8 +382,11 @@ def train(
                 idx = val_idx[a : a + 500]
                 for k, v in model.validation_terms(test_split.batch(idx)).items():
                     sums[k] = sums.get(k, 0.0) + float(v) * len(idx)
+            out = {k: v / n_val for k, v in sums.items()}
+            if sample_scorer is not None and (run is not None or world == 1):
+                out.update(sample_scorer(model))
         model.train()
-        return {k: v / n_val for k, v in sums.items()}
+        return out
 
     def cpu_weights() -> dict[str, torch.Tensor]:
         return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
@@ -390,7 +398,8 @@ def train(
         if run is None or not weights_finite():
             return None
         state = {**state_base, "step": step, "epoch": epoch, "seconds": seconds, "validation": val}
-        run.save(model, state, score=val.get("total"), optimizers=optimizers)
+        score = val.get("total", val.get("sample_fid"))  # a held-out loss where there is one
+        run.save(model, state, score=score, optimizers=optimizers)
         return str(run.latest)
 
     t0 = time.perf_counter()

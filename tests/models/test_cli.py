@@ -8,6 +8,7 @@ from PIL import Image
 
 from explorer.cli import main
 from models.checkpoint import load_checkpoint
+from models.runs import RunDir
 
 
 @pytest.fixture(scope="module")
@@ -248,3 +249,40 @@ def test_wgan_gp_trains_with_the_papers_batch_by_default(tmp_path):
                  "--batch-size", "32", "--g-channels", "8", "--d-channels", "8", "--fc-hidden", "16",
                  "--out", str(tmp_path / "w2")]) == 0
     assert json.loads((tmp_path / "w2" / "config.json").read_text())["train_config"]["batch_size"] == 32
+
+
+def _labelled_folder(root, n=24):
+    rng = np.random.default_rng(0)
+    for label, (r0, r1) in {"bars": (4, 24), "blobs": (10, 18)}.items():
+        (root / label).mkdir(parents=True)
+        for i in range(n):
+            a = np.zeros((28, 28), np.uint8)
+            a[r0:r1, 10 + i % 4: 18 - i % 4] = 255
+            Image.fromarray(np.clip(a + rng.integers(0, 40, a.shape), 0, 255).astype(np.uint8)).save(root / label / f"{i}.png")
+    return root
+
+
+def test_train_scores_a_gans_samples_at_its_checkpoints(tmp_path, monkeypatch, capsys):
+    from models.runs import checkpoint_state
+
+    monkeypatch.setenv("LATENT_EXPLORER_DATA", str(tmp_path / "cache"))  # no classifier cached yet
+    data = _labelled_folder(tmp_path / "imgs")
+    common = ["train", "--model", "gan", "--dataset", "folder", "--data-dir", str(data), "--image-size", "28",
+              "--z-dim", "4", "--batch-size", "16", "--steps", "6"]
+    assert main([*common, "--out", str(tmp_path / "off")]) == 0  # default without a cached classifier: off
+    assert not any("val_sample_is" in r for r in RunDir(tmp_path / "off").read_metrics())
+    capsys.readouterr()
+
+    assert main([*common, "--score-samples", "100", "--out", str(tmp_path / "on")]) == 0  # asked: trains it
+    err = capsys.readouterr().err
+    assert "training the folder classifier" in err and "scoring 100 samples at every checkpoint" in err
+    run = RunDir(tmp_path / "on")
+    scored = [r for r in run.read_metrics() if "val_sample_fid" in r]
+    assert scored and all(1.0 <= r["val_sample_is"] <= 2.0 + 1e-6 for r in scored)  # two classes
+    assert checkpoint_state(run.best)["best_score"] == min(r["val_sample_fid"] for r in scored)
+
+    assert main([*common, "--out", str(tmp_path / "auto")]) == 0  # cached now: a GAN is scored by default
+    assert any("val_sample_is" in r for r in RunDir(tmp_path / "auto").read_metrics())
+    assert main(["train", "--model", "ae", "--dataset", "folder", "--data-dir", str(data), "--image-size", "28",
+                 "--steps", "2", "--score-samples", "50", "--out", str(tmp_path / "ae")]) == 2  # no prior
+    assert "has no prior" in capsys.readouterr().err

@@ -185,3 +185,30 @@ def test_linear_lr_decay_reaches_zero_at_the_end_of_the_run(tiny_dataset, monkey
     assert [r["generator"] for r in seen] == pytest.approx([1e-3, 0.75e-3, 0.5e-3, 0.25e-3])
     with pytest.raises(ValueError, match="lr_decay"):
         list(train(model, tiny_dataset, TrainConfig(steps=1, batch_size=20, device="cpu", lr_decay="cosine")))
+
+
+def test_sample_scores_pick_a_gans_best_checkpoint(tiny_dataset, tmp_path):
+    """A GAN has no held-out loss; with a sample scorer its best checkpoint is the lowest FID."""
+    from models.runs import checkpoint_state
+
+    fids = iter([5.0, 3.0, 4.0, 6.0])
+    seen_modes: list[bool] = []
+
+    def scorer(model):
+        seen_modes.append(model.training)
+        return {"sample_is": 2.0, "sample_fid": next(fids)}
+
+    m = build_model("gan", z_dim=4, hidden=16)
+    run = RunDir(tmp_path / "gan")
+    out = list(train(m, tiny_dataset, _cfg(steps=21), run=run, sample_scorer=scorer))  # 6 steps per epoch
+    assert seen_modes == [False] * 4  # scored in eval mode at each checkpoint: epoch ends 6, 12, 18 and the end
+    assert [r.get("val_sample_fid") for r in run.read_metrics() if "val_sample_fid" in r] == [5.0, 3.0, 4.0]
+    best = checkpoint_state(run.best)
+    assert best["step"] == 12 and best["best_score"] == 3.0
+    assert out[-1].step == 21 and out[-1].validation == {"sample_is": 2.0, "sample_fid": 6.0}
+
+
+def test_without_a_scorer_a_gan_keeps_no_best_checkpoint(tiny_dataset, tmp_path):
+    run = RunDir(tmp_path / "gan")
+    list(train(build_model("gan", z_dim=4, hidden=16), tiny_dataset, _cfg(steps=14, checkpoint_every=7), run=run))
+    assert run.latest.exists() and not run.best.exists()  # nothing to rank checkpoints by
