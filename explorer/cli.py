@@ -292,12 +292,13 @@ def _scoring_classifier(dataset, device):
 
 def _training_scorer(n: int | None, model, dataset, device, quiet: bool):
     """train()'s sample scorer for ``--score-samples`` (None: see its help), or None."""
-    from models.classifier import cache_path
-    from models.generative_metrics import TRAINING_SAMPLES, training_scorer
+    from models.generative_metrics import default_training_scorer, training_scorer
 
     if n is None:  # by default only where it costs nothing up front and losses say least
-        n = TRAINING_SAMPLES if (model.has_prior and not model.latent_spec.has_encoder and dataset.labelled
-                                 and cache_path(dataset).exists()) else 0
+        scorer = default_training_scorer(model, dataset, device)
+        if scorer is not None and not quiet:
+            print("scoring 2000 samples at every checkpoint (sample_is, sample_fid; --score-samples 0: off)", file=sys.stderr)
+        return scorer
     if n <= 0:
         return None
     if not model.has_prior:

@@ -337,7 +337,12 @@ class TrainingWorker(QObject):
                                        model.preview_columns(), total, start_step))
         pending: list[StepMetrics] = []
         last_emit = 0.0
-        for m in train(model, dataset, cfg, self.control, run, start_step=start_step, optimizer_state=optimizer_state):
+        from models.generative_metrics import default_training_scorer
+
+        # a GAN's samples scored at each checkpoint when the classifier is cached (Evaluate caches it)
+        scorer = default_training_scorer(model, dataset, device)
+        for m in train(model, dataset, cfg, self.control, run, start_step=start_step, optimizer_state=optimizer_state,
+                       sample_scorer=scorer):
             pending.append(m)
             now = time.monotonic()
             # snapshots wait for the interval too (a fast model makes one every few ms; the

@@ -268,6 +268,18 @@ def training_scorer(classifier: Classifier, test_split: Split, n: int = TRAINING
     return score
 
 
+def default_training_scorer(model, dataset: Dataset, device: torch.device | str | None = None,
+                            n: int = TRAINING_SAMPLES) -> Callable[[object], dict[str, float]] | None:
+    """The sample scorer a run gets unless told otherwise: only for families without an
+    encoder (a GAN's losses say least about its samples) and only when the dataset's
+    classifier is already cached (training one first would cost minutes); else None."""
+    from .classifier import cache_path
+
+    if not (model.has_prior and not model.latent_spec.has_encoder and dataset.labelled and cache_path(dataset).exists()):
+        return None
+    return training_scorer(get_classifier(dataset, device), dataset.test, n=n)
+
+
 @torch.no_grad()
 def evaluate_generator(
     model,

@@ -28,6 +28,11 @@ REDRAW_INTERVAL_MS = 100
 
 #: the adversarial game's terms. Beside a likelihood (an AAE's recon of ~100 nats next to
 #: its D and G losses of ~1) they get a plot of their own so neither scale flattens the other
+#: validation series with a plot of their own (the samples' inception score, from a run's
+#: sample scorer); the FID beside it is in the metrics file and picks a GAN's best checkpoint
+QUALITY_SERIES = frozenset({"val sample_is"})
+#: recorded but not drawn: FID's scale (5 to 1,000) fits neither plot
+UNPLOTTED = frozenset({"val sample_fid"})
 ADVERSARIAL_TERMS = frozenset({"d_loss", "g_loss", "d_real", "d_fake", "critic_loss", "gradient_penalty",
                                "wasserstein", "info_cat", "info_cont", "mutual_info"})
 
@@ -85,19 +90,10 @@ class TrainingView(QWidget):
         self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="8pt", colCount=2)
         self.legend.setBrush(pg.mkBrush(30, 31, 34, 200))  # readable over the curves
         # the adversarial terms' plot, shown only for models that also have a likelihood (AAE)
-        self.adv_plot_widget = pg.PlotWidget(background=BACKGROUND)
-        self.adv_plot = self.adv_plot_widget.getPlotItem()
-        self.adv_plot.setLabel("bottom", "step")
-        self.adv_plot.setLabel("left", "adversarial")
-        self.adv_plot.showGrid(x=True, y=True, alpha=0.15)
-        self.adv_plot.setClipToView(True)
-        self.adv_plot.setDownsampling(auto=True, mode="peak")
-        self.adv_plot.setMenuEnabled(False)
-        self.adv_plot.setXLink(self.plot)
-        self.adv_legend = self.adv_plot.addLegend(offset=(-10, 10), labelTextSize="8pt", colCount=2)
-        self.adv_legend.setBrush(pg.mkBrush(30, 31, 34, 200))
-        self.adv_plot_widget.setVisible(False)
+        self.adv_plot_widget, self.adv_plot, self.adv_legend = self._side_plot("adversarial")
         self.split_adversarial = False
+        # the samples' inception score at each checkpoint, shown when the run scores them
+        self.quality_plot_widget, self.quality_plot, self.quality_legend = self._side_plot("inception score")
         self.log_scale = QCheckBox("Log scale")
         self.log_scale.setToolTip("Logarithmic loss axis (terms that go negative, e.g. a WGAN critic, are hidden)")
         self.log_scale.toggled.connect(self._on_log_toggled)
@@ -124,6 +120,7 @@ class TrainingView(QWidget):
         left_layout.addLayout(controls)
         left_layout.addWidget(self.plot_widget, 3)
         left_layout.addWidget(self.adv_plot_widget, 2)
+        left_layout.addWidget(self.quality_plot_widget, 2)
         left_layout.addWidget(self.summary)
 
         # -- previews
@@ -156,6 +153,22 @@ class TrainingView(QWidget):
         self._timer.setInterval(REDRAW_INTERVAL_MS)
         self._timer.timeout.connect(self._redraw)
 
+    def _side_plot(self, left_label: str) -> tuple[pg.PlotWidget, pg.PlotItem, pg.LegendItem]:
+        """A plot under the loss plot, sharing its step axis; hidden until a run needs it."""
+        widget = pg.PlotWidget(background=BACKGROUND)
+        plot = widget.getPlotItem()
+        plot.setLabel("bottom", "step")
+        plot.setLabel("left", left_label)
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        plot.setClipToView(True)
+        plot.setDownsampling(auto=True, mode="peak")
+        plot.setMenuEnabled(False)
+        plot.setXLink(self.plot)
+        legend = plot.addLegend(offset=(-10, 10), labelTextSize="8pt", colCount=2)
+        legend.setBrush(pg.mkBrush(30, 31, 34, 200))
+        widget.setVisible(False)
+        return widget, plot, legend
+
     def set_reconstructions_shown(self, shown: bool) -> None:
         """Models without an encoder (GANs) have no reconstructions: their samples take the
         whole preview area instead of sharing it with an empty slot."""
@@ -175,8 +188,10 @@ class TrainingView(QWidget):
             self._plot_of(name).removeItem(curve)
         self.legend.clear()
         self.adv_legend.clear()
+        self.quality_legend.clear()
         self.split_adversarial = False
         self.adv_plot_widget.setVisible(False)
+        self.quality_plot_widget.setVisible(False)
         self.plot.setLabel("bottom", "step")
         self.series.clear()
         self.curves.clear()
@@ -194,7 +209,8 @@ class TrainingView(QWidget):
             for name, value in m.terms.items():
                 self._series(name).append(m.step, value)
             for name, value in (m.validation or {}).items():
-                self._series(f"val {name}").append(m.step, value)
+                if f"val {name}" not in UNPLOTTED:
+                    self._series(f"val {name}").append(m.step, value)
             if m.terms:
                 self.summary.setText("   ".join(f"{k} {v:.4g}" for k, v in m.terms.items()) + f"   (step {m.step})")
         previews = next((m.previews for m in reversed(batch) if m.previews), None)
@@ -217,7 +233,8 @@ class TrainingView(QWidget):
                 if key in ("step", "epoch", "seconds") or not isinstance(value, (int, float)) or isinstance(value, bool):
                     continue
                 name = f"val {key[4:]}" if key.startswith("val_") else key
-                self._series(name).append(step, float(value))
+                if name not in UNPLOTTED:
+                    self._series(name).append(step, float(value))
             last = r
         if samples is not None:
             self.samples.set_image(_grey(samples))
@@ -241,6 +258,15 @@ class TrainingView(QWidget):
 
     def _series(self, name: str) -> Series:
         s = self.series.get(name)
+        if s is None and name in QUALITY_SERIES:
+            s = self.series[name] = Series()
+            # one point per checkpoint: markers, and never smoothed (see _redraw)
+            curve = self.quality_plot.plot([], [], pen=pg.mkPen("#e0b050", width=1.5), symbol="o", symbolSize=5,
+                                           symbolBrush="#e0b050", name="samples (2,000)")
+            self.curves[name] = curve
+            self.quality_plot_widget.setVisible(True)
+            self.plot.setLabel("bottom", "")  # the plot below says "step"
+            return s
         if s is None:
             s = self.series[name] = Series()
             validation = name.startswith("val ")
@@ -265,6 +291,8 @@ class TrainingView(QWidget):
             self.plot.setLabel("bottom", "")  # the plot below (same x) says "step"
 
     def _plot_of(self, name: str) -> pg.PlotItem:
+        if name in QUALITY_SERIES:
+            return self.quality_plot
         return self.adv_plot if self.split_adversarial and name in ADVERSARIAL_TERMS else self.plot
 
     def _color_index(self, base: str) -> int:
@@ -285,9 +313,10 @@ class TrainingView(QWidget):
         alpha = self.smoothing.value()
         log = self.log_scale.isChecked()
         for name, s in self.series.items():
-            y = s.smoothed(alpha)
+            quality = name in QUALITY_SERIES
+            y = s.smoothed(0.0 if quality else alpha)  # a checkpoint's score is a measurement, not noise
             x = s.x[: s.n]
-            if log:  # log10 of non-positive values is undefined: leave those points out
+            if log and not quality:  # log10 of non-positive values is undefined: leave those points out
                 keep = y > 0
                 x, y = x[keep], y[keep]
             self.curves[name].setData(x.copy(), y.copy())

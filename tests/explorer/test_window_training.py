@@ -109,16 +109,17 @@ def test_diverged_run_is_reported(qtbot, window, small_vae_form):
     assert window.session.state == "idle"
 
 
-def test_gan_run_previews_the_weight_average_over_the_whole_preview_area(qtbot, window):
-    def small_gan(panel) -> None:
-        panel.family.setCurrentIndex(panel.family.findData("gan"))
-        panel.fields["z_dim"].set(8)
-        panel.fields["g_hidden"].set((32,))
-        panel.fields["d_hidden"].set((32,))
-        panel.batch_size.setValue(32)
-        panel.epochs.setValue(1000.0)
-        panel.device.setCurrentText("cpu")
+def small_gan(panel) -> None:
+    panel.family.setCurrentIndex(panel.family.findData("gan"))
+    panel.fields["z_dim"].set(8)
+    panel.fields["g_hidden"].set((32,))
+    panel.fields["d_hidden"].set((32,))
+    panel.batch_size.setValue(32)
+    panel.epochs.setValue(1000.0)
+    panel.device.setCurrentText("cpu")
 
+
+def test_gan_run_previews_the_weight_average_over_the_whole_preview_area(qtbot, window):
     start(qtbot, window, small_gan)
     view = window.training_view
     assert window.model_state.model.config.ema == 0.999 and window.model_state.model.generator_ema is not None
@@ -129,3 +130,24 @@ def test_gan_run_previews_the_weight_average_over_the_whole_preview_area(qtbot, 
         window.train_panel.stop_button.click()
     saved = load_checkpoint(finished.args[0].checkpoint)
     assert int(saved.model.generator_ema.n_averaged) == finished.args[0].step
+
+
+def test_a_gan_run_plots_its_samples_inception_score_when_the_classifier_is_cached(qtbot, window, tiny_dataset):
+    from models.classifier import get_classifier
+    from models.runs import RunDir, checkpoint_state
+
+    view = window.training_view
+    get_classifier(tiny_dataset, "cpu", epochs=1)  # cached, as Evaluate or `eval` leave it
+    start(qtbot, window, small_gan)
+    # an epoch of the tiny set is 6 steps: every epoch end scores 2,000 samples
+    qtbot.waitUntil(lambda: "val sample_is" in view.series and view.series["val sample_is"].n >= 2, timeout=60_000)
+    assert view.quality_plot_widget.isVisible()
+    x, y = view.curves["val sample_is"].getData()
+    assert len(x) >= 1 and np.all((1.0 <= y) & (y <= 10.0))
+    assert "val sample_fid" not in view.curves  # recorded, not drawn
+    with qtbot.waitSignal(window.session.finished, timeout=20_000) as finished:
+        window.train_panel.stop_button.click()
+    run = RunDir(Path(finished.args[0].checkpoint).parents[1])
+    best = checkpoint_state(run.best)  # a GAN has a best checkpoint now: its lowest sample FID
+    fids = [r["val_sample_fid"] for r in run.read_metrics() if "val_sample_fid" in r]
+    assert best is not None and fids and best["best_score"] <= min(fids)
