@@ -93,7 +93,9 @@ class TrainingView(QWidget):
         self.adv_plot_widget, self.adv_plot, self.adv_legend = self._side_plot("adversarial")
         self.split_adversarial = False
         # the samples' inception score at each checkpoint, shown when the run scores them
-        self.quality_plot_widget, self.quality_plot, self.quality_legend = self._side_plot("inception score")
+        self.quality_plot_widget, self.quality_plot, self.quality_legend = self._side_plot("sample IS")
+        self.quality_plot_widget.setToolTip("Inception score of 2,000 samples (the dataset's classifier) at each checkpoint;\n"
+                                            "the best checkpoint is the one of lowest sample FID")
         self.log_scale = QCheckBox("Log scale")
         self.log_scale.setToolTip("Logarithmic loss axis (terms that go negative, e.g. a WGAN critic, are hidden)")
         self.log_scale.toggled.connect(self._on_log_toggled)
@@ -262,7 +264,7 @@ class TrainingView(QWidget):
             s = self.series[name] = Series()
             # one point per checkpoint: markers, and never smoothed (see _redraw)
             curve = self.quality_plot.plot([], [], pen=pg.mkPen("#e0b050", width=1.5), symbol="o", symbolSize=5,
-                                           symbolBrush="#e0b050", name="samples (2,000)")
+                                           symbolBrush="#e0b050")  # one curve: the axis names it
             self.curves[name] = curve
             self.quality_plot_widget.setVisible(True)
             self.plot.setLabel("bottom", "")  # the plot below says "step"
