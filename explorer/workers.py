@@ -332,15 +332,17 @@ class TrainingWorker(QObject):
                 optimizer_state = load_optimizer_state(run.latest)  # Adam's moments carry on
         else:
             run = RunDir((req.runs_root or runs_dir()) / run_folder_name(model.family, dataset.name))
+        from models.generative_metrics import default_training_scorer
+
+        # a GAN's samples scored at each checkpoint when the classifier is cached (Evaluate caches it)
+        if not model.latent_spec.has_encoder:
+            self.loading.emit("Preparing the sample scores…")  # the test set through the classifier: seconds
+        scorer = default_training_scorer(model, dataset, device)
         where = "CPU (1 training thread)" if device.type == "cpu" else device_description(device)
         self.started.emit(TrainStarted(copy.deepcopy(model).eval(), dataset, run.path, where,
                                        model.preview_columns(), total, start_step))
         pending: list[StepMetrics] = []
         last_emit = 0.0
-        from models.generative_metrics import default_training_scorer
-
-        # a GAN's samples scored at each checkpoint when the classifier is cached (Evaluate caches it)
-        scorer = default_training_scorer(model, dataset, device)
         for m in train(model, dataset, cfg, self.control, run, start_step=start_step, optimizer_state=optimizer_state,
                        sample_scorer=scorer):
             pending.append(m)
