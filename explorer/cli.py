@@ -292,12 +292,13 @@ def _scoring_classifier(dataset, device):
 
 def _training_scorer(n: int | None, model, dataset, device, quiet: bool):
     """train()'s sample scorer for ``--score-samples`` (None: see its help), or None."""
-    from models.generative_metrics import default_training_scorer, training_scorer
+    from models.generative_metrics import TRAINING_SAMPLES, default_training_scorer, training_scorer
 
     if n is None:  # by default only where it costs nothing up front and losses say least
         scorer = default_training_scorer(model, dataset, device)
         if scorer is not None and not quiet:
-            print("scoring 2000 samples at every checkpoint (sample_is, sample_fid; --score-samples 0: off)", file=sys.stderr)
+            print(f"scoring {TRAINING_SAMPLES} samples at every checkpoint (sample_is, sample_fid; --score-samples 0: off)",
+                  file=sys.stderr)
         return scorer
     if n <= 0:
         return None
@@ -641,7 +642,7 @@ def _dims_by_kl(model, dataset_name: str | None, data_dir: Path | None) -> list[
 
 def cmd_runs(args: argparse.Namespace) -> int:
     """The window's run browser as text: newest first."""
-    from models.runs import find_runs
+    from models.runs import find_runs, format_duration
 
     if not args.folder.is_dir():
         raise CLIError(f"no such folder: {args.folder}")
@@ -659,9 +660,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     rows = [("run", "family", "dataset", "steps", "time", "last eval", "changed")]
     for r in runs:
-        secs = int(r.seconds or 0)
-        rows.append((r.name, r.family, r.dataset, "" if r.step is None else f"{r.step:,}",
-                     f"{secs // 3600}:{secs // 60 % 60:02d}:{secs % 60:02d}" if r.seconds is not None else "",
+        rows.append((r.name, r.family, r.dataset, "" if r.step is None else f"{r.step:,}", format_duration(r.seconds),
                      r.headline or (r.problem and f"({r.problem})") or "",
                      datetime.fromtimestamp(r.modified).strftime("%Y-%m-%d %H:%M")))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

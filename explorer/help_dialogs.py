@@ -39,10 +39,13 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-def _device_text(device, describe) -> str:
-    if device.type == "cpu":
-        return f"CPU, no GPU found ({os.cpu_count() or '?'} cores)"
-    return describe(device)
+def _device_text() -> str:
+    """The device training would pick; for the CPU its cores (the GUI process's torch
+    thread count says nothing useful)."""
+    from models.training import device_description, resolve_device
+
+    device = resolve_device("auto")
+    return f"CPU, no GPU found ({os.cpu_count() or '?'} cores)" if device.type == "cpu" else device_description(device)
 
 
 def about_facts() -> list[tuple[str, str]]:
@@ -50,16 +53,16 @@ def about_facts() -> list[tuple[str, str]]:
     import torch
 
     from models.data.download import default_cache_dir
-    from models.training import device_description, resolve_device
 
     home = settings.home_dir()
+    pyside = _version("PySide6-Essentials")  # the wheel the project pins; else the full one
     return [
         ("Version", _version("latent-explorer")),
         ("Python", f"{platform.python_version()} ({sys.platform})"),
         ("PyTorch", torch.__version__),
-        ("PySide6", _version("PySide6-Essentials") if _version("PySide6-Essentials") != "not installed" else _version("PySide6")),
+        ("PySide6", pyside if pyside != "not installed" else _version("PySide6")),
         ("pyqtgraph", _version("pyqtgraph")),
-        ("Training device", _device_text(resolve_device("auto"), device_description)),
+        ("Training device", _device_text()),
         ("Runs folder", str(settings.runs_dir())),
         ("Data and classifier cache", str(default_cache_dir())),
         ("Settings", str(home / "settings.ini") if home is not None else settings.settings().fileName()),

@@ -297,8 +297,8 @@ class MainWindow(QMainWindow):
         from .panels.runs_browser import RunsBrowser
 
         if self.runs_browser is None:
-            remembered = settings.settings().value("runs_browser/root")
-            root = Path(str(remembered)) if remembered and Path(str(remembered)).is_dir() else settings.runs_dir()
+            remembered = Path(str(settings.settings().value("runs_browser/root") or ""))
+            root = remembered if str(remembered) not in ("", ".") and remembered.is_dir() else settings.runs_dir()
             self.runs_browser = RunsBrowser(root, self)
             self.runs_browser.root_changed.connect(lambda folder: settings.settings().setValue("runs_browser/root", folder))
             self.runs_browser.open_requested.connect(self.open_path)

@@ -108,20 +108,9 @@ class RunDir:
         return save_png(grid(images, ncol=ncol), self.samples / f"step_{step:08d}.png")
 
 
-def _checkpoint_metadata(path: Path) -> dict[str, str]:
-    """A checkpoint's safetensors header metadata; {} when unreadable."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return dict(f.metadata() or {})
-    except Exception:  # unreadable: callers treat it as absent
-        return {}
-
-
-def checkpoint_state(path: str | Path) -> dict[str, Any] | None:
-    """The training state in a checkpoint's metadata (reads the header only); None when
-    the file is missing or unreadable."""
+def _checkpoint_metadata(path: str | Path) -> dict[str, str] | None:
+    """A checkpoint's safetensors header metadata (reads the header only); None when the
+    file is missing or unreadable."""
     path = Path(path)
     if not path.exists():
         return None
@@ -129,9 +118,29 @@ def checkpoint_state(path: str | Path) -> dict[str, Any] | None:
 
     try:
         with safe_open(str(path), framework="pt") as f:
-            return json.loads((f.metadata() or {}).get("train_state", "{}"))
+            return dict(f.metadata() or {})
     except Exception:  # unreadable: callers treat it as absent
         return None
+
+
+def checkpoint_state(path: str | Path) -> dict[str, Any] | None:
+    """The training state in a checkpoint's metadata (reads the header only); None when
+    the file is missing or unreadable."""
+    meta = _checkpoint_metadata(path)
+    if meta is None:
+        return None
+    try:
+        return json.loads(meta.get("train_state", "{}"))
+    except ValueError:
+        return None
+
+
+def format_duration(seconds: float | None) -> str:
+    """``m:ss``, or ``h:mm:ss`` from an hour on; "" for None (the run browser and ``runs``)."""
+    if seconds is None:
+        return ""
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def record_eval(checkpoint: str | Path | None, result: dict[str, Any], seed: int) -> Path | None:
@@ -242,7 +251,7 @@ def summarize_run(path: str | Path) -> RunSummary | None:
     except (OSError, ValueError, AttributeError) as e:
         problems.append(f"config.json unreadable ({type(e).__name__})")
     if s.family == "?" and s.openable:  # older or hand-made folders: the checkpoint knows
-        meta = _checkpoint_metadata(run.latest if s.has_latest else run.best)
+        meta = _checkpoint_metadata(run.latest if s.has_latest else run.best) or {}
         s.family = str(meta.get("family", s.family))
         try:
             s.dataset = str(json.loads(meta.get("train_state") or "{}").get("dataset", s.dataset))

@@ -15,7 +15,7 @@ from PySide6.QtGui import QDesktopServices, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from models.runs import RunSummary, find_runs
+from models.runs import RunSummary, find_runs, format_duration
 
 from ..workers import JobRunner, describe_error
 from .common import caption_label
@@ -37,13 +37,6 @@ class _NumberItem(QTableWidgetItem):
         if isinstance(other, _NumberItem):
             return self.value < other.value
         return super().__lt__(other)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def _losses(last: dict[str, float], most: int = 3) -> str:
@@ -166,7 +159,7 @@ class RunsBrowser(QDialog):
                 QTableWidgetItem(r.dataset),
                 _NumberItem(r.step, "" if r.step is None else f"{r.step:,}"),
                 _NumberItem(r.epoch, "" if r.epoch is None else f"{r.epoch:.1f}"),
-                _NumberItem(r.seconds, _duration(r.seconds)),
+                _NumberItem(r.seconds, format_duration(r.seconds)),
                 _NumberItem(r.headline_value, r.headline),  # sorts by IS, or by test loss (lower first)
                 QTableWidgetItem(_losses(r.last)),
                 _NumberItem(r.modified or None, changed),
