@@ -329,10 +329,10 @@ def _train(args: argparse.Namespace, device, rank: int, world: int) -> int:
 
     from models.registry import build_model, config_class
     from models.runs import RunDir
-    from models.training import TrainConfig, TrainControl, device_description, train
+    from models.training import TrainConfig, TrainControl, device_description, resume_point, train
 
     overrides = {name: getattr(args, name) for name in _family_fields() if getattr(args, name, None) is not None}
-    start_step, optimizer_state, previous_cfg = 0, None, {}
+    start_step, start_epoch, optimizer_state, previous_cfg = 0, None, None, {}
     if args.resume is not None:
         from models.checkpoint import load_checkpoint
         from models.runs import RunDir as _Run
@@ -342,7 +342,8 @@ def _train(args: argparse.Namespace, device, rank: int, world: int) -> int:
             raise CLIError("--resume continues the run's own model: drop --model and the model flags (only --ema may change)")
         resumed = _Run(args.resume)
         ckpt = load_checkpoint(resumed.latest if resumed.latest.exists() else args.resume)
-        model, start_step = ckpt.model, int(ckpt.train_state.get("step") or 0)
+        model = ckpt.model
+        start_step, start_epoch = resume_point(ckpt.train_state)
         if ema is not None:
             if not hasattr(model, "set_ema"):
                 raise CLIError(f"--ema applies to the GAN families, not {model.family}")
@@ -391,7 +392,8 @@ def _train(args: argparse.Namespace, device, rank: int, world: int) -> int:
     try:
         scorer = _training_scorer(args.score_samples, model, dataset, device, quiet) if rank == 0 else None
         for m in train(model, dataset, cfg, control, run, extra_state={"cli": " ".join(sys.argv[1:])},
-                       start_step=start_step, optimizer_state=optimizer_state, sample_scorer=scorer):
+                       start_step=start_step, optimizer_state=optimizer_state, sample_scorer=scorer,
+                       start_epoch=start_epoch):
             terms = " ".join(f"{k}={v:.4g}" for k, v in m.terms.items())
             if tty:
                 from tqdm import tqdm

@@ -184,6 +184,8 @@ class ResumeFrom:
     start_step: int = 0
     #: run folder to continue (metrics appended, checkpoints updated); None: a new one
     run_dir: Path | None = None
+    #: the epoch it reached (None: start_step / steps per epoch); differs when the batch size changes
+    start_epoch: float | None = None
 
 
 @dataclass
@@ -310,9 +312,9 @@ class TrainingWorker(QObject):
         if resume is None:
             self.loading.emit(f"Building {req.family}…")
             model = build_model(req.family, {**req.model_config, "image_shape": tuple(dataset.image_shape)})
-            start_step = 0
+            start_step, start_epoch = 0, None
         else:
-            model, start_step = resume.model, max(0, int(resume.start_step))
+            model, start_step, start_epoch = resume.model, max(0, int(resume.start_step)), resume.start_epoch
             if tuple(model.config.image_shape) != tuple(dataset.image_shape):
                 raise ValueError(f"the model works on {tuple(model.config.image_shape)} images but {dataset.name} "
                                  f"has {tuple(dataset.image_shape)}: it cannot continue on this dataset")
@@ -344,7 +346,7 @@ class TrainingWorker(QObject):
         pending: list[StepMetrics] = []
         last_emit = 0.0
         for m in train(model, dataset, cfg, self.control, run, start_step=start_step, optimizer_state=optimizer_state,
-                       sample_scorer=scorer):
+                       sample_scorer=scorer, start_epoch=start_epoch):
             pending.append(m)
             now = time.monotonic()
             # snapshots wait for the interval too (a fast model makes one every few ms; the

@@ -281,6 +281,20 @@ def _make_step(model: LatentModel, optimizers: dict, split, cfg: TrainConfig, wo
     return EagerStep(model, optimizers, split)
 
 
+def resume_point(train_state: dict[str, Any]) -> tuple[int, float | None]:
+    """(step, epoch) a checkpoint's train state reached, for ``train(start_step=...,
+    start_epoch=...)``; a missing or malformed value reads as step 0 / epoch unknown."""
+    try:
+        step = max(0, int(train_state.get("step") or 0))
+    except (TypeError, ValueError):
+        step = 0
+    try:
+        epoch = float(train_state["epoch"])
+    except (KeyError, TypeError, ValueError):
+        return step, None
+    return step, epoch if math.isfinite(epoch) and epoch >= 0 else None
+
+
 # ---------------------------------------------------------------------------------------
 # the loop
 # ---------------------------------------------------------------------------------------
@@ -294,6 +308,7 @@ def train(
     start_step: int = 0,
     optimizer_state: dict[str, dict[str, Any]] | None = None,
     sample_scorer: Callable[[LatentModel], dict[str, float]] | None = None,
+    start_epoch: float | None = None,
 ) -> Iterator[StepMetrics]:
     """Train ``model`` on ``dataset``; yield a StepMetrics every ``log_every`` steps.
 
@@ -307,7 +322,9 @@ def train(
     checkpoint). On stop it saves a checkpoint and yields a final "stopped" event.
 
     ``start_step`` continues a run (the model holds its weights): step numbers, epochs and
-    the length count on from there. ``optimizer_state`` (``Checkpoint.optimizer_state`` of
+    the length count on from there; ``start_epoch`` (the checkpoint's ``epoch``) is where the
+    epoch count goes on from, which differs from ``start_step`` / steps-per-epoch when the
+    batch size changed (default: that quotient). ``optimizer_state`` (``Checkpoint.optimizer_state`` of
     the run's latest checkpoint, which stores it) carries Adam's moments over, so a resumed
     run continues where it stopped instead of restarting with cold moments.
     """
@@ -325,6 +342,10 @@ def train(
     per_rank = cfg.batch_size
     steps_per_epoch = max(1, n_train // (per_rank * world))  # drop the last partial batch: static shapes
     total = start_step + int(cfg.steps if cfg.steps is not None else round((cfg.epochs or 1) * steps_per_epoch))
+    epoch0 = float(start_epoch) if start_epoch is not None else start_step / steps_per_epoch
+
+    def epochs_at(step: int) -> float:  # passes over the train split, counting the run's earlier batch sizes
+        return epoch0 + (step - start_step) / steps_per_epoch
 
     # a continued run draws a different batch order from the one it already trained on
     order_gen = torch.Generator(device=device).manual_seed(cfg.seed + start_step)
@@ -451,7 +472,7 @@ def train(
         now = time.perf_counter()
         rate = (step - last_log_step) / max(now - last_log_t, 1e-9)
         last_log_t, last_log_step = now, step
-        epoch = step / steps_per_epoch
+        epoch = epochs_at(step)
         m = StepMetrics(step, total, epoch, now - t0, terms, rate, device=str(device))
         val: dict[str, float] = {}
         if want_ckpt or epoch_end:
@@ -474,7 +495,7 @@ def train(
 
     # finished or stopped: leave a checkpoint and a final snapshot
     seconds = time.perf_counter() - t0
-    epoch = step / steps_per_epoch
+    epoch = epochs_at(step)
     if ckpt_step == step:  # the run ended on a checkpoint step: the weights are already saved
         val = ckpt_val
     else:

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from models.base import LatentModel
 from models.registry import FAMILIES, config_class, field_docs
-from models.training import StepMetrics, TrainConfig, device_description, resolve_device
+from models.training import StepMetrics, TrainConfig, device_description, resolve_device, resume_point
 
 from .. import settings
 from ..explore_workers import snapshot_model
@@ -539,14 +539,11 @@ class TrainPanel(QWidget):
         data_dir = self.data_dir.text().strip() or None
         if dataset == "folder" and not data_dir:
             raise ValueError("The model was trained on an image folder: choose that folder next to 'Folder'.")
-        try:
-            step = max(0, int(ms.train_state.get("step") or 0))
-        except (TypeError, ValueError):
-            step = 0
+        step, epoch = resume_point(ms.train_state)
         model = snapshot_model(ms)  # the worker trains its own copy; the explored model keeps decoding
         assert model is not None
         cfg = self.train_config()
-        resume = ResumeFrom(model, step, continue_run_dir(ms.source, step))
+        resume = ResumeFrom(model, step, continue_run_dir(ms.source, step), start_epoch=epoch)
         return TrainRequest(model.family, dataset, data_dir, {}, cfg, resume=resume)
 
     def continue_training(self) -> None:

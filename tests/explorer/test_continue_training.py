@@ -17,15 +17,15 @@ from models.runs import RunDir
 
 @pytest.fixture
 def run_checkpoint(tmp_path) -> Path:
-    """A VAE (latent 7, hidden 48) at step 30 on "shapes", as <run>/checkpoints/latest.safetensors,
-    with the metrics of its first 30 steps."""
+    """A VAE (latent 7, hidden 48) at step 30 (epoch 2.5: it trained at another batch size) on
+    "shapes", as <run>/checkpoints/latest.safetensors, with the metrics of its first 30 steps."""
     torch.manual_seed(1)
     model = build_model("vae", latent_dim=7, hidden=48, image_shape=(1, 28, 28))
     optimizers = model.configure_optimizers()
     for _ in range(3):  # Adam's moments after 3 steps travel in the run's latest checkpoint
         model.training_step(torch.rand(8, 1, 28, 28), optimizers)
     path = save_checkpoint(tmp_path / "run" / "checkpoints" / "latest.safetensors", model,
-                           {"step": 30, "dataset": "shapes", "train_config": {"batch_size": 32, "lr": None}},
+                           {"step": 30, "epoch": 2.5, "dataset": "shapes", "train_config": {"batch_size": 32, "lr": None}},
                            optimizers=optimizers)
     run = RunDir(tmp_path / "run")
     for step in (10, 20, 30):
@@ -103,6 +103,8 @@ def test_continue_training_carries_on_in_the_run_folder(qtbot, window, run_check
     ckpt = load_checkpoint(run_checkpoint)
     assert Path(last.checkpoint) == run_checkpoint
     assert ckpt.train_state["step"] == 36 > 30
+    # the epoch count goes on from the checkpoint's: one pass of 6 steps more (not 36 / 6 steps)
+    assert ckpt.train_state["epoch"] == pytest.approx(3.5) and last.epoch == pytest.approx(3.5)
     # Adam's moments carried on: 3 steps in the file + the 6 of this run
     assert {float(st["step"]) for st in ckpt.optimizer_state["model"]["state"].values()} == {9.0}
     lines = [json.loads(x) for x in (run_checkpoint.parents[1] / "metrics.jsonl").read_text().splitlines()]

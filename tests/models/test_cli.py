@@ -194,10 +194,13 @@ def test_resume_keeps_the_runs_training_settings_unless_given(shapes_run, tmp_pa
     cfg = load_checkpoint(run).train_state["train_config"]
     assert (cfg["batch_size"], cfg["log_every"], cfg["lr"]) == (32, 10, 5e-4)
     # the epoch count goes on at the run's own batch size (30 + 4 steps of 32 images)
-    assert load_checkpoint(run).train_state["epoch"] == pytest.approx(34 / (len_shapes_train() // 32))
+    n = len_shapes_train()
+    assert load_checkpoint(run).train_state["epoch"] == pytest.approx(34 / (n // 32))
     assert main(["train", "--resume", str(run), "--steps", "2", "--batch-size", "16"]) == 0
     cfg = load_checkpoint(run).train_state["train_config"]
     assert (cfg["batch_size"], cfg["log_every"], cfg["lr"]) == (16, 10, 5e-4)
+    # a new batch size counts on from the epochs already done (not 36 steps of 16 images)
+    assert load_checkpoint(run).train_state["epoch"] == pytest.approx(34 / (n // 32) + 2 / (n // 16))
 
 
 def len_shapes_train() -> int:
