@@ -143,6 +143,22 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def model_label(path: str | Path | None, step: int | None = None) -> str:
+    """A short name for a model opened from ``path``, for lists that show several: a run's
+    checkpoint reads "<run> (latest)" (every run's files are called latest/best, so the file
+    name alone says nothing), a run folder its name, any other file its stem; "@ step N"
+    when the step is known."""
+    if path is None:
+        name = "current model"
+    else:
+        p = Path(path)
+        if p.suffix == ".safetensors" and p.parent.name == "checkpoints" and p.parent.parent.name:
+            name = f"{p.parent.parent.name} ({p.stem})"
+        else:
+            name = p.stem if p.suffix == ".safetensors" else p.name
+    return f"{name} @ step {step}" if step is not None else name
+
+
 def record_eval(checkpoint: str | Path | None, result: dict[str, Any], seed: int) -> Path | None:
     """Keep ``eval``'s figures in the run folder of ``checkpoint`` (``eval.json``, with the
     checkpoint's name, the seed and the time) for the run browser. Returns the file written,

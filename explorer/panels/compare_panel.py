@@ -31,6 +31,7 @@ from models.checkpoint import load_checkpoint
 from models.compare import error_heatmap, reconstruction_metrics
 from models.data.base import Dataset
 from models.paths import LatentPath, render_frames
+from models.runs import model_label
 
 from ..decoder import IMAGE_FILTER, IMAGE_SUFFIXES, load_image_file
 from ..explore_workers import JobCancelled, LatestJobRunner, Tile, parse_indices, snapshot_model, to_display
@@ -139,7 +140,6 @@ class ComparePanel(QWidget):
         self.path: LatentPath | None = None
         self.path_frames: dict[int, list[np.ndarray]] = {}  # entry index -> uint8 frames
         self._path_frame = 0
-        self._current_count = 0
         self.load_jobs = LatestJobRunner("compare-load", self)
         self.recon_jobs = LatestJobRunner("compare-recon", self)
         self.metric_jobs = LatestJobRunner("compare-metrics", self)
@@ -321,17 +321,17 @@ class ComparePanel(QWidget):
         model = snapshot_model(self.model_state)
         if model is None:
             return
-        self._current_count += 1
         source = self.model_state.source
-        step = self.model_state.train_state.get("step")
-        name = source.stem if source is not None else "current model"
-        if source is not None and source.parent.name == "checkpoints":  # a run's best/latest: name the run
-            name = f"{source.parent.parent.name} ({source.stem})"
-        if step is not None:
-            name += f" @ step {step}"
-        if any(e.name == name for e in self.entries):
-            name += f" ({self._current_count})"
-        self.add_model(model, name, source)
+        self.add_model(model, self._unique_name(model_label(source, self.model_state.train_state.get("step"))), source)
+
+    def _unique_name(self, name: str) -> str:
+        """``name``, or "name (2)", "name (3)"... when the list already holds it."""
+        taken = {e.name for e in self.entries}
+        candidate, n = name, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{name} ({n})"
+        return candidate
 
     def add_files(self, files: list[str | Path] | None = None) -> None:
         """Load checkpoints / run folders in a job, then add them."""
@@ -343,11 +343,12 @@ class ComparePanel(QWidget):
         paths = [Path(f) for f in files]
         self._say(f"Loading {len(paths)} model(s)…")
 
-        def job(ctx) -> tuple[list[tuple[Path, LatentModel]], list[str]]:
+        def job(ctx) -> tuple[list[tuple[Path, LatentModel, int | None]], list[str]]:
             loaded, errors = [], []
             for p in paths:
                 try:
-                    loaded.append((p, load_checkpoint(p).model))
+                    ckpt = load_checkpoint(p)
+                    loaded.append((p, ckpt.model, ckpt.train_state.get("step")))
                 except Exception as e:  # noqa: BLE001 - report each file, keep the others
                     errors.append(f"{p.name}: {e}")
             return loaded, errors
@@ -359,10 +360,10 @@ class ComparePanel(QWidget):
         if folder:
             self.add_files([folder])
 
-    def _on_loaded(self, result: tuple[list[tuple[Path, LatentModel]], list[str]]) -> None:
+    def _on_loaded(self, result: tuple[list[tuple[Path, LatentModel, int | None]], list[str]]) -> None:
         loaded, errors = result
-        for path, model in loaded:
-            self.entries.append(CompareEntry(path.stem if path.is_file() else path.name, model.cpu().eval(), path))
+        for path, model, step in loaded:
+            self.entries.append(CompareEntry(self._unique_name(model_label(path, step)), model.cpu().eval(), path))
         self._models_changed()
         self._say("; ".join(errors) if errors else f"Added {len(loaded)} model(s).")
 

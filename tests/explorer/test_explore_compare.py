@@ -83,6 +83,21 @@ def test_sample_quality_scores_every_model_with_a_prior(qtbot, panel, tmp_path):
     assert lines[3].split("\t")[1] == "gan" and lines[3].split("\t")[6] == cell(panel, gan, "IS ↑")
 
 
+def test_models_from_runs_are_named_by_their_run(qtbot, panel, tmp_path):
+    """Every run's checkpoint is called latest.safetensors: the list and the table name the run."""
+    small = {"z_dim": 8, "g_hidden": (16,), "d_hidden": (16,)}
+    a = save_checkpoint(tmp_path / "dcgan-run" / "checkpoints" / "latest.safetensors", build_model("gan", **small),
+                        {"step": 1200})
+    b = save_checkpoint(tmp_path / "wgan-run" / "checkpoints" / "latest.safetensors", build_model("gan", **small))
+    loose = save_checkpoint(tmp_path / "mine.safetensors", build_model("gan", **small))
+    panel.add_files([a, b, loose, a])
+    qtbot.waitUntil(lambda: len(panel.entries) == 4, timeout=5000)
+    names = [e.name for e in panel.entries]
+    assert names == ["dcgan-run (latest) @ step 1200", "wgan-run (latest)", "mine", "dcgan-run (latest) @ step 1200 (2)"]
+    assert [panel.table.item(r, 0).text() for r in range(4)] == names
+    assert [panel.model_list.item(r).text().split("  ·  ")[0] for r in range(4)] == names
+
+
 def test_path_plays_on_models_of_its_size(qtbot, panel):
     a, b = build_model("vae", latent_dim=4, hidden=16), build_model("ae", latent_dim=4, hidden=16)
     panel.add_model(a, "A")
