@@ -113,6 +113,15 @@ class _TileGrid(QWidget):
             label.setMaximumWidth(150)
             self.grid.addWidget(label, r, 0)
             row: list[Tile] = []
+            note = notes[r] if notes else ""
+            if note and images and all(image is None for image in images):
+                # nothing to show in the whole row (a GAN has no encoder): say why once, across it
+                why = QLabel(note)
+                why.setWordWrap(True)
+                why.setStyleSheet("color: #8a8a8a;")
+                self.grid.addWidget(why, r, 1, 1, len(images))
+                self.tiles.append(row)
+                continue
             for c, image in enumerate(images):
                 t = Tile(self.tile)
                 t.set_array(image, notes[r] if notes and image is None else "")
@@ -482,7 +491,9 @@ class ComparePanel(QWidget):
             names.append(e.name + (" (error)" if heat else ""))
             if r is None:
                 rows.append([None] * n)
-                notes.append("no encoder" if not e.model.latent_spec.has_encoder else "other size")
+                notes.append("No encoder: this model cannot reconstruct images (its samples are scored under Metrics)."
+                             if not e.model.latent_spec.has_encoder else
+                             f"Works on {tuple(e.model.config.image_shape)} images, not these.")
             elif heat:
                 rows.append([heat_rgb(error_heatmap(o, ri)) for o, ri in zip(self.originals, r)])
                 notes.append("")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtWidgets import QLabel
 
 from explorer.panels.compare_panel import ComparePanel
 from explorer.state import LatentState, ModelState
@@ -96,6 +97,11 @@ def test_models_from_runs_are_named_by_their_run(qtbot, panel, tmp_path):
     assert names == ["dcgan-run (latest) @ step 1200", "wgan-run (latest)", "mine", "dcgan-run (latest) @ step 1200 (2)"]
     assert [panel.table.item(r, 0).text() for r in range(4)] == names
     assert [panel.model_list.item(r).text().split("  ·  ")[0] for r in range(4)] == names
+    # GANs cannot reconstruct: each row says so once instead of a tile per image
+    qtbot.waitUntil(lambda: len(panel.recon_grid.tiles) == 5, timeout=5000)
+    assert all(row == [] for row in panel.recon_grid.tiles[1:])
+    texts = [w.text() for w in panel.recon_grid.findChildren(QLabel) if w.isVisibleTo(panel.recon_grid)]
+    assert sum("No encoder" in t for t in texts) == 4
 
 
 def test_path_plays_on_models_of_its_size(qtbot, panel):
