@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from models.latent import LatentSpec
+from models.latent import LatentPoint, LatentSpec
 
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)", re.IGNORECASE)
 
@@ -33,11 +33,4 @@ def text_to_point(text: str, spec: LatentSpec) -> np.ndarray:
         raise ValueError(f"the clipboard holds {values.shape[0]} numbers; this model's point has {spec.input_dim}")
     if not np.isfinite(values).all():
         raise ValueError("the clipboard's point has NaN or infinite entries")
-    start = spec.z_dim
-    for k in spec.categorical:
-        block = values[start : start + k]
-        hot = int(np.argmax(block))
-        block[:] = 0.0
-        block[hot] = 1.0
-        start += k
-    return values
+    return LatentPoint.from_flat(spec, values).to_flat(spec)  # the round trip snaps each block to one-hot
