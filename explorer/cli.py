@@ -529,7 +529,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from models.images import grid, save_png
+    from models.io.images import grid, save_png
 
     if args.n < 1:
         raise CLIError("--n must be at least 1")
@@ -618,7 +618,7 @@ def cmd_traverse(args: argparse.Namespace) -> int:
     if args.out.suffix.lower() != ".png":
         raise CLIError("--out must be a .png file")
     image = paths.traversal_grid(model, dims=dims, steps=args.steps, value_range=args.range, seed=args.seed)
-    from models.images import save_png
+    from models.io.images import save_png
 
     save_png(image, args.out)
     print(f"wrote {args.out}", file=sys.stderr)

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
+from models.io.images import IMAGE_SUFFIXES, read_image_tensor  # noqa: F401 - IMAGE_SUFFIXES is re-exported
+
 from .state import LatentState, ModelState
 
 SYNC_BUDGET_S = 0.003
@@ -168,8 +170,7 @@ class Decoder(QObject):
 # ---------------------------------------------------------------------------------------
 # the other direction: images -> latent (Encode button, dropped image files)
 # ---------------------------------------------------------------------------------------
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-#: the file dialogs' filter for the same images
+#: the file dialogs' filter for the images the app reads
 IMAGE_FILTER = "Images (" + " ".join(f"*{suffix}" for suffix in IMAGE_SUFFIXES) + ")"
 
 
@@ -188,21 +189,8 @@ def encode_images(model_state: ModelState, x: torch.Tensor) -> np.ndarray:
 
 
 def load_image_file(path: str, image_shape: tuple[int, int, int], invert_light: bool = True) -> tuple[torch.Tensor, bool]:
-    """An image file as the model sees it: greyscale (or RGB), resized, (1, C, H, W) in [0, 1].
+    """An image file as the model sees it, (1, C, H, W) in [0, 1]; ``ValueError`` with the reason if unreadable.
 
-    The built-in datasets are light strokes on black; a scan of ink on paper is the
-    opposite, so a mostly-light greyscale image is inverted (the flag says so)."""
-    from PIL import Image, UnidentifiedImageError
-
-    c, h, w = image_shape
-    try:
-        with Image.open(path) as im:
-            im = im.convert("L" if c == 1 else "RGB").resize((w, h), Image.Resampling.LANCZOS)
-            arr = np.asarray(im, np.float32) / 255.0
-    except (OSError, UnidentifiedImageError) as e:
-        raise ValueError(f"cannot read {path} as an image: {e}") from e
-    inverted = bool(invert_light and c == 1 and arr.mean() > 0.5)
-    if inverted:
-        arr = 1.0 - arr
-    t = torch.from_numpy(arr.copy())
-    return (t[None, None] if c == 1 else t.permute(2, 0, 1)[None]), inverted
+    Prepared as the folder dataset prepares its images (:func:`models.io.images.read_image`);
+    a mostly-light greyscale image is inverted, since the built-in datasets are light on black."""
+    return read_image_tensor(path, image_shape, invert_light=invert_light)

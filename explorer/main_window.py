@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMe
 
 from models.checkpoint import PICKLE_SUFFIXES, Checkpoint, load_checkpoint, save_checkpoint
 from models.training import StepMetrics, device_description, resolve_device
-from models.images import load_png
+from models.io.images import load_png
 from models.runs import RunDir
 
 from . import settings
@@ -544,7 +544,7 @@ class MainWindow(QMainWindow):
     def export_image(self, path: str | Path, min_side: int = 256) -> Path | None:
         """Save the decoded image, upscaled by a whole factor to at least ``min_side`` pixels
         with nearest-neighbour (what the view shows: crisp pixels)."""
-        from models.images import save_png
+        from models.io.images import save_png
 
         image = self.decoder.last_image
         if image is None:

@@ -45,7 +45,7 @@ import torch
 
 from .base import LatentModel
 from .checkpoint import atomic_write_bytes
-from .images import grid, save_png, to_uint8
+from .io.images import grid, save_png, to_uint8
 from .latent import LatentSpec
 
 VERSION = 1

@@ -11,7 +11,7 @@ import torch
 
 from .base import LatentModel
 from .checkpoint import atomic_write_bytes, save_checkpoint
-from .images import grid, save_png
+from .io.images import grid, save_png
 
 
 class RunDir:

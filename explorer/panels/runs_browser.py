@@ -15,8 +15,10 @@ from PySide6.QtGui import QDesktopServices, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from models.io.images import ImageReadError, load_png
 from models.runs import RunSummary, find_runs, format_duration
 
+from ..explore_workers import array_to_qimage
 from ..workers import JobRunner, describe_error
 from .common import caption_label
 
@@ -218,7 +220,12 @@ class RunsBrowser(QDialog):
             self.preview.setText("No run selected")
             self.details.setText("")
             return
-        pixmap = QPixmap(str(r.samples)) if r.samples is not None else QPixmap()
+        pixmap = QPixmap()
+        if r.samples is not None:
+            try:  # through the app's one image reader: Qt's own decoders never see the file
+                pixmap = QPixmap.fromImage(array_to_qimage(load_png(r.samples)))
+            except ImageReadError:
+                pass
         if pixmap.isNull():
             self.preview.setPixmap(QPixmap())
             self.preview.setText("No samples saved yet")

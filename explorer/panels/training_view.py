@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget,
 )
 
-from models.images import grid
+from models.io.images import grid
 from models.training import StepMetrics
 
 from .image_view import BACKGROUND, ImageGrid

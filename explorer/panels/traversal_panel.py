@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from models.base import LatentModel
 from models.data.base import Dataset
-from models.images import grid, save_png
+from models.io.images import grid, save_png
 from models.latent import LatentSpec
 from models.paths import decode_batched, dimension_influence, infogan_latents, traversal_latents
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
 
+from ..io.images import ImageReadError, read_image
 from .base import DataError, Dataset, TensorSplit
 
 EXTENSIONS = frozenset({".png", ".jpg", ".jpeg"})
@@ -33,35 +33,6 @@ def list_images(root: Path) -> list[Path]:
             if not name.startswith(".") and os.path.splitext(name)[1].lower() in EXTENSIONS:
                 found.append(Path(dirpath) / name)
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
-
-
-def load_image(path: Path, size: int, channels: int) -> np.ndarray:
-    """One image as uint8 (channels, size, size); raises on unreadable files."""
-    mode = "L" if channels == 1 else "RGB"
-    with Image.open(path) as img:
-        # Let the JPEG decoder downscale by 2/4/8 while decoding: much faster for photos,
-        # and it never goes below the requested size.
-        img.draft(mode, (size, size))
-        img = ImageOps.exif_transpose(img)  # phone photos store rotation in EXIF
-        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-            # Transparent areas become black (background), like the other datasets'.
-            rgba = img.convert("RGBA")
-            background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-            img = Image.alpha_composite(background, rgba)
-        img = img.convert(mode)
-        w, h = img.size
-        side = min(w, h)
-        left, top = (w - side) // 2, (h - side) // 2
-        # Cropping the centred square and resizing it is the same as "resize the shorter
-        # side, then centre-crop", in one resampling step.
-        img = img.resize((size, size), Image.Resampling.LANCZOS, box=(left, top, left + side, top + side),
-                         reducing_gap=3.0)
-        arr = np.asarray(img, dtype=np.uint8)
-    if arr.ndim == 2:
-        arr = arr[None]
-    else:
-        arr = arr.transpose(2, 0, 1)
-    return np.ascontiguousarray(arr)
 
 
 def load_folder(
@@ -97,9 +68,9 @@ def load_folder(
     skipped: list[str] = []
     for file in files:
         try:
-            images.append(load_image(file, size, channels))
+            images.append(read_image(file, size, channels))
             kept.append(file)
-        except Exception:  # noqa: BLE001 - Pillow raises many types; any of them means "skip"
+        except ImageReadError:
             skipped.append(file.relative_to(root).as_posix())
     if not images:
         raise DataError(f"none of the {len(files)} image files in {root} could be read.")

@@ -12,7 +12,7 @@ from PySide6.QtGui import QDropEvent
 from explorer import main_window as mw
 from explorer import settings
 from models.checkpoint import load_checkpoint, save_checkpoint
-from models.images import load_png
+from models.io.images import load_png
 from models.registry import build_model
 
 
@@ -359,3 +359,43 @@ def test_missing_dataset_message_fits_the_status_bar_and_keeps_the_whole_text(qt
     assert asked == [("mnist", str(tmp_path), False)]
     assert w.model_state.model is not None  # the model is open all the same
     w.shutdown()
+
+
+POSTSCRIPT = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n(pwned) (w) file closefile\n{ } loop\n"
+
+
+def test_postscript_disguised_as_images_never_reaches_ghostscript(qtbot, window, tiny_dataset, tmp_path, monkeypatch):
+    """A run folder's samples/*.png and a dropped .jpg holding PostScript: refused, nothing runs."""
+    import subprocess
+
+    from models.runs import RunDir
+    from models.training import TrainConfig, train
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a process was started: {args[:1]}")
+
+    for name in ("Popen", "check_call", "run", "call", "check_output"):
+        monkeypatch.setattr(subprocess, name, refuse)
+    monkeypatch.chdir(tmp_path)
+    run = RunDir(settings.runs_dir() / "evil-run")
+    model = build_model("vae", latent_dim=3, hidden=16, image_shape=(1, 28, 28))
+    list(train(model, tiny_dataset, TrainConfig(steps=6, batch_size=20, log_every=3, snapshot_every=3,
+                                                device="cpu", validation_size=20), run=run))
+    for png in run.path.glob("samples/*.png"):
+        png.write_bytes(POSTSCRIPT)
+    open_and_wait(qtbot, window, run.path)
+    assert len(window.latent_panel.z_rows) == 3  # the model opened; its bad sample grid is not shown
+
+    window.runs_action.trigger()
+    browser = window.runs_browser
+    qtbot.waitUntil(lambda: browser.message.text() not in ("", "Scanning…"), timeout=10_000)
+    assert browser.selected().name == "evil-run" and "No samples" in browser.preview.text()
+    browser.close()
+
+    (tmp_path / "digit.jpg").write_bytes(POSTSCRIPT)
+    before = window.latent_state.flat.copy()
+    window.handle_dropped([tmp_path / "digit.jpg"])
+    assert np.array_equal(window.latent_state.flat, before)
+    assert "digit.jpg" in window.statusBar().currentMessage()
+    assert "not a supported image" in window.statusBar().currentMessage()
+    assert not (tmp_path / "pwned").exists()
