@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 
 from models.data import load_dataset
-from models.evaluation import evaluate_reconstruction
-from models.registry import build_model
-from models.training import TrainConfig, device_description, resolve_device, train
+from models.metrics.report import evaluate_reconstruction
+from models.families.registry import build_model
+from models.training.loop import TrainConfig, device_description, resolve_device, train
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 

@@ -49,8 +49,8 @@ def make_dataset(name: str):
 
 def headless_steps_per_s(dataset, seconds: float, threads: int | None) -> float:
     """Steps/s of the same training with no Qt at all, in a plain thread (like the CLI)."""
-    from models.registry import build_model
-    from models.training import TrainConfig, TrainControl, train
+    from models.families.registry import build_model
+    from models.training.loop import TrainConfig, TrainControl, train
 
     result: dict[str, float] = {}
 

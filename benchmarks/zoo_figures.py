@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from explorer.cli import main as cli
-from models.registry import FAMILIES
+from models.families.registry import FAMILIES
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 

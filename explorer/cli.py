@@ -40,10 +40,10 @@ class CLIError(Exception):
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from models.checkpoint import CheckpointError
+    from models.runs.checkpoint import CheckpointError
     from models.data.base import DataError
-    from models.registry import UnknownFamily
-    from models.training import TrainingDiverged
+    from models.families.registry import UnknownFamily
+    from models.training.loop import TrainingDiverged
 
     return (CLIError, CheckpointError, DataError, UnknownFamily, TrainingDiverged, ValueError, OSError, RuntimeError)
 
@@ -53,7 +53,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 # ---------------------------------------------------------------------------------------
 def _field_families() -> dict[str, list[str]]:
     """Config field -> the families that have it."""
-    from models.registry import FAMILIES, config_class
+    from models.families.registry import FAMILIES, config_class
 
     owners: dict[str, list[str]] = {}
     for fam in FAMILIES:
@@ -68,7 +68,7 @@ def _field_families() -> dict[str, list[str]]:
 def _flag_help(name: str, families: list[str]) -> str:
     """The field's documentation (its first sentence, from the first family that has it),
     which families take it, and its default when they share one."""
-    from models.registry import config_class, field_docs
+    from models.families.registry import config_class, field_docs
 
     doc = field_docs(config_class(families[0])).get(name, "").replace("``", "")
     doc = re.split(r"(?<!\bal)(?<!e\.g)\.\s+(?=[A-Z\d])", doc)[0].rstrip(".")  # first sentence ("et al." is not an end)
@@ -82,7 +82,7 @@ def _flag_help(name: str, families: list[str]) -> str:
 
 def _family_fields() -> dict[str, dataclasses.Field]:
     """Union of every family's config fields (first definition wins), for --flags."""
-    from models.registry import FAMILIES, config_class
+    from models.families.registry import FAMILIES, config_class
 
     fields: dict[str, dataclasses.Field] = {}
     for fam in FAMILIES:
@@ -126,7 +126,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from models.data import DATASETS
-    from models.registry import FAMILIES
+    from models.families.registry import FAMILIES
 
     parser = _Parser(prog=PROG, description="Train or load generative image models and explore them.")
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
@@ -265,7 +265,7 @@ def _download_progress() -> Callable[[int, int], None]:
 def _scoring_classifier(dataset, device):
     """The dataset's cached classifier, or one trained now with its progress on stderr: the
     first evaluation on a CPU spends minutes there and should not look hung."""
-    from models.classifier import cache_path, get_classifier
+    from models.metrics.classifier import cache_path, get_classifier
 
     path = cache_path(dataset)
     if path.exists():
@@ -292,7 +292,7 @@ def _scoring_classifier(dataset, device):
 
 def _training_scorer(n: int | None, model, dataset, device, quiet: bool):
     """train()'s sample scorer for ``--score-samples`` (None: see its help), or None."""
-    from models.generative_metrics import TRAINING_SAMPLES, default_training_scorer, training_scorer
+    from models.metrics.sample_quality import TRAINING_SAMPLES, default_training_scorer, training_scorer
 
     if n is None:  # by default only where it costs nothing up front and losses say least
         scorer = default_training_scorer(model, dataset, device)
@@ -313,8 +313,8 @@ def _training_scorer(n: int | None, model, dataset, device, quiet: bool):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from models.distributed import init_from_env, shutdown
-    from models.training import resolve_device
+    from models.training.distributed import init_from_env, shutdown
+    from models.training.loop import resolve_device
 
     rank, world, device_name = init_from_env(args.device)
     device = resolve_device(device_name)  # fail early and clearly on a missing GPU
@@ -327,15 +327,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace, device, rank: int, world: int) -> int:
     import torch
 
-    from models.registry import build_model, config_class
-    from models.runs import RunDir
-    from models.training import TrainConfig, TrainControl, device_description, resume_point, train
+    from models.families.registry import build_model, config_class
+    from models.runs.run_dir import RunDir
+    from models.training.loop import TrainConfig, TrainControl, device_description, resume_point, train
 
     overrides = {name: getattr(args, name) for name in _family_fields() if getattr(args, name, None) is not None}
     start_step, start_epoch, optimizer_state, previous_cfg = 0, None, None, {}
     if args.resume is not None:
-        from models.checkpoint import load_checkpoint
-        from models.runs import RunDir as _Run
+        from models.runs.checkpoint import load_checkpoint
+        from models.runs.run_dir import RunDir as _Run
 
         ema = overrides.pop("ema", None)  # the one model flag a continued run may change: it never alters training
         if overrides or args.model:
@@ -428,7 +428,7 @@ _CLI_DEFAULTS = {"snapshot_every": 1000}
 
 def _continued_settings(args: argparse.Namespace, previous: dict) -> dict:
     """Each setting from the command line, else the resumed run's, else the default."""
-    from models.training import TrainConfig
+    from models.training.loop import TrainConfig
 
     defaults = {**dataclasses.asdict(TrainConfig()), **_CLI_DEFAULTS}
     out = {}
@@ -439,8 +439,8 @@ def _continued_settings(args: argparse.Namespace, previous: dict) -> dict:
 
 
 def _load(args: argparse.Namespace, device: str = "cpu"):
-    from models.checkpoint import load_checkpoint
-    from models.training import resolve_device
+    from models.runs.checkpoint import load_checkpoint
+    from models.training.loop import resolve_device
 
     return load_checkpoint(args.run, resolve_device(device), allow_pickle=getattr(args, "allow_pickle", False))
 
@@ -448,7 +448,7 @@ def _load(args: argparse.Namespace, device: str = "cpu"):
 def cmd_eval(args: argparse.Namespace) -> int:
     import torch
 
-    from models.evaluation import evaluate_model
+    from models.metrics.report import evaluate_model
 
     ckpt = _load(args, args.device)
     model = ckpt.model
@@ -477,7 +477,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _record_eval(checkpoint: Path | None, result: dict, seed: int) -> None:
     """The figures into the run folder's eval.json (for the window's run browser)."""
-    from models.runs import record_eval
+    from models.runs.run_dir import record_eval
 
     try:
         record_eval(checkpoint, result, seed)
@@ -559,7 +559,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         images = torch.cat([model.decode(flat[a : a + 500]) for a in range(0, args.n, 500)])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npy":
-        from models.checkpoint import atomic_write_bytes
+        from models.runs.checkpoint import atomic_write_bytes
         import io
 
         buf = io.BytesIO()
@@ -572,7 +572,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_render_path(args: argparse.Namespace) -> int:
-    from models import paths
+    from models.explore import latent_paths as paths
 
     ckpt = _load(args)
     model = ckpt.model
@@ -603,7 +603,7 @@ def cmd_render_path(args: argparse.Namespace) -> int:
 
 
 def cmd_traverse(args: argparse.Namespace) -> int:
-    from models import paths
+    from models.explore import latent_paths as paths
 
     ckpt = _load(args)
     model = ckpt.model
@@ -628,7 +628,7 @@ def cmd_traverse(args: argparse.Namespace) -> int:
 def _dims_by_kl(model, dataset_name: str | None, data_dir: Path | None) -> list[int] | None:
     """VAE dims ordered by mean KL (most informative first) when the data is at hand
     offline; None (all dims in order) otherwise."""
-    from models.vae import VAE
+    from models.families.vae import VAE
 
     if not isinstance(model, VAE) or not dataset_name:
         return None
@@ -637,14 +637,14 @@ def _dims_by_kl(model, dataset_name: str | None, data_dir: Path | None) -> list[
         data = _load_dataset(dataset_name, data_dir, h, c, no_download=True, quiet=True)
     except Exception:  # no data offline: fall back to the plain order rather than fail
         return None
-    from models.evaluation import kl_per_dimension
+    from models.metrics.report import kl_per_dimension
 
     return [int(i) for i in kl_per_dimension(model, data.test).argsort(descending=True)]
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
     """The window's run browser as text: newest first."""
-    from models.runs import find_runs, format_duration
+    from models.runs.run_dir import find_runs, format_duration
 
     if not args.folder.is_dir():
         raise CLIError(f"no such folder: {args.folder}")

@@ -29,7 +29,7 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStackedLayout, QVBoxLayout, QWidget
 
-from models.base import LatentModel
+from models.families.base import LatentModel
 from models.io.images import to_uint8
 
 from .state import ModelState

@@ -42,7 +42,7 @@ def _version(dist: str) -> str:
 def _device_text() -> str:
     """The device training would pick; for the CPU its cores (the GUI process's torch
     thread count says nothing useful)."""
-    from models.training import device_description, resolve_device
+    from models.training.loop import device_description, resolve_device
 
     device = resolve_device("auto")
     return f"CPU, no GPU found ({os.cpu_count() or '?'} cores)" if device.type == "cpu" else device_description(device)

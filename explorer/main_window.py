@@ -18,10 +18,10 @@ from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
 
-from models.checkpoint import PICKLE_SUFFIXES, Checkpoint, load_checkpoint, save_checkpoint
-from models.training import StepMetrics, device_description, resolve_device
+from models.runs.checkpoint import PICKLE_SUFFIXES, Checkpoint, load_checkpoint, save_checkpoint
+from models.training.loop import StepMetrics, device_description, resolve_device
 from models.io.images import load_png
-from models.runs import RunDir
+from models.runs.run_dir import RunDir
 
 from . import settings
 from .assets import DEMO_DIR
@@ -714,8 +714,8 @@ class MainWindow(QMainWindow):
         self.jobs.submit(load, loaded, failed)
 
     def _compute_kl(self) -> None:
-        from models.evaluation import kl_per_dimension
-        from models.vae import VAE
+        from models.metrics.report import kl_per_dimension
+        from models.families.vae import VAE
 
         model, dataset = self.model_state.model, self.data_state.dataset
         if not isinstance(model, VAE) or dataset is None:

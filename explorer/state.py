@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, Signal
 
-from models.base import LatentModel
+from models.families.base import LatentModel
 from models.data.base import Dataset
 from models.latent import LatentSpec
 

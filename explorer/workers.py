@@ -31,11 +31,11 @@ from typing import Any, Callable, Protocol
 import torch
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
-from models.base import LatentModel
-from models.checkpoint import load_optimizer_state
+from models.families.base import LatentModel
+from models.runs.checkpoint import load_optimizer_state
 from models.data.base import Dataset
-from models.runs import RunDir
-from models.training import StepMetrics, TrainConfig, TrainControl, device_description, resolve_device
+from models.runs.run_dir import RunDir
+from models.training.loop import StepMetrics, TrainConfig, TrainControl, device_description, resolve_device
 
 #: at most this often the training worker emits a batch of metrics to the GUI (20 Hz)
 EMIT_INTERVAL_S = 0.05
@@ -289,8 +289,8 @@ class TrainingWorker(QObject):
                 thread.quit()
 
     def _run(self) -> None:
-        from models.registry import build_model
-        from models.training import train
+        from models.families.registry import build_model
+        from models.training.loop import train
 
         req = self.request
         cfg = copy.deepcopy(req.train_config)
@@ -334,7 +334,7 @@ class TrainingWorker(QObject):
                 optimizer_state = load_optimizer_state(run.latest)  # Adam's moments carry on
         else:
             run = RunDir((req.runs_root or runs_dir()) / run_folder_name(model.family, dataset.name))
-        from models.generative_metrics import default_training_scorer
+        from models.metrics.sample_quality import default_training_scorer
 
         # a GAN's samples scored at each checkpoint when the classifier is cached (Evaluate caches it)
         if not model.latent_spec.has_encoder:

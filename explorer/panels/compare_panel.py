@@ -26,12 +26,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from models.base import LatentModel
-from models.checkpoint import load_checkpoint
-from models.compare import error_heatmap, reconstruction_metrics
+from models.families.base import LatentModel
+from models.runs.checkpoint import load_checkpoint
+from models.metrics.reconstruction import error_heatmap, reconstruction_metrics
 from models.data.base import Dataset
-from models.paths import LatentPath, render_frames
-from models.runs import model_label
+from models.explore.latent_paths import LatentPath, render_frames
+from models.runs.run_dir import model_label
 
 from ..decoder import IMAGE_FILTER, IMAGE_SUFFIXES, load_image_file
 from ..explore_workers import JobCancelled, LatestJobRunner, Tile, parse_indices, snapshot_model, to_display
@@ -518,7 +518,7 @@ class ComparePanel(QWidget):
             self._say(f"Sample quality needs class labels; {ds.name} has none: reconstruction metrics only.")
             scores = False
         if scores:
-            from models.classifier import cache_path
+            from models.metrics.classifier import cache_path
 
             if not cache_path(ds).exists():
                 self._say(f"Training the {ds.name} classifier that scores samples (once; cached for next time)…")
@@ -526,8 +526,8 @@ class ComparePanel(QWidget):
         def job(ctx) -> list[dict | None]:
             scorer = None
             if scores:
-                from models.classifier import get_classifier
-                from models.generative_metrics import SampleScorer
+                from models.metrics.classifier import get_classifier
+                from models.metrics.sample_quality import SampleScorer
 
                 def training(step: int, total: int) -> None:  # the classifier's first training: shown, cancellable
                     if ctx.cancelled():

@@ -1,6 +1,6 @@
 """Training > Evaluate Model: the figures ``latent-explorer eval`` prints, for the open model.
 
-The evaluation (``models.evaluation.evaluate_model``, the CLI's own) runs in a worker on a
+The evaluation (``models.metrics.report.evaluate_model``, the CLI's own) runs in a worker on a
 private copy of the model, so training and decoding go on; the first scoring of a dataset
 trains its classifier, with a progress bar and Cancel. When the model came from a run folder
 the figures are also kept there (``eval.json``), where File > Browse Runs shows them.
@@ -18,7 +18,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QHeaderView, QProgressBar, QPushButton,
                                QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from models.base import LatentModel
+from models.families.base import LatentModel
 from models.data.base import Dataset
 
 from ..explore_workers import JobCancelled
@@ -120,7 +120,7 @@ class EvaluationDialog(QDialog):
 
     # -- the job -------------------------------------------------------------------------
     def start(self) -> None:
-        from models.classifier import cache_path
+        from models.metrics.classifier import cache_path
 
         model, dataset, n = self.model, self.dataset, self.samples.value()
         cancel = self._cancel = threading.Event()
@@ -134,8 +134,8 @@ class EvaluationDialog(QDialog):
         self.cancel_button.setEnabled(True)
 
         def job(progress) -> dict[str, Any] | None:
-            from models.classifier import get_classifier
-            from models.evaluation import evaluate_model
+            from models.metrics.classifier import get_classifier
+            from models.metrics.report import evaluate_model
 
             def classifier():
                 def report(done: int, total: int) -> None:
@@ -199,7 +199,7 @@ class EvaluationDialog(QDialog):
 
     def _record(self, result: dict[str, Any]) -> str:
         """Keep the figures in the model's run folder, as `eval` does; say where."""
-        from models.runs import record_eval
+        from models.runs.run_dir import record_eval
 
         if self.train_state.get("dataset") != self.dataset.name:
             return "Done."

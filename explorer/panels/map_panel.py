@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from models.data.base import Dataset, Split
-from models.latent_map import PCA2D, encode_dataset, manifold_grid, pca_2d, tsne_2d
-from models.paths import LatentPath, path_from_keyframes
+from models.explore.latent_map import PCA2D, encode_dataset, manifold_grid, pca_2d, tsne_2d
+from models.explore.latent_paths import LatentPath, path_from_keyframes
 
 from ..explore_workers import (
     JobCancelled, LatestJobRunner, Tile, dataset_problem, has_encoder, snapshot_model, to_display,

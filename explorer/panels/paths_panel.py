@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from models.data.base import Dataset
-from models.paths import (KINDS, LatentPath, ModelIdentity, latent_arithmetic, load_path, random_path, render_frames, save_gif,
+from models.explore.latent_paths import (KINDS, LatentPath, ModelIdentity, latent_arithmetic, load_path, random_path, render_frames, save_gif,
                           save_path, save_strip)
 
 from ..decoder import IMAGE_FILTER, IMAGE_SUFFIXES, encode_images, load_image_file

@@ -1,6 +1,6 @@
 """Projection: find the latent that best reproduces a real image (GAN inversion).
 
-``models.projection.project`` runs Adam on the latent in a background job on a model
+``models.explore.projection.project`` runs Adam on the latent in a background job on a model
 copy, reporting progress each few steps and polling Cancel (``should_stop``) every step;
 a cancelled run still returns its best latent so far, which is shown like a finished one.
 The result becomes the slider state (so the main view shows it) and/or a path keyframe
@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from models.data.base import Dataset
-from models.projection import ProjectionResult, project
+from models.explore.projection import ProjectionResult, project
 
 from ..decoder import IMAGE_FILTER, IMAGE_SUFFIXES, load_image_file
 from ..explore_workers import LatestJobRunner, Tile, dataset_problem, snapshot_model, to_display

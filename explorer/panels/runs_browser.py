@@ -1,7 +1,7 @@
 """The run browser: every training run in a folder as a sortable table, with its newest
 sample grid and its last ``eval`` figures, and buttons to open a run or add it to Compare.
 
-The folder is scanned in a worker (``models.runs.find_runs`` reads configs and the tail of
+The folder is scanned in a worker (``models.runs.run_dir.find_runs`` reads configs and the tail of
 each metrics file, no weights), so a folder of hundreds of runs never stalls the window.
 The dialog only lists and asks: opening and comparing are the window's, via signals.
 """
@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLay
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from models.io.images import ImageReadError, load_png
-from models.runs import RunSummary, find_runs, format_duration
+from models.runs.run_dir import RunSummary, find_runs, format_duration
 
 from ..explore_workers import array_to_qimage
 from ..workers import JobRunner, describe_error

@@ -1,7 +1,7 @@
 """The Model & data panel: what to train, on what, and the Train / Pause / Resume / Stop buttons.
 
 The per-family hyperparameter rows are generated from the family's config dataclass
-(``models.registry.config_class``): one control per field, chosen by the type of its
+(``models.families.registry.config_class``): one control per field, chosen by the type of its
 default, labelled from its name and tooltipped with its ``#:`` comment. A new family gets
 its own controls without touching this file. String fields whose comment lists quoted
 choices ("mlp" or "conv") become combo boxes.
@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
     QProgressBar, QPushButton, QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget,
 )
 
-from models.base import LatentModel
-from models.registry import FAMILIES, config_class, field_docs
-from models.training import StepMetrics, TrainConfig, device_description, resolve_device, resume_point
+from models.families.base import LatentModel
+from models.families.registry import FAMILIES, config_class, field_docs
+from models.training.loop import StepMetrics, TrainConfig, device_description, resolve_device, resume_point
 
 from .. import settings
 from ..explore_workers import snapshot_model

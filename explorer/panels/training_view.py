@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from models.io.images import grid
-from models.training import StepMetrics
+from models.training.loop import StepMetrics
 
 from .image_view import BACKGROUND, ImageGrid
 

@@ -25,11 +25,11 @@ from PySide6.QtWidgets import (
     QSpinBox, QWidget,
 )
 
-from models.base import LatentModel
+from models.families.base import LatentModel
 from models.data.base import Dataset
 from models.io.images import grid, save_png
 from models.latent import LatentSpec
-from models.paths import decode_batched, dimension_influence, infogan_latents, traversal_latents
+from models.explore.latent_paths import decode_batched, dimension_influence, infogan_latents, traversal_latents
 
 from ..explore_workers import LatestJobRunner, dataset_problem, parse_indices, snapshot_model
 from ..panels.image_view import ImageView
@@ -278,7 +278,7 @@ class TraversalPanel(QWidget):
         self._say("Measuring KL per dimension…")
 
         def job(ctx) -> np.ndarray:
-            from models.evaluation import kl_per_dimension
+            from models.metrics.report import kl_per_dimension
 
             with torch.no_grad():
                 return kl_per_dimension(model, dataset.test, n=2000).numpy()

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..io.images import ImageReadError, read_image
+from models.io.images import ImageReadError, read_image
 from .base import DataError, Dataset, TensorSplit
 
 EXTENSIONS = frozenset({".png", ".jpg", ".jpeg"})

@@ -193,7 +193,7 @@ def save_png(array: np.ndarray, path: str | Path) -> Path:
     """Save an (H, W, C) or (H, W) uint8 array as PNG, atomically."""
     from PIL import Image  # Pillow only when writing images
 
-    from ..checkpoint import atomic_write_bytes
+    from models.runs.checkpoint import atomic_write_bytes
 
     a = array[..., 0] if array.ndim == 3 and array.shape[2] == 1 else array
     buf = io.BytesIO()

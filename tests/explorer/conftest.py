@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from models.checkpoint import save_checkpoint
-from models.registry import build_model
+from models.runs.checkpoint import save_checkpoint
+from models.families.registry import build_model
 
 
 @pytest.fixture(autouse=True)

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
-import models.training
+import models.training.loop
 from explorer import settings
 from explorer.workers import continue_run_dir
-from models.checkpoint import load_checkpoint, save_checkpoint
-from models.registry import build_model
-from models.runs import RunDir
+from models.runs.checkpoint import load_checkpoint, save_checkpoint
+from models.families.registry import build_model
+from models.runs.run_dir import RunDir
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_form_follows_loaded_checkpoint(qtbot, window, run_checkpoint):
 
 def test_continue_training_carries_on_in_the_run_folder(qtbot, window, run_checkpoint, monkeypatch):
     seen: dict = {}
-    real_train = models.training.train
+    real_train = models.training.loop.train
 
     def spy(model, *args, **kwargs):
         seen["weights"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -73,7 +73,7 @@ def test_continue_training_carries_on_in_the_run_folder(qtbot, window, run_check
         seen["same_object"] = model is window.model_state.model
         return real_train(model, *args, **kwargs)
 
-    monkeypatch.setattr(models.training, "train", spy)
+    monkeypatch.setattr(models.training.loop, "train", spy)
     saved = load_checkpoint(run_checkpoint).model.state_dict()  # before the run overwrites it
     open_and_wait(qtbot, window, run_checkpoint)
     panel = window.train_panel

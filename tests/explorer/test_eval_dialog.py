@@ -6,10 +6,10 @@ import json
 from PySide6.QtCore import Qt
 
 from explorer import settings
-from models.classifier import cache_path
-from models.registry import build_model
-from models.runs import RunDir
-from models.training import TrainConfig, train
+from models.metrics.classifier import cache_path
+from models.families.registry import build_model
+from models.runs.run_dir import RunDir
+from models.training.loop import TrainConfig, train
 
 
 def _open_run(qtbot, window, dataset, family="vae", **kw):

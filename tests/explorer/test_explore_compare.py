@@ -7,9 +7,9 @@ from PySide6.QtWidgets import QLabel
 
 from explorer.panels.compare_panel import ComparePanel
 from explorer.state import LatentState, ModelState
-from models.checkpoint import save_checkpoint
-from models.paths import random_path
-from models.registry import build_model
+from models.runs.checkpoint import save_checkpoint
+from models.explore.latent_paths import random_path
+from models.families.registry import build_model
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QTabBar
 
 from explorer.explore_docks import DOCKS, add_explore_docks, shutdown_explore_docks
 from explorer.state import DataState, LatentState, ModelState
-from models.registry import build_model
+from models.families.registry import build_model
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from explorer.panels.draw_pad import DrawPadPanel, prepare_drawing
 from explorer.state import LatentState, ModelState
-from models.registry import build_model
+from models.families.registry import build_model
 
 
 def make(qtbot, model):

@@ -8,7 +8,7 @@ from PySide6.QtTest import QTest
 
 from explorer.panels.map_panel import MODE_LATENT, MODE_PCA, MODE_TSNE, MapPanel
 from explorer.state import LatentState, ModelState
-from models.registry import build_model
+from models.families.registry import build_model
 
 
 def make(qtbot, model, dataset):

@@ -7,7 +7,7 @@ from PIL import Image
 
 from explorer.panels.paths_panel import PathsPanel
 from explorer.state import LatentState, ModelState
-from models.registry import build_model
+from models.families.registry import build_model
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 
 from explorer.panels.projection_panel import ProjectionPanel
 from explorer.state import LatentState, ModelState
-from models.registry import build_model
+from models.families.registry import build_model
 
 
 @pytest.fixture

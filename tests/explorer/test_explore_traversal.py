@@ -5,7 +5,7 @@ import numpy as np
 
 from explorer.panels.traversal_panel import ROWS_ACTIVE, ROWS_ALL, ROWS_CUSTOM, ROWS_INFLUENTIAL, TraversalPanel
 from explorer.state import LatentState, ModelState
-from models.registry import build_model
+from models.families.registry import build_model
 
 
 def make(qtbot, model, dataset=None):
@@ -60,7 +60,7 @@ def test_vae_rows_most_active_first(qtbot, tiny_dataset):
 def test_gan_with_many_noise_dims_shows_the_most_influential_rows(qtbot):
     import torch
 
-    from models.paths import dimension_influence
+    from models.explore.latent_paths import dimension_influence
 
     torch.manual_seed(0)
     model = build_model("dcgan", z_dim=40, g_channels=4, d_channels=4, fc_hidden=16)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from models.base import LatentModel, ModelConfig
+from models.families.base import LatentModel, ModelConfig
 from models.latent import LatentSpec
 
 
@@ -98,7 +98,7 @@ def test_hundred_dims_in_a_scroll_area_build_fast_and_drag_cheaply(window):
 
 
 def test_kl_greys_inactive_dims_and_sorts(window, vae_checkpoint):
-    from models.checkpoint import load_checkpoint
+    from models.runs.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(vae_checkpoint)
     window.model_state.set_model(ckpt.model)
@@ -149,8 +149,8 @@ def test_a_gan_starts_at_a_typical_noise_point_an_encoder_model_at_its_origin():
 def test_random_draws_from_the_models_own_prior(qtbot, window):
     """A mixture-prior AAE: Random lands on the mixture (here 10 tight clusters on a circle of
     radius 10), not on the spec's standard normal; so do random paths and `sample`."""
-    from models.paths import random_path
-    from models.registry import build_model
+    from models.explore.latent_paths import random_path
+    from models.families.registry import build_model
 
     model = build_model("aae", latent_dim=3, hidden=16, disc_hidden=(8,), prior="mixture",
                         mixture_radius=10.0, mixture_std=0.1)

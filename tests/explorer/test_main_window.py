@@ -11,9 +11,9 @@ from PySide6.QtGui import QDropEvent
 
 from explorer import main_window as mw
 from explorer import settings
-from models.checkpoint import load_checkpoint, save_checkpoint
+from models.runs.checkpoint import load_checkpoint, save_checkpoint
 from models.io.images import load_png
-from models.registry import build_model
+from models.families.registry import build_model
 
 
 def open_and_wait(qtbot, window, path) -> None:
@@ -122,8 +122,8 @@ def test_open_run_folder(qtbot, window, tmp_path):
 
 def test_opening_a_run_shows_its_loss_curves_and_last_samples(qtbot, window, tiny_dataset, tmp_path):
     """A finished run opened later: the Training panel shows what happened in it."""
-    from models.runs import RunDir
-    from models.training import TrainConfig, train
+    from models.runs.run_dir import RunDir
+    from models.training.loop import TrainConfig, train
 
     run = RunDir(tmp_path / "vae-run")
     model = build_model("vae", latent_dim=3, hidden=16, image_shape=(1, 28, 28))
@@ -292,7 +292,7 @@ def test_help_menu_lists_the_real_shortcuts_and_copies_the_about_facts(qtbot, wi
     qtbot.mouseClick(about.copy_button, Qt.MouseButton.LeftButton)
     copied = QGuiApplication.clipboard().text()
     assert f"PyTorch: {torch.__version__}" in copied
-    from models.training import resolve_device
+    from models.training.loop import resolve_device
 
     if resolve_device("auto").type == "cpu":
         assert "Training device: CPU, no GPU found" in copied
@@ -368,8 +368,8 @@ def test_postscript_disguised_as_images_never_reaches_ghostscript(qtbot, window,
     """A run folder's samples/*.png and a dropped .jpg holding PostScript: refused, nothing runs."""
     import subprocess
 
-    from models.runs import RunDir
-    from models.training import TrainConfig, train
+    from models.runs.run_dir import RunDir
+    from models.training.loop import TrainConfig, train
 
     def refuse(*args, **kwargs):
         raise AssertionError(f"a process was started: {args[:1]}")

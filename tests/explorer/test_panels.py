@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QApplication
 from explorer.panels import train_panel as tp
 from explorer.panels.training_view import Series, TrainingView
 from explorer.workers import TrainingSession
-from models.registry import FAMILIES, config_class
-from models.training import StepMetrics
+from models.families.registry import FAMILIES, config_class
+from models.training.loop import StepMetrics
 
 
 def test_series_grows_by_doubling_and_smooths_incrementally():

@@ -8,9 +8,9 @@ from PySide6.QtCore import Qt
 
 from explorer import settings
 from explorer.panels.runs_browser import COLUMNS
-from models.registry import build_model
-from models.runs import RunDir
-from models.training import TrainConfig, train
+from models.families.registry import build_model
+from models.runs.run_dir import RunDir
+from models.training.loop import TrainConfig, train
 
 
 def _train(dataset, name, family, steps, **kw):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from explorer import settings
-from models.checkpoint import load_checkpoint
+from models.runs.checkpoint import load_checkpoint
 from models.data.base import DataError
 
 
@@ -133,8 +133,8 @@ def test_gan_run_previews_the_weight_average_over_the_whole_preview_area(qtbot, 
 
 
 def test_a_gan_run_plots_its_samples_inception_score_when_the_classifier_is_cached(qtbot, window, tiny_dataset):
-    from models.classifier import get_classifier
-    from models.runs import RunDir, checkpoint_state
+    from models.metrics.classifier import get_classifier
+    from models.runs.run_dir import RunDir, checkpoint_state
 
     view = window.training_view
     get_classifier(tiny_dataset, "cpu", epochs=1)  # cached, as Evaluate or `eval` leave it

@@ -13,8 +13,8 @@ from explorer.state import LatentState, ModelState
 from explorer.workers import (
     JobRunner, TrainingSession, TrainRequest, choose_cadence, describe_error, format_eta, live_threads,
 )
-from models.registry import build_model
-from models.training import TrainConfig
+from models.families.registry import build_model
+from models.training.loop import TrainConfig
 
 
 def test_job_runner_delivers_results_and_errors_on_gui_thread(qtbot):
@@ -59,8 +59,8 @@ def test_cadence_and_messages():
     assert choose_cadence(torch.device("cpu"), 400) == {"log_every": 1, "snapshot_every": 50, "checkpoint_every": 0}
     assert choose_cadence(torch.device("cuda"), 5000)["checkpoint_every"] == 2000
     assert format_eta(75) == "1:15" and format_eta(3725) == "1:02:05" and format_eta(float("inf")) == "–"
-    from models.checkpoint import CheckpointError
-    from models.training import TrainingDiverged
+    from models.runs.checkpoint import CheckpointError
+    from models.training.loop import TrainingDiverged
 
     assert describe_error(CheckpointError("x.safetensors is corrupt")) == ("Could not open the model", "x.safetensors is corrupt")
     assert describe_error(TrainingDiverged("nan"))[0] == "Training diverged"

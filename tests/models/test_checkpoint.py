@@ -5,8 +5,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from models.registry import build_model
+from models.runs.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from models.families.registry import build_model
 
 
 @pytest.mark.parametrize("family,kw", [("vae", dict(arch="conv", latent_dim=6, hidden=32)), ("ae", dict(latent_dim=3, hidden=16))])
@@ -88,7 +88,7 @@ def test_wrong_shapes_are_a_clear_error(tmp_path):
 
 
 def test_run_folder_resolves_to_best(tmp_path):
-    from models.runs import RunDir
+    from models.runs.run_dir import RunDir
 
     run = RunDir(tmp_path / "run").create()
     m = build_model("ae", latent_dim=2, hidden=8)
@@ -106,7 +106,7 @@ def _adam_steps(optimizer_state: dict, name: str) -> set[float]:
 def test_optimizer_moments_round_trip_for_one_and_two_optimizers(tmp_path, tiny_dataset):
     """A run's latest checkpoint carries Adam's moments (tensors in the safetensors file,
     the rest as JSON), and restoring them into fresh optimizers gives the same state."""
-    from models.checkpoint import restore_optimizers
+    from models.runs.checkpoint import restore_optimizers
 
     for family, kw in [("vae", dict(latent_dim=3, hidden=16)), ("gan", dict(z_dim=4, g_hidden=(16,), d_hidden=(16,)))]:
         m = build_model(family, image_shape=(1, 28, 28), **kw)
@@ -131,7 +131,7 @@ def test_optimizer_moments_round_trip_for_one_and_two_optimizers(tmp_path, tiny_
 
 
 def test_optimizer_state_of_another_model_is_ignored(tmp_path, tiny_dataset):
-    from models.checkpoint import restore_optimizers
+    from models.runs.checkpoint import restore_optimizers
 
     small = build_model("vae", image_shape=(1, 28, 28), latent_dim=3, hidden=16)
     opts = small.configure_optimizers()

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from explorer.cli import main
-from models.checkpoint import load_checkpoint
-from models.runs import RunDir
+from models.runs.checkpoint import load_checkpoint
+from models.runs.run_dir import RunDir
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_eval_json(shapes_run, capsys):
 
 
 def test_eval_records_its_figures_in_the_run_for_the_run_browser(shapes_run, capsys, tmp_path):
-    from models.runs import summarize_run
+    from models.runs.run_dir import summarize_run
 
     assert main(["eval", str(shapes_run), "--json", "--n", "0", "--seed", "3"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -266,7 +266,7 @@ def _labelled_folder(root, n=24):
 
 
 def test_train_scores_a_gans_samples_at_its_checkpoints(tmp_path, monkeypatch, capsys):
-    from models.runs import checkpoint_state
+    from models.runs.run_dir import checkpoint_state
 
     monkeypatch.setenv("LATENT_EXPLORER_DATA", str(tmp_path / "cache"))  # no classifier cached yet
     data = _labelled_folder(tmp_path / "imgs")

@@ -9,8 +9,8 @@ import torch
 from PIL import Image, ImageSequence
 
 from explorer.cli import main
-from models.checkpoint import save_checkpoint
-from models.registry import build_model
+from models.runs.checkpoint import save_checkpoint
+from models.families.registry import build_model
 
 
 @pytest.fixture

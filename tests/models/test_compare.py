@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.compare import error_heatmap, gaussian_window, reconstruction_metrics, ssim
-from models.registry import build_model
+from models.metrics.reconstruction import error_heatmap, gaussian_window, reconstruction_metrics, ssim
+from models.families.registry import build_model
 
 
 def test_window():

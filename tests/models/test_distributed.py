@@ -13,8 +13,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 
-from models.registry import build_model
-from models.training import TrainConfig, train
+from models.families.registry import build_model
+from models.training.loop import TrainConfig, train
 
 FAMILIES = {
     "vae": dict(latent_dim=3, hidden=16),

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from models.classifier import VERSION, Classifier, cache_path, get_classifier
+from models.metrics.classifier import VERSION, Classifier, cache_path, get_classifier
 from models.data.base import Dataset, TensorSplit
-from models.generative_metrics import (
+from models.metrics.sample_quality import (
     class_coverage,
     class_histogram,
     classifier_scores,
@@ -223,7 +223,7 @@ def test_corrupt_cache_is_retrained(trained, tmp_path, damage):
         good = cache_path(ds, cache).read_bytes()
         path.write_bytes(good[: len(good) // 2])
     else:  # a readable file made for another dataset
-        from models.classifier import save_classifier
+        from models.metrics.classifier import save_classifier
 
         save_classifier(Classifier(ds.image_shape, 3, "something-else"), path)
     fresh = get_classifier(ds, "cpu", cache_dir=tmp_path, epochs=1, batch_size=32)  # one step
@@ -235,7 +235,7 @@ def test_classifier_training_is_capped_on_big_datasets(tmp_path):
     """A huge labelled set (shapes: 727,280 images of 64x64) would take hours of CPU for the
     recipe's epochs; training stops after max_steps instead, fewer the bigger the images are,
     while MNIST's full recipe fits under the cap."""
-    from models.classifier import EPOCHS, MIN_STEPS, step_cap, train_classifier
+    from models.metrics.classifier import EPOCHS, MIN_STEPS, step_cap, train_classifier
 
     assert step_cap((1, 28, 28)) >= EPOCHS * 469  # MNIST's eight epochs at batch 128, uncut
     assert MIN_STEPS == step_cap((1, 64, 64)) < step_cap((1, 28, 28))
@@ -250,7 +250,7 @@ def test_classifier_training_is_capped_on_big_datasets(tmp_path):
 def test_classifier_rate_decays_to_zero_over_the_run(monkeypatch):
     """The recipe (v2) decays Adam's rate linearly from lr to 0 over the steps it runs, so
     the classifier every figure is read with does not hinge on its last few batches."""
-    from models.classifier import train_classifier
+    from models.metrics.classifier import train_classifier
 
     rates: list[float] = []
     step = torch.optim.Adam.step
@@ -354,7 +354,7 @@ def test_mnist_classifier_is_accurate(tmp_path):
 
 def test_classifier_trains_even_when_called_under_no_grad(tmp_path):
     """evaluate_generator runs under no_grad and trains the classifier on first use."""
-    from models.classifier import train_classifier
+    from models.metrics.classifier import train_classifier
     from models.data.base import Dataset, TensorSplit
 
     g = torch.Generator().manual_seed(0)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from models import latent_map
-from models.registry import build_model
+from models.explore import latent_map
+from models.families.registry import build_model
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_encode_dataset(vae, tiny_dataset):
 
 def _has_gan() -> bool:
     try:
-        from models.registry import config_class
+        from models.families.registry import config_class
 
         fields = config_class("gan").__dataclass_fields__
         return {"z_dim", "g_hidden", "d_hidden"} <= set(fields)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from models.checkpoint import load_checkpoint
-from models.paths import load_path
-from models.runs import RunDir, summarize_run
+from models.runs.checkpoint import load_checkpoint
+from models.explore.latent_paths import load_path
+from models.runs.run_dir import RunDir, summarize_run
 
 LEGACY = Path(__file__).resolve().parents[1] / "fixtures" / "legacy"
 EXPECTED = json.loads((LEGACY / "expected.json").read_text())

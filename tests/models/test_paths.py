@@ -8,10 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
-from models import paths
-from models.base import LatentModel, ModelConfig
+from models.explore import latent_paths as paths
+from models.families.base import LatentModel, ModelConfig
 from models.latent import LatentSpec
-from models.registry import build_model
+from models.families.registry import build_model
 
 
 class RecordingModel(LatentModel):
@@ -220,7 +220,7 @@ def test_traversal_infogan_figure():
 
 def test_latent_arithmetic_moves_noise_and_codes_and_keeps_cs_category():
     from models.latent import LatentSpec
-    from models.paths import latent_arithmetic
+    from models.explore.latent_paths import latent_arithmetic
 
     spec = LatentSpec(z_dim=2, categorical=(3,), continuous=1)
     a = np.array([1.0, 2.0, 1, 0, 0, 0.5], np.float32)  # "bold 0"

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from models.base import LatentModel, ModelConfig
+from models.families.base import LatentModel, ModelConfig
 from models.latent import LatentSpec
-from models.projection import project
-from models.registry import build_model
+from models.explore.projection import project
+from models.families.registry import build_model
 
 
 class TinyGenerator(LatentModel):

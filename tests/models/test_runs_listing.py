@@ -5,9 +5,9 @@ import json
 import os
 import time
 
-from models.registry import build_model
-from models.runs import RunDir, find_runs, summarize_run
-from models.training import TrainConfig, train
+from models.families.registry import build_model
+from models.runs.run_dir import RunDir, find_runs, summarize_run
+from models.training.loop import TrainConfig, train
 
 
 def _train(tiny_dataset, path, family="vae", steps=14, **kw):

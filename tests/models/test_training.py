@@ -4,9 +4,9 @@ import time
 import pytest
 import torch
 
-from models.registry import build_model
-from models.runs import RunDir
-from models.training import TrainConfig, TrainControl, TrainingDiverged, resolve_device, train
+from models.families.registry import build_model
+from models.runs.run_dir import RunDir
+from models.training.loop import TrainConfig, TrainControl, TrainingDiverged, resolve_device, train
 
 
 def _cfg(**kw):
@@ -118,7 +118,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
     m.loss = loss
     with pytest.raises(TrainingDiverged, match="kl"):
         list(train(m, tiny_dataset, _cfg(steps=100, log_every=5), run=run))
-    from models.checkpoint import load_checkpoint
+    from models.runs.checkpoint import load_checkpoint
 
     good = load_checkpoint(run.latest)
     assert all(torch.isfinite(p).all() for p in good.model.parameters())
@@ -142,7 +142,7 @@ def test_exploding_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_da
     m.loss = loss
     with pytest.raises(TrainingDiverged, match=r"'recon' exploded to .* \(first logged: "):
         list(train(m, tiny_dataset, _cfg(steps=100, log_every=5), run=run))
-    from models.checkpoint import load_checkpoint
+    from models.runs.checkpoint import load_checkpoint
 
     assert load_checkpoint(run.latest).train_state["step"] <= 12
     # the same growth with the check off trains on (a user's choice for odd losses)
@@ -189,7 +189,7 @@ def test_linear_lr_decay_reaches_zero_at_the_end_of_the_run(tiny_dataset, monkey
 
 def test_sample_scores_pick_a_gans_best_checkpoint(tiny_dataset, tmp_path):
     """A GAN has no held-out loss; with a sample scorer its best checkpoint is the lowest FID."""
-    from models.runs import checkpoint_state
+    from models.runs.run_dir import checkpoint_state
 
     fids = iter([5.0, 3.0, 4.0, 6.0])
     seen_modes: list[bool] = []

@@ -3,8 +3,8 @@ the CPU path is covered by test_training.py."""
 import pytest
 import torch
 
-from models.registry import build_model
-from models.training import EagerStep, GraphStep, TrainConfig, train
+from models.families.registry import build_model
+from models.training.loop import EagerStep, GraphStep, TrainConfig, train
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 

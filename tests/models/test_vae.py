@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from models.registry import build_model
-from models.vae import gaussian_kl, recon_nll
+from models.families.registry import build_model
+from models.families.vae import gaussian_kl, recon_nll
 
 
 def test_bernoulli_recon_matches_hand_computed_bce():

@@ -11,10 +11,10 @@ import math
 import pytest
 import torch
 
-from models.checkpoint import load_checkpoint, save_checkpoint
+from models.runs.checkpoint import load_checkpoint, save_checkpoint
 from models.data.base import Dataset, TensorSplit
-from models.registry import build_model
-from models.training import TrainConfig, train
+from models.families.registry import build_model
+from models.training.loop import TrainConfig, train
 
 #: small nets per family so 30 CPU steps take a fraction of a second to a few seconds
 SMALL = {
@@ -361,7 +361,7 @@ def test_generator_ema_follows_training_and_is_what_decode_uses(variant, blobs, 
     model.eval()
     z = model.latent_spec.sample(4, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        from models.gan import from_tanh_range
+        from models.families.gan import from_tanh_range
 
         torch.testing.assert_close(model.decode(z), from_tanh_range(ema_net(z)), rtol=0, atol=0)
         assert not torch.allclose(model.decode(z), from_tanh_range(model.generator(z)))
@@ -397,8 +397,8 @@ def test_aae_joint_step_adds_the_weighted_adversarial_term(side):
     size), D having taken its step first; D's own update uses none of the encoder's gradient."""
     import copy
 
-    from models.gan import discriminator_step, generator_bce
-    from models.vae import recon_nll
+    from models.families.gan import discriminator_step, generator_bce
+    from models.families.vae import recon_nll
 
     torch.manual_seed(0)
     model = small("aae", adv_weight=2.5, image_shape=(1, side, side))

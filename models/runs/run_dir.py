@@ -9,9 +9,9 @@ from typing import Any
 
 import torch
 
-from .base import LatentModel
-from .checkpoint import atomic_write_bytes, save_checkpoint
-from .io.images import grid, save_png
+from models.families.base import LatentModel
+from models.runs.checkpoint import atomic_write_bytes, save_checkpoint
+from models.io.images import grid, save_png
 
 
 class RunDir:

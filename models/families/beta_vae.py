@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from .vae import VAE, VAEConfig
+from models.families.vae import VAE, VAEConfig
 
 
 @dataclasses.dataclass

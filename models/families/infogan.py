@@ -36,9 +36,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import ModelConfig
-from .gan import AdversarialModel, DenseConvGenerator, DenseConvTrunk, dcgan_init, discriminator_bce, discriminator_step, generator_bce, to_tanh_range
-from .latent import LatentSpec
+from models.families.base import ModelConfig
+from models.families.gan import AdversarialModel, DenseConvGenerator, DenseConvTrunk, dcgan_init, discriminator_bce, discriminator_step, generator_bce, to_tanh_range
+from models.latent import LatentSpec
 
 
 @dataclasses.dataclass

@@ -27,10 +27,10 @@ from typing import Any, Callable, Iterator
 import torch
 import torch.distributed as dist
 
-from .base import LatentModel
-from .checkpoint import restore_optimizers
-from .data.base import Dataset
-from .runs import RunDir
+from models.families.base import LatentModel
+from models.runs.checkpoint import restore_optimizers
+from models.data.base import Dataset
+from models.runs.run_dir import RunDir
 
 
 class TrainingDiverged(RuntimeError):

@@ -8,19 +8,19 @@ import inspect
 import re
 from typing import Any
 
-from .base import LatentModel, ModelConfig
+from models.families.base import LatentModel, ModelConfig
 
 #: family -> (module, class). Modules are imported on first use so a broken or slow
 #: family never stops the others from loading.
 FAMILIES: dict[str, tuple[str, str]] = {
-    "ae": ("models.vae", "AutoEncoder"),
-    "vae": ("models.vae", "VAE"),
-    "beta-vae": ("models.beta_vae", "BetaVAE"),
-    "aae": ("models.aae", "AdversarialAE"),
-    "gan": ("models.gan", "GAN"),
-    "dcgan": ("models.gan", "DCGAN"),
-    "wgan-gp": ("models.wgan_gp", "WGANGP"),
-    "infogan": ("models.infogan", "InfoGAN"),
+    "ae": ("models.families.vae", "AutoEncoder"),
+    "vae": ("models.families.vae", "VAE"),
+    "beta-vae": ("models.families.beta_vae", "BetaVAE"),
+    "aae": ("models.families.aae", "AdversarialAE"),
+    "gan": ("models.families.gan", "GAN"),
+    "dcgan": ("models.families.gan", "DCGAN"),
+    "wgan-gp": ("models.families.wgan_gp", "WGANGP"),
+    "infogan": ("models.families.infogan", "InfoGAN"),
 }
 
 #: families whose latent comes from an encoder (reconstructions, the latent map, compare)

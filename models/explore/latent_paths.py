@@ -43,10 +43,10 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .base import LatentModel
-from .checkpoint import atomic_write_bytes
-from .io.images import grid, save_png, to_uint8
-from .latent import LatentSpec
+from models.families.base import LatentModel
+from models.runs.checkpoint import atomic_write_bytes
+from models.io.images import grid, save_png, to_uint8
+from models.latent import LatentSpec
 
 VERSION = 1
 KINDS = ("linear", "slerp")
@@ -588,7 +588,7 @@ def traversal_grid(model: LatentModel, dims: Sequence[int] | None = None, steps:
                    around: Vector | None = None) -> np.ndarray:
     """The traversal figure as one (H, W, C) uint8 image: a row per dimension, ``steps``
     columns. Rows follow ``dims`` as given (pass dims sorted by
-    :func:`models.evaluation.kl_per_dimension` for "most active first")."""
+    :func:`models.metrics.report.kl_per_dimension` for "most active first")."""
     flat, ncol = traversal_latents(model, dims, steps, value_range, seed, around)
     return grid(decode_batched(model, flat), ncol=ncol)
 

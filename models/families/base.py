@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from .latent import LatentSpec
+from models.latent import LatentSpec
 
 
 @dataclasses.dataclass

@@ -1,7 +1,7 @@
 """Sample-quality metrics of generators, measured by the dataset's own classifier.
 
 FID and IS are normally computed with an ImageNet Inception net, which knows nothing about
-28x28 digits. Here both are computed with the small CNN of :mod:`models.classifier`,
+28x28 digits. Here both are computed with the small CNN of :mod:`models.metrics.classifier`,
 trained on the dataset's training split:
 
 * ``classifier_fid``: Fréchet distance between Gaussians fitted to the classifier's
@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .classifier import Classifier, get_classifier
-from .data.base import Dataset, Split
+from models.metrics.classifier import Classifier, get_classifier
+from models.data.base import Dataset, Split
 
 ImagesFn = Callable[[int], torch.Tensor]
 
@@ -273,7 +273,7 @@ def default_training_scorer(model, dataset: Dataset, device: torch.device | str 
     """The sample scorer a run gets unless told otherwise: only for families without an
     encoder (a GAN's losses say least about its samples) and only when the dataset's
     classifier is already cached (training one first would cost minutes); else None."""
-    from .classifier import cache_path
+    from models.metrics.classifier import cache_path
 
     if not (model.has_prior and not model.latent_spec.has_encoder and dataset.labelled and cache_path(dataset).exists()):
         return None

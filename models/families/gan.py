@@ -25,9 +25,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from .base import LatentModel, ModelConfig, adam
-from .latent import LatentSpec
-from .nets import _n_down
+from models.families.base import LatentModel, ModelConfig, adam
+from models.latent import LatentSpec
+from models.nets.autoencoder import _n_down
 
 
 # ---------------------------------------------------------------------------------------

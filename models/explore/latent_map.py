@@ -11,9 +11,9 @@ from typing import Callable, NamedTuple
 import numpy as np
 import torch
 
-from .base import LatentModel
-from .data.base import Split
-from .paths import _eval_mode, decode_batched
+from models.families.base import LatentModel
+from models.data.base import Split
+from models.explore.latent_paths import _eval_mode, decode_batched
 
 
 @torch.no_grad()
@@ -155,7 +155,7 @@ def manifold_grid(model: LatentModel, n: int = 15, span: tuple[float, float] = (
                   dims: tuple[int, int] = (0, 1)) -> np.ndarray:
     """The classic VAE 2-D manifold figure, tiles touching: (n*H, n*W) uint8 for grey
     images, (n*H, n*W, C) for colour. See :func:`manifold_latents`."""
-    from .io.images import to_uint8
+    from models.io.images import to_uint8
 
     tiles = to_uint8(decode_batched(model, manifold_latents(model, n, span, dims)))  # (n*n, H, W, C)
     _, h, w, c = tiles.shape

@@ -19,8 +19,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as st_save
 
-from .base import LatentModel
-from .registry import UnknownFamily, build_model, model_class
+from models.families.base import LatentModel
+from models.families.registry import UnknownFamily, build_model, model_class
 
 FORMAT = "latent-explorer/1"
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".bin")

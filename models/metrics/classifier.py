@@ -4,7 +4,7 @@ Inception-based metrics (FID, IS) are meaningless on 28x28 greyscale digits: the
 Inception net was never trained on them and its features mostly see the upsampling. The
 usual practice for MNIST-like data is to train a small classifier on the dataset itself
 and compute the same statistics in *its* feature space. That is what
-:mod:`models.generative_metrics` does with the :class:`Classifier` built here.
+:mod:`models.metrics.sample_quality` does with the :class:`Classifier` built here.
 
 The network is the classic Keras MNIST CNN (conv32-conv64-maxpool-dropout-fc128-dropout-
 fcK); the max pool is adaptive (to 12x12) so the same recipe takes 28x28 and 64x64
@@ -40,10 +40,10 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as st_save
 from torch import nn
 
-from .checkpoint import atomic_write_bytes
-from .data.base import Dataset, Split
-from .data.download import default_cache_dir
-from .training import resolve_device
+from models.runs.checkpoint import atomic_write_bytes
+from models.data.base import Dataset, Split
+from models.data.download import default_cache_dir
+from models.training.loop import resolve_device
 
 log = logging.getLogger(__name__)
 

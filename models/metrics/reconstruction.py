@@ -1,7 +1,7 @@
 """Side-by-side reconstruction quality: MSE, BCE, SSIM and per-pixel error maps.
 
 All three metrics are per-pixel means per image, averaged over images, so models of any
-image size compare on one scale. (``models.evaluation`` reports per-image *sums* of
+image size compare on one scale. (``models.metrics.report`` reports per-image *sums* of
 BCE/MSE, the classic VAE example's convention: multiply ours by C*H*W to match.) VAEs
 reconstruct from the posterior mean, so the numbers are deterministic.
 
@@ -15,9 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .base import LatentModel
-from .data.base import Split
-from .paths import _eval_mode
+from models.families.base import LatentModel
+from models.data.base import Split
+from models.explore.latent_paths import _eval_mode
 
 
 def gaussian_window(size: int = 11, sigma: float = 1.5, dtype: torch.dtype = torch.float32) -> torch.Tensor:

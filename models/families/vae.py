@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import LatentModel, ModelConfig
-from .latent import LatentSpec
-from .nets import make_decoder, make_encoder
+from models.families.base import LatentModel, ModelConfig
+from models.latent import LatentSpec
+from models.nets.autoencoder import make_decoder, make_encoder
 
 
 @dataclasses.dataclass

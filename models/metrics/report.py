@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any, Callable
 import torch
 import torch.nn.functional as F
 
-from .base import LatentModel
-from .data.base import Dataset, Split
-from .vae import VAE, gaussian_kl
+from models.families.base import LatentModel
+from models.data.base import Dataset, Split
+from models.families.vae import VAE, gaussian_kl
 
 if TYPE_CHECKING:  # the classifier module imports training: loaded only when scoring
-    from .classifier import Classifier
+    from models.metrics.classifier import Classifier
 
 
 @torch.no_grad()
@@ -88,8 +88,8 @@ def evaluate_model(
     classifier when needed (callers show its training progress); default: get_classifier.
     Raises ValueError for a generator with ``n`` < 1 or an image shape the dataset lacks.
     """
-    from .classifier import cache_path, get_classifier
-    from .generative_metrics import code_accuracy, evaluate_generator
+    from models.metrics.classifier import cache_path, get_classifier
+    from models.metrics.sample_quality import code_accuracy, evaluate_generator
 
     if tuple(dataset.image_shape) != tuple(model.config.image_shape):
         raise ValueError(f"the model works on {tuple(model.config.image_shape)} images but {dataset.name} has "

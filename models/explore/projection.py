@@ -21,8 +21,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .base import LatentModel
-from .paths import _eval_mode
+from models.families.base import LatentModel
+from models.explore.latent_paths import _eval_mode
 
 
 @dataclass

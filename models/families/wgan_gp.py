@@ -30,8 +30,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from .base import ModelConfig
-from .gan import (AdversarialModel, ConvDiscriminator, ConvGenerator, DenseConvDiscriminator, DenseConvGenerator, dcgan_init,
+from models.families.base import ModelConfig
+from models.families.gan import (AdversarialModel, ConvDiscriminator, ConvGenerator, DenseConvDiscriminator, DenseConvGenerator, dcgan_init,
                   resolve_arch, to_tanh_range)
 
 

@@ -41,10 +41,10 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from .base import adam
-from .gan import discriminator_step, generator_bce, generator_step
-from .latent import LatentSpec
-from .vae import AEConfig, AutoEncoder, recon_nll
+from models.families.base import adam
+from models.families.gan import discriminator_step, generator_bce, generator_step
+from models.latent import LatentSpec
+from models.families.vae import AEConfig, AutoEncoder, recon_nll
 
 PRIORS = ("normal", "mixture", "uniform")
 
