@@ -28,7 +28,7 @@ from models.metrics.sample_quality import (
 )
 from models.latent import LatentSpec
 
-MNIST_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
+MNIST_DIR = Path(__file__).resolve().parents[4] / "shared" / "data" / "mnist"
 
 
 def _random_spd(d: int, g: torch.Generator) -> torch.Tensor:

@@ -12,7 +12,7 @@ from models.runs.checkpoint import load_checkpoint
 from models.explore.latent_paths import load_path
 from models.runs.run_dir import RunDir, summarize_run
 
-LEGACY = Path(__file__).resolve().parents[1] / "fixtures" / "legacy"
+LEGACY = Path(__file__).resolve().parents[2] / "fixtures" / "legacy"
 EXPECTED = json.loads((LEGACY / "expected.json").read_text())
 
 

@@ -13,7 +13,7 @@ from models.data import DataError, load_dataset
 from models.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx, read_images, read_labels
 from models.data.mnist import load_mnist
 
-MNIST_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
+MNIST_DIR = Path(__file__).resolve().parents[4] / "shared" / "data" / "mnist"
 needs_mnist = pytest.mark.skipif(
     not (MNIST_DIR / "train-images-idx3-ubyte.gz").is_file(),
     reason=f"real MNIST files not found in {MNIST_DIR}",
