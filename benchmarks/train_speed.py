@@ -21,7 +21,8 @@ import torch
 from models.data import load_dataset
 from models.metrics.report import evaluate_reconstruction
 from models.families.registry import build_model
-from models.training.loop import TrainConfig, device_description, resolve_device, train
+from models.training.device import device_description, resolve_device
+from models.training.loop import TrainConfig, train
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 

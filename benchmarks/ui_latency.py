@@ -84,7 +84,7 @@ def window_run(dataset, seconds: float, moves: int) -> dict:
     from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QTimer
 
     from explorer.app import make_app
-    from explorer.main_window import MainWindow
+    from explorer.window.main_window import MainWindow
 
     app = make_app([])
     window = MainWindow(dataset_factory=lambda name, data_dir=None, **kw: dataset)

@@ -3,7 +3,6 @@ the given checkpoints (or the bundled demo model) and runs the event loop."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QIcon
@@ -30,7 +29,7 @@ def make_app(argv: list[str] | None = None) -> QApplication:
 def main(paths: list[str] | None = None) -> int:
     """Open the window; ``paths`` are checkpoints, run folders or images to open."""
     app = make_app()
-    from .main_window import MainWindow  # after QApplication: pyqtgraph wants one for some setup
+    from .window.main_window import MainWindow  # after QApplication: pyqtgraph wants one for some setup
 
     window = MainWindow()
     window.show()

@@ -1,4 +1,4 @@
-"""Shared plumbing of the Explore panels: background jobs, model snapshots, small widgets.
+"""Shared plumbing of the Explore panels: background jobs and model snapshots.
 
 Jobs. Each panel owns one :class:`LatestJobRunner`: a single background thread that runs
 the *newest* request only. Submitting a job asks the running one to stop (its
@@ -26,8 +26,6 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from PySide6.QtCore import QObject, Qt, Signal, Slot
-from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QLabel, QSizePolicy, QStackedLayout, QVBoxLayout, QWidget
 
 from models.families.base import LatentModel
 from models.io.images import to_uint8
@@ -264,70 +262,3 @@ def parse_indices(text: str, limit: int) -> list[int]:
         if not 0 <= i < limit:
             raise ValueError(f"index {i} is out of range: the test set has images 0..{limit - 1}")
     return out
-
-
-# ---------------------------------------------------------------------------------------
-# small widgets
-# ---------------------------------------------------------------------------------------
-def array_to_qimage(image: np.ndarray) -> QImage:
-    """uint8 (H, W) grey or (H, W, 3) RGB -> a QImage that owns its pixels."""
-    a = np.ascontiguousarray(image, np.uint8)
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = np.ascontiguousarray(a[..., 0])
-    h, w = a.shape[:2]
-    if a.ndim == 2:
-        return QImage(a.data, w, h, a.strides[0], QImage.Format.Format_Grayscale8).copy()
-    return QImage(a.data, w, h, a.strides[0], QImage.Format.Format_RGB888).copy()
-
-
-class Tile(QLabel):
-    """A small image shown with crisp (nearest-neighbour) pixels at a fixed size."""
-
-    def __init__(self, size: int = 84, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._size = size
-        self.setFixedSize(size, size)
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setStyleSheet("background: #1e1f22; color: #9aa0a6; border: 1px solid #3a3b3e;")
-        self.image: np.ndarray | None = None
-
-    def set_array(self, image: np.ndarray | None, text: str = "") -> None:
-        self.image = image
-        if image is None:
-            self.setPixmap(QPixmap())
-            self.setText(text)
-            return
-        pm = QPixmap.fromImage(array_to_qimage(image)).scaled(
-            self._size - 2, self._size - 2, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
-        self.setPixmap(pm)
-
-
-class HintStack(QWidget):
-    """A panel's body, or a hint saying why the panel can't work with the current model."""
-
-    def __init__(self, body: QWidget, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.body = body
-        self.hint = QLabel()
-        self.hint.setWordWrap(True)
-        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.hint.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.hint.setStyleSheet("color: #9aa0a6; font-size: 13px; padding: 16px;")
-        self._stack = QStackedLayout()
-        self._stack.addWidget(body)
-        self._stack.addWidget(self.hint)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(self._stack)
-
-    def show_hint(self, text: str | None) -> None:
-        """None shows the body; text shows the hint instead."""
-        if text:
-            self.hint.setText(text)
-            self._stack.setCurrentWidget(self.hint)
-        else:
-            self._stack.setCurrentWidget(self.body)
-
-    @property
-    def hinting(self) -> bool:
-        return self._stack.currentWidget() is self.hint

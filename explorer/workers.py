@@ -35,9 +35,8 @@ from models.families.base import LatentModel
 from models.runs.checkpoint import load_optimizer_state
 from models.data.base import Dataset
 from models.runs.run_dir import RunDir
-from models.training.loop import StepMetrics, TrainConfig, TrainControl, device_description, resolve_device
-
-#: at most this often the training worker emits a batch of metrics to the GUI (20 Hz)
+from models.training.loop import StepMetrics, TrainConfig, TrainControl
+from models.training.device import device_description, resolve_device
 EMIT_INTERVAL_S = 0.05
 #: the GIL switch interval while a run trains in the window; None keeps Python's 5 ms.
 #: Measured with benchmarks/ui_latency.py on the 2-core machine (A/B, twice each): 1 ms gave

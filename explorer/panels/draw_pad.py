@@ -22,10 +22,11 @@ from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QPushButton, QSpin
 
 from models.data.base import Dataset
 
-from ..decoder import encode_images
-from ..explore_workers import Tile, decode_one, has_encoder, to_display
+from ..explore_workers import decode_one, has_encoder, to_display
+from ..live_decoder import encode_images
 from ..state import LatentState, ModelState
-from .common import install_hint_stack, panel_body
+from ..widgets.layout import install_hint_stack, panel_body
+from ..widgets.tiles import Tile
 
 DatasetProvider = Callable[[], "Dataset | None"]
 CANVAS = 224

@@ -21,65 +21,17 @@ import torch
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
-    QAbstractButton, QButtonGroup, QCheckBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
-    QPushButton, QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget,
+    QButtonGroup, QCheckBox, QDoubleSpinBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox,
+    QVBoxLayout, QWidget,
 )
-from superqt import QLabeledDoubleSlider
 
 from models.latent import LatentSpec
 
-from ..explore_workers import array_to_qimage, to_display
+from ..explore_workers import to_display
+from ..live_decoder import encode_images
 from ..state import DataState, LatentState, ModelState
-
-#: a dimension whose mean KL is below this carries (almost) no information
-INACTIVE_KL = 0.01
-#: categorical codes wider than this get a spin box instead of buttons
-MAX_CATEGORY_BUTTONS = 16
-
-
-class DimRow(QWidget):
-    """name | slider with value box | KL | reset."""
-
-    def __init__(self, name: str, value_range: tuple[float, float], tooltip: str) -> None:
-        super().__init__()
-        self.name = QLabel(name)
-        self.name.setMinimumWidth(34)
-        self.name.setToolTip(tooltip)
-        self.slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(*value_range)
-        self.slider.setDecimals(2)
-        self.slider.setSingleStep(0.01)
-        self.slider.setValue(0.0)
-        self.slider.setToolTip(tooltip)
-        self.kl = QLabel("")
-        self.kl.setMinimumWidth(58)
-        self.kl.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.kl.setVisible(False)
-        self.reset = QToolButton()
-        self.reset.setText("↺")
-        self.reset.setToolTip(f"Reset {name} to 0")
-        self.reset.setAutoRaise(True)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(4)
-        layout.addWidget(self.name)
-        layout.addWidget(self.slider, 1)
-        layout.addWidget(self.kl)
-        layout.addWidget(self.reset)
-
-    def show_kl(self, kl: float | None) -> None:
-        if kl is None:
-            self.kl.setVisible(False)
-            self.name.setStyleSheet("")
-            return
-        inactive = kl < INACTIVE_KL
-        self.kl.setText(f"KL {kl:.2f}")
-        self.kl.setVisible(True)
-        self.kl.setToolTip(f"Mean KL of this dimension over test images: {kl:.4f} nats"
-                           + (" (inactive: the decoder ignores it)" if inactive else ""))
-        grey = "color: #8a8a8a;" if inactive else ""
-        self.name.setStyleSheet(grey)
-        self.kl.setStyleSheet(grey)
+from ..widgets.tiles import array_to_qimage
+from .latent_rows import INACTIVE_KL, DimRow, category_row, set_quietly, spec_text
 
 
 class LatentPanel(QWidget):
@@ -231,7 +183,7 @@ class LatentPanel(QWidget):
                 return
             model = self.model_state.model
             family = getattr(model, "family", "") or type(model).__name__
-            self.info.setText(f"<b>{family}</b> · {_spec_text(spec)}")
+            self.info.setText(f"<b>{family}</b> · {spec_text(spec)}")
             self.z_group.setTitle(f"z ({spec.z_dim} dimensions)")
             for i in range(spec.z_dim):
                 row = DimRow(f"z{i}", spec.z_range, f"Latent dimension {i}")
@@ -248,32 +200,8 @@ class LatentPanel(QWidget):
     def _build_categorical(self, spec: LatentSpec) -> None:
         self.categorical_group.setVisible(bool(spec.categorical))
         for b, k in enumerate(spec.categorical):
-            row = QWidget()
-            grid = QGridLayout(row)
-            grid.setContentsMargins(0, 0, 0, 0)
-            grid.setSpacing(2)
-            grid.addWidget(QLabel(f"c{b}"), 0, 0)
-            if k > MAX_CATEGORY_BUTTONS:
-                spin = QSpinBox()
-                spin.setRange(0, k - 1)
-                spin.setToolTip(f"Category of code c{b} ({k} values)")
-                spin.valueChanged.connect(partial(self.latent_state.set_category, b))
-                grid.addWidget(spin, 0, 1)
-                self.category_controls.append(spin)
-            else:
-                group = QButtonGroup(row)
-                group.setExclusive(True)
-                for j in range(k):
-                    button = QToolButton()
-                    button.setText(str(j))
-                    button.setCheckable(True)
-                    button.setToolTip(f"Code c{b} = category {j}")
-                    button.setMinimumWidth(24)
-                    group.addButton(button, j)
-                    grid.addWidget(button, 0, 1 + j)
-                group.idClicked.connect(partial(self.latent_state.set_category, b))
-                self.category_controls.append(group)
-            grid.setColumnStretch(grid.columnCount(), 1)
+            row, control = category_row(b, k, partial(self.latent_state.set_category, b))
+            self.category_controls.append(control)
             self.categorical_layout.addWidget(row)
 
     def _build_continuous(self, spec: LatentSpec) -> None:
@@ -326,8 +254,6 @@ class LatentPanel(QWidget):
             self.latent_state.reset(self.spec)
 
     def encode_test_image(self) -> None:
-        from ..decoder import encode_images
-
         dataset = self.data_state.dataset
         model = self.model_state.model
         if dataset is None or model is None:
@@ -377,19 +303,19 @@ class LatentPanel(QWidget):
         code_start = spec.z_dim + n_cat
         for i in changed:
             if i < spec.z_dim:
-                _set_quietly(self.z_rows[i].slider, float(flat[i]))
+                set_quietly(self.z_rows[i].slider, float(flat[i]))
             elif i >= code_start:
-                _set_quietly(self.code_rows[i - code_start].slider, float(flat[i]))
+                set_quietly(self.code_rows[i - code_start].slider, float(flat[i]))
         if n_cat and np.any((changed >= spec.z_dim) & (changed < code_start)):
             for b in range(len(spec.categorical)):
                 value = self.latent_state.category(b)
                 control = self.category_controls[b]
                 if isinstance(control, QSpinBox):
-                    _set_quietly(control, value)
+                    set_quietly(control, value)
                 else:
                     button = control.button(value)
                     if button is not None and not button.isChecked():
-                        _set_quietly(button, True)
+                        set_quietly(button, True)
 
     def _on_kl_changed(self, kl: np.ndarray | None) -> None:
         have = kl is not None and len(kl) == len(self.z_rows)
@@ -411,26 +337,3 @@ class LatentPanel(QWidget):
             self.z_layout.removeWidget(row)
         for pos, i in enumerate(order):
             self.z_layout.insertWidget(pos, self.z_rows[i])
-
-
-def _set_quietly(widget: QWidget, value: object) -> None:
-    """Show a value without emitting: the change came from the state, not the user."""
-    widget.blockSignals(True)
-    try:
-        if isinstance(widget, QAbstractButton):
-            widget.setChecked(bool(value))
-        else:
-            widget.setValue(value)  # type: ignore[attr-defined]
-    finally:
-        widget.blockSignals(False)
-
-
-def _spec_text(spec: LatentSpec) -> str:
-    parts = [f"{spec.z_dim}-dim z ({spec.prior} prior)"]
-    if spec.categorical:
-        parts.append(" + ".join(f"{k}-way" for k in spec.categorical) + " categorical")
-    if spec.continuous:
-        parts.append(f"{spec.continuous} continuous code" + ("s" if spec.continuous > 1 else ""))
-    if not spec.has_encoder:
-        parts.append("no encoder")
-    return ", ".join(parts)

@@ -22,10 +22,11 @@ from PySide6.QtWidgets import (
 from models.data.base import Dataset
 from models.explore.projection import ProjectionResult, project
 
-from ..decoder import IMAGE_FILTER, IMAGE_SUFFIXES, load_image_file
-from ..explore_workers import LatestJobRunner, Tile, dataset_problem, snapshot_model, to_display
+from ..explore_workers import LatestJobRunner, dataset_problem, snapshot_model, to_display
+from ..live_decoder import IMAGE_FILTER, IMAGE_SUFFIXES, load_image_file
 from ..state import LatentState, ModelState
-from .common import caption_label, install_hint_stack, panel_body
+from ..widgets.layout import caption_label, install_hint_stack, panel_body
+from ..widgets.tiles import Tile
 
 DatasetProvider = Callable[[], "Dataset | None"]
 TILE = 128

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from models.io.images import grid
 from models.training.loop import StepMetrics
 
-from .image_view import BACKGROUND, ImageGrid
+from ..widgets.image_view import BACKGROUND, ImageGrid
 
 REDRAW_INTERVAL_MS = 100
 

@@ -29,12 +29,14 @@ from models.families.base import LatentModel
 from models.data.base import Dataset
 from models.io.images import grid, save_png
 from models.latent import LatentSpec
-from models.explore.latent_paths import decode_batched, dimension_influence, infogan_latents, traversal_latents
+from models.explore.render import decode_batched
+from models.explore.traversal import dimension_influence, infogan_latents, traversal_latents
 
 from ..explore_workers import LatestJobRunner, dataset_problem, parse_indices, snapshot_model
-from ..panels.image_view import ImageView
 from ..state import LatentState, ModelState
-from .common import caption_label, install_hint_stack, panel_body
+from ..widgets.image_view import ImageView
+from ..widgets.layout import caption_label, install_hint_stack, panel_body
+from ..widgets.qt_utils import signals_blocked
 
 DatasetProvider = Callable[[], "Dataset | None"]
 #: re-render this long after the last change (slider drags, spin box typing)
@@ -167,25 +169,22 @@ class TraversalPanel(QWidget):
             self.stack.show_hint("Open or train a model to see how each latent dimension changes the image.")
             return
         self.stack.show_hint(None)
-        self.sweep.blockSignals(True)
-        self.sweep.clear()
-        if spec.categorical:
-            for c in range(max(1, spec.continuous)):
-                self.sweep.addItem(f"Category × code {c}" if spec.continuous else "Category", ("category", c))
-        self.sweep.addItem("z dimensions", ("z", 0))
-        self.sweep.blockSignals(False)
-        self.value_range.blockSignals(True)
-        self.value_range.setValue(float(spec.z_range[1]))
-        self.value_range.blockSignals(False)
+        with signals_blocked(self.sweep):
+            self.sweep.clear()
+            if spec.categorical:
+                for c in range(max(1, spec.continuous)):
+                    self.sweep.addItem(f"Category × code {c}" if spec.continuous else "Category", ("category", c))
+            self.sweep.addItem("z dimensions", ("z", 0))
+        with signals_blocked(self.value_range):
+            self.value_range.setValue(float(spec.z_range[1]))
         self.top_k.setMaximum(max(1, spec.z_dim))
         model = self.model_state.model
         if is_vae(model) and dataset_problem(model, self.dataset_provider()) is None:
             default = ROWS_ACTIVE
         else:  # a GAN's 100 noise dims would make rows a few pixels high
             default = ROWS_INFLUENTIAL if spec.z_dim > MAX_ALL_ROWS else ROWS_ALL
-        self.rows_mode.blockSignals(True)
-        self.rows_mode.setCurrentIndex(self.rows_mode.findData(default))
-        self.rows_mode.blockSignals(False)
+        with signals_blocked(self.rows_mode):
+            self.rows_mode.setCurrentIndex(self.rows_mode.findData(default))
         self._update_controls()
 
     def on_dataset_changed(self) -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from .base import DataError, Dataset, Split, TensorSplit
-from .download import Progress, default_cache_dir
+from .download import Progress
+
 
 __all__ = [
-    "DATASETS", "DataError", "Dataset", "Split", "TensorSplit", "default_cache_dir", "load_dataset",
+    "DATASETS", "DataError", "Dataset", "Split", "TensorSplit", "load_dataset",
 ]
 
 DATASETS: tuple[str, ...] = ("mnist", "fashion-mnist", "shapes", "folder")

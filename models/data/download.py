@@ -1,4 +1,4 @@
-"""Downloading dataset files safely, and where to keep them.
+"""Downloading dataset files safely.
 
 The guarantee :func:`fetch` gives: after it returns, ``dest`` holds exactly the bytes with
 the expected checksum; if it raises, nothing was written at ``dest``.  A download is
@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -21,32 +20,12 @@ from typing import Callable
 
 from .base import DataError
 
+
 #: ``progress(bytes_done, bytes_total)``; ``bytes_total`` is 0 when the server doesn't say
 Progress = Callable[[int, int], None]
 
 _CHUNK = 1 << 16
 _USER_AGENT = "latent-explorer"
-
-
-def default_cache_dir() -> Path:
-    """The per-user directory datasets are downloaded into.
-
-    ``$LATENT_EXPLORER_DATA`` wins when set (shared machines, CI, a bigger disk); otherwise
-    the platform's conventional per-user cache location.
-    """
-    env = os.environ.get("LATENT_EXPLORER_DATA")
-    if env:
-        return Path(env).expanduser()
-    if sys.platform.startswith("win"):
-        base = os.environ.get("LOCALAPPDATA")
-        root = Path(base) if base else Path.home() / "AppData" / "Local"
-    elif sys.platform == "darwin":
-        root = Path.home() / "Library" / "Caches"
-    else:
-        # The XDG spec says to ignore relative values.
-        xdg = os.environ.get("XDG_CACHE_HOME", "")
-        root = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return root / "latent-explorer"
 
 
 def md5sum(path: str | Path) -> str:

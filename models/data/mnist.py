@@ -12,8 +12,10 @@ from typing import Literal
 import numpy as np
 import torch
 
+from models.io.cache import default_cache_dir
+
 from .base import DataError, Dataset, TensorSplit
-from .download import Progress, default_cache_dir, fetch
+from .download import Progress, fetch
 from .idx import read_images, read_labels
 
 Kind = Literal["mnist", "fashion-mnist"]

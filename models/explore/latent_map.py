@@ -11,9 +11,9 @@ from typing import Callable, NamedTuple
 import numpy as np
 import torch
 
-from models.families.base import LatentModel
 from models.data.base import Split
-from models.explore.latent_paths import _eval_mode, decode_batched
+from models.explore.render import decode_batched, eval_mode
+from models.families.base import LatentModel
 
 
 @torch.no_grad()
@@ -38,7 +38,7 @@ def encode_dataset(model: LatentModel, split: Split, n: int | None = None, batch
     device = model.device
     idx = torch.from_numpy(indices)
     codes = []
-    with _eval_mode(model):
+    with eval_mode(model):
         for a in range(0, len(indices), batch):
             x = split.batch(idx[a : a + batch].to(device))
             codes.append(model.encode(x).float().cpu())

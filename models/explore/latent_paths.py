@@ -1,4 +1,4 @@
-"""Interpolation paths through a latent space, traversal grids, and their exports.
+"""Interpolation paths through a latent space, and the files they are saved in.
 
 Interpolation
     ``lerp`` is the straight line. ``slerp`` interpolates the *direction* of the two
@@ -31,10 +31,8 @@ exact one-hot, else the block's weights as a list. Floats are written at full pr
 to bit-identical latents and so identical frames.
 """
 from __future__ import annotations
-
 import copy
 import hashlib
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +42,7 @@ import numpy as np
 import torch
 
 from models.families.base import LatentModel
-from models.runs.checkpoint import atomic_write_bytes
-from models.io.images import grid, save_png, to_uint8
+from models.io.atomic import atomic_write_bytes
 from models.latent import LatentSpec
 
 VERSION = 1
@@ -399,200 +396,3 @@ def path_from_dict(d: Any, model: LatentModel, name: str = "path") -> LatentPath
         raise ValueError(f"{name}: fps must be positive, got {fps}")
     return LatentPath(flats, kinds, own, fps=fps, loop=bool(d.get("loop", True)), pingpong=bool(d.get("pingpong", False)),
                       notes=notes)
-
-
-# ---------------------------------------------------------------------------------------
-# rendering and export
-# ---------------------------------------------------------------------------------------
-class _eval_mode:
-    """Decode in eval mode (batch norm with running stats, so a frame never depends on
-    its batch-mates), restoring the previous mode after. Do not use on a model that is
-    being trained in another thread; the GUI renders with its snapshot copy."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        self.model, self.was_training = model, model.training
-
-    def __enter__(self) -> None:
-        if self.was_training:
-            self.model.eval()
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.was_training:
-            self.model.train()
-
-
-@torch.no_grad()
-def decode_batched(model: LatentModel, flat: torch.Tensor | np.ndarray, batch: int = 256) -> torch.Tensor:
-    """Decode (N, D) latents in batches, eval mode, no grad -> (N, C, H, W) on the CPU."""
-    flat = torch.as_tensor(np.asarray(flat, np.float32) if not isinstance(flat, torch.Tensor) else flat, dtype=torch.float32)
-    device = model.device
-    with _eval_mode(model):
-        out = [model.decode(flat[a : a + batch].to(device)).float().clamp(0, 1).cpu() for a in range(0, flat.shape[0], batch)]
-    return torch.cat(out) if out else torch.empty(0)
-
-
-def render_frames(model: LatentModel, path: LatentPath, n: int, batch: int = 256) -> list[np.ndarray]:
-    """Decode ``path.frames(n)``: a list of n (H, W, C) uint8 images."""
-    if path.dim != model.latent_spec.input_dim:
-        raise ValueError(f"the path's latents have {path.dim} values, the {model.family} model takes {model.latent_spec.input_dim}")
-    return list(to_uint8(decode_batched(model, path.frames(n), batch)))
-
-
-def _pil_frame(frame: np.ndarray):
-    from PIL import Image
-
-    a = np.asarray(frame, np.uint8)
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[..., 0]
-    return Image.fromarray(a, "L" if a.ndim == 2 else "RGB")
-
-
-def save_gif(frames: Sequence[np.ndarray], file: str | Path, fps: float = 12.0, loop: bool = True,
-             pingpong: bool = False) -> Path:
-    """Animated GIF of (H, W, C) uint8 frames (grey as "L"), written atomically.
-
-    ``loop``: repeat forever (GIF loop=0), else play once. ``pingpong``: append the frames
-    backwards without repeating either end. Pillow merges consecutive identical frames
-    into one longer frame, so a still stretch reads back as fewer frames.
-    """
-    frames = list(frames)
-    if not frames:
-        raise ValueError("no frames to write")
-    if not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps}")
-    if pingpong and len(frames) > 2:
-        frames = frames + frames[-2:0:-1]
-    images = [_pil_frame(f) for f in frames]
-    kwargs: dict[str, Any] = {"save_all": True, "append_images": images[1:], "duration": max(1, round(1000.0 / fps))}
-    if loop:
-        kwargs["loop"] = 0
-    buf = io.BytesIO()
-    images[0].save(buf, format="GIF", **kwargs)
-    atomic_write_bytes(Path(file), buf.getvalue())
-    return Path(file)
-
-
-def save_strip(frames: Sequence[np.ndarray], file: str | Path, pad: int = 2) -> Path:
-    """All frames in one row as a PNG (the padding of :func:`models.images.grid`)."""
-    frames = list(frames)
-    if not frames:
-        raise ValueError("no frames to write")
-    return save_png(strip(frames, pad), file)
-
-
-def strip(frames: Sequence[np.ndarray], pad: int = 2) -> np.ndarray:
-    """(H, W, C) uint8 frames -> one (H + 2 pad, n (W + pad) + pad, C) row."""
-    stack = np.stack([np.asarray(f, np.uint8).reshape(f.shape[0], f.shape[1], -1) for f in frames])
-    return grid(stack.transpose(0, 3, 1, 2).astype(np.float32) / 255.0, ncol=len(frames), pad=pad)
-
-
-# ---------------------------------------------------------------------------------------
-# traversals
-# ---------------------------------------------------------------------------------------
-def _origin_or_sample(spec: LatentSpec, seed: int | None, around: Vector | None) -> torch.Tensor:
-    if around is not None:
-        a = torch.as_tensor(np.asarray(around.detach().cpu() if isinstance(around, torch.Tensor) else around, np.float32))
-        if a.shape != (spec.input_dim,):
-            raise ValueError(f"around has shape {tuple(a.shape)}, the flat latent is ({spec.input_dim},)")
-        return a
-    if seed is None:
-        return spec.zeros(1)[0]
-    return spec.sample(1, generator=torch.Generator().manual_seed(seed))[0]
-
-
-def dimension_influence(model: LatentModel, value_range: float | None = None, around: Vector | None = None) -> torch.Tensor:
-    """(z_dim,) how much each z dimension changes the image: the mean absolute pixel
-    difference between decoding it at -R and at +R, every other entry held at ``around``
-    (default: the origin). Works for any model (a GAN has no KL to rank its dims by); one
-    batch of 2 * z_dim decodes."""
-    spec = model.latent_spec
-    r = float(value_range) if value_range is not None else float(spec.z_range[1])
-    base = _origin_or_sample(spec, None, around)
-    flat = base.repeat(2 * spec.z_dim, 1)
-    dims = torch.arange(spec.z_dim)
-    flat[2 * dims, dims] = -r
-    flat[2 * dims + 1, dims] = r
-    images = decode_batched(model, flat)
-    return (images[0::2] - images[1::2]).abs().flatten(1).mean(1)
-
-
-def traversal_latents(model: LatentModel, dims: Sequence[int] | None = None, steps: int = 9,
-                      value_range: float | None = None, seed: int | None = None,
-                      around: Vector | None = None) -> tuple[torch.Tensor, int]:
-    """(rows * steps, D) latents and the column count of the traversal figure.
-
-    Row i sets z[dims[i]] to each of ``steps`` values evenly spaced over -R..R (R:
-    ``value_range`` or the spec's slider limit), every other entry held at ``around``
-    (default: the origin, or a prior sample drawn with ``seed``). Values replace the
-    dimension rather than offset it, as in the beta-VAE figures. With ``dims=None`` on a
-    model with a categorical code this is :func:`infogan_latents` instead.
-    """
-    spec = model.latent_spec
-    if dims is None and spec.categorical:
-        return infogan_latents(model, code=0, steps=steps, seed=seed if seed is not None else 0), steps
-    if steps < 2:
-        raise ValueError(f"a traversal needs at least 2 steps, got {steps}")
-    dims = list(range(spec.z_dim)) if dims is None else [int(d) for d in dims]
-    if not dims:
-        raise ValueError("no dimensions to traverse")
-    for d in dims:
-        if not 0 <= d < spec.z_dim:
-            raise ValueError(f"dimension {d} is out of range: this {model.family} model has z dims 0..{spec.z_dim - 1}")
-    r = float(value_range) if value_range is not None else float(spec.z_range[1])
-    if not r > 0:
-        raise ValueError(f"the traversal range must be positive, got {r}")
-    base = _origin_or_sample(spec, seed, around)
-    values = torch.linspace(-r, r, steps)
-    flat = base.repeat(len(dims) * steps, 1)
-    for i, d in enumerate(dims):
-        flat[i * steps : (i + 1) * steps, d] = values
-    return flat, steps
-
-
-def infogan_latents(model: LatentModel, code: int = 0, steps: int = 10, seed: int | None = 0) -> torch.Tensor:
-    """The InfoGAN figure's latents: row r = value r of the first categorical code,
-    columns = continuous code ``code`` swept over ``continuous_range`` (other codes 0),
-    one noise vector (from ``seed``) shared by every cell. Without continuous codes the
-    columns are ``steps`` different noise vectors instead."""
-    spec = model.latent_spec
-    if not spec.categorical:
-        raise ValueError(f"{model.family} has no categorical code")
-    if steps < 1:
-        raise ValueError(f"need at least 1 column, got {steps}")
-    rows = spec.categorical[0]
-    gen = torch.Generator().manual_seed(0 if seed is None else seed)
-    n = rows * steps
-    cats = torch.zeros(n, len(spec.categorical), dtype=torch.long)
-    cats[:, 0] = torch.arange(rows).repeat_interleave(steps)
-    codes = torch.zeros(n, spec.continuous) if spec.continuous else None
-    if spec.continuous:
-        if not 0 <= code < spec.continuous:
-            raise ValueError(f"continuous code {code} is out of range: {model.family} has codes 0..{spec.continuous - 1}")
-        z = torch.randn(1, spec.z_dim, generator=gen).expand(n, -1)
-        codes[:, code] = torch.linspace(*spec.continuous_range, steps).repeat(rows)
-    else:
-        z = torch.randn(steps, spec.z_dim, generator=gen).repeat(rows, 1)
-    return spec.compose(z.clone(), cats, codes)
-
-
-def traversal_images(model: LatentModel, dims: Sequence[int] | None = None, steps: int = 9,
-                     value_range: float | None = None, seed: int | None = None,
-                     around: Vector | None = None) -> torch.Tensor:
-    """Decoded traversal (rows * steps, C, H, W) on the CPU; see :func:`traversal_latents`."""
-    flat, _ = traversal_latents(model, dims, steps, value_range, seed, around)
-    return decode_batched(model, flat)
-
-
-def traversal_grid(model: LatentModel, dims: Sequence[int] | None = None, steps: int = 9,
-                   value_range: float | None = None, seed: int | None = None,
-                   around: Vector | None = None) -> np.ndarray:
-    """The traversal figure as one (H, W, C) uint8 image: a row per dimension, ``steps``
-    columns. Rows follow ``dims`` as given (pass dims sorted by
-    :func:`models.metrics.report.kl_per_dimension` for "most active first")."""
-    flat, ncol = traversal_latents(model, dims, steps, value_range, seed, around)
-    return grid(decode_batched(model, flat), ncol=ncol)
-
-
-def infogan_grid(model: LatentModel, code: int = 0, steps: int = 10, seed: int | None = 0) -> np.ndarray:
-    """The InfoGAN paper's figure as one (H, W, C) uint8 image (see :func:`infogan_latents`)."""
-    return grid(decode_batched(model, infogan_latents(model, code, steps, seed)), ncol=steps)

@@ -21,8 +21,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from models.explore.render import eval_mode
 from models.families.base import LatentModel
-from models.explore.latent_paths import _eval_mode
 
 
 @dataclass
@@ -81,7 +81,7 @@ def project(
     z0, blocks0, codes0 = spec.split(init)
     z0 = z0.clone()
     if spec.has_encoder:
-        with torch.no_grad(), _eval_mode(model):
+        with torch.no_grad(), eval_mode(model):
             enc = model.encode(target[None]).float().cpu()
         z0[0] = spec.split(enc)[0][0]
     z = z0.to(device).requires_grad_(True)
@@ -107,7 +107,7 @@ def project(
     losses: list[float] = []
     cancelled = False
     done = 0
-    with _eval_mode(model):
+    with eval_mode(model):
         for step in range(steps + 1):
             f = flat()
             obj, _ = objective(f)

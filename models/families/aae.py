@@ -41,8 +41,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from models.families.adversarial import discriminator_step, generator_bce, generator_step
 from models.families.base import adam
-from models.families.gan import discriminator_step, generator_bce, generator_step
 from models.latent import LatentSpec
 from models.families.vae import AEConfig, AutoEncoder, recon_nll
 

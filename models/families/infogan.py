@@ -7,7 +7,7 @@ from U(-1, 1).
 Networks (28x28; other sizes add stride-2 stages, channels doubling per halving):
 
 * G: fc 1024 + BN + ReLU -> fc 7*7*128 + BN + ReLU -> upconv 64 + BN + ReLU -> upconv C,
-  then tanh (the [-1, 1] convention of models/gan.py; ``decode`` maps back to [0, 1]);
+  then tanh (the [-1, 1] convention of models/families/adversarial.py; ``decode`` maps back to [0, 1]);
 * D body: conv 64 + lReLU -> conv 128 + BN + lReLU -> fc 1024 + BN + lReLU (leaky slope 0.1);
   D head: fc 1 (real/fake logit);
 * Q head on the shared body: fc 128 + BN + lReLU -> categorical logits + continuous means
@@ -36,9 +36,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.families.adversarial import AdversarialModel, discriminator_bce, discriminator_step, generator_bce, to_tanh_range
 from models.families.base import ModelConfig
-from models.families.gan import AdversarialModel, DenseConvGenerator, DenseConvTrunk, dcgan_init, discriminator_bce, discriminator_step, generator_bce, to_tanh_range
 from models.latent import LatentSpec
+from models.nets.adversarial import DenseConvGenerator, DenseConvTrunk, dcgan_init
 
 
 @dataclasses.dataclass

@@ -18,7 +18,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "beta-vae": ("models.families.beta_vae", "BetaVAE"),
     "aae": ("models.families.aae", "AdversarialAE"),
     "gan": ("models.families.gan", "GAN"),
-    "dcgan": ("models.families.gan", "DCGAN"),
+    "dcgan": ("models.families.dcgan", "DCGAN"),
     "wgan-gp": ("models.families.wgan_gp", "WGANGP"),
     "infogan": ("models.families.infogan", "InfoGAN"),
 }

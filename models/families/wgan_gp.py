@@ -1,6 +1,6 @@
 """WGAN-GP (Gulrajani et al. 2017, "Improved Training of Wasserstein GANs").
 
-A DCGAN-style generator (transposed convs + batch norm, tanh output, see models/gan.py for
+A DCGAN-style generator (transposed convs + batch norm, tanh output, see models/families/adversarial.py for
 the [-1, 1] convention) and a conv critic *without* batch norm (layer norm by default, as
 the paper recommends, or none as in its MNIST code). Per generator step the critic is
 updated ``n_critic`` times on
@@ -30,9 +30,10 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from models.families.adversarial import AdversarialModel, to_tanh_range
 from models.families.base import ModelConfig
-from models.families.gan import (AdversarialModel, ConvDiscriminator, ConvGenerator, DenseConvDiscriminator, DenseConvGenerator, dcgan_init,
-                  resolve_arch, to_tanh_range)
+from models.families.dcgan import resolve_arch
+from models.nets.adversarial import ConvDiscriminator, ConvGenerator, DenseConvDiscriminator, DenseConvGenerator, dcgan_init
 
 
 @dataclasses.dataclass

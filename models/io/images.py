@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from models.io.atomic import atomic_write_bytes
+
 #: Pillow format names the app decodes; nothing else is tried, whatever a file contains.
 SUPPORTED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
 #: file-name suffixes offered in file dialogs and accepted when dropped
@@ -192,8 +194,6 @@ def grid(images: torch.Tensor | np.ndarray, ncol: int | None = None, pad: int = 
 def save_png(array: np.ndarray, path: str | Path) -> Path:
     """Save an (H, W, C) or (H, W) uint8 array as PNG, atomically."""
     from PIL import Image  # Pillow only when writing images
-
-    from models.runs.checkpoint import atomic_write_bytes
 
     a = array[..., 0] if array.ndim == 3 and array.shape[2] == 1 else array
     buf = io.BytesIO()

@@ -40,10 +40,10 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as st_save
 from torch import nn
 
-from models.runs.checkpoint import atomic_write_bytes
 from models.data.base import Dataset, Split
-from models.data.download import default_cache_dir
-from models.training.loop import resolve_device
+from models.io.atomic import atomic_write_bytes
+from models.io.cache import default_cache_dir
+from models.training.device import resolve_device
 
 log = logging.getLogger(__name__)
 

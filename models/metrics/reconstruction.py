@@ -15,9 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.families.base import LatentModel
 from models.data.base import Split
-from models.explore.latent_paths import _eval_mode
+from models.explore.render import eval_mode
+from models.families.base import LatentModel
 
 
 def gaussian_window(size: int = 11, sigma: float = 1.5, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -68,7 +68,7 @@ def reconstruction_metrics(model: LatentModel, split: Split, batch: int = 1000) 
         raise ValueError("the split is empty")
     device = model.device
     sums = {"mse": 0.0, "bce": 0.0, "ssim": 0.0}
-    with _eval_mode(model):
+    with eval_mode(model):
         for a in range(0, n, batch):
             x = split.batch(torch.arange(a, min(n, a + batch), device=device))
             r = model.decode(model.encode(x)).float().clamp(0, 1)

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 
-def _n_down(size: int) -> int:
+def downsampling_stages(size: int) -> int:
     """How many stride-2 convs take ``size`` down to 7 (28x28) or 4 (64x64)."""
     n = 0
     while size > 7 and size % 2 == 0:
@@ -43,11 +43,11 @@ class ConvEncoder(nn.Module):
         super().__init__()
         c, h, w = image_shape
         layers, ch = [], c
-        for i in range(_n_down(h)):
+        for i in range(downsampling_stages(h)):
             out = channels * (2 ** min(i, 1)) if h <= 32 else channels * (2 ** (i // 2))
             layers += [nn.Conv2d(ch, out, 4, 2, 1), nn.ReLU()]
             ch = out
-        side = h // (2 ** _n_down(h))
+        side = h // (2 ** downsampling_stages(h))
         layers += [nn.Flatten(), nn.Linear(ch * side * side, hidden), nn.ReLU()]
         self.net = nn.Sequential(*layers)
         self.out_dim = hidden
@@ -62,7 +62,7 @@ class ConvDecoder(nn.Module):
     def __init__(self, image_shape: tuple[int, int, int], in_dim: int, hidden: int = 256, channels: int = 32) -> None:
         super().__init__()
         c, h, w = image_shape
-        n = _n_down(h)
+        n = downsampling_stages(h)
         chans = [channels * (2 ** min(i, 1)) if h <= 32 else channels * (2 ** (i // 2)) for i in range(n)]
         self.side = h // (2**n)
         self.top = chans[-1]

@@ -9,8 +9,6 @@ are read with ``weights_only=True``.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from safetensors.torch import save as st_save
 
 from models.families.base import LatentModel
 from models.families.registry import UnknownFamily, build_model, model_class
+from models.io.atomic import atomic_write_bytes
 
 FORMAT = "latent-explorer/1"
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".bin")
@@ -43,33 +42,6 @@ class Checkpoint:
     @property
     def family(self) -> str:
         return self.model.family
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp makes the file private (0600); users expect the usual permissions
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 #: tensor-name prefix of optimizer state (model parameter names never start with it)
@@ -250,3 +222,29 @@ def resolve_checkpoint_path(path: str | Path) -> Path:
     if not path.exists():
         raise CheckpointError(f"no such file: {path}")
     return path
+
+
+# -- cheap reads: the header only, never the weights -------------------------------------
+def checkpoint_metadata(path: str | Path) -> dict[str, str] | None:
+    """A checkpoint's safetensors header metadata (reads the header only); None when the
+    file is missing or unreadable."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except Exception:  # unreadable: callers treat it as absent
+        return None
+
+
+def checkpoint_state(path: str | Path) -> dict[str, Any] | None:
+    """The training state in a checkpoint's metadata (reads the header only); None when
+    the file is missing or unreadable."""
+    meta = checkpoint_metadata(path)
+    if meta is None:
+        return None
+    try:
+        return json.loads(meta.get("train_state", "{}"))
+    except ValueError:
+        return None

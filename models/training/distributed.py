@@ -1,18 +1,24 @@
-"""Multi-GPU training under ``torchrun`` (DistributedDataParallel).
+"""Multi-GPU training under ``torchrun``: joining the process group, this process's rank,
+and keeping the ranks' weights equal.
 
     torchrun --nproc_per_node 4 -m explorer.cli train --model vae --dataset mnist --out runs/vae
 
 ``torchrun`` sets RANK / WORLD_SIZE / LOCAL_RANK; :func:`init_from_env` joins the process
 group (NCCL on CUDA, gloo on CPU) and pins each rank to its GPU. The training loop then
 splits every epoch's permutation across ranks and wraps single-optimizer families in DDP;
-rank 0 alone writes the run folder.
+rank 0 alone writes the run folder. Families with several optimizers, which one DDP wrapper
+cannot serve, average their gradients across ranks instead
+(:func:`average_gradients_across_ranks`).
 """
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import torch
 import torch.distributed as dist
+
+from models.families.base import LatentModel
 
 
 def world_size_from_env() -> int:
@@ -38,3 +44,38 @@ def init_from_env(device_name: str = "auto") -> tuple[int, int, str]:
 def shutdown() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def rank_world() -> tuple[int, int]:
+    """(rank, world size) of this process; (0, 1) when not launched by torchrun."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def average_gradients_across_ranks(model: LatentModel, optimizers: dict[str, torch.optim.Optimizer]) -> None:
+    """Data parallelism for families with several optimizers (GANs, the AAE), which one DDP
+    wrapper cannot serve: each step of D, G or Q updates a different part of the model with
+    its own backward passes. Start every rank from rank 0's weights, then, just before each
+    optimizer steps, replace its parameters' gradients by their mean over the ranks (one
+    flattened all-reduce per optimizer step), so the ranks stay identical, as under DDP.
+    Batch-norm running statistics stay per rank; rank 0's are the ones checkpoints keep."""
+    from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+    world = dist.get_world_size()
+    with torch.no_grad():
+        for t in [*model.parameters(), *model.buffers()]:
+            dist.broadcast(t, 0)
+
+    def average(optimizer: torch.optim.Optimizer, *_: Any) -> None:
+        grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        if not grads:
+            return
+        flat = _flatten_dense_tensors(grads)
+        dist.all_reduce(flat)
+        flat /= world
+        for g, mean in zip(grads, _unflatten_dense_tensors(flat, grads)):
+            g.copy_(mean)
+
+    for opt in optimizers.values():
+        opt.register_step_pre_hook(average)

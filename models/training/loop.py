@@ -14,6 +14,10 @@ CUDA graph and replayed. Same maths as the eager path, far fewer launches.
 Distributed: under ``torchrun`` (``torch.distributed`` initialised) each rank draws its own
 share of every epoch's permutation and single-optimizer families are wrapped in
 DistributedDataParallel; only rank 0 writes the run folder.
+
+The step itself (eager, or captured in a CUDA graph) is :mod:`models.training.steps`; the
+device choice :mod:`models.training.device`; ranks and gradient averaging
+:mod:`models.training.distributed`.
 """
 from __future__ import annotations
 
@@ -21,16 +25,18 @@ import dataclasses
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import torch
-import torch.distributed as dist
 
+from models.data.base import Dataset
 from models.families.base import LatentModel
 from models.runs.checkpoint import restore_optimizers
-from models.data.base import Dataset
 from models.runs.run_dir import RunDir
+from models.training.device import resolve_device
+from models.training.distributed import rank_world
+from models.training.steps import make_step
 
 
 class TrainingDiverged(RuntimeError):
@@ -125,162 +131,6 @@ class TrainControl:
         self._running.wait()
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """"auto" picks CUDA, then MPS, then CPU; a forced device that is missing is an error."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for but no CUDA GPU is available (use --device auto or cpu)")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise RuntimeError("--device mps was asked for but Apple MPS is not available (use --device auto or cpu)")
-    if name not in ("cpu", "mps") and not name.startswith("cuda"):
-        raise RuntimeError(f"unknown device {name!r}: use auto, cpu, cuda or mps")
-    return torch.device(name)
-
-
-def device_description(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"CUDA: {torch.cuda.get_device_name(device)}"
-    if device.type == "mps":
-        return "Apple MPS"
-    n = torch.get_num_threads()
-    return f"CPU ({n} thread{'s' if n != 1 else ''})"
-
-
-def _rank_world() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-# ---------------------------------------------------------------------------------------
-# one step, eager or captured
-# ---------------------------------------------------------------------------------------
-class EagerStep:
-    """Gather a batch, run the model's training step, add its terms to device accumulators."""
-
-    def __init__(self, model: LatentModel, optimizers: dict, split, step_model: torch.nn.Module | None = None) -> None:
-        self.model, self.optimizers, self.split = model, optimizers, split
-        self.acc: dict[str, torch.Tensor] = {}
-        self.step_model = step_model  # a DDP wrapper, when distributed
-
-    def run(self, idx: torch.Tensor) -> None:
-        x = self.split.batch(idx)
-        if self.step_model is not None:
-            (opt,) = self.optimizers.values()
-            opt.zero_grad(set_to_none=True)
-            terms = self.step_model(x)
-            terms["total"].backward()
-            opt.step()
-            terms = {k: v.detach() for k, v in terms.items()}
-        else:
-            terms = self.model.training_step(x, self.optimizers)
-        self.model.on_train_step_end()
-        for k, v in terms.items():
-            if k in self.acc:
-                self.acc[k] += v
-            else:
-                self.acc[k] = v.clone().float()
-
-    def read_and_reset(self, n: int) -> dict[str, float]:
-        vals = {k: float(v) / n for k, v in self.acc.items()}  # the one host sync per log
-        for v in self.acc.values():
-            v.zero_()
-        return vals
-
-
-class GraphStep(EagerStep):
-    """The whole step in one CUDA graph. Weights and optimizer state are restored after the
-    warm-up iterations, so the captured run starts exactly where the eager one would."""
-
-    def __init__(self, model: LatentModel, optimizers: dict, split, batch_size: int) -> None:
-        super().__init__(model, optimizers, split)
-        device = model.device
-        self.static_idx = torch.zeros(batch_size, dtype=torch.long, device=device)
-        params = [p for p in model.parameters()]
-        saved_params = [p.detach().clone() for p in params]
-        saved_buffers = [b.detach().clone() for b in model.buffers()]
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):  # warm-up: lets cuBLAS/optimizer allocate their state
-            for _ in range(3):
-                warm_terms = self.model.training_step(split.batch(self.static_idx), optimizers)
-        torch.cuda.current_stream().wait_stream(side)
-        # accumulators live outside the graph's memory pool and are only added to inside it
-        # (allocating them during capture would re-zero them at every replay)
-        self.acc = {k: torch.zeros((), device=device) for k in warm_terms}
-        for p, s in zip(params, saved_params):
-            p.data.copy_(s)
-        for b, s in zip(model.buffers(), saved_buffers):
-            b.copy_(s)
-        for opt in optimizers.values():
-            for st in opt.state.values():
-                for v in st.values():
-                    if torch.is_tensor(v):
-                        v.zero_()
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            terms = self.model.training_step(split.batch(self.static_idx), optimizers)
-            for k, v in terms.items():
-                self.acc[k] += v.float()
-
-    def run(self, idx: torch.Tensor) -> None:
-        self.static_idx.copy_(idx, non_blocking=True)
-        self.graph.replay()
-        self.model.on_train_step_end()
-
-
-def average_gradients_across_ranks(model: LatentModel, optimizers: dict[str, torch.optim.Optimizer]) -> None:
-    """Data parallelism for families with several optimizers (GANs, the AAE), which one DDP
-    wrapper cannot serve: each step of D, G or Q updates a different part of the model with
-    its own backward passes. Start every rank from rank 0's weights, then, just before each
-    optimizer steps, replace its parameters' gradients by their mean over the ranks (one
-    flattened all-reduce per optimizer step), so the ranks stay identical, as under DDP.
-    Batch-norm running statistics stay per rank; rank 0's are the ones checkpoints keep."""
-    from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
-
-    world = dist.get_world_size()
-    with torch.no_grad():
-        for t in [*model.parameters(), *model.buffers()]:
-            dist.broadcast(t, 0)
-
-    def average(optimizer: torch.optim.Optimizer, *_: Any) -> None:
-        grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
-        if not grads:
-            return
-        flat = _flatten_dense_tensors(grads)
-        dist.all_reduce(flat)
-        flat /= world
-        for g, mean in zip(grads, _unflatten_dense_tensors(flat, grads)):
-            g.copy_(mean)
-
-    for opt in optimizers.values():
-        opt.register_step_pre_hook(average)
-
-
-def _make_step(model: LatentModel, optimizers: dict, split, cfg: TrainConfig, world: int) -> EagerStep:
-    device = model.device
-    if world > 1 and len(optimizers) == 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        return EagerStep(model, optimizers, split, step_model=DDP(model))
-    if world > 1:
-        average_gradients_across_ranks(model, optimizers)
-        return EagerStep(model, optimizers, split)
-    # a decaying rate is a Python float the captured optimizer kernel would never see again
-    if (cfg.fast == "auto" and device.type == "cuda" and model.graph_capturable and len(optimizers) == 1
-            and cfg.lr_decay == "none"):
-        try:
-            return GraphStep(model, optimizers, split, cfg.batch_size)
-        except RuntimeError:  # some op could not be captured: the eager path gives the same maths
-            torch.cuda.synchronize()
-    return EagerStep(model, optimizers, split)
-
-
 def resume_point(train_state: dict[str, Any]) -> tuple[int, float | None]:
     """(step, epoch) a checkpoint's train state reached, for ``train(start_step=...,
     start_epoch=...)``; a missing or malformed value reads as step 0 / epoch unknown."""
@@ -312,7 +162,7 @@ def train(
 ) -> Iterator[StepMetrics]:
     """Train ``model`` on ``dataset``; yield a StepMetrics every ``log_every`` steps.
 
-    ``sample_scorer(model)`` (optional; see ``generative_metrics.training_scorer``) scores
+    ``sample_scorer(model)`` (optional; see ``models.metrics.sample_quality.training_scorer``) scores
     the model's samples at each validation (checkpoints and epoch ends), on the process that
     writes the run: its figures join the validation terms (``sample_is``, ``sample_fid``), and
     a family without a held-out loss (the GANs) keeps as ``best`` the checkpoint of lowest
@@ -330,7 +180,7 @@ def train(
     """
     cfg = cfg or TrainConfig()
     control = control or TrainControl()
-    rank, world = _rank_world()
+    rank, world = rank_world()
     run = run if rank == 0 else None
     device = resolve_device(cfg.device)
     if device.type == "cuda" and device.index is None:
@@ -361,7 +211,7 @@ def train(
     if cfg.lr_decay not in ("none", "linear"):
         raise ValueError(f"unknown lr_decay {cfg.lr_decay!r}: use 'none' or 'linear'")
     base_lrs = {name: [float(g["lr"]) for g in opt.param_groups] for name, opt in optimizers.items()}
-    stepper = _make_step(model, optimizers, train_split, cfg, world)
+    stepper = make_step(model, optimizers, train_split, cfg, world)
     if world > 1:  # every rank draws its own noise (a GAN's z, a VAE's epsilon), or they would all repeat rank 0's
         torch.manual_seed(cfg.seed + start_step + 7919 * rank)
 

@@ -45,7 +45,7 @@ def dataset_factory(tiny_dataset):
 
 @pytest.fixture
 def window(qtbot, dataset_factory):
-    from explorer.main_window import MainWindow
+    from explorer.window.main_window import MainWindow
 
     w = MainWindow(dataset_factory=dataset_factory)
     qtbot.addWidget(w)

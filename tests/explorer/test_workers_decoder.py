@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import decoder as dec
+from explorer import live_decoder as dec
 from explorer.state import LatentState, ModelState
 from explorer.workers import (
     JobRunner, TrainingSession, TrainRequest, choose_cadence, describe_error, format_eta, live_threads,

@@ -24,6 +24,6 @@ def test_importing_every_models_module_imports_no_qt():
 
 
 def test_headless_cli_imports_no_qt():
-    code = "import sys, explorer.cli as c; c.build_parser(); print(','.join(m for m in sys.modules if m.startswith(('PySide6','pyqtgraph'))))"
+    code = "import sys, explorer.cli.entry as c; c.build_parser(); print(','.join(m for m in sys.modules if m.startswith(('PySide6','pyqtgraph'))))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

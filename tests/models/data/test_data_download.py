@@ -6,13 +6,12 @@ import hashlib
 import http.server
 import struct
 import threading
-from pathlib import Path
 
 import pytest
 
 import models.data.mnist as mnist
 from models.data import DataError, load_dataset
-from models.data.download import check_md5, default_cache_dir, fetch, md5sum
+from models.data.download import check_md5, fetch, md5sum
 
 GOOD = bytes(range(256)) * 40
 
@@ -115,22 +114,6 @@ def test_progress_exception_aborts(server, tmp_path):
     with pytest.raises(Cancelled):
         fetch(server + "good", tmp_path / "f", GOOD_MD5, cancel)
     assert list(tmp_path.iterdir()) == []
-
-
-def test_default_cache_dir(monkeypatch, tmp_path):
-    monkeypatch.setenv("LATENT_EXPLORER_DATA", str(tmp_path / "x"))
-    assert default_cache_dir() == tmp_path / "x"
-    monkeypatch.delenv("LATENT_EXPLORER_DATA")
-    monkeypatch.setattr("sys.platform", "linux")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert default_cache_dir() == tmp_path / "xdg" / "latent-explorer"
-    monkeypatch.setenv("XDG_CACHE_HOME", "relative")  # ignored, per the XDG spec
-    assert default_cache_dir() == Path.home() / ".cache" / "latent-explorer"
-    monkeypatch.setattr("sys.platform", "darwin")
-    assert default_cache_dir() == Path.home() / "Library" / "Caches" / "latent-explorer"
-    monkeypatch.setattr("sys.platform", "win32")
-    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "local"))
-    assert default_cache_dir() == tmp_path / "local" / "latent-explorer"
 
 
 def fake_mnist_files() -> dict[str, bytes]:

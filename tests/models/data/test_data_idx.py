@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.data import DataError, load_dataset
+from models.data import DataError
 from models.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx, read_images, read_labels
 from models.data.mnist import load_mnist
 

@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from models.explore import latent_paths as paths
+from models.explore import render, traversal
 from models.families.base import LatentModel, ModelConfig
 from models.latent import LatentSpec
 from models.families.registry import build_model
@@ -105,7 +106,7 @@ def test_json_round_trip_gives_identical_frames(vae, tmp_path):
     for a, b in zip(path.keyframes, back.keyframes):
         assert np.array_equal(a, b)
     assert np.array_equal(path.frames(17), back.frames(17))
-    fa, fb = paths.render_frames(vae, path, 10), paths.render_frames(vae, back, 10)
+    fa, fb = render.render_frames(vae, path, 10), render.render_frames(vae, back, 10)
     assert len(fa) == 10 and fa[0].shape == (28, 28, 1) and fa[0].dtype == np.uint8
     assert all(np.array_equal(x, y) for x, y in zip(fa, fb))
 
@@ -144,14 +145,14 @@ def test_load_path_validates(vae, tmp_path):
 
 def test_gif_and_strip(vae, tmp_path):
     path = paths.random_path(vae, 2, seed=1)
-    frames = paths.render_frames(vae, path, 6)
-    gif = paths.save_gif(frames, tmp_path / "a.gif", fps=10)
+    frames = render.render_frames(vae, path, 6)
+    gif = render.save_gif(frames, tmp_path / "a.gif", fps=10)
     with Image.open(gif) as im:
         assert im.n_frames == 6 and im.size == (28, 28) and im.mode in ("L", "P")
         assert im.info.get("loop") == 0 and im.info.get("duration") == 100
-    with Image.open(paths.save_gif(frames, tmp_path / "b.gif", fps=10, pingpong=True)) as im:
+    with Image.open(render.save_gif(frames, tmp_path / "b.gif", fps=10, pingpong=True)) as im:
         assert im.n_frames == 10
-    png = paths.save_strip(frames, tmp_path / "s.png")
+    png = render.save_strip(frames, tmp_path / "s.png")
     with Image.open(png) as im:
         assert im.size == (6 * (28 + 2) + 2, 28 + 4)
 
@@ -160,7 +161,7 @@ def test_gif_and_strip(vae, tmp_path):
 def test_traversal_rows_vary_only_their_dim():
     spec = LatentSpec(z_dim=5)
     model = RecordingModel(spec)
-    img = paths.traversal_grid(model, dims=[3, 1], steps=7, value_range=2.0, seed=4)
+    img = traversal.traversal_grid(model, dims=[3, 1], steps=7, value_range=2.0, seed=4)
     assert img.shape == (2 * (4 + 2) + 2, 7 * (5 + 2) + 2, 1)
     seen = torch.cat(model.seen)
     assert seen.shape == (14, 5)
@@ -171,7 +172,7 @@ def test_traversal_rows_vary_only_their_dim():
         others = [i for i in range(5) if i != d]
         assert torch.equal(block[:, others], base[others].expand(7, -1))
     model.seen.clear()
-    paths.traversal_grid(model, steps=3)  # default: every z dim around the origin
+    traversal.traversal_grid(model, steps=3)  # default: every z dim around the origin
     seen = torch.cat(model.seen)
     assert seen.shape == (15, 5)
     for d in range(5):
@@ -179,7 +180,7 @@ def test_traversal_rows_vary_only_their_dim():
         torch.testing.assert_close(block[:, d], torch.tensor([-3.0, 0.0, 3.0]))
         assert torch.count_nonzero(block[:, [i for i in range(5) if i != d]]) == 0
     with pytest.raises(ValueError, match="out of range"):
-        paths.traversal_grid(model, dims=[5])
+        traversal.traversal_grid(model, dims=[5])
 
 
 def test_dimension_influence_ranks_dims_by_how_much_the_image_changes():
@@ -192,13 +193,13 @@ def test_dimension_influence_ranks_dims_by_how_much_the_image_changes():
             return out
 
     model = Gained(LatentSpec(z_dim=5))
-    influence = paths.dimension_influence(model, value_range=2.0)
+    influence = traversal.dimension_influence(model, value_range=2.0)
     expected = (torch.sigmoid(2.0 * gains) - torch.sigmoid(-2.0 * gains)) / 20  # one pixel of 20 changes
     torch.testing.assert_close(influence, expected)
     assert torch.argsort(-influence).tolist() == [2, 4, 3, 0, 1]
     # around another point: the held values come from it, only the swept dim moves
     model.seen.clear()
-    paths.dimension_influence(model, value_range=1.0, around=np.arange(5, dtype=np.float32))
+    traversal.dimension_influence(model, value_range=1.0, around=np.arange(5, dtype=np.float32))
     seen = torch.cat(model.seen)
     assert seen.shape == (10, 5) and seen[0].tolist() == [-1.0, 1, 2, 3, 4] and seen[9].tolist() == [0.0, 1, 2, 3, 1]
 
@@ -206,7 +207,7 @@ def test_dimension_influence_ranks_dims_by_how_much_the_image_changes():
 def test_traversal_infogan_figure():
     spec = LatentSpec(z_dim=3, categorical=(4,), continuous=2, has_encoder=False)
     model = RecordingModel(spec, image_shape=(1, 3, 10))
-    img = paths.traversal_grid(model, steps=5)
+    img = traversal.traversal_grid(model, steps=5)
     assert img.shape == (4 * (3 + 2) + 2, 5 * (10 + 2) + 2, 1)
     seen = torch.cat(model.seen)
     z, blocks, codes = spec.split(seen)
@@ -214,8 +215,8 @@ def test_traversal_infogan_figure():
     assert torch.equal(blocks[0].argmax(1), torch.arange(4).repeat_interleave(5))
     torch.testing.assert_close(codes[:5, 0], torch.linspace(-2, 2, 5))
     assert codes[:, 1].eq(0).all()
-    assert paths.traversal_images(model, steps=5).shape == (20, 1, 3, 10)
-    assert paths.infogan_grid(model, code=1, steps=3).shape == (4 * 5 + 2, 3 * 12 + 2, 1)
+    assert traversal.traversal_images(model, steps=5).shape == (20, 1, 3, 10)
+    assert traversal.infogan_grid(model, code=1, steps=3).shape == (4 * 5 + 2, 3 * 12 + 2, 1)
 
 
 def test_latent_arithmetic_moves_noise_and_codes_and_keeps_cs_category():

@@ -361,7 +361,7 @@ def test_generator_ema_follows_training_and_is_what_decode_uses(variant, blobs, 
     model.eval()
     z = model.latent_spec.sample(4, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        from models.families.gan import from_tanh_range
+        from models.families.adversarial import from_tanh_range
 
         torch.testing.assert_close(model.decode(z), from_tanh_range(ema_net(z)), rtol=0, atol=0)
         assert not torch.allclose(model.decode(z), from_tanh_range(model.generator(z)))
@@ -397,7 +397,7 @@ def test_aae_joint_step_adds_the_weighted_adversarial_term(side):
     size), D having taken its step first; D's own update uses none of the encoder's gradient."""
     import copy
 
-    from models.families.gan import discriminator_step, generator_bce
+    from models.families.adversarial import discriminator_step, generator_bce
     from models.families.vae import recon_nll
 
     torch.manual_seed(0)

@@ -10,7 +10,8 @@ import torch
 
 from models.runs.checkpoint import load_checkpoint
 from models.explore.latent_paths import load_path
-from models.runs.run_dir import RunDir, summarize_run
+from models.runs.listing import summarize_run
+from models.runs.run_dir import RunDir
 
 LEGACY = Path(__file__).resolve().parents[2] / "fixtures" / "legacy"
 EXPECTED = json.loads((LEGACY / "expected.json").read_text())

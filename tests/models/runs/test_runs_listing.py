@@ -6,7 +6,8 @@ import os
 import time
 
 from models.families.registry import build_model
-from models.runs.run_dir import RunDir, find_runs, summarize_run
+from models.runs.listing import find_runs, summarize_run
+from models.runs.run_dir import RunDir
 from models.training.loop import TrainConfig, train
 
 

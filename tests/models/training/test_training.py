@@ -6,7 +6,8 @@ import torch
 
 from models.families.registry import build_model
 from models.runs.run_dir import RunDir
-from models.training.loop import TrainConfig, TrainControl, TrainingDiverged, resolve_device, train
+from models.training.device import resolve_device
+from models.training.loop import TrainConfig, TrainControl, TrainingDiverged, train
 
 
 def _cfg(**kw):
@@ -189,7 +190,7 @@ def test_linear_lr_decay_reaches_zero_at_the_end_of_the_run(tiny_dataset, monkey
 
 def test_sample_scores_pick_a_gans_best_checkpoint(tiny_dataset, tmp_path):
     """A GAN has no held-out loss; with a sample scorer its best checkpoint is the lowest FID."""
-    from models.runs.run_dir import checkpoint_state
+    from models.runs.checkpoint import checkpoint_state
 
     fids = iter([5.0, 3.0, 4.0, 6.0])
     seen_modes: list[bool] = []

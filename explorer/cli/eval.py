@@ -1,0 +1,71 @@
+"""``latent-explorer eval``: a run's or checkpoint's metrics, printed and recorded in its run folder."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import CLIError
+from .flags import add_allow_pickle_flag, add_device_flag
+from .inputs import load_data, load_run, recorded_data_dir
+from .output import jsonable, print_readable
+from .progress import scoring_classifier
+
+
+def add_parser(sub: Any) -> None:
+    from models.data import DATASETS
+
+    e = sub.add_parser("eval", help="evaluate a run or checkpoint; prints metrics")
+    e.add_argument("run", type=Path, help="run folder or checkpoint file")
+    e.add_argument("--dataset", choices=DATASETS, help="default: the one it was trained on")
+    e.add_argument("--data-dir", type=Path)
+    e.add_argument("--no-download", action="store_true")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--n", type=int,
+                   help="samples scored by the dataset's classifier (default 10000). Generators always; VAEs and "
+                        "AAEs when the classifier is cached or --n is given (0 skips them)")
+    add_device_flag(e)
+    e.add_argument("--seed", type=int, default=0)
+    add_allow_pickle_flag(e, explain=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from models.metrics.report import evaluate_model
+
+    ckpt = load_run(args, args.device)
+    model = ckpt.model
+    name = args.dataset or ckpt.train_state.get("dataset")
+    if not name:
+        raise CLIError("this checkpoint does not record its dataset; pass --dataset")
+    c, h, w = model.config.image_shape
+    data_dir = args.data_dir or (recorded_data_dir(ckpt.train_state) if name == ckpt.train_state.get("dataset") else None)
+    dataset = load_data(name, data_dir, h, c, args.no_download, quiet=args.json).to(model.device)
+    torch.manual_seed(args.seed)
+    try:
+        result = evaluate_model(model, dataset, n=args.n, seed=args.seed,
+                                classifier=lambda: scoring_classifier(dataset, model.device))
+    except ValueError as e:  # a shape the dataset lacks, --n 0 for a generator
+        raise CLIError(str(e)) from e
+    result = {"family": result.pop("family"), "dataset": result.pop("dataset"), "step": ckpt.train_state.get("step"), **result}
+    result = jsonable(result)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_readable(result)
+    if name == ckpt.train_state.get("dataset"):
+        _record_eval(ckpt.path, result, args.seed)
+    return 0
+
+
+def _record_eval(checkpoint: Path | None, result: dict, seed: int) -> None:
+    """The figures into the run folder's eval.json (for the window's run browser)."""
+    from models.runs.run_dir import record_eval
+
+    try:
+        record_eval(checkpoint, result, seed)
+    except OSError as e:
+        print(f"note: could not record the figures in the run folder: {e.strerror or e}", file=sys.stderr)

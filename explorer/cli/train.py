@@ -1,0 +1,183 @@
+"""``latent-explorer train``: train a model headless into a run folder, or continue one (--resume).
+
+Runs under torchrun too: every rank trains, rank 0 alone prints and scores samples.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import CLIError
+from .flags import add_device_flag, add_model_flags, family_fields
+from .inputs import load_data, recorded_data_dir
+from .progress import TrainingProgress, scoring_classifier
+
+#: training settings a resumed run keeps unless the command line gives them. Not its length
+#: (each continuation says how far to go) nor ``lr_decay`` (a schedule spans one continuation:
+#: inheriting "linear" would jump the rate back up and fall again)
+CONTINUED = ("batch_size", "lr", "log_every", "snapshot_every", "checkpoint_every", "explode_factor")
+#: where the CLI's default differs from TrainConfig's (sample grids less often than the window's)
+CLI_DEFAULTS = {"snapshot_every": 1000}
+
+
+def add_parser(sub: Any) -> None:
+    from models.data import DATASETS
+    from models.families.registry import FAMILIES
+
+    t = sub.add_parser("train", help="train a model headless and write a run folder")
+    t.add_argument("--model", choices=list(FAMILIES), metavar="{" + ",".join(FAMILIES) + "}")
+    t.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                   help="continue a run from its latest checkpoint (same model, data and folder unless given)")
+    t.add_argument("--dataset", choices=DATASETS, help="default: shapes (or the resumed run's)")
+    t.add_argument("--data-dir", type=Path, help="where the dataset files are (folder: the image folder)")
+    t.add_argument("--image-size", type=int, help="image side for shapes (64 or 28) and folder datasets")
+    t.add_argument("--channels", type=int, default=1, choices=(1, 3), help="folder datasets: grey (1) or RGB (3)")
+    t.add_argument("--no-download", action="store_true", help="never download; fail if files are missing")
+    length = t.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=float, help="passes over the training split (default 10)")
+    length.add_argument("--steps", type=int, help="optimisation steps (instead of --epochs)")
+    t.add_argument("--batch-size", type=int, help="default 128, WGAN-GP 64 x n_critic (the paper's 64 per critic "
+                                                   "update), or the resumed run's")
+    t.add_argument("--lr", type=float, help="learning rate (default: the family's, or the resumed run's)")
+    add_device_flag(t)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--log-every", type=int, help="steps between log lines / metrics (default 50)")
+    t.add_argument("--snapshot-every", type=int, help="steps between sample grids (default 1000)")
+    t.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 0: every epoch)")
+    t.add_argument("--fast", default="auto", choices=("auto", "off"), help="CUDA graph fast path")
+    t.add_argument("--lr-decay", default="none", choices=("none", "linear"),
+                   help="linear: every learning rate falls linearly to 0 over this run (sharpens GAN samples at the end)")
+    t.add_argument("--explode-factor", type=float,
+                   help="halt when a loss term grows past this many times its first logged size (default 1e4; 0: never)")
+    t.add_argument("--score-samples", type=int, metavar="N",
+                   help="score N samples (inception score, classifier FID) at every checkpoint; a GAN's best "
+                        "checkpoint is then its lowest FID. Default: 2000 for the GAN families when the dataset's "
+                        "classifier is cached, else 0 (off)")
+    t.add_argument("--out", type=Path, help="run folder to write (default with --resume: the resumed run)")
+    add_model_flags(t)
+
+
+def run(args: argparse.Namespace) -> int:
+    from models.training.distributed import init_from_env, shutdown
+    from models.training.device import resolve_device
+
+    rank, world, device_name = init_from_env(args.device)
+    device = resolve_device(device_name)  # fail early and clearly on a missing GPU
+    try:
+        return _train(args, device, rank, world)
+    finally:
+        shutdown()
+
+
+def _train(args: argparse.Namespace, device: Any, rank: int, world: int) -> int:
+    import torch
+
+    from models.families.registry import build_model, config_class
+    from models.runs.run_dir import RunDir
+    from models.training.loop import TrainConfig, TrainControl, resume_point, train
+    from models.training.device import device_description
+
+    overrides = {name: getattr(args, name) for name in family_fields() if getattr(args, name, None) is not None}
+    start_step, start_epoch, optimizer_state, previous_cfg = 0, None, None, {}
+    if args.resume is not None:
+        from models.runs.checkpoint import load_checkpoint
+
+        ema = overrides.pop("ema", None)  # the one model flag a continued run may change: it never alters training
+        if overrides or args.model:
+            raise CLIError("--resume continues the run's own model: drop --model and the model flags (only --ema may change)")
+        resumed = RunDir(args.resume)
+        ckpt = load_checkpoint(resumed.latest if resumed.latest.exists() else args.resume)
+        model = ckpt.model
+        start_step, start_epoch = resume_point(ckpt.train_state)
+        if ema is not None:
+            if not hasattr(model, "set_ema"):
+                raise CLIError(f"--ema applies to the GAN families, not {model.family}")
+            model.set_ema(ema)
+        optimizer_state = ckpt.optimizer_state
+        previous_cfg = ckpt.train_state.get("train_config") or {}
+        args.model = model.family
+        if args.dataset in (None, ckpt.train_state.get("dataset")):
+            args.data_dir = args.data_dir or recorded_data_dir(ckpt.train_state)
+        args.dataset = args.dataset or ckpt.train_state.get("dataset")
+        args.out = args.out or resumed.path
+        c, h, _ = model.config.image_shape
+        args.image_size, args.channels = args.image_size or h, c
+    elif not args.model:
+        raise CLIError("give --model (or --resume RUN_DIR)")
+    if args.out is None:
+        raise CLIError("give --out RUN_DIR")
+    dataset = load_data(args.dataset or "shapes", args.data_dir, args.image_size, args.channels, args.no_download,
+                        quiet=False)
+    if args.resume is None:
+        known = {f.name for f in dataclasses.fields(config_class(args.model))}
+        ignored = sorted(set(overrides) - known)
+        if ignored:
+            raise CLIError(f"--{ignored[0].replace('_', '-')} does not apply to {args.model}")
+        torch.manual_seed(args.seed)
+        model = build_model(args.model, image_shape=tuple(dataset.image_shape), **overrides)
+    elif tuple(dataset.image_shape) != tuple(model.config.image_shape):
+        raise CLIError(f"the run's model works on {tuple(model.config.image_shape)} images, {dataset.name} has {tuple(dataset.image_shape)}")
+    cfg = TrainConfig(
+        epochs=args.epochs if args.epochs is not None else (None if args.steps else 10), steps=args.steps,
+        device=str(device), seed=args.seed, fast=args.fast, lr_decay=args.lr_decay,
+        **_continued_settings(args, previous_cfg),
+    )
+    if args.resume is None and args.batch_size is None:
+        cfg.batch_size = model.config.default_batch_size() or cfg.batch_size  # the paper's, per family
+    run_dir = RunDir(args.out)
+    control = TrainControl()
+    # Ctrl+C stops between steps and still leaves a checkpoint
+    previous = signal.signal(signal.SIGINT, lambda *_: control.stop())
+    quiet = rank != 0  # one voice under torchrun
+    if not quiet:
+        print(f"training {args.model} on {dataset.name} ({len(dataset.train)} images) on {device_description(device)}"
+              f"{f' x {world} processes' if world > 1 else ''} -> {run_dir.path}", file=sys.stderr)
+    progress = TrainingProgress(tty=sys.stderr.isatty() and rank == 0, quiet=quiet, log_every=cfg.log_every)
+    try:
+        scorer = _training_scorer(args.score_samples, model, dataset, device, quiet) if rank == 0 else None
+        for m in train(model, dataset, cfg, control, run_dir, extra_state={"cli": " ".join(sys.argv[1:])},
+                       start_step=start_step, optimizer_state=optimizer_state, sample_scorer=scorer,
+                       start_epoch=start_epoch):
+            progress.show(m)
+    finally:
+        progress.close()
+        signal.signal(signal.SIGINT, previous)
+    return 0
+
+
+def _continued_settings(args: argparse.Namespace, previous: dict) -> dict:
+    """Each setting from the command line, else the resumed run's, else the default."""
+    from models.training.loop import TrainConfig
+
+    defaults = {**dataclasses.asdict(TrainConfig()), **CLI_DEFAULTS}
+    out = {}
+    for name in CONTINUED:
+        given = getattr(args, name)
+        out[name] = given if given is not None else previous.get(name, defaults[name])
+    return out
+
+
+def _training_scorer(n: int | None, model: Any, dataset: Any, device: Any, quiet: bool) -> Any:
+    """train()'s sample scorer for ``--score-samples`` (None: see its help), or None."""
+    from models.metrics.sample_quality import TRAINING_SAMPLES, default_training_scorer, training_scorer
+
+    if n is None:  # by default only where it costs nothing up front and losses say least
+        scorer = default_training_scorer(model, dataset, device)
+        if scorer is not None and not quiet:
+            print(f"scoring {TRAINING_SAMPLES} samples at every checkpoint (sample_is, sample_fid; --score-samples 0: off)",
+                  file=sys.stderr)
+        return scorer
+    if n <= 0:
+        return None
+    if not model.has_prior:
+        raise CLIError(f"--score-samples: {model.family} has no prior to sample from")
+    if not dataset.labelled:
+        raise CLIError(f"--score-samples: {dataset.name} has no class labels to train the scoring classifier on")
+    classifier = scoring_classifier(dataset, device)
+    if not quiet:
+        print(f"scoring {n} samples at every checkpoint (sample_is, sample_fid)", file=sys.stderr)
+    return training_scorer(classifier, dataset.test, n=n)

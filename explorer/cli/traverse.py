@@ -1,0 +1,64 @@
+"""``latent-explorer traverse``: a traversal grid, one row per latent dimension."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import CLIError
+from .flags import add_allow_pickle_flag
+from .inputs import load_data, load_run, recorded_data_dir
+
+
+def add_parser(sub: Any) -> None:
+    v = sub.add_parser("traverse", help="a traversal grid: one row per latent dimension")
+    v.add_argument("run", type=Path)
+    v.add_argument("--dims", type=str, help="comma-separated dimensions (default: all; for a VAE whose dataset is at hand, "
+                                             "ordered most active (highest KL) first)")
+    v.add_argument("--data-dir", type=Path, help="where the training dataset is, to rank VAE dimensions by KL")
+    v.add_argument("--steps", type=int, default=9, help="images per row")
+    v.add_argument("--range", type=float, help="sweep -R..R (default: the slider range)")
+    v.add_argument("--seed", type=int, help="traverse around a random point (default: the origin)")
+    v.add_argument("--out", required=True, type=Path, help="FILE.png")
+    add_allow_pickle_flag(v)
+
+
+def run(args: argparse.Namespace) -> int:
+    from models.explore import traversal
+
+    ckpt = load_run(args)
+    model = ckpt.model
+    dims = None
+    if args.dims:
+        try:
+            dims = [int(d) for d in args.dims.split(",") if d.strip()]
+        except ValueError:
+            raise CLIError(f"--dims must be comma-separated integers, got {args.dims!r}") from None
+    else:
+        dims = _dims_by_kl(model, ckpt.train_state.get("dataset"), args.data_dir or recorded_data_dir(ckpt.train_state))
+    if args.out.suffix.lower() != ".png":
+        raise CLIError("--out must be a .png file")
+    image = traversal.traversal_grid(model, dims=dims, steps=args.steps, value_range=args.range, seed=args.seed)
+    from models.io.images import save_png
+
+    save_png(image, args.out)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def _dims_by_kl(model: Any, dataset_name: str | None, data_dir: Path | None) -> list[int] | None:
+    """VAE dims ordered by mean KL (most informative first) when the data is at hand
+    offline; None (all dims in order) otherwise."""
+    from models.families.vae import VAE
+
+    if not isinstance(model, VAE) or not dataset_name:
+        return None
+    try:
+        c, h, _ = model.config.image_shape
+        data = load_data(dataset_name, data_dir, h, c, no_download=True, quiet=True)
+    except Exception:  # no data offline: fall back to the plain order rather than fail
+        return None
+    from models.metrics.report import kl_per_dimension
+
+    return [int(i) for i in kl_per_dimension(model, data.test).argsort(descending=True)]

@@ -1,0 +1,1 @@
+"""Dialogs and secondary windows of the app: help, evaluation, the runs browser."""

@@ -1,0 +1,213 @@
+"""The Compare panel's Metrics tab: one table of every model's reconstruction error on the test
+set and the quality of its prior samples (inception score, classifier FID, classes covered),
+so autoencoders and GANs read on one scale. Computed in a cancellable job; copied as TSV."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView, QApplication, QCheckBox, QHBoxLayout, QHeaderView, QProgressBar, QPushButton, QTableWidget,
+    QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+from models.metrics.reconstruction import reconstruction_metrics
+
+from ...explore_workers import JobCancelled, LatestJobRunner
+from .entry import CompareEntry, DatasetProvider
+
+#: prior samples per model in the sample-quality columns (a few seconds per model on a CPU)
+SAMPLE_SCORE_N = 2000
+
+#: the metrics table: header, key in a model's metrics row, which way is better, tooltip
+COLUMNS: list[tuple[str, str, str, str]] = [
+    ("Model", "name", "", ""),
+    ("Family", "family", "", ""),
+    ("MSE ↓", "mse", "min", "Per-pixel mean squared error of the reconstructions"),
+    ("BCE ↓", "bce", "min", "Per-pixel binary cross-entropy of the reconstructions"),
+    ("SSIM ↑", "ssim", "max", "Structural similarity of reconstruction and original (1 = identical)"),
+    ("Images", "n", "", "Test images reconstructed"),
+    ("IS ↑", "inception_score", "max", f"Inception score of {SAMPLE_SCORE_N:,} prior samples under the dataset's "
+                                       "classifier (at most the number of classes)"),
+    ("Sample FID ↓", "sample_fid", "min", f"Fréchet distance between {SAMPLE_SCORE_N:,} prior samples and the test "
+                                          "set in the classifier's feature space"),
+    ("Classes", "classes", "", "Share of classes holding at least 5 % of the samples"),
+]
+
+
+def _cell(key: str, value) -> str:
+    if value is None:
+        return "—"
+    formats = {"mse": "{:.5f}", "bce": "{:.4f}", "ssim": "{:.4f}", "n": "{}", "inception_score": "{:.2f}",
+               "sample_fid": "{:.1f}", "classes": "{:.0%}"}
+    return formats[key].format(value)
+
+
+class MetricsTab(QWidget):
+    """A row per model: reconstruction metrics, sample scores, the best of each column in bold."""
+
+    #: short user-facing messages
+    status = Signal(str)
+    #: a metrics job ended and the table shows its rows (tests wait for it)
+    metrics_ready = Signal()
+
+    def __init__(self, entries: list[CompareEntry], dataset_provider: DatasetProvider,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.entries, self.dataset_provider = entries, dataset_provider  # entries: the panel's list, shared
+        self.metrics: list[dict | None] = []
+        self.jobs = LatestJobRunner("compare-metrics", self)
+        self._build()
+        self._wire()
+
+    def _build(self) -> None:
+        ml = QVBoxLayout(self)
+        mrow = QHBoxLayout()
+        self.metrics_btn = QPushButton("Compute on the test set")
+        self.metrics_btn.setToolTip("Per-pixel MSE, BCE and SSIM of every model over the whole test set")
+        self.sample_quality = QCheckBox("Sample quality")
+        self.sample_quality.setChecked(True)
+        self.sample_quality.setToolTip(
+            f"Also score {SAMPLE_SCORE_N:,} prior samples of every model that has a prior (VAEs, AAEs, GANs) with the "
+            "dataset's classifier: inception score, classifier FID and classes covered, the figures of `eval`. "
+            "Needs a labelled dataset; the classifier is trained once (about a minute on a CPU) and cached. "
+            f"FID falls with sample size, so it reads higher than eval's 10,000-sample figure.")
+        self.metrics_cancel = QPushButton("Cancel")
+        self.metrics_cancel.setEnabled(False)
+        self.metrics_progress = QProgressBar()
+        self.metrics_progress.setMaximumHeight(14)
+        self.copy_btn = QPushButton("Copy table")
+        self.copy_btn.setToolTip("Copy the table as tab-separated text (pastes into a spreadsheet or a notebook)")
+        self.copy_btn.setEnabled(False)
+        mrow.addWidget(self.metrics_btn)
+        mrow.addWidget(self.sample_quality)
+        mrow.addWidget(self.metrics_cancel)
+        mrow.addWidget(self.copy_btn)
+        mrow.addWidget(self.metrics_progress, 1)
+        ml.addLayout(mrow)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels([c[0] for c in COLUMNS])
+        for c, (_, _, _, tip) in enumerate(COLUMNS):
+            self.table.horizontalHeaderItem(c).setToolTip(tip)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # numbers never elided
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(48)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        ml.addWidget(self.table, 1)
+
+    def _wire(self) -> None:
+        self.metrics_btn.clicked.connect(self.compute_metrics)
+        self.copy_btn.clicked.connect(self.copy_table)
+        self.metrics_cancel.clicked.connect(self.jobs.cancel)
+        self.jobs.busy_changed.connect(self._on_metrics_busy)
+        self.jobs.progress.connect(self._on_metrics_progress)
+
+    def clear_metrics(self) -> None:
+        """Forget every row's figures (the models or the dataset changed); names stay."""
+        self.metrics = [None] * len(self.entries)
+        self._fill_table()
+
+    # -- computing ---------------------------------------------------------------------
+    def compute_metrics(self) -> None:
+        ds = self.dataset_provider()
+        if ds is None:
+            self.status.emit("Metrics need the test set: load a dataset first.")
+            return
+        if not self.entries:
+            self.status.emit("Add models to compare first.")
+            return
+        models, test = [e.model for e in self.entries], ds.test
+        scores = self.sample_quality.isChecked() and any(m.has_prior for m in models)
+        if scores and not ds.labelled:
+            self.status.emit(f"Sample quality needs class labels; {ds.name} has none: reconstruction metrics only.")
+            scores = False
+        if scores:
+            from models.metrics.classifier import cache_path
+
+            if not cache_path(ds).exists():
+                self.status.emit(f"Training the {ds.name} classifier that scores samples (once; cached for next time)…")
+
+        def job(ctx) -> list[dict | None]:
+            scorer = None
+            if scores:
+                from models.metrics.classifier import get_classifier
+                from models.metrics.sample_quality import SampleScorer
+
+                def training(step: int, total: int) -> None:  # the classifier's first training: shown, cancellable
+                    if ctx.cancelled():
+                        raise JobCancelled
+                    ctx.progress(step, total)
+
+                try:
+                    scorer = SampleScorer(get_classifier(ds, progress=training), test)  # on the GPU if any; once, then cached
+                except JobCancelled:
+                    return []
+            out: list[dict | None] = []
+            for i, m in enumerate(models):
+                if ctx.cancelled():
+                    break
+                row: dict = {}
+                fits = tuple(m.config.image_shape) == tuple(test.image_shape)
+                if fits and m.latent_spec.has_encoder:
+                    row.update(reconstruction_metrics(m, test))
+                if fits and scorer is not None and m.has_prior:
+                    s = scorer(m, n=SAMPLE_SCORE_N)
+                    row.update(inception_score=s["inception_score"], sample_fid=s["classifier_fid"],
+                               classes=s["class_coverage"])
+                out.append(row or None)
+                ctx.progress(i + 1, len(models))
+            return out
+
+        self.metrics_progress.setRange(0, len(models))
+        self.metrics_progress.setValue(0)
+        self.jobs.submit(job, on_done=self._on_metrics)
+
+    def _on_metrics(self, metrics: list[dict | None]) -> None:
+        self.metrics = metrics + [None] * (len(self.entries) - len(metrics))
+        self._fill_table()
+        self.copy_btn.setEnabled(bool(self.entries))
+        if len(metrics) < len(self.entries):
+            self.status.emit("Metrics cancelled: the rows computed so far are shown.")
+        self.metrics_ready.emit()
+
+    def _on_metrics_busy(self, busy: bool) -> None:
+        self.metrics_btn.setEnabled(not busy)
+        self.metrics_cancel.setEnabled(busy)
+
+    def _on_metrics_progress(self, done: int, total: int) -> None:
+        self.metrics_progress.setRange(0, total)
+        self.metrics_progress.setValue(done)
+
+    # -- the table ---------------------------------------------------------------------
+    def _fill_table(self) -> None:
+        self.table.setRowCount(len(self.entries))
+        best: dict[str, float] = {}
+        for _, key, better, _ in COLUMNS:
+            values = [m[key] for m in self.metrics if m and key in m]
+            if better and len(values) > 1:
+                best[key] = max(values) if better == "max" else min(values)
+        for r, e in enumerate(self.entries):
+            m = (self.metrics[r] if r < len(self.metrics) else None) or {}
+            for c, (_, key, _, _) in enumerate(COLUMNS):
+                text = {"name": e.name, "family": e.model.family}.get(key) or _cell(key, m.get(key))
+                item = QTableWidgetItem(text)
+                if c >= 2:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if key in best and m.get(key) == best[key]:
+                    font = item.font()
+                    font.setBold(True)  # the best of each column
+                    item.setFont(font)
+                self.table.setItem(r, c, item)
+
+    def table_text(self) -> str:
+        """The metrics table as tab-separated text: a header line, then a line per model."""
+        t = self.table
+        header = [t.horizontalHeaderItem(c).text() for c in range(t.columnCount())]
+        rows = [[(t.item(r, c).text() if t.item(r, c) else "") for c in range(t.columnCount())] for r in range(t.rowCount())]
+        return "\n".join("\t".join(cells) for cells in [header, *rows]) + "\n"
+
+    def copy_table(self) -> None:
+        QApplication.clipboard().setText(self.table_text())
+        self.status.emit(f"Copied the metrics of {self.table.rowCount()} model(s) to the clipboard.")

@@ -1,0 +1,258 @@
+"""The Compare panel: a list of models and three tabs that compare them side by side.
+
+The panel keeps its own list of models, each a private CPU eval copy ("Add current" copies
+the explored model as it is now; files are loaded in a job), so comparing never touches
+the model the rest of the window explores or trains. Every computation runs in a
+background job; each kind (loading, reconstructions, metrics, path frames) has its own
+runner, so starting one never cancels another, while repeating one replaces it.
+
+The tabs share the panel's list of entries and do their own work: ``reconstructions``
+(images and error maps), ``metrics_table`` (test-set and sample-quality figures) and
+``path_playback`` (a path from the Paths panel played through every model of its size).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView, QFileDialog, QHBoxLayout, QListWidget, QPushButton, QTabWidget, QVBoxLayout, QWidget,
+)
+
+from models.explore.latent_paths import LatentPath
+from models.families.base import LatentModel
+from models.runs.checkpoint import load_checkpoint
+from models.runs.listing import model_label
+
+from ...explore_workers import LatestJobRunner, snapshot_model
+from ...live_decoder import IMAGE_SUFFIXES
+from ...state import LatentState, ModelState
+from ...widgets.layout import caption_label, thin_busy_bar
+from ...widgets.tiles import Tile
+from .entry import CompareEntry, DatasetProvider
+from .metrics_table import MetricsTab
+from .path_playback import PathPlaybackTab
+from .reconstructions import ReconstructionsTab
+
+
+class ComparePanel(QWidget):
+    """Models side by side. The tabs' controls and results that the window and the tests use
+    are reachable from the panel too (``table``, ``recon_grid``, ``path_frames``...)."""
+
+    status = Signal(str)
+    grid_ready = Signal()
+    metrics_ready = Signal()
+    path_frames_ready = Signal()
+
+    def __init__(self, model_state: ModelState, latent_state: LatentState, dataset_provider: DatasetProvider,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model_state, self.latent_state, self.dataset_provider = model_state, latent_state, dataset_provider
+        self.entries: list[CompareEntry] = []  # shared with the tabs: changed in place, never replaced
+        self.load_jobs = LatestJobRunner("compare-load", self)
+        self.setAcceptDrops(True)
+        self._build()
+        self._wire()
+        self._on_model_changed(model_state.model)
+
+    # -- construction ------------------------------------------------------------------
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        top = QHBoxLayout()
+        self.model_list = QListWidget()
+        self.model_list.setMaximumHeight(96)
+        self.model_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        top.addWidget(self.model_list, 1)
+        buttons = QVBoxLayout()
+        self.add_current_btn = QPushButton("Add current model")
+        self.add_file_btn = QPushButton("Add checkpoints…")
+        self.add_run_btn = QPushButton("Add run folder…")
+        self.remove_btn = QPushButton("Remove")
+        for b in (self.add_current_btn, self.add_file_btn, self.add_run_btn, self.remove_btn):
+            buttons.addWidget(b)
+        top.addLayout(buttons)
+        layout.addLayout(top)
+
+        self.tabs = QTabWidget()
+        self.reconstructions = ReconstructionsTab(self.entries, self.dataset_provider)
+        self.metrics_tab = MetricsTab(self.entries, self.dataset_provider)
+        self.path_tab = PathPlaybackTab(self.entries)
+        self.tabs.addTab(self.reconstructions, "Reconstructions")
+        self.tabs.addTab(self.metrics_tab, "Metrics")
+        self.tabs.addTab(self.path_tab, "Path")
+        layout.addWidget(self.tabs, 1)
+
+        # the tabs' controls the window and tests reach through the panel
+        self.recon_grid = self.reconstructions.recon_grid
+        self.heatmap = self.reconstructions.heatmap
+        self.sample_quality = self.metrics_tab.sample_quality
+        self.table = self.metrics_tab.table
+        self.copy_btn = self.metrics_tab.copy_btn
+        self.path_frames_per_segment = self.path_tab.path_frames_per_segment
+
+        self.progress = thin_busy_bar(8)
+        layout.addWidget(self.progress)
+        self.message = caption_label()
+        layout.addWidget(self.message)
+
+    def _wire(self) -> None:
+        self.model_state.model_changed.connect(self._on_model_changed)
+        self.add_current_btn.clicked.connect(self.add_current)
+        self.add_file_btn.clicked.connect(lambda: self.add_files())
+        self.add_run_btn.clicked.connect(self._add_run_dialog)
+        self.remove_btn.clicked.connect(self.remove_selected)
+        self.reconstructions.grid_ready.connect(self.grid_ready)
+        self.metrics_tab.metrics_ready.connect(self.metrics_ready)
+        self.path_tab.path_frames_ready.connect(self.path_frames_ready)
+        self.path_tab.path_shown.connect(lambda: self.tabs.setCurrentWidget(self.path_tab))
+        for tab in (self.reconstructions, self.metrics_tab, self.path_tab):
+            tab.status.connect(self._say)
+        # the metrics tab has its own progress bar; the panel's shows the other jobs
+        busy_shown = (self.load_jobs, self.reconstructions.jobs, self.path_tab.jobs)
+        for runner in self._runners():
+            runner.failed.connect(self._say)
+            runner.busy_changed.connect(lambda _b: self.progress.setVisible(any(r.busy for r in busy_shown)))
+
+    def _runners(self) -> tuple[LatestJobRunner, ...]:
+        return self.load_jobs, self.reconstructions.jobs, self.metrics_tab.jobs, self.path_tab.jobs
+
+    def on_dataset_changed(self) -> None:
+        self.metrics_tab.clear_metrics()
+        self.reconstructions.reconstruct()
+
+    def _on_model_changed(self, model: object) -> None:
+        self.add_current_btn.setEnabled(model is not None)
+
+    # -- models ------------------------------------------------------------------------
+    def add_model(self, model: LatentModel, name: str, source: Path | None = None) -> None:
+        """Add a model (the panel keeps it; pass a copy if it is used elsewhere)."""
+        self.entries.append(CompareEntry(name, model.cpu().eval(), source))
+        self._models_changed()
+
+    def add_current(self) -> None:
+        model = snapshot_model(self.model_state)
+        if model is None:
+            return
+        source = self.model_state.source
+        self.add_model(model, self._unique_name(model_label(source, self.model_state.train_state.get("step"))), source)
+
+    def _unique_name(self, name: str) -> str:
+        """``name``, or "name (2)", "name (3)"... when the list already holds it."""
+        taken = {e.name for e in self.entries}
+        candidate, n = name, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{name} ({n})"
+        return candidate
+
+    def add_files(self, files: list[str | Path] | None = None) -> None:
+        """Load checkpoints / run folders in a job, then add them."""
+        if files is None:
+            chosen, _ = QFileDialog.getOpenFileNames(self, "Add checkpoints", "", "Checkpoints (*.safetensors)")
+            files = list(chosen)
+        if not files:
+            return
+        paths = [Path(f) for f in files]
+        self._say(f"Loading {len(paths)} model(s)…")
+
+        def job(ctx) -> tuple[list[tuple[Path, LatentModel, int | None]], list[str]]:
+            loaded, errors = [], []
+            for p in paths:
+                try:
+                    ckpt = load_checkpoint(p)
+                    loaded.append((p, ckpt.model, ckpt.train_state.get("step")))
+                except Exception as e:  # noqa: BLE001 - report each file, keep the others
+                    errors.append(f"{p.name}: {e}")
+            return loaded, errors
+
+        self.load_jobs.submit(job, on_done=self._on_loaded)
+
+    def _add_run_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a run folder")
+        if folder:
+            self.add_files([folder])
+
+    def _on_loaded(self, result: tuple[list[tuple[Path, LatentModel, int | None]], list[str]]) -> None:
+        loaded, errors = result
+        for path, model, step in loaded:
+            self.entries.append(CompareEntry(self._unique_name(model_label(path, step)), model.cpu().eval(), path))
+        self._models_changed()
+        self._say("; ".join(errors) if errors else f"Added {len(loaded)} model(s).")
+
+    def remove_selected(self) -> None:
+        rows = sorted({i.row() for i in self.model_list.selectedIndexes()}, reverse=True)
+        for r in rows:
+            del self.entries[r]
+        if rows:
+            self._models_changed()
+
+    def _models_changed(self) -> None:
+        self.model_list.clear()
+        for e in self.entries:
+            self.model_list.addItem(e.description)
+        self.metrics_tab.clear_metrics()
+        self.reconstructions.reconstruct()
+        self.path_tab.replay()
+
+    # -- the tabs' work, reached through the panel -------------------------------------
+    def compute_metrics(self) -> None:
+        self.metrics_tab.compute_metrics()
+
+    @property
+    def metrics(self) -> list[dict | None]:
+        return self.metrics_tab.metrics
+
+    def play_path(self, path: LatentPath) -> None:
+        """Decode ``path`` with every model of its latent size (job), then play them together."""
+        self.path_tab.play_path(path)
+
+    @property
+    def path(self) -> LatentPath | None:
+        return self.path_tab.path
+
+    @property
+    def path_frames(self) -> dict[int, list[np.ndarray]]:
+        return self.path_tab.path_frames
+
+    @property
+    def path_tiles(self) -> dict[int, Tile]:
+        return self.path_tab.path_tiles
+
+    @property
+    def _path_frame(self) -> int:
+        return self.path_tab.frame
+
+    def stop(self) -> None:
+        self.path_tab.stop()
+
+    @property
+    def playing(self) -> bool:
+        return self.path_tab.playing
+
+    # -- drops -------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        files = [u.toLocalFile() for u in event.mimeData().urls()]
+        images = [f for f in files if f.lower().endswith(IMAGE_SUFFIXES)]
+        models = [f for f in files if f.lower().endswith(".safetensors") or Path(f).is_dir()]
+        if images:
+            self.reconstructions.add_image_files(images)
+        if models:
+            self.add_files(models)
+        event.acceptProposedAction()
+
+    # -- misc --------------------------------------------------------------------------
+    def _say(self, text: str) -> None:
+        self.message.setText(text)
+        self.status.emit(text)
+
+    def shutdown(self) -> None:
+        self.stop()
+        for runner in self._runners():
+            runner.shutdown()

@@ -1,0 +1,119 @@
+"""The rows of the latent panel: a labelled slider per dimension, a button row per categorical code.
+
+Rows only display and forward: the panel connects their signals to LatentState and writes
+state changes back with :func:`set_quietly`, so showing a value never reads as a user edit.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractButton, QButtonGroup, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QToolButton, QWidget
+from superqt import QLabeledDoubleSlider
+
+from models.latent import LatentSpec
+
+from ..widgets.qt_utils import signals_blocked
+
+#: a dimension whose mean KL is below this carries (almost) no information
+INACTIVE_KL = 0.01
+#: categorical codes wider than this get a spin box instead of buttons
+MAX_CATEGORY_BUTTONS = 16
+
+
+class DimRow(QWidget):
+    """name | slider with value box | KL | reset."""
+
+    def __init__(self, name: str, value_range: tuple[float, float], tooltip: str) -> None:
+        super().__init__()
+        self.name = QLabel(name)
+        self.name.setMinimumWidth(34)
+        self.name.setToolTip(tooltip)
+        self.slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(*value_range)
+        self.slider.setDecimals(2)
+        self.slider.setSingleStep(0.01)
+        self.slider.setValue(0.0)
+        self.slider.setToolTip(tooltip)
+        self.kl = QLabel("")
+        self.kl.setMinimumWidth(58)
+        self.kl.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.kl.setVisible(False)
+        self.reset = QToolButton()
+        self.reset.setText("↺")
+        self.reset.setToolTip(f"Reset {name} to 0")
+        self.reset.setAutoRaise(True)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.name)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.kl)
+        layout.addWidget(self.reset)
+
+    def show_kl(self, kl: float | None) -> None:
+        if kl is None:
+            self.kl.setVisible(False)
+            self.name.setStyleSheet("")
+            return
+        inactive = kl < INACTIVE_KL
+        self.kl.setText(f"KL {kl:.2f}")
+        self.kl.setVisible(True)
+        self.kl.setToolTip(f"Mean KL of this dimension over test images: {kl:.4f} nats"
+                           + (" (inactive: the decoder ignores it)" if inactive else ""))
+        grey = "color: #8a8a8a;" if inactive else ""
+        self.name.setStyleSheet(grey)
+        self.kl.setStyleSheet(grey)
+
+
+def category_row(code: int, k: int, choose: Callable[[int], None]) -> tuple[QWidget, QButtonGroup | QSpinBox]:
+    """The row of categorical code ``code`` with ``k`` values: toggle buttons, or a spin box
+    for very wide codes. ``choose(category)`` is called on a user's pick. Returns the row and
+    the control that shows the current category."""
+    row = QWidget()
+    grid = QGridLayout(row)
+    grid.setContentsMargins(0, 0, 0, 0)
+    grid.setSpacing(2)
+    grid.addWidget(QLabel(f"c{code}"), 0, 0)
+    control: QButtonGroup | QSpinBox
+    if k > MAX_CATEGORY_BUTTONS:
+        control = QSpinBox()
+        control.setRange(0, k - 1)
+        control.setToolTip(f"Category of code c{code} ({k} values)")
+        control.valueChanged.connect(choose)
+        grid.addWidget(control, 0, 1)
+    else:
+        control = QButtonGroup(row)
+        control.setExclusive(True)
+        for j in range(k):
+            button = QToolButton()
+            button.setText(str(j))
+            button.setCheckable(True)
+            button.setToolTip(f"Code c{code} = category {j}")
+            button.setMinimumWidth(24)
+            control.addButton(button, j)
+            grid.addWidget(button, 0, 1 + j)
+        control.idClicked.connect(choose)
+    grid.setColumnStretch(grid.columnCount(), 1)
+    return row, control
+
+
+def set_quietly(widget: QWidget, value: object) -> None:
+    """Show a value without emitting: the change came from the state, not the user."""
+    with signals_blocked(widget):
+        if isinstance(widget, QAbstractButton):
+            widget.setChecked(bool(value))
+        else:
+            widget.setValue(value)  # type: ignore[attr-defined]
+
+
+def spec_text(spec: LatentSpec) -> str:
+    """One line saying what the latent point is made of ("8-dim z (normal prior), no encoder")."""
+    parts = [f"{spec.z_dim}-dim z ({spec.prior} prior)"]
+    if spec.categorical:
+        parts.append(" + ".join(f"{k}-way" for k in spec.categorical) + " categorical")
+    if spec.continuous:
+        parts.append(f"{spec.continuous} continuous code" + ("s" if spec.continuous > 1 else ""))
+    if not spec.has_encoder:
+        parts.append("no encoder")
+    return ", ".join(parts)

@@ -1,0 +1,84 @@
+"""The latent map's top bar: encode (how many points), the map coordinates, what colours the
+points, the prior's samples on or off, and Cancel. The panel connects the controls."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QWidget
+
+from ...widgets.qt_utils import signals_blocked
+from .coordinates import MODE_LATENT, MODE_PCA, MODE_TSNE
+
+ENCODE_TEXT, REENCODE_TEXT = "Encode test set", "Re-encode"
+
+
+class MapControls(QWidget):
+    """``encode_btn``, ``sample``, ``projection``, ``colour``, ``show_prior``, ``cancel_btn``."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        top = QHBoxLayout(self)
+        top.setContentsMargins(0, 0, 0, 0)
+        self.encode_btn = QPushButton(ENCODE_TEXT)
+        self.encode_btn.setToolTip("Encode a random sample of the test images with the current model")
+        self.sample = QSpinBox()
+        self.sample.setRange(10, 100_000)
+        self.sample.setValue(3000)
+        self.sample.setSingleStep(500)
+        self.sample.setSuffix(" points")
+        self.projection = QComboBox()
+        self.projection.setToolTip("How codes become map positions. PCA and the latent dims map back to latents;\n"
+                                   "t-SNE keeps neighbourhoods but can't be inverted (clicks pick the nearest point).")
+        self.projection.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.colour = QComboBox()
+        self.colour.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.colour.setToolTip("Colour points by their label or by a ground-truth factor")
+        self.show_prior = QCheckBox("Prior")
+        self.show_prior.setChecked(True)
+        self.show_prior.setToolTip(
+            "Grey points: as many samples of the model's prior, on the same axes. Where the coloured codes and the "
+            "grey prior differ, decoding a random prior sample lands where the decoder saw no data: compare a "
+            "VAE's KL with an AAE's adversarial matching. (Not under t-SNE, which cannot place new points.)")
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setEnabled(False)
+        for w in (self.encode_btn, self.sample, QLabel("Map"), self.projection, QLabel("Colour"), self.colour,
+                  self.show_prior, self.cancel_btn):
+            top.addWidget(w)
+        top.addStretch(1)
+
+    @property
+    def mode(self) -> str:
+        """The chosen map coordinates."""
+        return self.projection.currentData() or MODE_PCA
+
+    def set_modes(self, latent_plane: bool) -> None:
+        """The coordinates on offer (the latent dims themselves only for a 2-D latent), quietly."""
+        with signals_blocked(self.projection):
+            self.projection.clear()
+            if latent_plane:
+                self.projection.addItem("Latent z0 × z1", MODE_LATENT)
+            self.projection.addItem("PCA", MODE_PCA)
+            self.projection.addItem("t-SNE", MODE_TSNE)
+
+    def show_mode(self, mode: str) -> None:
+        """Put the choice back on ``mode`` without asking for a new map."""
+        with signals_blocked(self.projection):
+            self.projection.setCurrentIndex(max(0, self.projection.findData(mode)))
+
+    def fill_colours(self, labelled: bool, factor_names: list[str]) -> None:
+        """Colour choices for these points (keeping the current one where it is still offered), quietly."""
+        with signals_blocked(self.colour):
+            current = self.colour.currentData()
+            self.colour.clear()
+            if labelled:
+                self.colour.addItem("Label", ("label", 0))
+            for j, name in enumerate(factor_names):
+                self.colour.addItem(name, ("factor", j))
+            self.colour.addItem("None", ("none", 0))
+            i = self.colour.findData(current)
+            self.colour.setCurrentIndex(max(0, i))
+
+    def colour_choice(self) -> tuple[str, int]:
+        """("label", 0), ("factor", j) or ("none", 0)."""
+        return self.colour.currentData() or ("none", 0)
+
+    def set_stale(self, stale: bool) -> None:
+        self.encode_btn.setText(REENCODE_TEXT if stale else ENCODE_TEXT)

@@ -1,0 +1,83 @@
+"""The latent map's background work, as jobs for a ``LatestJobRunner``: encoding a sample of the
+test set (with progress, cancellable, and as many prior samples beside it), t-SNE of the
+codes, and the decoded manifold of a 2-D latent. Each job runs on a model copy."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from models.data.base import Split
+from models.explore.latent_map import PCA2D, encode_dataset, manifold_grid, pca_2d, tsne_2d
+from models.families.base import LatentModel
+
+from ...explore_workers import JobCancelled
+
+#: a job body: ``job(ctx)`` in the runner's thread
+Job = Callable[[Any], Any]
+
+
+class _ProgressSplit(Split):
+    """A split that reports each batch it hands out (encode_dataset's loop has no hook)."""
+
+    def __init__(self, inner: Split, total: int, ctx: Any) -> None:
+        self.inner, self.total, self.ctx, self.done = inner, total, ctx, 0
+        self.image_shape, self.labels, self.factors = inner.image_shape, inner.labels, inner.factors
+        self.factor_names = inner.factor_names
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def batch(self, idx: torch.Tensor) -> torch.Tensor:
+        if self.ctx.cancelled():
+            raise JobCancelled
+        out = self.inner.batch(idx)
+        self.done += len(idx)
+        self.ctx.progress(self.done, self.total)
+        return out
+
+
+@dataclass
+class Encoded:
+    codes: np.ndarray  # (N, D) float32 flat latents
+    labels: np.ndarray | None  # (N,)
+    factors: np.ndarray | None  # (N, F)
+    indices: np.ndarray  # (N,) into the test split
+    pca: PCA2D
+    generation: int
+    #: (N, D) samples of the model's prior, drawn with the encoding (None: no prior, the AE)
+    prior: np.ndarray | None = None
+
+
+def encode_job(model: LatentModel, test: Split, n: int, generation: int) -> Job:
+    """Encode up to ``n`` test images with ``model`` (made for model ``generation``); the job
+    returns an ``Encoded``, or None when cancelled."""
+
+    def job(ctx) -> Encoded | None:
+        split = _ProgressSplit(test, min(n, len(test)), ctx)
+        try:
+            codes, labels, factors, indices = encode_dataset(model, split, n=n, batch=250)
+        except JobCancelled:
+            return None
+        prior = None
+        if model.has_prior:  # seeded: the same grey cloud each time
+            prior = model.sample_latents(len(codes), generator=torch.Generator().manual_seed(0)).numpy()
+        return Encoded(codes, labels, factors, indices, pca_2d(codes), generation, prior)
+
+    return job
+
+
+def tsne_job(codes: np.ndarray) -> Job:
+    """t-SNE of ``codes`` to (N, 2), with progress; None when cancelled."""
+
+    def job(ctx) -> np.ndarray | None:
+        return tsne_2d(codes, progress=ctx.progress, should_stop=ctx.cancelled)
+
+    return job
+
+
+def manifold_job(model: LatentModel) -> Job:
+    """The decoder's view of a 2-D latent: a 15 × 15 grid of decoded images as one image."""
+    return lambda ctx: manifold_grid(model, n=15)

@@ -1,0 +1,359 @@
+"""The Latent map panel: the test set encoded and scattered in 2-D; hover, click and draw on it.
+
+* Coordinates (``coordinates``): the two latent dims themselves for a 2-D latent, else PCA
+  (linear, so a click on empty space maps back to a latent), or t-SNE on request (not
+  invertible: clicks pick the nearest encoded point).
+* Clicking a point sets LatentState to *that point's code* (not the inverse projection,
+  which for PCA would be the code flattened onto the plane).
+* Shift+drag draws a stroke; its points (inverse map, or nearest codes under t-SNE)
+  become the keyframes of a path, sent out as ``path_drawn`` for the Paths panel.
+* A 2-D latent also shows the decoded manifold (the classic VAE figure) beside the map.
+
+Encoding and t-SNE run in background jobs (``jobs``) on a model copy, with progress and
+Cancel. The plot and its items are ``plot.MapPlot``; what a click, hover or stroke means is
+``pointer.MapPointer`` (hover finds the nearest point in screen pixels with numpy: a few
+thousand points, microseconds). This module builds the panel and connects the parts.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QSplitter, QWidget
+
+from models.data.base import Dataset
+from models.explore.latent_paths import LatentPath
+
+from ...explore_workers import LatestJobRunner, dataset_problem, has_encoder, snapshot_model
+from ...state import LatentState, ModelState
+from ...widgets.layout import caption_label, install_hint_stack, panel_body, thin_busy_bar
+from .controls import MapControls
+from .coordinates import MODE_LATENT, MODE_PCA, MODE_TSNE, map_position
+from .jobs import Encoded, encode_job, manifold_job, tsne_job
+from .plot import MapPlot, point_brushes
+from .pointer import HIT_PX, MapPointer
+from .sidebar import MapSidebar
+
+DatasetProvider = Callable[[], "Dataset | None"]
+
+
+class MapPanel(QWidget):
+    status = Signal(str)
+    #: a path drawn on the map (shift+drag), for the Paths panel
+    path_drawn = Signal(object)  # LatentPath
+    #: the scatter was redrawn (tests wait for it)
+    map_ready = Signal()
+
+    def __init__(self, model_state: ModelState, latent_state: LatentState, dataset_provider: DatasetProvider,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model_state, self.latent_state, self.dataset_provider = model_state, latent_state, dataset_provider
+        self.encoded: Encoded | None = None
+        self.coords: np.ndarray | None = None  # (N, 2) what the scatter shows
+        self._shown_mode = MODE_PCA  # in which coordinates
+        self.tsne: np.ndarray | None = None  # cached t-SNE of self.encoded
+        self.stale = False  # weights changed since encoding
+        self._auto_encoded_for = -1
+        self.jobs = LatestJobRunner("map", self)
+        self.manifold_jobs = LatestJobRunner("map-manifold", self)
+        self._manifold_timer = QTimer(self, singleShot=True, interval=300)
+        self._manifold_timer.timeout.connect(self._render_manifold)
+        self._manifold_dirty = True
+        #: False while the panel's dock is a tab behind another (set by explore_docks):
+        #: Qt keeps such widgets "visible", so isVisible() alone can't tell
+        self.on_screen = True
+        self._build()
+        self._wire()
+        self._on_model_changed(model_state.model)
+
+    # -- construction ------------------------------------------------------------------
+    def _build(self) -> None:
+        body, layout = panel_body()
+        self.controls = MapControls()
+        layout.addWidget(self.controls)
+        self.progress = thin_busy_bar()
+        layout.addWidget(self.progress)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        self.plot = MapPlot()
+        split.addWidget(self.plot)
+        self.sidebar = MapSidebar()
+        split.addWidget(self.sidebar)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        layout.addWidget(split, 1)
+        self.message = caption_label("Click a point to go there · Shift+drag to draw a path")
+        layout.addWidget(self.message)
+
+        # the parts' controls the panel and the tests reach
+        c, sb = self.controls, self.sidebar
+        self.encode_btn, self.projection, self.colour, self.show_prior = c.encode_btn, c.projection, c.colour, c.show_prior
+        self.viewbox, self.scatter, self.prior_scatter = self.plot.viewbox, self.plot.scatter, self.plot.prior_scatter
+        self.inset, self.inset_text, self.legend, self.manifold = sb.inset, sb.inset_text, sb.legend, sb.manifold
+        self.pointer = MapPointer(self, self.model_state, self.latent_state, self.dataset_provider, self.plot,
+                                  self.sidebar, self)
+
+        self.stack = install_hint_stack(self, body)
+
+    def _wire(self) -> None:
+        ms = self.model_state
+        ms.model_changed.connect(self._on_model_changed)
+        ms.weights_updated.connect(self._on_weights)
+        self.latent_state.changed.connect(self._update_cursor)
+        self.encode_btn.clicked.connect(self.encode)
+        self.controls.cancel_btn.clicked.connect(self.cancel)
+        self.projection.currentIndexChanged.connect(lambda _i: self.show_map())
+        self.colour.currentIndexChanged.connect(lambda _i: self._apply_colours())
+        self.show_prior.toggled.connect(lambda _on: self._apply_colours())
+        pointer = self.pointer
+        self.viewbox.clicked.connect(pointer.click_at)
+        self.viewbox.stroke_started.connect(pointer.stroke_start)
+        self.viewbox.stroke_moved.connect(pointer.stroke_add)
+        self.viewbox.stroke_finished.connect(pointer.stroke_finish)
+        self.plot.scene().sigMouseMoved.connect(pointer.on_mouse_moved)
+        # the scatter takes clicks that land on a point before the view box sees them
+        self.scatter.sigClicked.connect(pointer.on_scatter_clicked)
+        pointer.path_drawn.connect(self.path_drawn)
+        pointer.status.connect(self._say)
+        self.jobs.busy_changed.connect(self._on_busy)
+        self.jobs.progress.connect(self._on_progress)
+        self.jobs.failed.connect(self._say)
+        self.manifold_jobs.failed.connect(self._say)
+
+    # -- model -------------------------------------------------------------------------
+    def refresh_availability(self) -> None:
+        model = self.model_state.model
+        if model is None:
+            self.stack.show_hint("Open or train a model to map its latent space.")
+        elif not has_encoder(model):
+            self.stack.show_hint(f"The latent map needs a model with an encoder (AE, VAE, β-VAE, AAE).\n"
+                                 f"This {model.family} model only maps latents to images: use Projection to find "
+                                 "the latent of a given image.")
+        else:
+            self.stack.show_hint(None)
+
+    def _on_model_changed(self, model: object) -> None:
+        self.jobs.cancel()
+        self.encoded, self.coords, self.tsne, self.stale, self.pointer.hovered = None, None, None, False, None
+        self.plot.clear_points()
+        self.sidebar.reset()
+        self.refresh_availability()
+        spec = self.model_state.spec
+        self.controls.set_modes(spec is not None and spec.z_dim == 2)
+        self.manifold.setVisible(self._manifold_applies())
+        self._manifold_dirty = True
+        self._auto_start()
+
+    def on_dataset_changed(self) -> None:
+        """Points of another dataset mean nothing now: clear, re-encode when seen."""
+        self._auto_encoded_for = -1
+        self._on_model_changed(self.model_state.model)
+
+    def _on_weights(self) -> None:
+        if self.encoded is not None and not self.stale:
+            self.stale = True
+            self.controls.set_stale(True)
+            self._say("The weights changed since the map was encoded: Re-encode to update it.")
+        if self._manifold_applies():
+            self._manifold_dirty = True
+            if self.shown:
+                self._manifold_timer.start()
+
+    def _manifold_applies(self) -> bool:
+        spec = self.model_state.spec
+        return spec is not None and spec.z_dim == 2 and has_encoder(self.model_state.model)
+
+    @property
+    def shown(self) -> bool:
+        return self.on_screen and self.isVisible()
+
+    def set_on_screen(self, on: bool) -> None:
+        self.on_screen = on
+        if on:
+            self._auto_start()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        # next turn: a dock shown as a tab behind another learns so only after this event
+        QTimer.singleShot(0, self._auto_start)
+
+    def _auto_start(self) -> None:
+        """When on screen: encode once per model (cheap for a few thousand points) and
+        bring the manifold up to date. Off screen nothing runs."""
+        if not self.shown:
+            return
+        model = self.model_state.model
+        if has_encoder(model) and self._auto_encoded_for != self.model_state.generation \
+                and dataset_problem(model, self.dataset_provider()) is None:
+            self._auto_encoded_for = self.model_state.generation
+            self.encode()
+        if self._manifold_applies() and self._manifold_dirty:
+            self._render_manifold()
+
+    # -- jobs --------------------------------------------------------------------------
+    def encode(self) -> None:
+        """Encode a sample of the test set (background job with progress)."""
+        model = self.model_state.model
+        dataset = self.dataset_provider()
+        problem = dataset_problem(model, dataset) if has_encoder(model) else "This model has no encoder."
+        if problem:
+            self._say(problem)
+            return
+        snapshot, n, generation = snapshot_model(self.model_state), self.controls.sample.value(), self.model_state.generation
+        test = dataset.test
+        self._say(f"Encoding {min(n, len(test))} test images…")
+        self.jobs.submit(encode_job(snapshot, test, n, generation), on_done=self._on_encoded)
+
+    def _on_encoded(self, enc: Encoded | None) -> None:
+        if enc is None:
+            self._say("Encoding cancelled.")
+            return
+        if enc.generation != self.model_state.generation:
+            return  # made for a model that is gone
+        self.encoded, self.tsne, self.stale = enc, None, False
+        self.controls.set_stale(False)
+        self._fill_colour_choices()
+        self.show_map()
+        self._say(f"{len(enc.codes)} points · click one to go there · Shift+drag to draw a path")
+
+    def cancel(self) -> None:
+        self.jobs.cancel()
+
+    def _on_busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.controls.cancel_btn.setEnabled(busy)
+        if busy:
+            self.progress.setRange(0, 0)
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(0, total))
+        self.progress.setValue(done)
+
+    def _run_tsne(self) -> None:
+        enc = self.encoded
+        if enc is None:
+            return
+        self._say(f"Running t-SNE on {len(enc.codes)} points (this can take a while; Cancel stops it)…")
+
+        def back_to_shown() -> None:
+            # the combo says what the scatter shows: back to the coordinates still on screen
+            self.controls.show_mode(self._shown_mode)
+
+        def done(coords: np.ndarray | None) -> None:
+            if coords is None:
+                back_to_shown()
+                self._say("t-SNE cancelled.")
+                return
+            if self.encoded is enc:
+                self.tsne = coords
+                self.show_map()
+
+        self.jobs.submit(tsne_job(enc.codes), on_done=done, on_error=lambda _text: back_to_shown())
+
+    def _render_manifold(self) -> None:
+        spec = self.model_state.spec
+        if spec is None or spec.z_dim != 2 or not has_encoder(self.model_state.model):
+            return
+        model = snapshot_model(self.model_state)
+        self._manifold_dirty = False
+        self.manifold_jobs.submit(manifold_job(model), on_done=self.manifold.set_image)
+
+    # -- the map -----------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        return self.controls.mode
+
+    def show_map(self) -> None:
+        """Show the encoded points in the chosen coordinates (starts t-SNE when needed)."""
+        enc = self.encoded
+        if enc is None:
+            return
+        mode = self.mode
+        if mode == MODE_LATENT:
+            coords = enc.codes[:, :2]
+        elif mode == MODE_PCA:
+            coords = enc.pca.coords
+        else:
+            if self.tsne is None:
+                self._run_tsne()
+                return
+            coords = self.tsne
+        self.coords = np.ascontiguousarray(coords, np.float32)
+        self._shown_mode = mode
+        self.plot.set_axes(mode)
+        self._apply_colours()
+        self.plot.frame_points()
+        self._update_cursor(self.latent_state.flat)
+        self.map_ready.emit()
+
+    def _show_prior(self) -> None:
+        enc = self.encoded
+        self.show_prior.setEnabled(enc is not None and enc.prior is not None and self._shown_mode != MODE_TSNE)
+        if enc is None or enc.prior is None or not self.show_prior.isChecked() or self._shown_mode == MODE_TSNE:
+            self.prior_scatter.setData([], [])
+            return
+        xy = enc.prior[:, :2] if self._shown_mode == MODE_LATENT else enc.pca.project(enc.prior)
+        self.prior_scatter.setData(x=xy[:, 0], y=xy[:, 1])
+        self.sidebar.add_legend_line("<span style='color:#888888'>■</span>&nbsp;prior samples (white dust)")
+
+    def _fill_colour_choices(self) -> None:
+        enc = self.encoded
+        ds = self.dataset_provider()
+        factors: list[str] = []
+        if enc is not None and enc.factors is not None:
+            names = tuple(ds.test.factor_names) if ds is not None else ()
+            factors = [names[j] if j < len(names) else f"factor {j}" for j in range(enc.factors.shape[1])]
+        self.controls.fill_colours(enc is not None and enc.labels is not None, factors)
+
+    def _apply_colours(self) -> None:
+        enc, coords = self.encoded, self.coords
+        if enc is None or coords is None:
+            return
+        kind, j = self.controls.colour_choice()
+        ds = self.dataset_provider()
+        brushes, legend = point_brushes(enc, kind, j, ds.class_names if ds is not None else (), self.colour.currentText())
+        self.scatter.setData(x=coords[:, 0], y=coords[:, 1], brush=brushes)
+        self.legend.setText(legend)
+        self._show_prior()
+
+    def _update_cursor(self, flat: np.ndarray) -> None:
+        enc, flat = self.encoded, np.asarray(flat)
+        on_map = enc is not None and flat.shape[0] == enc.codes.shape[1]
+        self.plot.set_marker(map_position(self.mode, enc.pca, flat) if on_map else None)
+
+    # -- the pointer's actions, reached through the panel ------------------------------
+    def nearest(self, x: float, y: float, radius_px: float = HIT_PX) -> int | None:
+        """Index of the point nearest (x, y) in screen pixels, if within ``radius_px``."""
+        return self.pointer.nearest(x, y, radius_px)
+
+    def click_at(self, x: float, y: float) -> None:
+        """A click at map coordinates: a point goes to its code, empty space to the inverse map."""
+        self.pointer.click_at(x, y)
+
+    def select_point(self, i: int) -> None:
+        self.pointer.select_point(i)
+
+    def hover_at(self, x: float, y: float) -> None:
+        self.pointer.hover_at(x, y)
+
+    def stroke_start(self, x: float, y: float) -> None:
+        self.pointer.stroke_start(x, y)
+
+    def stroke_add(self, x: float, y: float) -> None:
+        self.pointer.stroke_add(x, y)
+
+    def stroke_finish(self) -> LatentPath | None:
+        """Turn the drawn stroke into a path: keyframes evenly spaced along it."""
+        return self.pointer.stroke_finish()
+
+    # -- misc --------------------------------------------------------------------------
+    def _say(self, text: str) -> None:
+        self.message.setText(text)
+        self.status.emit(text)
+
+    def shutdown(self) -> None:
+        self._manifold_timer.stop()
+        self.jobs.shutdown()
+        self.manifold_jobs.shutdown()

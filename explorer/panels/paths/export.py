@@ -1,0 +1,142 @@
+"""The Paths panel's way out and in: GIF and PNG-strip export (rendered in a background job on
+a model copy), the path as JSON (save and load), and "Send to compare"."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFileDialog, QGridLayout, QPushButton, QWidget
+
+from models.explore.latent_paths import LatentPath, load_path, save_path
+
+from models.explore.render import render_frames, save_gif, save_strip
+
+from ...explore_workers import LatestJobRunner, snapshot_model
+from ...state import ModelState
+
+#: writes the rendered frames of a path to a file and returns where
+Writer = Callable[[list, Path, LatentPath], Path]
+
+
+class PathExport(QWidget):
+    """Buttons and file work for the panel's path (``path()``; None without keyframes).
+    A loaded path is handed to ``apply_path(path, label)``, which replaces the keyframes."""
+
+    #: short user-facing messages
+    status = Signal(str)
+    #: "Send to compare": the current path, for playing across several models
+    path_ready = Signal(object)  # LatentPath
+
+    def __init__(self, model_state: ModelState, path: Callable[[], LatentPath | None], frame_count: Callable[[], int],
+                 apply_path: Callable[[LatentPath, str], None], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model_state, self.path, self.frame_count, self.apply_path = model_state, path, frame_count, apply_path
+        self.last_export: Path | None = None
+        self.jobs = LatestJobRunner("paths", self)
+        self._build()
+        self._wire()
+
+    def _build(self) -> None:
+        out = QGridLayout(self)
+        out.setContentsMargins(0, 0, 0, 0)
+        self.gif_btn, self.strip_btn = QPushButton("GIF…"), QPushButton("PNG strip…")
+        self.gif_btn.setToolTip("Export the path as an animated GIF (fps, loop and ping-pong as set)")
+        self.strip_btn.setToolTip("Export the path as one row of frames (frames/segment as set)")
+        self.save_btn, self.load_btn = QPushButton("Save…"), QPushButton("Load…")
+        self.save_btn.setToolTip("Save the path as JSON")
+        self.load_btn.setToolTip("Load a path JSON (you can also drop one here)")
+        self.compare_btn = QPushButton("Send to compare")
+        self.compare_btn.setToolTip("Play this path side by side on the models of the Compare panel")
+        for i, w in enumerate((self.gif_btn, self.strip_btn, self.compare_btn, self.save_btn, self.load_btn)):
+            out.addWidget(w, i // 3, i % 3)
+
+    def _wire(self) -> None:
+        self.gif_btn.clicked.connect(lambda: self.export_gif())
+        self.strip_btn.clicked.connect(lambda: self.export_strip())
+        self.save_btn.clicked.connect(lambda: self.save_path_file())
+        self.load_btn.clicked.connect(lambda: self.load_path_file())
+        self.compare_btn.clicked.connect(self.send_to_compare)
+
+    def set_available(self, has_path: bool, has_keyframes: bool) -> None:
+        """A path (two keyframes or more) can be exported and sent; one keyframe can be saved."""
+        for w in (self.gif_btn, self.strip_btn, self.compare_btn):
+            w.setEnabled(has_path)
+        self.save_btn.setEnabled(has_keyframes)
+
+    # -- images ------------------------------------------------------------------------
+    def _export(self, file: str | Path | None, title: str, filters: str, suffix: str, write: Writer) -> None:
+        path = self.path()
+        if path is None or len(path.keyframes) < 2:
+            self.status.emit("Add at least two keyframes first.")
+            return
+        if file is None:
+            file, _ = QFileDialog.getSaveFileName(self, title, f"path{suffix}", filters)
+            if not file:
+                return
+        file = Path(file)
+        if not file.suffix:
+            file = file.with_suffix(suffix)
+        model = snapshot_model(self.model_state)
+        n = self.frame_count()
+        self.status.emit(f"Rendering {n} frames…")
+
+        def job(ctx) -> Path:
+            frames = render_frames(model, path, n)  # decodes in batches: the slow part
+            return write(frames, file, path)
+
+        self.jobs.submit(job, on_done=self._exported)
+
+    def export_gif(self, file: str | Path | None = None) -> None:
+        self._export(file, "Export GIF", "GIF (*.gif)", ".gif",
+                     lambda frames, f, p: save_gif(frames, f, fps=p.fps, loop=p.loop, pingpong=p.pingpong))
+
+    def export_strip(self, file: str | Path | None = None) -> None:
+        self._export(file, "Export PNG strip", "PNG (*.png)", ".png", lambda frames, f, p: save_strip(frames, f))
+
+    def _exported(self, file: Path) -> None:
+        self.last_export = Path(file)
+        self.status.emit(f"Saved {Path(file).name}")
+
+    # -- JSON --------------------------------------------------------------------------
+    def save_path_file(self, file: str | Path | None = None) -> Path | None:
+        path = self.path()
+        if path is None:
+            return None
+        if file is None:
+            file, _ = QFileDialog.getSaveFileName(self, "Save path", "path.json", "Latent path (*.json)")
+            if not file:
+                return None
+        try:
+            out = save_path(path, file)
+        except OSError as e:
+            self.status.emit(f"Could not save {Path(file).name}: {e.strerror or e}")
+            return None
+        self.status.emit(f"Saved {out.name}")
+        return out
+
+    def load_path_file(self, file: str | Path | None = None) -> bool:
+        model = self.model_state.model
+        if model is None:
+            return False
+        if file is None:
+            file, _ = QFileDialog.getOpenFileName(self, "Load path", "", "Latent path (*.json)")
+            if not file:
+                return False
+        try:
+            with self.model_state.lock:
+                path = load_path(file, model)
+        except (ValueError, OSError) as e:
+            self.status.emit(str(e))
+            return False
+        self.apply_path(path, Path(file).stem)
+        if not path.notes:
+            self.status.emit(f"Loaded {Path(file).name}: {len(path.keyframes)} keyframes")
+        return True
+
+    # -- other panels ------------------------------------------------------------------
+    def send_to_compare(self) -> None:
+        path = self.path()  # carries the Playback box's fps
+        if path is not None and len(path.keyframes) >= 2:
+            self.path_ready.emit(path)
+            self.status.emit("Sent to the Compare panel.")

@@ -1,0 +1,1 @@
+"""Small reusable Qt widgets and helpers shared by the window and its panels."""

@@ -1,0 +1,219 @@
+"""The window's menus and keyboard shortcuts, as one table.
+
+``MENUS`` lists every menu top to bottom: each action's text, shortcut, the window
+attribute it is kept under, the slot it calls (an attribute path on the window, e.g.
+``"session.stop"``) and the rule that says when it is enabled. ``build_menus`` makes the
+QActions and menus from it; ``update_enabled`` applies the rules to an ``ActionState``
+whenever the window's state changes. Help > Keyboard Shortcuts reads the built QActions,
+so it always lists the keys that really work.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from operator import attrgetter
+from typing import Callable, Union
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenu
+
+
+@dataclass(frozen=True)
+class ActionState:
+    """What the enabled-when rules look at."""
+
+    session: str  # TrainingSession.state: "idle", "loading", "running" or "paused"
+    has_model: bool
+    has_image: bool  # the decoder has produced an image of the open model
+    can_continue: bool  # the open model can be trained further (TrainPanel.continue_problem() is None)
+    opening: bool  # a model file is being read
+
+
+class When(Enum):
+    """When an action is enabled."""
+
+    ALWAYS = "always"
+    IDLE = "no training session is going"
+    CAN_OPEN = "no training session is going and no model is being opened"
+    TRAINING = "training is running or paused"
+    TRAINING_ACTIVE = "training is loading its data, running or paused"
+    MODEL_OPEN = "a model is open"
+    IMAGE_SHOWN = "a model is open and its image is shown"
+    CAN_CONTINUE = "the open model can be trained further"
+
+    def holds(self, state: ActionState) -> bool:
+        return _RULES[self](state)
+
+
+_RULES: dict[When, Callable[[ActionState], bool]] = {
+    When.ALWAYS: lambda s: True,
+    # a model can't be swapped under a running training session (its snapshots feed it)
+    When.IDLE: lambda s: s.session == "idle",
+    When.CAN_OPEN: lambda s: s.session == "idle" and not s.opening,
+    When.TRAINING: lambda s: s.session in ("running", "paused"),
+    When.TRAINING_ACTIVE: lambda s: s.session in ("loading", "running", "paused"),
+    When.MODEL_OPEN: lambda s: s.has_model,
+    When.IMAGE_SHOWN: lambda s: s.has_model and s.has_image,
+    When.CAN_CONTINUE: lambda s: s.can_continue,
+}
+
+Shortcut = Union[QKeySequence.StandardKey, Qt.Key, str, None]
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str  # the window attribute that holds the QAction
+    text: str
+    slot: str  # attribute path on the window, resolved when the menus are built
+    shortcut: Shortcut = None
+    tip: str = ""
+    enabled_when: When = When.ALWAYS
+
+
+@dataclass(frozen=True)
+class SubMenu:
+    """A submenu filled elsewhere (Open Recent)."""
+
+    name: str
+    text: str
+    enabled_when: When = When.ALWAYS
+
+
+class _Marker(Enum):
+    SEPARATOR = "separator"
+    DOCK_TOGGLES = "the show/hide toggles of the window's own docks"
+
+
+SEPARATOR, DOCK_TOGGLES = _Marker.SEPARATOR, _Marker.DOCK_TOGGLES
+Entry = Union[ActionSpec, SubMenu, _Marker]
+
+MENUS: tuple[tuple[str, tuple[Entry, ...]], ...] = (
+    ("&File", (
+        ActionSpec("open_action", "&Open…", "models.open_dialog", QKeySequence.StandardKey.Open,
+                   "Open a checkpoint (.safetensors) or a run folder", When.CAN_OPEN),
+        ActionSpec("open_run_action", "Open &Run Folder…", "models.open_run_dialog", None,
+                   "Open the best checkpoint of a training run folder", When.IDLE),
+        ActionSpec("runs_action", "&Browse Runs…", "tools.show_runs_browser", "Ctrl+Shift+O",
+                   "Every training run as a table with its samples: open one or add it to Compare"),
+        SubMenu("recent_menu", "Open &Recent", When.IDLE),
+        SEPARATOR,
+        ActionSpec("save_action", "&Save Model As…", "models.save_dialog", QKeySequence.StandardKey.Save,
+                   "Save the current model as a .safetensors checkpoint", When.MODEL_OPEN),
+        ActionSpec("export_action", "&Export Image as PNG…", "models.export_dialog", "Ctrl+E",
+                   "Save the decoded image (upscaled with crisp pixels)", When.IMAGE_SHOWN),
+        SEPARATOR,
+        ActionSpec("quit_action", "&Quit", "close", QKeySequence.StandardKey.Quit),
+    )),
+    ("&Training", (
+        ActionSpec("train_action", "&Train", "train_panel.start_training", "Ctrl+T",
+                   "Train a new model with the settings of the Model & data panel", When.IDLE),
+        ActionSpec("continue_action", "&Continue Training", "train_panel.continue_training", "Ctrl+Shift+T",
+                   "Continue training the loaded model from its weights and step count", When.CAN_CONTINUE),
+        ActionSpec("pause_action", "&Pause / Resume", "session.toggle_pause", Qt.Key.Key_Space,
+                   "Pause or resume training", When.TRAINING),
+        ActionSpec("stop_action", "&Stop", "session.stop", Qt.Key.Key_Escape,
+                   "Stop training (a checkpoint is saved)", When.TRAINING_ACTIVE),
+        SEPARATOR,
+        ActionSpec("evaluate_action", "&Evaluate Model…", "tools.show_evaluation", "Ctrl+Shift+E",
+                   "The figures `latent-explorer eval` prints, for the open model", When.MODEL_OPEN),
+    )),
+    ("&Latent", (
+        ActionSpec("random_action", "&Random Point", "latent_panel.randomize", "R",
+                   "Draw a point from the prior", When.MODEL_OPEN),
+        ActionSpec("zero_action", "&Zero", "latent_panel.zero", "0",
+                   "Go to the origin of the latent space", When.MODEL_OPEN),
+        SEPARATOR,
+        ActionSpec("copy_point_action", "&Copy Point", "copy_point", "Ctrl+Shift+C",
+                   "Copy the latent point as a list of numbers", When.MODEL_OPEN),
+        ActionSpec("paste_point_action", "&Paste Point", "paste_point", "Ctrl+Shift+V",
+                   "Go to the latent point on the clipboard", When.MODEL_OPEN),
+    )),
+    ("&View", (
+        DOCK_TOGGLES,
+        SEPARATOR,
+        ActionSpec("reset_layout_action", "Reset &Layout", "reset_layout", None,
+                   "Put the panels back where they started"),
+    )),
+    ("&Help", (
+        ActionSpec("shortcuts_action", "&Keyboard Shortcuts", "tools.show_shortcuts",
+                   QKeySequence.StandardKey.HelpContents, "Every key the window answers to"),
+        ActionSpec("about_action", "&About Latent Explorer", "tools.show_about", None,
+                   "Versions, the training device and where runs and caches live"),
+    )),
+)
+
+
+@dataclass
+class WindowActions:
+    """What ``build_menus`` made, by the names in ``MENUS``."""
+
+    actions: dict[str, QAction] = field(default_factory=dict)
+    submenus: dict[str, QMenu] = field(default_factory=dict)
+    rules: dict[str, When] = field(default_factory=dict)  # action or submenu name -> its rule
+
+
+def _make_action(window: QMainWindow, spec: ActionSpec) -> QAction:
+    action = QAction(spec.text, window)
+    if spec.shortcut is not None:
+        action.setShortcut(QKeySequence(spec.shortcut))
+    # window-wide, so single keys work wherever focus is (text boxes still get their keys)
+    action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+    if spec.tip:
+        action.setStatusTip(spec.tip)
+        action.setToolTip(spec.tip)
+    slot = attrgetter(spec.slot)(window)
+    action.triggered.connect(lambda checked=False: slot())
+    window.addAction(action)
+    return action
+
+
+def build_menus(window: QMainWindow, dock_toggles: list[QAction]) -> WindowActions:
+    """The window's menu bar from ``MENUS``. Every slot path must resolve on ``window``
+    now; ``dock_toggles`` go where ``DOCK_TOGGLES`` stands."""
+    built = WindowActions()
+    bar = window.menuBar()
+    for title, entries in MENUS:
+        menu = bar.addMenu(title)
+        for entry in entries:
+            if entry is SEPARATOR:
+                menu.addSeparator()
+            elif entry is DOCK_TOGGLES:
+                for toggle in dock_toggles:
+                    menu.addAction(toggle)
+            elif isinstance(entry, SubMenu):
+                built.submenus[entry.name] = menu.addMenu(entry.text)
+                built.rules[entry.name] = entry.enabled_when
+            elif isinstance(entry, ActionSpec):
+                action = _make_action(window, entry)
+                menu.addAction(action)
+                built.actions[entry.name] = action
+                built.rules[entry.name] = entry.enabled_when
+    return built
+
+
+def update_enabled(built: WindowActions, state: ActionState) -> None:
+    """Enable each action and submenu by its rule."""
+    for name, rule in built.rules.items():
+        target = built.actions.get(name) or built.submenus[name]
+        target.setEnabled(rule.holds(state))
+
+
+def menu_actions(window: QMainWindow) -> list[QAction]:
+    """Every entry of the window's menus in menu order, separators left out (what Help >
+    Keyboard Shortcuts lists: the live actions, so a changed key shows as it is)."""
+    return [a for m in window.menuBar().actions() if m.menu() for a in m.menu().actions() if not a.isSeparator()]
+
+
+def fill_recent_menu(menu: QMenu, files: list[str], open_file: Callable[[str], object],
+                     clear: Callable[[], object]) -> None:
+    """Open Recent: one entry per file, then "Clear list"; "(none)" when empty."""
+    menu.clear()
+    for f in files:
+        action = menu.addAction(f)
+        action.triggered.connect(lambda checked=False, f=f: open_file(f))
+    if files:
+        menu.addSeparator()
+        menu.addAction("Clear list", clear)
+    else:
+        menu.addAction("(none)").setEnabled(False)

@@ -1,0 +1,212 @@
+"""The six "Explore and compare" docks, created and wired in one call from the main window.
+
+    Paths ──path_ready──> Compare (plays the path on several models)
+    Latent map ──path_drawn──> Paths          Projection ──keyframe_ready──> Paths
+
+Placement: the control-style panels (Paths, Projection, Drawing pad) are tabbed behind the
+dock already on the left (Model & data); the view-style ones (Traversal, Latent map,
+Compare) behind the bottom dock (Training). The existing docks stay in front, so the
+window opens with its main docks showing; the View menu gets a toggle for each new dock.
+
+Usage (MainWindow.__init__, before the saved layout is restored so it includes these)::
+
+    self.explore_docks = add_explore_docks(self, self.model_state, self.latent_state,
+                                           lambda: self.data_state.dataset,
+                                           dataset_changed=self.data_state.changed)
+    # MainWindow.shutdown():      shutdown_explore_docks(self.explore_docks)
+    # MainWindow.reset_layout():  place_explore_docks(self, self.explore_docks)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol, cast
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, SignalInstance
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QWidget
+
+from models.data.base import Dataset
+
+from ..panels.compare import ComparePanel
+from ..panels.draw_pad import DrawPadPanel
+from ..panels.map import MapPanel
+from ..panels.paths import PathsPanel
+from ..panels.projection_panel import ProjectionPanel
+from ..panels.traversal_panel import TraversalPanel
+from ..state import LatentState, ModelState
+from .layout import make_dock
+
+
+class ExplorePanel(Protocol):
+    """What the dock code calls on every Explore panel."""
+
+    status: SignalInstance  # a one-line message for the status bar
+
+    def shutdown(self) -> None:
+        """Stop playback timers and background jobs (the window is closing)."""
+
+
+class DatasetFollower(Protocol):
+    def on_dataset_changed(self) -> None:
+        """The current dataset changed: refresh what depends on it now, not at next use."""
+
+
+class VisibilityFollower(Protocol):
+    def set_on_screen(self, on: bool) -> None:
+        """False while the panel's dock is a tab behind another (it stays ``isVisible()``)."""
+
+
+#: how every Explore panel is made: (model state, latent state, dataset provider) -> panel
+PanelFactory = Callable[[ModelState, LatentState, Callable[[], Dataset | None]], QWidget]
+
+
+@dataclass(frozen=True)
+class DockSpec:
+    """One Explore dock. Every panel is an ``ExplorePanel``; ``follows_dataset``: it is
+    also a ``DatasetFollower``; ``follows_visibility``: a ``VisibilityFollower`` (it
+    pauses its work while its dock is behind another)."""
+
+    title: str
+    panel: PanelFactory
+    area: Qt.DockWidgetArea
+    follows_dataset: bool = False
+    follows_visibility: bool = False
+
+
+_LEFT, _BOTTOM = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
+#: key -> dock: the order is the tab order
+DOCKS: dict[str, DockSpec] = {
+    "paths": DockSpec("Paths", PathsPanel, _LEFT, follows_dataset=True),
+    "projection": DockSpec("Projection", ProjectionPanel, _LEFT, follows_dataset=True),
+    "draw": DockSpec("Drawing pad", DrawPadPanel, _LEFT),
+    "traversal": DockSpec("Traversal", TraversalPanel, _BOTTOM, follows_dataset=True, follows_visibility=True),
+    "map": DockSpec("Latent map", MapPanel, _BOTTOM, follows_dataset=True, follows_visibility=True),
+    "compare": DockSpec("Compare", ComparePanel, _BOTTOM, follows_dataset=True),
+}
+
+
+def explore_panel(dock: QDockWidget) -> ExplorePanel:
+    return cast(ExplorePanel, dock.widget())
+
+
+class _WindowWatcher(QObject):
+    """Places the docks once the window is first shown; stops their jobs when it closes."""
+
+    def __init__(self, window: QMainWindow, docks: dict[str, QDockWidget]) -> None:
+        super().__init__(window)
+        self.window, self.docks = window, docks
+        self.placed = window.isVisible()
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt naming
+        if event.type() == QEvent.Type.Show and not self.placed:
+            self.placed = True
+            # after the show has been handled: Qt 6 builds dock tab groups reliably only in
+            # a shown window (before it, a stale tab bar can stay painted over the docks)
+            QTimer.singleShot(0, lambda: place_explore_docks(self.window, self.docks, only_unplaced=True))
+        elif event.type() == QEvent.Type.Close:
+            # harmless if the close is then refused: runners restart on the next request
+            shutdown_explore_docks(self.docks)
+        return False
+
+
+def add_explore_docks(window: QMainWindow, model_state: ModelState, latent_state: LatentState,
+                      dataset_provider: Callable[[], Dataset | None],
+                      dataset_changed: SignalInstance | None = None) -> dict[str, QDockWidget]:
+    """Create the Explore docks in ``window``; returns them by key (see ``DOCKS``).
+
+    ``dataset_provider()`` gives the current dataset or None; ``dataset_changed`` (optional,
+    e.g. ``DataState.changed``) lets panels refresh when it changes rather than at next use.
+
+    In a window not shown yet the docks are placed when it is first shown, unless a
+    ``restoreState`` has placed them by then (they have object names, so it can).
+    """
+    docks: dict[str, QDockWidget] = {}
+    for key, spec in DOCKS.items():
+        panel = spec.panel(model_state, latent_state, dataset_provider)
+        dock = make_dock(window, spec.title, f"dock_explore_{key}", panel)
+        if spec.follows_visibility:
+            # a dock tabbed behind another stays isVisible(): only this signal tells
+            dock.visibilityChanged.connect(cast(VisibilityFollower, panel).set_on_screen)
+        docks[key] = dock
+    watcher = _WindowWatcher(window, docks)
+    if window.isVisible():
+        place_explore_docks(window, docks)
+    else:
+        for dock in docks.values():
+            dock.hide()  # not in the layout yet: it must not show as a stray child
+    window.installEventFilter(watcher)
+    _wire(window, docks, dataset_changed)
+    _add_view_actions(window, docks)
+    return docks
+
+
+def place_explore_docks(window: QMainWindow, docks: dict[str, QDockWidget], only_unplaced: bool = False) -> None:
+    """Tab each dock behind the window's existing dock in its area (or start the area),
+    keeping the existing dock in front. Also the way back for "Reset Layout".
+    ``only_unplaced``: leave docks a restored state has already put somewhere."""
+    ours = set(docks.values())
+    for area in (_LEFT, _BOTTOM):
+        group = [d for k, d in docks.items() if DOCKS[k].area == area]
+        if only_unplaced:
+            group = [d for d in group if window.dockWidgetArea(d) == Qt.DockWidgetArea.NoDockWidgetArea and not d.isFloating()]
+        if not group:
+            continue
+        anchor = next((d for d in window.findChildren(QDockWidget)
+                       if d not in group and window.dockWidgetArea(d) == area and not d.isFloating()), None)
+        for dock in group:
+            if anchor is None:
+                window.addDockWidget(area, dock)
+                anchor = dock
+            else:
+                window.tabifyDockWidget(anchor, dock)
+        for dock in group:  # shown after the group is complete: a re-layout per dock can leave a stale tab bar
+            dock.show()
+        front = next((d for d in window.findChildren(QDockWidget) if d not in ours and window.dockWidgetArea(d) == area), None)
+        (front or group[0]).raise_()
+
+
+def _wire(window: QMainWindow, docks: dict[str, QDockWidget], dataset_changed: SignalInstance | None) -> None:
+    paths = cast(PathsPanel, docks["paths"].widget())
+    compare = cast(ComparePanel, docks["compare"].widget())
+    map_panel = cast(MapPanel, docks["map"].widget())
+    projection = cast(ProjectionPanel, docks["projection"].widget())
+
+    def show(key: str) -> None:
+        docks[key].show()
+        docks[key].raise_()
+
+    paths.path_ready.connect(lambda path: (compare.play_path(path), show("compare")))
+    map_panel.path_drawn.connect(lambda path: (paths.set_path(path, "drawn"), show("paths")))
+    projection.keyframe_ready.connect(lambda flat, label: (paths.add_keyframe(flat, label), show("paths")))
+    status_bar = window.statusBar()
+    for key, dock in docks.items():
+        explore_panel(dock).status.connect(lambda text: status_bar.showMessage(text, 5000))
+        if dataset_changed is not None and DOCKS[key].follows_dataset:
+            follower = cast(DatasetFollower, dock.widget())
+            dataset_changed.connect(lambda _ds, p=follower: p.on_dataset_changed())
+
+
+def _add_view_actions(window: QMainWindow, docks: dict[str, QDockWidget]) -> None:
+    """Toggles for the new docks in the window's View menu, beside the existing dock
+    toggles (before the menu's first separator, e.g. the one above "Reset Layout")."""
+    view: QMenu | None = None
+    for action in window.menuBar().actions():
+        if action.menu() is not None and action.text().replace("&", "").strip().lower() == "view":
+            view = action.menu()
+            break
+    if view is None:
+        return
+    first_sep = next((a for a in view.actions() if a.isSeparator()), None)
+    if first_sep is None:
+        view.addSeparator()
+        for dock in docks.values():
+            view.addAction(dock.toggleViewAction())
+        return
+    view.insertSeparator(first_sep)
+    for dock in docks.values():
+        view.insertAction(first_sep, dock.toggleViewAction())
+
+
+def shutdown_explore_docks(docks: dict[str, QDockWidget]) -> None:
+    """Stop playback timers and background jobs of every Explore panel (window close)."""
+    for dock in docks.values():
+        explore_panel(dock).shutdown()

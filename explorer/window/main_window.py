@@ -1,0 +1,385 @@
+"""The main window: composes state objects, panels, the decoder and the workers.
+
+    Model & data (left dock) ──> TrainingSession ──> metrics ──> Training (bottom dock)
+                                        └── snapshot weights ──> ModelController ──> ModelState
+    File > Open / drops ──> ModelController (load_checkpoint in a JobRunner) ──> ModelState
+    ModelState ──> LatentState.reset ──> Latent panel (right dock)
+    LatentState / new weights ──> Decoder ──> ImageView (centre)
+
+Widgets talk through the state objects; this class builds and wires them and owns the
+status bar and error reporting. The menus are the table in ``actions``; the model's life
+(open, save, export, the model being trained) is ``model_controller``; the dock layout is
+``layout``; the secondary windows are ``tool_windows``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QMessageBox, QWidget
+
+from models.training.loop import StepMetrics
+
+from models.training.device import device_description, resolve_device
+
+from ..latent_clipboard import point_to_text, text_to_point
+from ..live_decoder import IMAGE_SUFFIXES, Decoder
+from ..panels.latent_panel import LatentPanel
+from ..panels.train_panel import TrainPanel
+from ..panels.training_view import TrainingView
+from ..state import DataState, LatentState, ModelState
+from ..widgets.image_view import ImageView
+from ..workers import DatasetFactory, JobRunner, TrainingSession, TrainStarted, default_dataset_factory
+from .actions import ActionState, build_menus, fill_recent_menu, update_enabled
+from .layout import WindowLayout, make_dock
+from .model_controller import ModelController
+from .tool_windows import ToolWindows
+
+APP_TITLE = "Latent Explorer"
+STATUS_CHARS = 110  # what the status bar shows of a message at the default window width
+HINT = ("<p style='font-size:18px; color:#c8c8c8'>Open a model or press Train</p>"
+        "<p>File ▸ Open (Ctrl+O) loads a checkpoint or a run folder; you can also drop one here.<br>"
+        "Train (Ctrl+T) fits a new model: the <i>shapes</i> dataset needs no download.</p>")
+#: threads a closing window may not wait for; kept referenced so Qt doesn't destroy them running
+_ORPHANS: list[object] = []
+
+
+class MainWindow(QMainWindow):
+    # the menu actions, made from actions.MENUS and kept under these names
+    open_action: QAction
+    open_run_action: QAction
+    runs_action: QAction
+    save_action: QAction
+    export_action: QAction
+    quit_action: QAction
+    train_action: QAction
+    continue_action: QAction
+    pause_action: QAction
+    stop_action: QAction
+    evaluate_action: QAction
+    random_action: QAction
+    zero_action: QAction
+    copy_point_action: QAction
+    paste_point_action: QAction
+    reset_layout_action: QAction
+    shortcuts_action: QAction
+    about_action: QAction
+
+    def __init__(self, dataset_factory: DatasetFactory | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(APP_TITLE)
+        self.setAcceptDrops(True)
+        self.dataset_factory: DatasetFactory = dataset_factory or default_dataset_factory
+
+        # state, then the objects that serve it (the decoder before the panels: it must see
+        # a model change before the latent reset that follows asks it to decode)
+        self.model_state = ModelState(self)
+        self.latent_state = LatentState(self)
+        self.data_state = DataState(self)
+        self.decoder = Decoder(self.model_state, self.latent_state, self)
+        self.session = TrainingSession(self.dataset_factory, self)
+        self.jobs = JobRunner(self)
+        self.last_error: tuple[str, str] | None = None
+        self._error_box: QMessageBox | None = None
+
+        # views
+        self.image_view = ImageView(HINT)
+        self.setCentralWidget(self.image_view)
+        self.train_panel = TrainPanel(self.session, self.model_state)
+        self.latent_panel = LatentPanel(self.model_state, self.latent_state, self.data_state)
+        self.training_view = TrainingView()
+        # "&&": a dock title takes "&" as a mnemonic marker, like a menu entry
+        self.train_dock = make_dock(self, "Model && data", "dock_train", self.train_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.latent_dock = make_dock(self, "Latent space", "dock_latent", self.latent_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.training_dock = make_dock(self, "Training", "dock_training", self.training_view,
+                                       Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._build_status_bar()
+
+        # what the menus do
+        self.models = ModelController(self.model_state, self.latent_state, self.data_state, self.decoder, self.session,
+                                      self.jobs, self.dataset_factory, self._chosen_data_dir, self)
+        self.tools = ToolWindows(self, self.model_state, self.data_state, self.open_path, self.add_to_compare)
+        self.menus = build_menus(self, [d.toggleViewAction() for d in (self.train_dock, self.latent_dock, self.training_dock)])
+        for name, action in self.menus.actions.items():
+            setattr(self, name, action)
+        self.recent_menu = self.menus.submenus["recent_menu"]
+        self._rebuild_recent_menu()
+
+        self._wire()
+        self.explore_docks = self._add_explore_docks()  # before the restore: the layout includes them
+        self.dock_layout = WindowLayout(self, self.train_dock, self.latent_dock, self.training_dock, self.explore_docks)
+        self.dock_layout.restore()
+        self._update_actions()
+        self.statusBar().showMessage("Ready", 3000)
+
+    # -- construction ------------------------------------------------------------------
+    def _build_status_bar(self) -> None:
+        """Messages on the left; device, speed and epoch always visible on the right."""
+        detected = resolve_device("auto")
+        self.device_label = QLabel(device_description(detected) if detected.type != "cpu" else "CPU")
+        self.device_label.setToolTip("The device training runs on")
+        self.rate_label = QLabel("")
+        self.epoch_label = QLabel("")
+        for w in (self.rate_label, self.epoch_label, self.device_label):
+            w.setContentsMargins(8, 0, 8, 0)
+            self.statusBar().addPermanentWidget(w)
+
+    def _wire(self) -> None:
+        self.model_state.model_changed.connect(self._on_model_changed)
+        self.decoder.image_ready.connect(self.image_view.set_image)
+        self.decoder.image_ready.connect(self._on_first_image)
+        self.latent_panel.error.connect(self.show_error)
+        self.latent_panel.status.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.train_panel.error.connect(self.show_error)
+        m = self.models
+        m.status.connect(lambda text, timeout_ms: self.statusBar().showMessage(text, timeout_ms))
+        m.report.connect(self.show_status)
+        m.error.connect(self.show_error)
+        m.changed.connect(self._on_models_changed)
+        m.model_opened.connect(self.train_panel.show_model)
+        m.history_ready.connect(self.training_view.show_history)
+        m.image_encoded.connect(self.latent_panel.set_thumbnail)
+        self.tools.status.connect(lambda text, timeout_ms: self.statusBar().showMessage(text, timeout_ms))
+        s = self.session
+        s.state_changed.connect(lambda _: self._update_actions())
+        s.loading.connect(lambda text: self.statusBar().showMessage(text))
+        s.started.connect(self._on_training_started)
+        s.metrics.connect(self._on_training_metrics)
+        s.finished.connect(self._on_training_finished)
+        s.failed.connect(self.show_error)
+
+    def _add_explore_docks(self) -> dict[str, QDockWidget]:
+        """The Explore and compare docks (paths, projection, drawing pad, traversal, latent
+        map, compare), tabbed behind the main docks. They are optional: if they fail to
+        load, the window works without them and says so."""
+        try:
+            from .docks import add_explore_docks
+
+            return add_explore_docks(self, self.model_state, self.latent_state, lambda: self.data_state.dataset,
+                                     dataset_changed=self.data_state.changed)
+        except Exception as e:  # noqa: BLE001 - a broken optional panel must not stop the app
+            message = f"Explore panels unavailable: {e}"
+            QTimer.singleShot(0, lambda: self.statusBar().showMessage(message, 10000))
+            return {}
+
+    def _chosen_data_dir(self, dataset_name: str) -> str | None:
+        """The folder chosen in Model & data, when the dataset chosen there is ``dataset_name``."""
+        panel = self.train_panel
+        return (panel.data_dir.text().strip() or None) if panel.dataset.currentText() == dataset_name else None
+
+    # -- what tests, the app and the secondary windows call ---------------------------
+    def open_path(self, path: str | Path) -> bool:
+        """Open a checkpoint or run folder in the background; an image file is encoded.
+        Returns whether a load was started."""
+        return self.models.open_path(path)
+
+    def open_default_model(self) -> bool:
+        """First launch: open the bundled demo model if there is one."""
+        demo = self.models.demo_checkpoint()
+        if demo is not None:
+            return self.open_path(demo)
+        self.image_view.clear(HINT)
+        return False
+
+    def save_model(self, path: str | Path) -> Path | None:
+        return self.models.save_model(path)
+
+    def export_image(self, path: str | Path, min_side: int = 256) -> Path | None:
+        return self.models.export_image(path, min_side)
+
+    def encode_file(self, path: str | Path) -> bool:
+        return self.models.encode_file(path)
+
+    def show_evaluation(self) -> None:
+        self.tools.show_evaluation()
+
+    def show_runs_browser(self) -> None:
+        self.tools.show_runs_browser()
+
+    @property
+    def runs_browser(self) -> QDialog | None:
+        return self.tools.runs_browser
+
+    @property
+    def eval_dialog(self) -> QDialog | None:
+        return self.tools.eval_dialog
+
+    @property
+    def _help_dialog(self) -> QDialog | None:
+        return self.tools.help_dialog
+
+    @property
+    def _loading(self) -> str | None:
+        return self.models.loading
+
+    def add_to_compare(self, paths: list[str | Path]) -> None:
+        """Load checkpoints or runs into the Compare panel and bring that panel forward."""
+        dock = self.explore_docks.get("compare") if self.explore_docks else None
+        if dock is None:
+            self.show_error("Compare is not available", "The Compare panel could not be created in this window.")
+            return
+        dock.show()
+        dock.raise_()
+        dock.widget().add_files(list(paths))
+
+    def copy_point(self) -> None:
+        if self.latent_state.spec is None:
+            return
+        QGuiApplication.clipboard().setText(point_to_text(self.latent_state.flat))
+        self.statusBar().showMessage("Copied the latent point", 3000)
+
+    def paste_point(self) -> None:
+        spec = self.latent_state.spec
+        if spec is None:
+            return
+        try:
+            flat = text_to_point(QGuiApplication.clipboard().text(), spec)
+        except ValueError as e:
+            self.statusBar().showMessage(f"Cannot paste the point: {e}", 8000)
+            return
+        self.latent_state.set_flat(flat)
+        self.statusBar().showMessage("Moved to the pasted point", 3000)
+
+    def reset_layout(self) -> None:
+        self.dock_layout.reset()
+
+    def save_layout(self) -> None:
+        self.dock_layout.save()
+
+    # -- errors and messages -------------------------------------------------------------
+    def show_status(self, text: str, timeout_ms: int = 8000) -> None:
+        """A message that fits the status bar: long ones are cut at a sentence or clause
+        end with "…", and the whole text is the status bar's tooltip."""
+        line = text.splitlines()[0] if text else ""
+        if len(line) > STATUS_CHARS:
+            cut = max(line.rfind(sep, 0, STATUS_CHARS) for sep in (". ", "; ", ": ", ", "))
+            line = (line[:cut] if cut > STATUS_CHARS // 3 else line[:STATUS_CHARS]).rstrip(" .;:,") + "…"
+        self.statusBar().setToolTip(text if line != text else "")
+        self.statusBar().showMessage(line, timeout_ms)
+
+    def show_error(self, title: str, text: str) -> None:
+        """Status bar + a non-modal message box: the window stays usable behind it."""
+        self.last_error = (title, text)
+        self.show_status(f"{title}: {text}", 15000)
+        if self._error_box is not None:
+            self._error_box.close()
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setModal(False)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.destroyed.connect(lambda *_: setattr(self, "_error_box", None) if self._error_box is box else None)
+        self._error_box = box
+        box.show()
+
+    # -- menus and title follow the state --------------------------------------------------
+    def _update_actions(self) -> None:
+        self.train_panel.refresh_continue()  # source / train_state may have changed under it
+        update_enabled(self.menus, ActionState(
+            session=self.session.state,
+            has_model=self.model_state.model is not None,
+            has_image=self.decoder.last_image is not None,
+            can_continue=self.train_panel.continue_problem() is None,
+            opening=self.models.loading is not None,
+        ))
+
+    def _on_first_image(self, _image: object) -> None:
+        if not self.export_action.isEnabled():
+            self._update_actions()
+
+    def _update_title(self) -> None:
+        model = self.model_state.model
+        if model is None:
+            self.setWindowTitle(APP_TITLE)
+            return
+        where = self.model_state.source.name if self.model_state.source else ("training…" if self.session.active else "unsaved")
+        self.setWindowTitle(f"{model.family} ({where}) — {APP_TITLE}")
+
+    def _rebuild_recent_menu(self) -> None:
+        fill_recent_menu(self.recent_menu, self.models.recent_files(), self.open_path, self.models.clear_recent_files)
+
+    def _on_models_changed(self) -> None:
+        self._rebuild_recent_menu()
+        self._update_title()
+        self._update_actions()
+
+    def _on_model_changed(self, model: object) -> None:
+        self.latent_state.reset(self.model_state.spec)
+        if model is None:
+            self.image_view.clear()
+        self._update_title()
+        self._update_actions()
+
+    # -- drag and drop -----------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if not paths:
+            return
+        event.acceptProposedAction()
+        self.handle_dropped(paths)
+
+    def handle_dropped(self, paths: list[Path]) -> None:
+        images = [p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES]
+        models = [p for p in paths if p not in images]
+        if models:
+            self.open_path(models[0])
+        elif images:
+            self.encode_file(images[0])
+
+    # -- training: what the views show (ModelController keeps the model) ------------------
+    def _on_training_started(self, info: TrainStarted) -> None:
+        averaged = getattr(info.model, "generator_ema", None) is not None  # GANs: previews come from the weight average
+        self.training_view.reset(info.preview_columns, reconstructions=info.model.latent_spec.has_encoder,
+                                 samples_title="Samples (fixed noise, G's weight average)" if averaged else "Samples (fixed noise)")
+        self.device_label.setText(info.device)
+        self.training_dock.show()
+        self.statusBar().showMessage(f"Training {info.model.family} on {info.dataset.name}: {info.total_steps} steps", 5000)
+        self._update_title()
+
+    def _on_training_metrics(self, batch: list[StepMetrics]) -> None:
+        if not batch:
+            return
+        self.training_view.add_metrics(batch)
+        m = batch[-1]
+        self.rate_label.setText(f"{m.steps_per_s:.1f} steps/s")
+        self.epoch_label.setText(f"epoch {m.epoch:.2f}")
+
+    def _on_training_finished(self, last: StepMetrics | None) -> None:
+        self._update_actions()
+        if last is not None:  # else failed or stopped before the first step: the error says why
+            verb = "finished" if last.event == "done" else "stopped"
+            where = f"; checkpoint saved to {last.checkpoint}" if last.checkpoint else ""
+            self.statusBar().showMessage(f"Training {verb} at step {last.step}{where}", 15000)
+        self._update_title()
+
+    # -- closing -------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self, timeout_ms: int = 2000) -> None:
+        """Stop training (its loop saves a checkpoint), wait at most ``timeout_ms``, and
+        stop every helper thread. Safe to call twice."""
+        if self.session.active:
+            self.session.stop()
+            if not self.session.wait(timeout_ms):
+                # still saving: keep the thread referenced so Qt doesn't destroy it running
+                _ORPHANS.append(self.session._thread)
+        self.decoder.close()
+        if self.explore_docks:
+            from .docks import shutdown_explore_docks
+
+            shutdown_explore_docks(self.explore_docks)
+        self.jobs.wait(timeout_ms)
+        self.training_view.stop_timers()
+        if self._error_box is not None:
+            self._error_box.close()
+        self.tools.shutdown()
+        self.save_layout()

@@ -1,0 +1,255 @@
+"""Which model the window explores, and where it comes from and goes to.
+
+    File > Open / drops / recent files ──> JobRunner (load_checkpoint) ──> ModelState
+    TrainingSession.started ──> ModelState (the model being trained)
+    TrainingSession.metrics ──> live weight snapshots ──> ModelState.load_weights
+    TrainingSession.finished ──> the run's checkpoint becomes the model's source
+    save / export ──> .safetensors / PNG;   a dropped image ──> its latent ──> LatentState
+
+``ModelController`` is a QObject, not a widget: it reports through signals (messages,
+errors, "menus and title need a refresh") and the window shows them. After every open
+or run it asks ``ModelData`` for the model's test images and per-dimension KL.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QWidget
+
+from models.io.images import load_png
+from models.runs.checkpoint import PICKLE_SUFFIXES, Checkpoint, load_checkpoint, save_checkpoint
+from models.runs.run_dir import RunDir
+from models.training.loop import StepMetrics
+
+from .. import settings
+from ..assets import DEMO_DIR
+from ..live_decoder import IMAGE_SUFFIXES, Decoder, encode_images, load_image_file
+from ..state import DataState, LatentState, ModelState
+from ..workers import DatasetFactory, JobRunner, TrainingSession, TrainStarted, describe_error
+# looked up here at call time, so tests can replace it (no modal dialog)
+from .file_dialogs import ask_checkpoint_path, ask_model_to_open, ask_png_path, ask_run_folder, confirm_untrusted
+from .model_data import ModelData
+
+
+class ModelController(QObject):
+    status = Signal(str, int)  # a short status-bar message, its timeout in ms (0: until the next one)
+    report = Signal(str, int)  # a message that may be long: fitted to the status bar, whole text in its tooltip
+    error = Signal(str, str)  # title, text
+    changed = Signal()  # loading began or ended, the model's source or the recent files changed
+    model_opened = Signal(object, object)  # model, train_state: the Model & data form follows it
+    history_ready = Signal(object, str, object)  # metrics records, run name, last sample grid (or None)
+    image_encoded = Signal(object)  # the (C, H, W) image whose latent was just set
+
+    def __init__(self, model_state: ModelState, latent_state: LatentState, data_state: DataState,
+                 decoder: Decoder, session: TrainingSession, jobs: JobRunner, dataset_factory: DatasetFactory,
+                 chosen_data_dir: Callable[[str], str | None], window: QWidget) -> None:
+        """``window``: the parent of the dialogs; ``chosen_data_dir``: see ``ModelData``."""
+        super().__init__(window)
+        self.window = window
+        self.model_state, self.latent_state, self.data_state = model_state, latent_state, data_state
+        self.decoder, self.session, self.jobs = decoder, session, jobs
+        #: the path being opened, None when no load is under way
+        self.loading: str | None = None
+        self._training_generation = -1
+        self.data = ModelData(model_state, data_state, jobs, dataset_factory, chosen_data_dir, self)
+        self.data.status.connect(self.status)
+        self.data.report.connect(self.report)
+        session.started.connect(self._on_training_started)
+        session.metrics.connect(self._on_training_metrics)
+        session.finished.connect(self._on_training_finished)
+
+    # -- opening -------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        path = ask_model_to_open(self.window, self.last_dir())
+        if path:
+            self.open_path(path)
+
+    def open_run_dialog(self) -> None:
+        path = ask_run_folder(self.window, settings.runs_dir())
+        if path:
+            self.open_path(path)
+
+    def last_dir(self) -> Path:
+        recent = settings.recent_files()
+        return Path(recent[0]).parent if recent else Path.home()
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open a checkpoint or run folder in the background; an image file is encoded.
+        Returns whether a load was started."""
+        path = Path(path).expanduser()
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+            self.encode_file(path)
+            return False
+        if self.session.active:
+            self.error.emit("Training is running", "Stop training before opening another model.")
+            return False
+        allow_pickle = False
+        if path.suffix.lower() in PICKLE_SUFFIXES:
+            if not confirm_untrusted(self.window, path):
+                self.status.emit(f"Did not open {path.name}", 5000)
+                return False
+            allow_pickle = True
+        self.loading = str(path)
+        self.status.emit(f"Opening {path}…", 0)
+        self.changed.emit()
+        self.jobs.submit(lambda: load_checkpoint(path, allow_pickle=allow_pickle),
+                         on_done=lambda ckpt: self._on_loaded(path, ckpt),
+                         on_error=lambda e: self._on_load_failed(path, e))
+        return True
+
+    def _on_loaded(self, requested: Path, ckpt: Checkpoint) -> None:
+        self.loading = None
+        self.changed.emit()
+        if self.session.active:  # training started while the file was loading: keep the live model
+            return
+        self.model_state.set_model(ckpt.model, ckpt.path, ckpt.train_state)
+        settings.add_recent_file(requested)
+        self.changed.emit()
+        step = ckpt.train_state.get("step")
+        self.status.emit(f"Opened {ckpt.family} from {ckpt.path}" + (f" (step {step})" if step is not None else ""), 8000)
+        self.model_opened.emit(ckpt.model, ckpt.train_state)
+        self.changed.emit()  # the form's Continue may have changed with it
+        self.data.load_for_model(ckpt.train_state.get("dataset"), ckpt.train_state.get("data_dir"))
+        self._load_run_history(ckpt.path)
+
+    def _on_load_failed(self, path: Path, error: BaseException) -> None:
+        self.loading = None
+        self.changed.emit()
+        self.error.emit(*describe_error(error))  # the previous model stays loaded
+
+    def _load_run_history(self, checkpoint: Path | None) -> None:
+        """A checkpoint inside a run folder: its loss curves and last sample grid (read in a
+        worker: metrics.jsonl of a long run is megabytes) go out as ``history_ready``."""
+        run = RunDir.of_checkpoint(checkpoint)
+        if run is None or not run.metrics_path.exists():
+            return
+        generation = self.model_state.generation
+
+        def load() -> tuple[list[dict[str, Any]], np.ndarray | None]:
+            newest = run.newest_samples()
+            return run.read_metrics(), (load_png(newest) if newest is not None else None)
+
+        def loaded(result: tuple[list[dict[str, Any]], np.ndarray | None]) -> None:
+            if generation != self.model_state.generation or self.session.active:
+                return  # another model was opened, or a run started, meanwhile
+            records, samples = result
+            self.history_ready.emit(records, run.path.name, samples)
+
+        self.jobs.submit(load, loaded, lambda e: self.report.emit(f"Could not read the run's history: {e}", 8000))
+
+    def demo_checkpoint(self) -> Path | None:
+        """The bundled demo model (the MNIST VAE first), if there is one."""
+        demos = sorted(DEMO_DIR.glob("*.safetensors"), key=lambda p: (p.name != "vae_mnist.safetensors", p.name))
+        return demos[0] if demos else None
+
+    # -- recent files --------------------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        return settings.recent_files()
+
+    def clear_recent_files(self) -> None:
+        settings.clear_recent_files()
+        self.changed.emit()
+
+    # -- saving and exporting ------------------------------------------------------------
+    def save_dialog(self) -> None:
+        if self.model_state.model is None:
+            return
+        path = ask_checkpoint_path(self.window, self.last_dir() / f"{self.model_state.model.family}.safetensors")
+        if path:
+            self.save_model(path)
+
+    def save_model(self, path: str | Path) -> Path | None:
+        model = self.model_state.model
+        if model is None:
+            return None
+        try:
+            with self.model_state.lock:
+                saved = save_checkpoint(path, model, self.model_state.train_state)
+        except Exception as e:  # noqa: BLE001 - CheckpointError (disk full...), anything else
+            self.error.emit(*describe_error(e))
+            return None
+        if not self.session.active:
+            self.model_state.source = saved
+        settings.add_recent_file(saved)
+        self.changed.emit()
+        self.status.emit(f"Saved {saved}", 8000)
+        return saved
+
+    def export_dialog(self) -> None:
+        if self.decoder.last_image is None:
+            return
+        path = ask_png_path(self.window, self.last_dir() / "latent.png")
+        if path:
+            self.export_image(path)
+
+    def export_image(self, path: str | Path, min_side: int = 256) -> Path | None:
+        """Save the decoded image, upscaled by a whole factor to at least ``min_side`` pixels
+        with nearest-neighbour (what the view shows: crisp pixels)."""
+        from models.io.images import save_png
+
+        image = self.decoder.last_image
+        if image is None:
+            return None
+        factor = max(1, -(-min_side // max(image.shape[:2])))
+        big = np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+        path = Path(path)
+        if path.suffix.lower() != ".png":
+            path = path.with_suffix(".png")
+        try:
+            save_png(big, path)
+        except OSError as e:
+            self.error.emit("Could not export the image", f"{path}: {e.strerror or e}")
+            return None
+        self.status.emit(f"Exported {path} ({big.shape[1]}×{big.shape[0]}, ×{factor} nearest)", 8000)
+        return path
+
+    # -- a dropped image -----------------------------------------------------------------
+    def encode_file(self, path: str | Path) -> bool:
+        """A dropped image: its latent (the mean, for a VAE) sets the sliders."""
+        model = self.model_state.model
+        if model is None:
+            self.error.emit("No model", "Open or train a model before dropping images on the window.")
+            return False
+        if not model.latent_spec.has_encoder:
+            self.error.emit("This model has no encoder",
+                            f"{model.family} generates images from noise but cannot map an image to its latent space.")
+            return False
+        try:
+            x, inverted = load_image_file(str(path), tuple(model.config.image_shape))
+            flat = encode_images(self.model_state, x)
+        except Exception as e:  # noqa: BLE001 - unreadable image, shape trouble
+            self.error.emit("Could not encode the image", str(e))
+            return False
+        self.image_encoded.emit(x[0])
+        self.latent_state.set_flat(flat)
+        self.status.emit(f"Encoded {Path(path).name}" + (" (inverted to light-on-dark)" if inverted else ""), 8000)
+        return True
+
+    # -- the model being trained -----------------------------------------------------------
+    def _on_training_started(self, info: TrainStarted) -> None:
+        self.data_state.set_dataset(info.dataset)
+        self.model_state.set_model(info.model, None, {"dataset": info.dataset.name})
+        self._training_generation = self.model_state.generation
+
+    def _on_training_metrics(self, batch: list[StepMetrics]) -> None:
+        weights = next((m.weights for m in reversed(batch) if m.weights is not None), None)
+        if weights is not None and self.model_state.generation == self._training_generation:
+            try:
+                self.model_state.load_weights(weights)
+            except RuntimeError as e:  # never expected (same architecture), never fatal
+                self.status.emit(f"Could not show live weights: {e}", 5000)
+
+    def _on_training_finished(self, last: StepMetrics | None) -> None:
+        if last is None:  # failed or stopped before the first step: the error says why
+            return
+        if last.checkpoint and self.model_state.generation == self._training_generation:
+            self.model_state.source = Path(last.checkpoint)
+            self.model_state.train_state = {"dataset": self.data_state.dataset.name if self.data_state.dataset else None,
+                                            "step": last.step, "epoch": last.epoch}
+            settings.add_recent_file(Path(last.checkpoint).parents[1])  # the run folder
+            self.changed.emit()
+            self.model_opened.emit(self.model_state.model, self.model_state.train_state)
+        self.data.load_for_model(None)

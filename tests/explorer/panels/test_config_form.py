@@ -1,0 +1,22 @@
+"""The controls generated from a config dataclass."""
+from __future__ import annotations
+
+import pytest
+
+from explorer.panels import config_form as cf
+from models.families.registry import config_class
+
+
+def test_sci_spinbox_accepts_exponents(qtbot):
+    box = cf.SciSpinBox()
+    qtbot.addWidget(box)
+    box.lineEdit().setText("2e-4")
+    box.interpretText()
+    assert box.value() == pytest.approx(2e-4)
+    assert box.text() == "0.0002"
+
+
+def test_field_docs_reads_comments():
+    docs = cf.field_docs(config_class("vae"))
+    assert "beta" in docs and "KL" in docs["beta"]
+    assert "image_shape" in docs  # inherited from ModelConfig
