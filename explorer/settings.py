@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths
+import platformdirs
+from PySide6.QtCore import QSettings
 
 ORGANIZATION = "latent-explorer"
 APPLICATION = "Latent Explorer"
@@ -36,8 +37,9 @@ def runs_dir() -> Path:
     home = home_dir()
     if home is not None:
         return home / "runs"
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
-    return (Path(base) if base else Path.home() / ".local" / "share") / "latent-explorer" / "runs"
+    # the per-user data folder: ~/.local/share/latent-explorer on Linux, ~/Library/Application
+    # Support/latent-explorer on macOS, %LOCALAPPDATA%\latent-explorer on Windows
+    return Path(platformdirs.user_data_dir("latent-explorer", appauthor=False)) / "runs"
 
 
 # -- recent files ----------------------------------------------------------------------
