@@ -189,10 +189,10 @@ def main() -> None:
     parser.add_argument("--switch-interval", type=float, default=None,
                         help="GIL switch interval (s) while training runs in the window (default: the app's)")
     args = parser.parse_args()
-    import explorer.workers as workers
+    import explorer.training_session as training_session
 
     if args.switch_interval is not None:
-        workers.GUI_SWITCH_INTERVAL_S = args.switch_interval
+        training_session.GUI_SWITCH_INTERVAL_S = args.switch_interval
 
     dataset = make_dataset(args.dataset)
     result: dict = {
@@ -200,7 +200,7 @@ def main() -> None:
                     "load_avg_1m": round(os.getloadavg()[0], 2)},
         "setup": {"model": {"family": "vae", **MODEL}, "dataset": dataset.name, "batch_size": BATCH,
                   "window_seconds": args.seconds, "slider_moves": args.moves,
-                  "gil_switch_interval_s_while_training": workers.GUI_SWITCH_INTERVAL_S or sys.getswitchinterval()},
+                  "gil_switch_interval_s_while_training": training_session.GUI_SWITCH_INTERVAL_S or sys.getswitchinterval()},
     }
     default_threads = torch.get_num_threads()
     result["train_steps_per_s_headless_default_threads"] = round(

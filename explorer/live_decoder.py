@@ -5,8 +5,9 @@ Slider drags ask for a decode per mouse move, so this is the app's hot path:
 * A decode that takes under ``SYNC_BUDGET_S`` (~3 ms; the MLP and small conv decoders take
   well under 1 ms on one core) runs synchronously on the GUI thread: the image is on
   screen in the same event-loop turn as the slider move, with no thread hand-off.
-* A slower one (a big GAN generator) goes to one worker thread, where the newest request
-  replaces any pending one: dragging never builds a queue of stale decodes.
+* A slower one (a big GAN generator) goes to the window's one kind of worker, a
+  newest-wins :class:`~explorer.jobs.JobRunner`: the newest request replaces any pending
+  one, so dragging never builds a queue of stale decodes.
 
 The mode is chosen from the first few timed decodes of a model and revisited as decodes
 get slower or faster (training in the background competes for the CPU and the GIL).
@@ -14,6 +15,11 @@ get slower or faster (training in the background competes for the CPU and the GI
 Decodes run under ``torch.no_grad`` on ModelState's CPU copy, holding its lock so a
 training snapshot is never half-applied. The worker thread uses one intra-op thread:
 one image gains nothing from more, and during training the other core is taken.
+
+A decode that was already running when a newer request came still shows its image unless
+a newer one is on screen already: during a drag that is what keeps the picture moving. The
+runner delivers only its newest job's result, so a decode job hands its image back through
+the decoder's own queued signal instead, and ``_show`` orders the arrivals by request id.
 """
 from __future__ import annotations
 
@@ -24,8 +30,7 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
-from models.io.images import IMAGE_SUFFIXES, read_image_tensor  # noqa: F401 - IMAGE_SUFFIXES is re-exported
-
+from .jobs import JobContext, JobRunner
 from .state import LatentState, ModelState
 
 SYNC_BUDGET_S = 0.003
@@ -44,16 +49,13 @@ class Decoder(QObject):
     """Turns LatentState changes (and new weights) into ``image_ready`` emissions."""
 
     image_ready = Signal(object)  # np.ndarray uint8
-    _async_done = Signal(int, object)  # (request id, image) from the worker thread
+    _async_done = Signal(int, object, float)  # (request id, image or None, seconds) from the worker thread
 
     def __init__(self, model_state: ModelState, latent_state: LatentState, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.model_state = model_state
         self.latent_state = latent_state
-        self._cond = threading.Condition()
-        self._pending: tuple[int, np.ndarray] | None = None
-        self._thread: threading.Thread | None = None
-        self._closing = False
+        self._jobs = JobRunner("decoder", self, newest_wins=True)
         self._request_id = 0
         self._shown_id = 0
         #: decode times (s) of the current model: first the probes, then an EMA
@@ -79,10 +81,9 @@ class Decoder(QObject):
             return  # the latent belongs to another model (mid-switch): wait for reset
         self._request_id += 1
         if self.asynchronous:
-            with self._cond:
-                self._pending = (self._request_id, np.array(flat, np.float32))  # replaces a stale one
-                self._cond.notify()
-            self._ensure_thread()
+            request_id, z = self._request_id, np.array(flat, np.float32)
+            # newest-wins: replaces a stale request still waiting
+            self._jobs.submit(lambda ctx: self._decode_job(ctx, request_id, z), on_error=self._on_async_failed)
             return
         image, seconds = self._decode(flat)
         self._record(seconds)
@@ -122,75 +123,32 @@ class Decoder(QObject):
         self.last_image = image
         self.image_ready.emit(image)
 
-    @Slot(int, object)
-    def _on_async_done(self, request_id: int, image: np.ndarray) -> None:
-        self._show(request_id, image)
-
     @Slot(object)
     def _on_model_changed(self, model: object) -> None:
         self._probe_times, self.ema_s, self.asynchronous = [], None, False
-        with self._cond:
-            self._pending = None
+        self._jobs.cancel()  # a decode of the old model still waiting never starts
         if model is None:
             self.last_image = None
 
     # -- the worker thread ---------------------------------------------------------------
-    def _ensure_thread(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._closing = False
-            self._thread = threading.Thread(target=self._worker, name="latent-explorer-decoder", daemon=True)
-            self._thread.start()
+    def _decode_job(self, _ctx: JobContext, request_id: int, flat: np.ndarray) -> None:
+        image, seconds = self._decode(flat)
+        self._async_done.emit(request_id, image, seconds)  # queued to the GUI thread
 
-    def _worker(self) -> None:
-        torch.set_num_threads(1)
-        while True:
-            with self._cond:
-                while self._pending is None and not self._closing:
-                    self._cond.wait()
-                if self._closing:
-                    return
-                request_id, flat = self._pending  # type: ignore[misc]
-                self._pending = None
-            image, seconds = self._decode(flat)
-            self._record(seconds)
-            if image is not None:
-                self._async_done.emit(request_id, image)  # queued to the GUI thread
+    @Slot(int, object, float)
+    def _on_async_done(self, request_id: int, image: np.ndarray | None, seconds: float) -> None:
+        self._record(seconds)
+        if image is not None:
+            self._show(request_id, image)
+
+    def _on_async_failed(self, error: BaseException) -> None:
+        raise error  # as a synchronous decode's failure would: an exception in a slot
+
+    @property
+    def _thread(self) -> threading.Thread | None:
+        """The decode thread while one runs; None while decodes are synchronous."""
+        return self._jobs.thread
 
     def close(self, timeout_s: float = 2.0) -> None:
         """Stop the worker thread (window close, tests)."""
-        with self._cond:
-            self._closing = True
-            self._pending = None
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
-
-
-# ---------------------------------------------------------------------------------------
-# the other direction: images -> latent (Encode button, dropped image files)
-# ---------------------------------------------------------------------------------------
-#: the file dialogs' filter for the images the app reads
-IMAGE_FILTER = "Images (" + " ".join(f"*{suffix}" for suffix in IMAGE_SUFFIXES) + ")"
-
-
-def encode_images(model_state: ModelState, x: torch.Tensor) -> np.ndarray:
-    """(1, C, H, W) in [0, 1] -> the model's flat latent (its mean for a VAE), float32."""
-    with model_state.lock, torch.no_grad():
-        model = model_state.model
-        if model is None:
-            raise ValueError("no model is loaded")
-        if not model.latent_spec.has_encoder:
-            raise ValueError(f"{model.family} has no encoder: it cannot map images to its latent space")
-        shape = tuple(model.config.image_shape)
-        if tuple(x.shape[1:]) != shape:
-            raise ValueError(f"the image is {tuple(x.shape[1:])} but the model reads {shape}")
-        return model.encode(x.float())[0].numpy().astype(np.float32)
-
-
-def load_image_file(path: str, image_shape: tuple[int, int, int], invert_light: bool = True) -> tuple[torch.Tensor, bool]:
-    """An image file as the model sees it, (1, C, H, W) in [0, 1]; ``ValueError`` with the reason if unreadable.
-
-    Prepared as the folder dataset prepares its images (:func:`models.io.images.read_image`);
-    a mostly-light greyscale image is inverted, since the built-in datasets are light on black."""
-    return read_image_tensor(path, image_shape, invert_light=invert_light)
+        self._jobs.shutdown(timeout_s)

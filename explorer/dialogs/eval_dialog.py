@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QHeaderV
 from models.families.base import LatentModel
 from models.data.base import Dataset
 
-from ..explore_workers import JobCancelled
+from ..jobs import JobCancelled, JobContext, JobRunner, describe_error
 from ..widgets.layout import caption_label
-from ..workers import JobRunner, describe_error
 
 #: samples the classifier scores (the CLI's default too)
 DEFAULT_SAMPLES = 10000
@@ -59,8 +57,7 @@ class EvaluationDialog(QDialog):
         self.model, self.dataset, self.source = model, dataset, source
         self.train_state = dict(train_state or {})
         self.result: dict[str, Any] | None = None
-        self.jobs = JobRunner(self)
-        self._cancel = threading.Event()
+        self.jobs = JobRunner("evaluation", self, newest_wins=False)
 
         self.samples = QSpinBox()
         # a generator is nothing but its samples: at least 100 of them
@@ -123,7 +120,6 @@ class EvaluationDialog(QDialog):
         from models.metrics.classifier import cache_path
 
         model, dataset, n = self.model, self.dataset, self.samples.value()
-        cancel = self._cancel = threading.Event()
         needs_classifier = model.has_prior and n > 0 and dataset.labelled and not cache_path(dataset).exists()
         self.message.setText(f"Training the {dataset.name} classifier that scores samples (once; cached)…"
                              if needs_classifier else "Evaluating…")
@@ -133,18 +129,18 @@ class EvaluationDialog(QDialog):
         self.samples.setEnabled(False)
         self.cancel_button.setEnabled(True)
 
-        def job(progress) -> dict[str, Any] | None:
+        def job(ctx: JobContext) -> dict[str, Any] | None:
             from models.metrics.classifier import get_classifier
             from models.metrics.report import evaluate_model
 
             def classifier():
                 def report(done: int, total: int) -> None:
-                    if cancel.is_set():
+                    if ctx.cancelled():
                         raise JobCancelled
-                    progress(done, total)
+                    ctx.progress(done, total)
 
                 clf = get_classifier(dataset, progress=report)  # on the GPU if there is one
-                progress(0, 0)  # scoring: no step count to show
+                ctx.progress(0, 0)  # scoring: no step count to show
                 return clf
 
             try:
@@ -164,7 +160,7 @@ class EvaluationDialog(QDialog):
             self.cancel_button.setEnabled(False)  # only the classifier's training stops midway
 
     def cancel(self) -> None:
-        self._cancel.set()
+        self.jobs.cancel()  # the job sees it at the classifier's next step and returns None
         self.message.setText("Cancelling…")
 
     def _finish_job(self) -> None:
@@ -217,8 +213,8 @@ class EvaluationDialog(QDialog):
         QGuiApplication.clipboard().setText(json.dumps(self.as_json(), indent=2))
 
     def shutdown(self) -> None:
-        self._cancel.set()
-        self.jobs.wait(5000)
+        self.jobs.cancel()
+        self.jobs.wait(5.0)
 
 
 def _is_number(text: str) -> bool:

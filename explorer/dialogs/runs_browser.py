@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLay
 from models.io.images import ImageReadError, load_png
 from models.runs.listing import RunSummary, find_runs, format_duration
 
+from ..jobs import JobRunner, describe_error
 from ..widgets.layout import caption_label
 from ..widgets.tiles import array_to_qimage
-from ..workers import JobRunner, describe_error
 
 COLUMNS = ("Run", "Family", "Dataset", "Steps", "Epochs", "Time", "Last eval", "Last losses", "Changed")
 #: the preview's side in pixels (sample grids are small; they are scaled up with crisp pixels)
@@ -60,7 +60,7 @@ class RunsBrowser(QDialog):
         self.setWindowTitle("Training Runs")
         self.root = Path(root).expanduser()
         self.runs: list[RunSummary] = []
-        self.jobs = JobRunner(self)
+        self.jobs = JobRunner("runs-browser", self, newest_wins=False)
 
         self.folder_label = QLabel()
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -135,7 +135,7 @@ class RunsBrowser(QDialog):
         self.folder_label.setText(f"Runs in <b>{self.root}</b>")
         self.message.setText("Scanning…")
         root = self.root
-        self.jobs.submit(lambda: find_runs(root), self._show_runs,
+        self.jobs.submit(lambda _ctx: find_runs(root), self._show_runs,
                          lambda e: self.message.setText(f"Could not list {root}: {describe_error(e)[1]}"))
 
     def choose_folder(self) -> None:
@@ -264,4 +264,4 @@ class RunsBrowser(QDialog):
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(r.path)))
 
     def shutdown(self) -> None:
-        self.jobs.wait(2000)
+        self.jobs.wait(2.0)

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QPushButton, QSpin
 
 from models.data.base import Dataset
 
-from ..explore_workers import decode_one, has_encoder, to_display
-from ..live_decoder import encode_images
+from ..image_input import encode_images
+from ..model_access import decode_one, has_encoder, to_display
 from ..state import LatentState, ModelState
 from ..widgets.layout import install_hint_stack, panel_body
 from ..widgets.tiles import Tile

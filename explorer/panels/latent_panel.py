@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
 
 from models.latent import LatentSpec
 
-from ..explore_workers import to_display
-from ..live_decoder import encode_images
+from ..image_input import encode_images
+from ..model_access import to_display
 from ..state import DataState, LatentState, ModelState
 from ..widgets.tiles import array_to_qimage
 from .latent_rows import INACTIVE_KL, DimRow, category_row, set_quietly, spec_text

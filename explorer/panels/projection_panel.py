@@ -21,9 +21,11 @@ from PySide6.QtWidgets import (
 
 from models.data.base import Dataset
 from models.explore.projection import ProjectionResult, project
+from models.io.images import IMAGE_SUFFIXES
 
-from ..explore_workers import LatestJobRunner, dataset_problem, snapshot_model, to_display
-from ..live_decoder import IMAGE_FILTER, IMAGE_SUFFIXES, load_image_file
+from ..image_input import IMAGE_FILTER, load_image_file
+from ..jobs import JobRunner
+from ..model_access import dataset_problem, snapshot_model, to_display
 from ..state import LatentState, ModelState
 from ..widgets.layout import caption_label, install_hint_stack, panel_body
 from ..widgets.tiles import Tile
@@ -48,7 +50,7 @@ class ProjectionPanel(QWidget):
         self.target_name = ""
         self.result: ProjectionResult | None = None
         self._loss = float("nan")  # written by the job's callback, read on progress
-        self.jobs = LatestJobRunner("projection", self)
+        self.jobs = JobRunner("projection", self)
         self.setAcceptDrops(True)
         self._build()
         self._wire()

@@ -22,9 +22,9 @@ from models.families.registry import FAMILIES, config_class
 from models.training.loop import StepMetrics, TrainConfig, resume_point
 
 from .. import settings
-from ..explore_workers import snapshot_model
+from ..model_access import snapshot_model
 from ..state import ModelState
-from ..workers import ResumeFrom, TrainingSession, TrainRequest, continue_run_dir, format_eta
+from ..training_session import ResumeFrom, TrainingSession, TrainRequest, continue_run_dir, format_eta
 from .config_form import ConfigForm, FieldControl
 from .train_sections import DataSection, TrainingSection
 

@@ -32,7 +32,8 @@ from models.latent import LatentSpec
 from models.explore.render import decode_batched
 from models.explore.traversal import dimension_influence, infogan_latents, traversal_latents
 
-from ..explore_workers import LatestJobRunner, dataset_problem, parse_indices, snapshot_model
+from ..jobs import JobRunner
+from ..model_access import dataset_problem, parse_indices, snapshot_model
 from ..state import LatentState, ModelState
 from ..widgets.image_view import ImageView
 from ..widgets.layout import caption_label, install_hint_stack, panel_body
@@ -79,8 +80,8 @@ class TraversalPanel(QWidget):
         self._labels: list[pg.TextItem] = []
         self._dirty = False
         self._kl_requested_for = -1
-        self.jobs = LatestJobRunner("traversal", self)
-        self.kl_jobs = LatestJobRunner("traversal-kl", self)
+        self.jobs = JobRunner("traversal", self)
+        self.kl_jobs = JobRunner("traversal-kl", self)
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._debounce.timeout.connect(self._render_if_shown)
         #: False while the panel's dock is a tab behind another (set by explore_docks):

@@ -19,18 +19,21 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QMessageBox, QWidget
 
+from models.io.images import IMAGE_SUFFIXES
 from models.training.loop import StepMetrics
 
 from models.training.device import device_description, resolve_device
 
+from ..datasets import DatasetFactory, default_dataset_factory
+from ..jobs import JobRunner
 from ..latent_clipboard import point_to_text, text_to_point
-from ..live_decoder import IMAGE_SUFFIXES, Decoder
+from ..live_decoder import Decoder
 from ..panels.latent_panel import LatentPanel
 from ..panels.train_panel import TrainPanel
 from ..panels.training_view import TrainingView
 from ..state import DataState, LatentState, ModelState
+from ..training_session import TrainingSession, TrainStarted
 from ..widgets.image_view import ImageView
-from ..workers import DatasetFactory, JobRunner, TrainingSession, TrainStarted, default_dataset_factory
 from .actions import ActionState, build_menus, fill_recent_menu, update_enabled
 from .layout import WindowLayout, make_dock
 from .model_controller import ModelController
@@ -41,8 +44,6 @@ STATUS_CHARS = 110  # what the status bar shows of a message at the default wind
 HINT = ("<p style='font-size:18px; color:#c8c8c8'>Open a model or press Train</p>"
         "<p>File ▸ Open (Ctrl+O) loads a checkpoint or a run folder; you can also drop one here.<br>"
         "Train (Ctrl+T) fits a new model: the <i>shapes</i> dataset needs no download.</p>")
-#: threads a closing window may not wait for; kept referenced so Qt doesn't destroy them running
-_ORPHANS: list[object] = []
 
 
 class MainWindow(QMainWindow):
@@ -79,7 +80,7 @@ class MainWindow(QMainWindow):
         self.data_state = DataState(self)
         self.decoder = Decoder(self.model_state, self.latent_state, self)
         self.session = TrainingSession(self.dataset_factory, self)
-        self.jobs = JobRunner(self)
+        self.jobs = JobRunner("window", self, newest_wins=False)
         self.last_error: tuple[str, str] | None = None
         self._error_box: QMessageBox | None = None
 
@@ -367,17 +368,13 @@ class MainWindow(QMainWindow):
     def shutdown(self, timeout_ms: int = 2000) -> None:
         """Stop training (its loop saves a checkpoint), wait at most ``timeout_ms``, and
         stop every helper thread. Safe to call twice."""
-        if self.session.active:
-            self.session.stop()
-            if not self.session.wait(timeout_ms):
-                # still saving: keep the thread referenced so Qt doesn't destroy it running
-                _ORPHANS.append(self.session._thread)
+        self.session.shutdown(timeout_ms)
         self.decoder.close()
         if self.explore_docks:
             from .docks import shutdown_explore_docks
 
             shutdown_explore_docks(self.explore_docks)
-        self.jobs.wait(timeout_ms)
+        self.jobs.wait(timeout_ms / 1000)
         self.training_view.stop_timers()
         if self._error_box is not None:
             self._error_box.close()

@@ -19,16 +19,19 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
-from models.io.images import load_png
+from models.io.images import IMAGE_SUFFIXES, load_png
 from models.runs.checkpoint import PICKLE_SUFFIXES, Checkpoint, load_checkpoint, save_checkpoint
 from models.runs.run_dir import RunDir
 from models.training.loop import StepMetrics
 
 from .. import settings
 from ..assets import DEMO_DIR
-from ..live_decoder import IMAGE_SUFFIXES, Decoder, encode_images, load_image_file
+from ..datasets import DatasetFactory
+from ..image_input import encode_images, load_image_file
+from ..jobs import JobRunner, describe_error
+from ..live_decoder import Decoder
 from ..state import DataState, LatentState, ModelState
-from ..workers import DatasetFactory, JobRunner, TrainingSession, TrainStarted, describe_error
+from ..training_session import TrainingSession, TrainStarted
 # looked up here at call time, so tests can replace it (no modal dialog)
 from .file_dialogs import ask_checkpoint_path, ask_model_to_open, ask_png_path, ask_run_folder, confirm_untrusted
 from .model_data import ModelData
@@ -95,7 +98,7 @@ class ModelController(QObject):
         self.loading = str(path)
         self.status.emit(f"Opening {path}…", 0)
         self.changed.emit()
-        self.jobs.submit(lambda: load_checkpoint(path, allow_pickle=allow_pickle),
+        self.jobs.submit(lambda _ctx: load_checkpoint(path, allow_pickle=allow_pickle),
                          on_done=lambda ckpt: self._on_loaded(path, ckpt),
                          on_error=lambda e: self._on_load_failed(path, e))
         return True
@@ -138,7 +141,7 @@ class ModelController(QObject):
             records, samples = result
             self.history_ready.emit(records, run.path.name, samples)
 
-        self.jobs.submit(load, loaded, lambda e: self.report.emit(f"Could not read the run's history: {e}", 8000))
+        self.jobs.submit(lambda _ctx: load(), loaded, lambda e: self.report.emit(f"Could not read the run's history: {e}", 8000))
 
     def demo_checkpoint(self) -> Path | None:
         """The bundled demo model (the MNIST VAE first), if there is one."""

@@ -15,9 +15,10 @@ from PySide6.QtCore import QObject, Signal
 
 from models.data.base import Dataset
 
-from ..explore_workers import snapshot_model
+from ..datasets import DatasetFactory
+from ..jobs import JobRunner
+from ..model_access import snapshot_model
 from ..state import DataState, ModelState
-from ..workers import DatasetFactory, JobRunner
 
 
 class ModelData(QObject):
@@ -76,7 +77,7 @@ class ModelData(QObject):
             self.report.emit(f"{off} off: the {dataset_name} files are not here "
                              f"(choose their folder in Model & data, then open the model again). {e}", 10000)
 
-        self.jobs.submit(load, loaded, failed)
+        self.jobs.submit(lambda _ctx: load(), loaded, failed)
 
     def compute_kl(self) -> None:
         """A VAE's KL per latent dimension on the test images, in a worker, into ModelState."""
@@ -92,5 +93,5 @@ class ModelData(QObject):
         def compute() -> np.ndarray:
             return kl_per_dimension(clone, dataset.test, n=1000).numpy()
 
-        self.jobs.submit(compute, lambda kl: self.model_state.set_kl(kl, generation),
+        self.jobs.submit(lambda _ctx: compute(), lambda kl: self.model_state.set_kl(kl, generation),
                          lambda e: self.status.emit(f"Could not compute per-dimension KL: {e}", 8000))

@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QDialog, QMainWindow
 
 from .. import settings
-from ..explore_workers import dataset_problem, snapshot_model
+from ..model_access import dataset_problem, snapshot_model
 from ..state import DataState, ModelState
 from .actions import menu_actions
 

@@ -16,7 +16,7 @@ def no_thread_leaks():
     """napari-style: a test that leaves a worker thread running fails (after a short grace
     period for threads that are already finishing)."""
     yield
-    from explorer.workers import live_threads
+    from explorer.jobs import live_threads
 
     deadline = time.monotonic() + 1.0
     while live_threads() and time.monotonic() < deadline:

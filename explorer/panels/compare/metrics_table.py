@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (
 
 from models.metrics.reconstruction import reconstruction_metrics
 
-from ...explore_workers import JobCancelled, LatestJobRunner
+from ...jobs import JobCancelled, JobRunner
 from .entry import CompareEntry, DatasetProvider
 
 #: prior samples per model in the sample-quality columns (a few seconds per model on a CPU)
@@ -54,7 +54,7 @@ class MetricsTab(QWidget):
         super().__init__(parent)
         self.entries, self.dataset_provider = entries, dataset_provider  # entries: the panel's list, shared
         self.metrics: list[dict | None] = []
-        self.jobs = LatestJobRunner("compare-metrics", self)
+        self.jobs = JobRunner("compare-metrics", self)
         self._build()
         self._wire()
 

@@ -23,11 +23,12 @@ from PySide6.QtWidgets import (
 
 from models.explore.latent_paths import LatentPath
 from models.families.base import LatentModel
+from models.io.images import IMAGE_SUFFIXES
 from models.runs.checkpoint import load_checkpoint
 from models.runs.listing import model_label
 
-from ...explore_workers import LatestJobRunner, snapshot_model
-from ...live_decoder import IMAGE_SUFFIXES
+from ...jobs import JobRunner
+from ...model_access import snapshot_model
 from ...state import LatentState, ModelState
 from ...widgets.layout import caption_label, thin_busy_bar
 from ...widgets.tiles import Tile
@@ -51,7 +52,7 @@ class ComparePanel(QWidget):
         super().__init__(parent)
         self.model_state, self.latent_state, self.dataset_provider = model_state, latent_state, dataset_provider
         self.entries: list[CompareEntry] = []  # shared with the tabs: changed in place, never replaced
-        self.load_jobs = LatestJobRunner("compare-load", self)
+        self.load_jobs = JobRunner("compare-load", self)
         self.setAcceptDrops(True)
         self._build()
         self._wire()
@@ -116,7 +117,7 @@ class ComparePanel(QWidget):
             runner.failed.connect(self._say)
             runner.busy_changed.connect(lambda _b: self.progress.setVisible(any(r.busy for r in busy_shown)))
 
-    def _runners(self) -> tuple[LatestJobRunner, ...]:
+    def _runners(self) -> tuple[JobRunner, ...]:
         return self.load_jobs, self.reconstructions.jobs, self.metrics_tab.jobs, self.path_tab.jobs
 
     def on_dataset_changed(self) -> None:

@@ -10,7 +10,7 @@ from models.explore.latent_paths import LatentPath
 
 from models.explore.render import render_frames
 
-from ...explore_workers import LatestJobRunner
+from ...jobs import JobRunner
 from ...widgets.tiles import Tile
 from .entry import CompareEntry
 
@@ -33,7 +33,7 @@ class PathPlaybackTab(QWidget):
         self.path: LatentPath | None = None
         self.path_frames: dict[int, list[np.ndarray]] = {}  # entry index -> uint8 frames
         self.frame = 0
-        self.jobs = LatestJobRunner("compare-path", self)
+        self.jobs = JobRunner("compare-path", self)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._tick)
         self._build()

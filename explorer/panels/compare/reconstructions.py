@@ -15,8 +15,9 @@ from PySide6.QtWidgets import (
 
 from models.metrics.reconstruction import error_heatmap
 
-from ...explore_workers import LatestJobRunner, parse_indices, to_display
-from ...live_decoder import IMAGE_FILTER, load_image_file
+from ...image_input import IMAGE_FILTER, load_image_file
+from ...jobs import JobRunner
+from ...model_access import parse_indices, to_display
 from ...widgets.tiles import Tile
 from .entry import CompareEntry, DatasetProvider
 
@@ -88,7 +89,7 @@ class ReconstructionsTab(QWidget):
         self.indices: list[int] = list(range(8))
         self.originals: np.ndarray | None = None  # (N, C, H, W) float32
         self.recons: list[np.ndarray | None] = []  # per entry (N, C, H, W), None: can't
-        self.jobs = LatestJobRunner("compare-recon", self)
+        self.jobs = JobRunner("compare-recon", self)
         self._build()
         self._wire()
 

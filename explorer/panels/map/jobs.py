@@ -1,4 +1,4 @@
-"""The latent map's background work, as jobs for a ``LatestJobRunner``: encoding a sample of the
+"""The latent map's background work, as jobs for a ``JobRunner``: encoding a sample of the
 test set (with progress, cancellable, and as many prior samples beside it), t-SNE of the
 codes, and the decoded manifold of a 2-D latent. Each job runs on a model copy."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ from models.data.base import Split
 from models.explore.latent_map import PCA2D, encode_dataset, manifold_grid, pca_2d, tsne_2d
 from models.families.base import LatentModel
 
-from ...explore_workers import JobCancelled
+from ...jobs import JobCancelled
 
 #: a job body: ``job(ctx)`` in the runner's thread
 Job = Callable[[Any], Any]

@@ -26,7 +26,8 @@ from PySide6.QtWidgets import QSplitter, QWidget
 from models.data.base import Dataset
 from models.explore.latent_paths import LatentPath
 
-from ...explore_workers import LatestJobRunner, dataset_problem, has_encoder, snapshot_model
+from ...jobs import JobRunner
+from ...model_access import dataset_problem, has_encoder, snapshot_model
 from ...state import LatentState, ModelState
 from ...widgets.layout import caption_label, install_hint_stack, panel_body, thin_busy_bar
 from .controls import MapControls
@@ -56,8 +57,8 @@ class MapPanel(QWidget):
         self.tsne: np.ndarray | None = None  # cached t-SNE of self.encoded
         self.stale = False  # weights changed since encoding
         self._auto_encoded_for = -1
-        self.jobs = LatestJobRunner("map", self)
-        self.manifold_jobs = LatestJobRunner("map-manifold", self)
+        self.jobs = JobRunner("map", self)
+        self.manifold_jobs = JobRunner("map-manifold", self)
         self._manifold_timer = QTimer(self, singleShot=True, interval=300)
         self._manifold_timer.timeout.connect(self._render_manifold)
         self._manifold_dirty = True
@@ -250,7 +251,7 @@ class MapPanel(QWidget):
                 self.tsne = coords
                 self.show_map()
 
-        self.jobs.submit(tsne_job(enc.codes), on_done=done, on_error=lambda _text: back_to_shown())
+        self.jobs.submit(tsne_job(enc.codes), on_done=done, on_error=lambda _error: back_to_shown())
 
     def _render_manifold(self) -> None:
         spec = self.model_state.spec

@@ -12,7 +12,8 @@ from models.explore.latent_paths import LatentPath, load_path, save_path
 
 from models.explore.render import render_frames, save_gif, save_strip
 
-from ...explore_workers import LatestJobRunner, snapshot_model
+from ...jobs import JobRunner
+from ...model_access import snapshot_model
 from ...state import ModelState
 
 #: writes the rendered frames of a path to a file and returns where
@@ -33,7 +34,7 @@ class PathExport(QWidget):
         super().__init__(parent)
         self.model_state, self.path, self.frame_count, self.apply_path = model_state, path, frame_count, apply_path
         self.last_export: Path | None = None
-        self.jobs = LatestJobRunner("paths", self)
+        self.jobs = JobRunner("paths", self)
         self._build()
         self._wire()
 

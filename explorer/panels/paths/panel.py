@@ -23,9 +23,10 @@ from PySide6.QtWidgets import QFileDialog, QGridLayout, QGroupBox, QPushButton, 
 
 from models.data.base import Dataset
 from models.explore.latent_paths import LatentPath, ModelIdentity, latent_arithmetic, random_path
+from models.io.images import IMAGE_SUFFIXES
 
-from ...explore_workers import decode_one
-from ...live_decoder import IMAGE_FILTER, IMAGE_SUFFIXES, encode_images, load_image_file
+from ...image_input import IMAGE_FILTER, encode_images, load_image_file
+from ...model_access import decode_one
 from ...state import LatentState, ModelState
 from ...widgets.layout import caption_label, install_hint_stack, panel_body, thin_busy_bar
 from .export import PathExport

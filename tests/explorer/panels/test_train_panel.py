@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 
 from explorer.panels import train_panel as tp
-from explorer.workers import TrainingSession
+from explorer.training_session import TrainingSession
 from models.families.registry import FAMILIES, config_class
 
 

@@ -1,6 +1,10 @@
-"""Background work: one-off jobs (load a checkpoint, a dataset, per-dim KL) and training runs.
+"""A training run in the window: its QThread, the worker that drives ``train()``, and what it needs.
 
-Results come back to the GUI thread as queued signals; nothing here touches a widget.
+The run keeps its own long-lived QThread rather than a :class:`~explorer.jobs.JobRunner` job:
+it is one loop that pauses, resumes and stops many times over its life, through the
+``threading.Event``s of TrainControl. The thread is registered with the window's thread
+bookkeeping (``explorer.jobs.live_threads``) and its errors go through the same
+``describe_error`` contract as every job's.
 
 Threads and cores. On a 2-core CPU the training thread and the GUI share the machine:
 
@@ -19,24 +23,25 @@ import copy
 import math
 import os
 import sys
-import threading
 import time
-import traceback
-import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any
 
 import torch
-from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
+from models.data.base import Dataset
 from models.families.base import LatentModel
 from models.runs.checkpoint import load_optimizer_state
-from models.data.base import Dataset
 from models.runs.run_dir import RunDir
-from models.training.loop import StepMetrics, TrainConfig, TrainControl
 from models.training.device import device_description, resolve_device
+from models.training.loop import StepMetrics, TrainConfig, TrainControl
+
+from .datasets import DatasetFactory, default_dataset_factory
+from .jobs import describe_error, register_qthread
+
 EMIT_INTERVAL_S = 0.05
 #: the GIL switch interval while a run trains in the window; None keeps Python's 5 ms.
 #: Measured with benchmarks/ui_latency.py on the 2-core machine (A/B, twice each): 1 ms gave
@@ -44,135 +49,10 @@ EMIT_INTERVAL_S = 0.05
 #: no faster training. The training thread spends most of its time in torch kernels with
 #: the GIL released, so forcing more frequent hand-offs only adds convoy overhead.
 GUI_SWITCH_INTERVAL_S: float | None = None
+#: threads of runs a closing window stopped but could not wait for (see TrainingSession.shutdown)
+_STILL_SAVING: list[QThread] = []
 
 
-class DatasetFactory(Protocol):
-    def __call__(self, name: str, data_dir: str | Path | None = None, *, download: bool = True,
-                 progress: Callable[[int, int], None] | None = None, image_size: int | None = None,
-                 channels: int = 1) -> Dataset: ...
-
-
-def default_dataset_factory(name: str, data_dir: str | Path | None = None, *, download: bool = True,
-                            progress: Callable[[int, int], None] | None = None,
-                            image_size: int | None = None, channels: int = 1) -> Dataset:
-    from models.data import load_dataset  # imported late: the data module is optional at import time
-
-    return load_dataset(name, data_dir, download=download, progress=progress, image_size=image_size,
-                        channels=channels)
-
-
-def describe_error(exc: BaseException) -> tuple[str, str]:
-    """(title, message) a user can act on, for any exception a worker may raise."""
-    name = type(exc).__name__
-    text = str(exc) or name
-    if name == "DataError":
-        return "Could not load the dataset", text
-    if name == "CheckpointError":
-        return "Could not open the model", text
-    if name == "TrainingDiverged":
-        return "Training diverged", text
-    if isinstance(exc, torch.OutOfMemoryError) or "out of memory" in text.lower():
-        return "Out of memory", f"{text.splitlines()[0]}\n\nTry a smaller batch size or model, or train on the CPU."
-    if isinstance(exc, MemoryError):
-        return "Out of memory", "The computer ran out of memory. Try a smaller batch size or model."
-    if isinstance(exc, ValueError):
-        return "Invalid settings", text
-    return f"Unexpected error ({name})", f"{text}\n\n{''.join(traceback.format_exception_only(type(exc), exc)).strip()}"
-
-
-# ---------------------------------------------------------------------------------------
-# thread bookkeeping: tests fail if a test leaves one of these running
-# ---------------------------------------------------------------------------------------
-_LIVE_QTHREADS: "weakref.WeakSet[QThread]" = weakref.WeakSet()
-_POOLS: "weakref.WeakSet[QThreadPool]" = weakref.WeakSet()
-
-
-def live_threads() -> list[str]:
-    """Descriptions of explorer threads still running (QThreads, pools, Python threads)."""
-    out = []
-    for t in list(_LIVE_QTHREADS):
-        try:
-            if t.isRunning():
-                out.append(f"QThread {t.objectName() or t!r}")
-        except RuntimeError:  # the C++ object is already gone
-            pass
-    for p in list(_POOLS):
-        try:
-            if p.activeThreadCount():
-                out.append(f"QThreadPool with {p.activeThreadCount()} active job(s)")
-        except RuntimeError:
-            pass
-    out += [f"thread {t.name}" for t in threading.enumerate() if t.name.startswith("latent-explorer-") and t.is_alive()]
-    return out
-
-
-# ---------------------------------------------------------------------------------------
-# one-off jobs
-# ---------------------------------------------------------------------------------------
-class _JobSignals(QObject):
-    done = Signal(object)
-    failed = Signal(object)  # the exception
-    progress = Signal(int, int)
-
-
-class _Job(QRunnable):
-    def __init__(self, fn: Callable[..., Any], signals: _JobSignals, with_progress: bool) -> None:
-        super().__init__()
-        self.fn, self.signals, self.with_progress = fn, signals, with_progress
-        self.setAutoDelete(True)
-
-    def run(self) -> None:
-        torch.set_num_threads(1)  # leave the other core to the GUI (and training, if any)
-        try:
-            result = self.fn(self.signals.progress.emit) if self.with_progress else self.fn()
-        except BaseException as e:  # noqa: BLE001 - every failure goes to the GUI as a message
-            self.signals.failed.emit(e)
-        else:
-            self.signals.done.emit(result)
-
-
-class JobRunner(QObject):
-    """Runs functions on a private pool, one at a time (they share the core the GUI
-    doesn't use), and calls back on the GUI thread."""
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
-        self.pool.setExpiryTimeout(2000)
-        _POOLS.add(self.pool)
-        self._signals: set[_JobSignals] = set()  # kept alive until their result is delivered
-
-    def submit(self, fn: Callable[..., Any], on_done: Callable[[Any], None] | None = None,
-               on_error: Callable[[BaseException], None] | None = None,
-               on_progress: Callable[[int, int], None] | None = None) -> None:
-        signals = _JobSignals()  # lives in the GUI thread: emissions from the pool are queued
-        self._signals.add(signals)
-
-        def finish(_: object = None) -> None:
-            self._signals.discard(signals)
-
-        if on_done is not None:
-            signals.done.connect(on_done)
-        if on_error is not None:
-            signals.failed.connect(on_error)
-        if on_progress is not None:
-            signals.progress.connect(on_progress)
-        signals.done.connect(finish)
-        signals.failed.connect(finish)
-        self.pool.start(_Job(fn, signals, with_progress=on_progress is not None))
-
-    @property
-    def busy(self) -> bool:
-        return bool(self._signals)
-
-    def wait(self, timeout_ms: int = 5000) -> bool:
-        return self.pool.waitForDone(timeout_ms)
-
-
-# ---------------------------------------------------------------------------------------
-# training
-# ---------------------------------------------------------------------------------------
 @dataclass
 class ResumeFrom:
     """Continue training an existing model instead of building a fresh one."""
@@ -408,7 +288,7 @@ class TrainingSession(QObject):
         worker.failed.connect(self.failed)
         thread.finished.connect(self._on_thread_finished)
         self._thread, self._worker = thread, worker
-        _LIVE_QTHREADS.add(thread)
+        register_qthread(thread)
         # while training runs the GUI thread decodes with one intra-op thread too: the
         # other core is the training thread's (torch's thread count is per thread)
         self._gui_threads = torch.get_num_threads()
@@ -447,11 +327,21 @@ class TrainingSession(QObject):
             return True
         done = thread.wait(timeout_ms)
         if done:
-            from PySide6.QtCore import QCoreApplication
-
             QCoreApplication.sendPostedEvents()  # the queued metrics/finished of the run
             QCoreApplication.processEvents()
         return done
+
+    def shutdown(self, timeout_ms: int) -> bool:
+        """Stop the run and wait at most ``timeout_ms`` for it to save and end (the window
+        is closing). True when it ended; a thread still saving after that is kept referenced
+        so Qt never destroys it running."""
+        if not self.active:
+            return True
+        self.stop()
+        if self.wait(timeout_ms):
+            return True
+        _STILL_SAVING.append(self._thread)
+        return False
 
     @Slot(object)
     def _on_started(self, info: TrainStarted) -> None:

@@ -1,7 +1,9 @@
-"""Continue training the loaded model, and the Model & data form following the loaded model."""
+"""The training session: a run's thread, coalesced metrics, Stop; continuing the loaded model, and
+the Model & data form following the loaded model."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -9,10 +11,12 @@ import torch
 
 import models.training.loop
 from explorer import settings
-from explorer.workers import continue_run_dir
+from explorer.jobs import live_threads
+from explorer.training_session import TrainingSession, TrainRequest, choose_cadence, continue_run_dir, format_eta
 from models.runs.checkpoint import load_checkpoint, save_checkpoint
 from models.families.registry import build_model
 from models.runs.run_dir import RunDir
+from models.training.loop import TrainConfig
 
 
 @pytest.fixture
@@ -157,3 +161,52 @@ def test_continue_run_dir_rules(tmp_path):
     assert continue_run_dir(best, 20) is None
     save_checkpoint(latest, model, {"step": 20})
     assert continue_run_dir(best, 20) == run
+
+
+def test_session_coalesces_metrics_and_stops(qtbot, tiny_dataset, tmp_path):
+    session = TrainingSession(lambda name, data_dir=None, **kw: tiny_dataset)
+    batches: list = []
+    session.metrics.connect(batches.append)
+    request = TrainRequest("vae", "tiny", None, {"latent_dim": 2, "hidden": 16},
+                           TrainConfig(epochs=2000, batch_size=20, device="cpu"), runs_root=tmp_path)
+    with qtbot.waitSignal(session.started, timeout=10_000) as started:
+        session.start(request)
+    t_start = time.monotonic()
+    info = started.args[0]
+    assert info.run_dir.parent == tmp_path and info.total_steps == 20_000
+    assert torch.get_num_threads() == 1  # the GUI thread leaves the other core to training
+    with pytest.raises(RuntimeError):
+        session.start(request)  # one run at a time
+    qtbot.waitUntil(lambda: sum(len(b) for b in batches) >= 10, timeout=15_000)
+    t0 = time.monotonic()
+    with qtbot.waitSignal(session.finished, timeout=5000) as finished:
+        session.stop()
+    assert time.monotonic() - t0 < 2.0
+    assert finished.args[0].event == "stopped"
+    # bounded rate: at most one batch per 50 ms (+ the final one), however fast the steps
+    elapsed = time.monotonic() - t_start
+    assert len(batches) <= elapsed / 0.05 + 2
+    assert sum(len(b) for b in batches) > len(batches)  # several events per signal
+    assert not session.active and live_threads() == []
+
+
+def test_cadence_and_eta():
+    assert choose_cadence(torch.device("cpu"), 400) == {"log_every": 1, "snapshot_every": 50, "checkpoint_every": 0}
+    assert choose_cadence(torch.device("cuda"), 5000)["checkpoint_every"] == 2000
+    assert format_eta(75) == "1:15" and format_eta(3725) == "1:02:05" and format_eta(float("inf")) == "–"
+
+
+def test_leak_guard_sees_a_running_training_thread(qtbot, dataset_factory, tmp_path):
+    """What the autouse no_thread_leaks fixture relies on: a live run is reported. Also: the
+    loader's download progress reaches the GUI thread."""
+    session = TrainingSession(dataset_factory)
+    progress: list[tuple[int, int]] = []
+    session.download_progress.connect(lambda done, total: progress.append((done, total)))
+    with qtbot.waitSignal(session.started, timeout=10_000):
+        session.start(TrainRequest("ae", "tiny", None, {"latent_dim": 2, "hidden": 8},
+                                   TrainConfig(epochs=1000, batch_size=50, device="cpu"), runs_root=tmp_path))
+    assert any("training ae on tiny" in t for t in live_threads())
+    assert progress == [(50, 100), (100, 100)]
+    session.stop()
+    assert session.wait(2000)
+    assert live_threads() == []

@@ -1,0 +1,85 @@
+"""How background jobs and the Explore panels reach the model, and what it can be fed.
+
+Jobs never touch ``ModelState.model``: the decoder reads it on the GUI thread and training
+snapshots write it. A job gets its own deep copy taken under the state's lock
+(:func:`snapshot_model`; these models are a few MB at most, a copy is milliseconds), so it
+may run for seconds without blocking slider decodes or seeing half of a weight update.
+
+Beside it: whether a model can encode or read a dataset's test images (and why not), one
+decode on the GUI thread, the conversion to a displayable array, and the parsing of the
+test-image indices a person types.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+
+from models.families.base import LatentModel
+from models.io.images import to_uint8
+
+from .state import ModelState
+
+
+def snapshot_model(model_state: ModelState) -> LatentModel | None:
+    """A private CPU eval copy of the current model for a background job."""
+    with model_state.lock:
+        model = model_state.model
+        return None if model is None else copy.deepcopy(model).cpu().eval()
+
+
+def has_encoder(model: LatentModel | None) -> bool:
+    return model is not None and model.latent_spec.has_encoder
+
+
+def dataset_problem(model: LatentModel | None, dataset: Any) -> str | None:
+    """Why the model can't be fed this dataset's test images, or None when it can."""
+    if model is None:
+        return "Open or train a model first."
+    if dataset is None:
+        return "Load a dataset (train a model or open a checkpoint with its dataset) to use test images."
+    ds_shape, m_shape = tuple(dataset.test.image_shape), tuple(model.config.image_shape)
+    if ds_shape != m_shape:
+        return f"The dataset's images are {ds_shape} but the model reads {m_shape}."
+    return None
+
+
+@torch.no_grad()
+def decode_one(model_state: ModelState, flat: np.ndarray) -> np.ndarray | None:
+    """Decode one latent on the calling (GUI) thread -> (H, W[, C]) uint8; small images
+    decode in well under a millisecond, like the main view's own decodes."""
+    with model_state.lock:
+        model = model_state.model
+        if model is None or np.asarray(flat).shape[0] != model.latent_spec.input_dim:
+            return None
+        x = model.decode(torch.as_tensor(np.asarray(flat, np.float32))[None]).float().clamp(0, 1)
+    return to_display(x[0])
+
+
+def to_display(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    """(C, H, W) floats in [0, 1] -> fresh uint8 (H, W) or (H, W, C)."""
+    a = to_uint8(image[None])[0]  # (H, W, C)
+    return a[..., 0].copy() if a.shape[2] == 1 else np.ascontiguousarray(a)
+
+
+def parse_indices(text: str, limit: int) -> list[int]:
+    """"0, 3, 10-12" -> [0, 3, 10, 11, 12]; ValueError naming the bad part."""
+    out: list[int] = []
+    for part in text.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if "-" in part:
+                a, b = part.split("-", 1)
+                out.extend(range(int(a), int(b) + 1))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise ValueError(f"{part!r} is not an index or a range like 3-7") from None
+    for i in out:
+        if not 0 <= i < limit:
+            raise ValueError(f"index {i} is out of range: the test set has images 0..{limit - 1}")
+    return out
