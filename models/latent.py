@@ -21,7 +21,8 @@ class LatentSpec:
     z_dim: int
     #: the range the GUI offers for each z slider
     z_range: tuple[float, float] = (-3.0, 3.0)
-    #: "normal" or "uniform": what `sample` draws z from
+    #: "normal", "uniform" (what `sample` draws z from) or a family's own ("mixture": the
+    #: AAE draws it in its ``sample_latents``)
     prior: str = "normal"
     #: size of each categorical code (InfoGAN: (10,))
     categorical: tuple[int, ...] = ()
@@ -66,9 +67,12 @@ class LatentSpec:
     def sample(
         self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu", truncation: float | None = None
     ) -> torch.Tensor:
-        """Draw n flat vectors from the prior (categoricals uniform, codes uniform(-1, 1)).
+        """Draw n flat vectors from the spec's prior (categoricals uniform, codes uniform(-1, 1)).
 
-        ``truncation`` clamps |z| (the truncation trick) for the GUI's GAN controls.
+        The spec-level primitive behind ``LatentModel.sample_latents``: draw through the
+        model, which knows priors a spec cannot describe (the AAE's mixture reads as
+        ``prior="mixture"`` here and would be drawn as N(0, I)). ``truncation`` clamps |z|
+        (the truncation trick) for the GUI's GAN controls.
         """
         device = torch.device(device)
         gen_device = generator.device if generator is not None else device

@@ -9,7 +9,7 @@ from typing import Any
 
 from .errors import CLIError
 from .flags import add_allow_pickle_flag, add_device_flag
-from .inputs import load_data, load_run, recorded_data_dir
+from .inputs import load_model_data, load_run
 from .output import jsonable, print_readable
 from .progress import scoring_classifier
 
@@ -35,20 +35,20 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from models.metrics.report import evaluate_model
+    from models.runs.opening import dataset_request
 
     ckpt = load_run(args, args.device)
     model = ckpt.model
     name = args.dataset or ckpt.train_state.get("dataset")
     if not name:
         raise CLIError("this checkpoint does not record its dataset; pass --dataset")
-    c, h, w = model.config.image_shape
-    data_dir = args.data_dir or (recorded_data_dir(ckpt.train_state) if name == ckpt.train_state.get("dataset") else None)
-    dataset = load_data(name, data_dir, h, c, args.no_download, quiet=args.json).to(model.device)
+    request = dataset_request(model, ckpt.train_state, name=args.dataset, data_dir=args.data_dir)
+    dataset = load_model_data(model, request, args.no_download, quiet=args.json).to(model.device)
     torch.manual_seed(args.seed)
     try:
         result = evaluate_model(model, dataset, n=args.n, seed=args.seed,
                                 classifier=lambda: scoring_classifier(dataset, model.device))
-    except ValueError as e:  # a shape the dataset lacks, --n 0 for a generator
+    except ValueError as e:  # --n 0 for a generator
         raise CLIError(str(e)) from e
     result = {"family": result.pop("family"), "dataset": result.pop("dataset"), "step": ckpt.train_state.get("step"), **result}
     result = jsonable(result)

@@ -1,8 +1,7 @@
-"""What the commands read: a run's checkpoint, a dataset, and the data folder a run recorded."""
+"""What the commands read: a run's checkpoint, a dataset, and a model's own data."""
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +21,16 @@ def load_data(name: str, data_dir: Path | None, image_size: int | None, channels
     """The dataset, with download progress on stderr unless ``quiet``; never downloads when
     ``no_download`` or the environment sets LATENT_EXPLORER_NO_DOWNLOAD=1."""
     from models.data import load_dataset
+    from models.runs.opening import downloads_allowed
 
     progress = None if quiet else download_progress()
-    no_download = no_download or os.environ.get("LATENT_EXPLORER_NO_DOWNLOAD") == "1"
-    return load_dataset(name, data_dir, download=not no_download, progress=progress, image_size=image_size, channels=channels)
+    return load_dataset(name, data_dir, download=downloads_allowed(not no_download), progress=progress,
+                        image_size=image_size, channels=channels)
 
 
-def recorded_data_dir(train_state: dict) -> Path | None:
-    """The folder a run's data came from, where its checkpoint records one."""
-    recorded = train_state.get("data_dir")
-    return Path(recorded) if recorded else None
+def load_model_data(model: Any, request: Any, no_download: bool, quiet: bool) -> Any:
+    """The dataset of ``request`` (a models.runs.opening.DatasetRequest) checked to fit
+    ``model``, with download progress on stderr unless ``quiet``."""
+    from models.runs.opening import load_model_dataset
+
+    return load_model_dataset(model, request, download=not no_download, progress=None if quiet else download_progress())

@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import CLIError
 from .flags import add_device_flag, add_model_flags, family_fields
-from .inputs import load_data, recorded_data_dir
+from .inputs import load_data, load_model_data
 from .progress import TrainingProgress, scoring_classifier
 
 #: training settings a resumed run keeps unless the command line gives them. Not its length
@@ -74,53 +74,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, device: Any, rank: int, world: int) -> int:
-    import torch
-
-    from models.families.registry import build_model, config_class
     from models.runs.run_dir import RunDir
-    from models.training.loop import TrainConfig, TrainControl, resume_point, train
+    from models.training.loop import TrainConfig, TrainControl, train
     from models.training.device import device_description
 
     overrides = {name: getattr(args, name) for name in family_fields() if getattr(args, name, None) is not None}
-    start_step, start_epoch, optimizer_state, previous_cfg = 0, None, None, {}
     if args.resume is not None:
-        from models.runs.checkpoint import load_checkpoint
-
-        ema = overrides.pop("ema", None)  # the one model flag a continued run may change: it never alters training
-        if overrides or args.model:
-            raise CLIError("--resume continues the run's own model: drop --model and the model flags (only --ema may change)")
-        resumed = RunDir(args.resume)
-        ckpt = load_checkpoint(resumed.latest if resumed.latest.exists() else args.resume)
-        model = ckpt.model
-        start_step, start_epoch = resume_point(ckpt.train_state)
-        if ema is not None:
-            if not hasattr(model, "set_ema"):
-                raise CLIError(f"--ema applies to the GAN families, not {model.family}")
-            model.set_ema(ema)
-        optimizer_state = ckpt.optimizer_state
-        previous_cfg = ckpt.train_state.get("train_config") or {}
-        args.model = model.family
-        if args.dataset in (None, ckpt.train_state.get("dataset")):
-            args.data_dir = args.data_dir or recorded_data_dir(ckpt.train_state)
-        args.dataset = args.dataset or ckpt.train_state.get("dataset")
-        args.out = args.out or resumed.path
-        c, h, _ = model.config.image_shape
-        args.image_size, args.channels = args.image_size or h, c
-    elif not args.model:
-        raise CLIError("give --model (or --resume RUN_DIR)")
-    if args.out is None:
-        raise CLIError("give --out RUN_DIR")
-    dataset = load_data(args.dataset or "shapes", args.data_dir, args.image_size, args.channels, args.no_download,
-                        quiet=False)
-    if args.resume is None:
-        known = {f.name for f in dataclasses.fields(config_class(args.model))}
-        ignored = sorted(set(overrides) - known)
-        if ignored:
-            raise CLIError(f"--{ignored[0].replace('_', '-')} does not apply to {args.model}")
-        torch.manual_seed(args.seed)
-        model = build_model(args.model, image_shape=tuple(dataset.image_shape), **overrides)
-    elif tuple(dataset.image_shape) != tuple(model.config.image_shape):
-        raise CLIError(f"the run's model works on {tuple(model.config.image_shape)} images, {dataset.name} has {tuple(dataset.image_shape)}")
+        model, dataset, plan = _resumed(args, overrides)
+        start_step, start_epoch, optimizer_state = plan.start_step, plan.start_epoch, plan.optimizer_state
+        previous_cfg = plan.previous_train_config
+    else:
+        model, dataset = _fresh(args, overrides)
+        start_step, start_epoch, optimizer_state, previous_cfg = 0, None, None, {}
     cfg = TrainConfig(
         epochs=args.epochs if args.epochs is not None else (None if args.steps else 10), steps=args.steps,
         device=str(device), seed=args.seed, fast=args.fast, lr_decay=args.lr_decay,
@@ -147,6 +112,47 @@ def _train(args: argparse.Namespace, device: Any, rank: int, world: int) -> int:
         progress.close()
         signal.signal(signal.SIGINT, previous)
     return 0
+
+
+def _resumed(args: argparse.Namespace, overrides: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """The model, dataset and plan that continue ``--resume`` (models.training.resume's
+    policy: into the run, or into ``--out`` for an older or loose checkpoint, which needs one)."""
+    from models.training.resume import plan_resume
+
+    ema = overrides.pop("ema", None)  # the one model flag a continued run may change: it never alters training
+    if overrides or args.model:
+        raise CLIError("--resume continues the run's own model: drop --model and the model flags (only --ema may change)")
+    plan = plan_resume(args.resume, args.out, dataset=args.dataset, data_dir=args.data_dir, default_dataset="shapes")
+    if plan.run_dir is None:
+        raise CLIError(f"{plan.reason}: give --out NEW_RUN_DIR for the continuation")
+    model = plan.model
+    if ema is not None:
+        if not hasattr(model, "set_ema"):
+            raise CLIError(f"--ema applies to the GAN families, not {model.family}")
+        model.set_ema(ema)
+    args.model, args.out = model.family, plan.run_dir
+    request = plan.dataset if args.image_size is None else dataclasses.replace(plan.dataset, image_size=args.image_size)
+    return model, load_model_data(model, request, args.no_download, quiet=False), plan
+
+
+def _fresh(args: argparse.Namespace, overrides: dict[str, Any]) -> tuple[Any, Any]:
+    """A new model of ``--model`` with the given flags, built for the dataset's images."""
+    import torch
+
+    from models.families.registry import build_model, config_class
+
+    if not args.model:
+        raise CLIError("give --model (or --resume RUN_DIR)")
+    if args.out is None:
+        raise CLIError("give --out RUN_DIR")
+    dataset = load_data(args.dataset or "shapes", args.data_dir, args.image_size, args.channels, args.no_download,
+                        quiet=False)
+    known = {f.name for f in dataclasses.fields(config_class(args.model))}
+    ignored = sorted(set(overrides) - known)
+    if ignored:
+        raise CLIError(f"--{ignored[0].replace('_', '-')} does not apply to {args.model}")
+    torch.manual_seed(args.seed)
+    return build_model(args.model, image_shape=tuple(dataset.image_shape), **overrides), dataset
 
 
 def _continued_settings(args: argparse.Namespace, previous: dict) -> dict:

@@ -8,7 +8,7 @@ from typing import Any
 
 from .errors import CLIError
 from .flags import add_allow_pickle_flag
-from .inputs import load_data, load_run, recorded_data_dir
+from .inputs import load_model_data, load_run
 
 
 def add_parser(sub: Any) -> None:
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             raise CLIError(f"--dims must be comma-separated integers, got {args.dims!r}") from None
     else:
-        dims = _dims_by_kl(model, ckpt.train_state.get("dataset"), args.data_dir or recorded_data_dir(ckpt.train_state))
+        dims = _dims_by_kl(model, ckpt.train_state, args.data_dir)
     if args.out.suffix.lower() != ".png":
         raise CLIError("--out must be a .png file")
     image = traversal.traversal_grid(model, dims=dims, steps=args.steps, value_range=args.range, seed=args.seed)
@@ -47,18 +47,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dims_by_kl(model: Any, dataset_name: str | None, data_dir: Path | None) -> list[int] | None:
-    """VAE dims ordered by mean KL (most informative first) when the data is at hand
-    offline; None (all dims in order) otherwise."""
-    from models.families.vae import VAE
+def _dims_by_kl(model: Any, train_state: dict, data_dir: Path | None) -> list[int] | None:
+    """Dims ordered by mean KL (most informative first) for a model that has a per-dimension
+    KL, when its data is at hand offline; None (all dims in order) otherwise."""
+    from models.metrics.kl import has_kl, kl_per_dimension
+    from models.runs.opening import dataset_request
 
-    if not isinstance(model, VAE) or not dataset_name:
+    if not has_kl(model) or not train_state.get("dataset"):
         return None
     try:
-        c, h, _ = model.config.image_shape
-        data = load_data(dataset_name, data_dir, h, c, no_download=True, quiet=True)
+        data = load_model_data(model, dataset_request(model, train_state, data_dir=data_dir), no_download=True, quiet=True)
     except Exception:  # no data offline: fall back to the plain order rather than fail
         return None
-    from models.metrics.report import kl_per_dimension
-
     return [int(i) for i in kl_per_dimension(model, data.test).argsort(descending=True)]

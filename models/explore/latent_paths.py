@@ -327,8 +327,8 @@ def path_from_keyframes(model: LatentModel, keyframes: Sequence[Vector] | np.nda
 def random_path(model: LatentModel, k: int, kind: str = "slerp", seed: int = 0,
                 checkpoint: str | Path | None = None) -> LatentPath:
     """``k`` keyframes drawn from the prior with a seeded CPU generator (same seed, same
-    path on any device). Models with their own prior sampler (the mixture AAE) use it
-    for z; everything else goes through ``latent_spec.sample``."""
+    path on any device), through ``model.sample_latents`` (so the mixture AAE's keyframes
+    come from its mixture)."""
     if k < 1:
         raise ValueError(f"a path needs at least one keyframe, got {k}")
     flat = model.sample_latents(k, generator=torch.Generator().manual_seed(seed), device="cpu").float()

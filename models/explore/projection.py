@@ -8,7 +8,7 @@ non-convex, so several random restarts run side by side as one batch (Adam is
 elementwise and the restarts' losses are summed, so this equals independent runs) and
 the best is kept. Encoder models start restart 0 from ``encode(image)`` and refine it
 (an encoder's guess is good but not a minimiser of the pixel error); further restarts
-start from the prior.
+start from the model's prior (``model.sample_latents``: the AAE's mixture, not N(0, I)).
 
 The result is always a valid flat latent: categorical blocks end as the hard one-hot of
 their argmax and continuous codes clamped to the spec's range.
@@ -77,7 +77,7 @@ def project(
     R = restarts
 
     # -- initial values (on the CPU generator so a seed means the same on any device) ----
-    init = spec.sample(R, generator=gen)
+    init = model.sample_latents(R, generator=gen, device="cpu")
     z0, blocks0, codes0 = spec.split(init)
     z0 = z0.clone()
     if spec.has_encoder:

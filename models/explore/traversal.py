@@ -12,10 +12,12 @@ from models.explore.latent_paths import Vector
 from models.explore.render import decode_batched
 from models.families.base import LatentModel
 from models.io.images import grid
-from models.latent import LatentSpec
 
 
-def _origin_or_sample(spec: LatentSpec, seed: int | None, around: Vector | None) -> torch.Tensor:
+def _origin_or_sample(model: LatentModel, seed: int | None, around: Vector | None) -> torch.Tensor:
+    """The point a traversal sweeps around: ``around`` when given, else a draw from the
+    model's prior with ``seed``, else the origin."""
+    spec = model.latent_spec
     if around is not None:
         a = torch.as_tensor(np.asarray(around.detach().cpu() if isinstance(around, torch.Tensor) else around, np.float32))
         if a.shape != (spec.input_dim,):
@@ -23,7 +25,7 @@ def _origin_or_sample(spec: LatentSpec, seed: int | None, around: Vector | None)
         return a
     if seed is None:
         return spec.zeros(1)[0]
-    return spec.sample(1, generator=torch.Generator().manual_seed(seed))[0]
+    return model.sample_latents(1, generator=torch.Generator().manual_seed(seed))[0]
 
 
 def dimension_influence(model: LatentModel, value_range: float | None = None, around: Vector | None = None) -> torch.Tensor:
@@ -33,7 +35,7 @@ def dimension_influence(model: LatentModel, value_range: float | None = None, ar
     batch of 2 * z_dim decodes."""
     spec = model.latent_spec
     r = float(value_range) if value_range is not None else float(spec.z_range[1])
-    base = _origin_or_sample(spec, None, around)
+    base = _origin_or_sample(model, None, around)
     flat = base.repeat(2 * spec.z_dim, 1)
     dims = torch.arange(spec.z_dim)
     flat[2 * dims, dims] = -r
@@ -67,7 +69,7 @@ def traversal_latents(model: LatentModel, dims: Sequence[int] | None = None, ste
     r = float(value_range) if value_range is not None else float(spec.z_range[1])
     if not r > 0:
         raise ValueError(f"the traversal range must be positive, got {r}")
-    base = _origin_or_sample(spec, seed, around)
+    base = _origin_or_sample(model, seed, around)
     values = torch.linspace(-r, r, steps)
     flat = base.repeat(len(dims) * steps, 1)
     for i, d in enumerate(dims):
@@ -94,10 +96,10 @@ def infogan_latents(model: LatentModel, code: int = 0, steps: int = 10, seed: in
     if spec.continuous:
         if not 0 <= code < spec.continuous:
             raise ValueError(f"continuous code {code} is out of range: {model.family} has codes 0..{spec.continuous - 1}")
-        z = torch.randn(1, spec.z_dim, generator=gen).expand(n, -1)
+        z = spec.split(model.sample_latents(1, generator=gen))[0].expand(n, -1)
         codes[:, code] = torch.linspace(*spec.continuous_range, steps).repeat(rows)
     else:
-        z = torch.randn(steps, spec.z_dim, generator=gen).repeat(rows, 1)
+        z = spec.split(model.sample_latents(steps, generator=gen))[0].repeat(rows, 1)
     return spec.compose(z.clone(), cats, codes)
 
 
@@ -114,7 +116,7 @@ def traversal_grid(model: LatentModel, dims: Sequence[int] | None = None, steps:
                    around: Vector | None = None) -> np.ndarray:
     """The traversal figure as one (H, W, C) uint8 image: a row per dimension, ``steps``
     columns. Rows follow ``dims`` as given (pass dims sorted by
-    :func:`models.metrics.report.kl_per_dimension` for "most active first")."""
+    :func:`models.metrics.kl.kl_per_dimension` for "most active first")."""
     flat, ncol = traversal_latents(model, dims, steps, value_range, seed, around)
     return grid(decode_batched(model, flat), ncol=ncol)
 

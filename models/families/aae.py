@@ -24,8 +24,9 @@ Priors (``prior``), all sampled on the device:
   k has mean ``(R cos 2pi k/10, R sin 2pi k/10, 0, ..., 0)`` with R = ``mixture_radius``,
   std ``mixture_std`` in the first two dims and 1 in the others (a standard normal
   there). With D = 1 the 10 means are evenly spaced on [-R, R]. The latent spec reports
-  ``prior="mixture"``; LatentSpec.sample would draw N(0, I) for it, so draw through the
-  model (``sample_latents`` / ``sample``), which uses the actual mixture.
+  ``prior="mixture"``, which LatentSpec.sample cannot draw (it would give N(0, I)):
+  ``sample_latents`` is overridden with the actual mixture, and every caller draws
+  through it.
 
 ``validation_terms`` (and so the validation total / test loss) is the reconstruction
 term only. The paper trained with SGD + momentum; this uses Adam (what most
@@ -133,12 +134,14 @@ class AdversarialAE(AutoEncoder):
         z_range = (-1.0, 1.0) if self.config.prior == "uniform" else (-3.0, 3.0)
         return LatentSpec(z_dim=self.config.latent_dim, z_range=z_range, prior=self.config.prior, has_encoder=True)
 
-    def sample_prior(self, n: int, generator: torch.Generator | None = None, device: torch.device | str | None = None) -> torch.Tensor:
-        """n codes from the declared prior, shape (n, latent_dim)."""
+    def sample_latents(self, n: int, generator: torch.Generator | None = None, device: torch.device | str | None = None,
+                       truncation: float | None = None) -> torch.Tensor:
+        """n codes from the declared prior, shape (n, latent_dim), on ``device`` (default: the
+        CPU); the mixture is drawn here, normal and uniform by the latent spec."""
         cfg = self.config
-        device = torch.device(device) if device is not None else self.mixture_means.device
+        device = torch.device(device) if device is not None else torch.device("cpu")
         if cfg.prior != "mixture":  # normal / uniform: exactly what the latent spec declares
-            return self.latent_spec.sample(n, generator=generator, device=device)
+            return self.latent_spec.sample(n, generator=generator, device=device, truncation=truncation)
         gen_device = generator.device if generator is not None else device
         d = cfg.latent_dim
         comp = torch.randint(cfg.mixture_components, (n,), generator=generator, device=gen_device)
@@ -146,12 +149,9 @@ class AdversarialAE(AutoEncoder):
         std = torch.ones(d, device=gen_device)
         std[: min(d, 2)] = cfg.mixture_std
         z = self.mixture_means.to(gen_device)[comp] + z * std
+        if truncation is not None:
+            z = z.clamp(-truncation, truncation)
         return z.to(device)
-
-    def sample_latents(self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu",
-                       truncation: float | None = None) -> torch.Tensor:
-        z = self.sample_prior(n, generator, device)
-        return z.clamp(-truncation, truncation) if truncation is not None else z
 
     # -- training -----------------------------------------------------------------------
     def ae_params(self) -> list[nn.Parameter]:
@@ -188,7 +188,7 @@ class AdversarialAE(AutoEncoder):
         recon + adv_weight * (-log D(q(x))) in one update."""
         opt_ae, opt_d = optimizers["autoencoder"], optimizers["discriminator"]
         z = self.encode(batch)
-        z_prior = self.sample_prior(z.shape[0], device=z.device)
+        z_prior = self.sample_latents(z.shape[0], device=z.device)
         d_loss, _, _ = discriminator_step(self.discriminator, opt_d, z_prior, z)  # z detached inside
 
         opt_ae.zero_grad(set_to_none=True)
@@ -214,7 +214,7 @@ class AdversarialAE(AutoEncoder):
 
         # 2a. regularisation phase, discriminator: prior samples -> 1, codes -> 0
         z = self.encode(batch)
-        z_prior = self.sample_prior(z.shape[0], device=z.device)
+        z_prior = self.sample_latents(z.shape[0], device=z.device)
         d_loss, _, _ = discriminator_step(self.discriminator, opt_d, z_prior, z)
 
         # 2b. regularisation phase, encoder as generator: fool the discriminator

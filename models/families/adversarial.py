@@ -173,10 +173,6 @@ class AdversarialModel(LatentModel):
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         return from_tanh_range(self.sampling_generator(latent))
 
-    def sample_latent(self, n: int, device: torch.device) -> torch.Tensor:
-        """Training-time latents from the prior, drawn on the device (no host sync)."""
-        return self.latent_spec.sample(n, device=device)
-
     def generator_params(self) -> list[nn.Parameter]:
         return list(self.generator.parameters())
 
@@ -203,7 +199,7 @@ class AdversarialModel(LatentModel):
     def loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         """The GAN terms without updating anything (real batch vs. fresh fakes)."""
         real = to_tanh_range(batch)
-        fake = self.generator(self.sample_latent(batch.shape[0], batch.device))
+        fake = self.generator(self.sample_latents(batch.shape[0], device=batch.device))
         real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
         d_loss, g_loss = discriminator_bce(real_logits, fake_logits), generator_bce(fake_logits)
         return {"d_loss": d_loss, "g_loss": g_loss, "d_real": torch.sigmoid(real_logits).mean(), "d_fake": torch.sigmoid(fake_logits).mean()}
@@ -211,7 +207,7 @@ class AdversarialModel(LatentModel):
     def training_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
         opt_d, opt_g = optimizers["discriminator"], optimizers["generator"]
         real = to_tanh_range(batch)
-        fake = self.generator(self.sample_latent(batch.shape[0], batch.device))
+        fake = self.generator(self.sample_latents(batch.shape[0], device=batch.device))
 
         # 1. discriminator: real -> 1, fake -> 0
         d_loss, real_logits, fake_logits = discriminator_step(self.discriminator, opt_d, real, fake)

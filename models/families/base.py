@@ -9,7 +9,10 @@ The training loop talks to models only through this interface:
 * ``training_step(batch, optimizers) -> dict[str, Tensor]`` one optimisation step (the
   default backpropagates ``loss(batch)["total"]``; adversarial families override it).
 
-and the explorer only through ``latent_spec``, ``encode``, ``decode`` and ``sample``.
+and the explorer only through ``latent_spec``, ``encode``, ``decode`` and
+``sample_latents`` (every random latent is drawn there, so a family with its own prior, the
+mixture AAE, is sampled from that prior everywhere), plus the capability flags
+``has_prior`` and ``has_kl``.
 """
 from __future__ import annotations
 
@@ -80,6 +83,9 @@ class LatentModel(nn.Module):
     #: whether ``sample`` draws from a prior the model was trained to match (every family
     #: but the plain autoencoder, whose codes follow no declared distribution)
     has_prior: ClassVar[bool] = True
+    #: whether the encoder gives a Gaussian posterior per latent dimension (``encode_stats``
+    #: -> mu, logvar), so each dimension has a KL to the prior (the VAE families)
+    has_kl: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -102,12 +108,15 @@ class LatentModel(nn.Module):
         """Flat latent (B, input_dim) -> images (B, C, H, W) in [0, 1]."""
         raise NotImplementedError
 
-    def sample_latents(self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu",
+    def sample_latents(self, n: int, generator: torch.Generator | None = None, device: torch.device | str | None = None,
                        truncation: float | None = None) -> torch.Tensor:
-        """n flat latents from the model's prior, shape (n, input_dim). The latent spec's
-        prior unless the family has its own sampler (the mixture AAE): everything that draws
-        "a random point" (Random, paths, `sample`, previews) goes through here."""
-        return self.latent_spec.sample(n, generator=generator, device=device, truncation=truncation)
+        """n flat latents from the model's prior, shape (n, input_dim), on ``device`` (default:
+        the CPU). The one way to draw "a random point": previews, Random, paths, traversal
+        origins, projection restarts, sample scores and GAN training all come here. The base
+        draws from the latent spec's prior; a family with a prior the spec cannot express
+        (the AAE's mixture) overrides this. ``truncation`` clamps |z| (the truncation trick)."""
+        return self.latent_spec.sample(n, generator=generator, device=device if device is not None else "cpu",
+                                       truncation=truncation)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, truncation: float | None = None) -> torch.Tensor:

@@ -112,7 +112,7 @@ class InfoGAN(AdversarialModel):
         spec = self.latent_spec
         rows = spec.categorical[0] if spec.categorical else 1
         cols = self.preview_columns()
-        z = torch.randn(1, spec.z_dim, generator=generator, device=generator.device).expand(rows * cols, -1).clone().cpu()
+        z = spec.split(self.sample_latents(1, generator, device=generator.device))[0].expand(rows * cols, -1).clone().cpu()
         cats = None
         if spec.categorical:
             cats = torch.zeros(rows * cols, len(spec.categorical), dtype=torch.long)
@@ -176,13 +176,13 @@ class InfoGAN(AdversarialModel):
     def _draw(self, n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Flat latents from the training prior, with the category indices and codes."""
         spec = self.latent_spec
-        z = torch.randn(n, spec.z_dim, device=device)
+        latent = self.sample_latents(n, device=device)
+        _, blocks, codes = spec.split(latent)
         if spec.categorical:
-            cats = torch.stack([torch.randint(k, (n,), device=device) for k in spec.categorical], dim=1)
+            cats = torch.stack([b.argmax(1) for b in blocks], dim=1)
         else:
             cats = torch.zeros(n, 0, dtype=torch.long, device=device)
-        codes = torch.rand(n, spec.continuous, device=device) * 2 - 1
-        return spec.compose(z, cats if spec.categorical else None, codes if spec.continuous else None), cats, codes
+        return latent, cats, codes
 
     def _mutual_info(self, info_cat: torch.Tensor) -> torch.Tensor:
         return sum(math.log(k) for k in self.config.categorical) - info_cat

@@ -91,6 +91,7 @@ class VAE(AutoEncoder):
     family = "vae"
     Config = VAEConfig
     has_prior = True
+    has_kl = True
 
     def _encoder_outputs(self) -> int:
         return 2 * self.config.latent_dim  # mean and log-variance

@@ -127,7 +127,7 @@ class WGANGP(AdversarialModel):
     def loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         real = to_tanh_range(batch)
         with torch.enable_grad():  # the penalty needs input gradients even under no_grad
-            fake = self.generator(self.sample_latent(batch.shape[0], batch.device))
+            fake = self.generator(self.sample_latents(batch.shape[0], device=batch.device))
             d_real, d_fake = self.discriminator(real).mean(), self.discriminator(fake).mean()
             gp = self.gradient_penalty(real, fake.detach())
         w = d_real - d_fake
@@ -141,7 +141,7 @@ class WGANGP(AdversarialModel):
         sums = {"critic_loss": 0.0, "gradient_penalty": 0.0, "wasserstein": 0.0}
         for real in chunks:
             with torch.no_grad():
-                fake = self.generator(self.sample_latent(m, batch.device))
+                fake = self.generator(self.sample_latents(m, device=batch.device))
             opt_c.zero_grad(set_to_none=True)
             w = self.discriminator(real).mean() - self.discriminator(fake).mean()
             gp = self.gradient_penalty(real, fake)
@@ -153,7 +153,7 @@ class WGANGP(AdversarialModel):
             sums["wasserstein"] = sums["wasserstein"] + w.detach()
 
         opt_g.zero_grad(set_to_none=True)
-        g_loss = -self.discriminator(self.generator(self.sample_latent(m, batch.device))).mean()
+        g_loss = -self.discriminator(self.generator(self.sample_latents(m, device=batch.device))).mean()
         g_loss.backward()
         opt_g.step()
         opt_c.zero_grad(set_to_none=True)

@@ -40,6 +40,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as st_save
 from torch import nn
 
+from models.cancel import Cancelled, CancelToken, raise_if_cancelled  # noqa: F401 - Cancelled: what cancel raises
 from models.data.base import Dataset, Split
 from models.io.atomic import atomic_write_bytes
 from models.io.cache import default_cache_dir
@@ -228,11 +229,15 @@ def train_classifier(
     seed: int = 0,
     progress: Progress | None = None,
     max_steps: int | None | str = "auto",
+    cancel: CancelToken = None,
 ) -> Classifier:
     """Train on ``dataset.train`` (Adam with its rate decayed linearly to 0 over the run;
     shuffled mini-batches drawn on the device, no DataLoader) and measure accuracy on
     ``dataset.test``. Seeded, and leaves the global RNG state as it found it. ``max_steps``
-    caps the run on big datasets ("auto": :func:`step_cap`; None: no cap)."""
+    caps the run on big datasets ("auto": :func:`step_cap`; None: no cap).
+
+    ``progress(done, total)`` after every optimizer step; ``cancel`` (see
+    :mod:`models.cancel`) is checked before every step and raises :class:`Cancelled`."""
     device = torch.device(device)
     num_classes = _num_classes(dataset)
     train = dataset.train.to(device)
@@ -257,6 +262,7 @@ def train_classifier(
             for a in range(0, n, batch_size):
                 if step == total:
                     break
+                raise_if_cancelled(cancel)
                 idx = order[a : a + batch_size]
                 loss = F.cross_entropy(clf(train.batch(idx)), labels[idx])
                 opt.zero_grad(set_to_none=True)
@@ -294,9 +300,16 @@ def get_classifier(
     *,
     retrain: bool = False,
     batch_size: int = 128,
+    cancel: CancelToken = None,
 ) -> Classifier:
     """The dataset's classifier: from the cache when it holds a readable one, otherwise
     trained now (``epochs`` of Adam) and cached.
+
+    Progress and cancellation, the one contract every caller uses: ``progress(done, total)``
+    reports the training's optimizer steps (never called for a cached classifier);
+    ``cancel`` (a ``threading.Event`` or a function returning True to stop, see
+    :mod:`models.cancel`) is checked between steps and raises :class:`Cancelled`, and a
+    cancelled training caches nothing.
 
     ``device`` None or "auto" picks the best available. The cache is keyed by dataset name,
     image shape and :data:`VERSION`, not by ``epochs``: a cached classifier is reused as is
@@ -312,7 +325,7 @@ def get_classifier(
         if clf is not None:
             return clf
     t0 = time.perf_counter()
-    clf = train_classifier(dataset, device, epochs=epochs, batch_size=batch_size, progress=progress)
+    clf = train_classifier(dataset, device, epochs=epochs, batch_size=batch_size, progress=progress, cancel=cancel)
     try:
         save_classifier(clf, path, {"epochs": epochs, "batch_size": batch_size, "train_seconds": round(time.perf_counter() - t0, 1)})
         clf.path = path

@@ -1,24 +1,35 @@
-"""Held-out metrics (``latent-explorer eval`` and the window's Evaluate): reconstruction
-figures for the encoder families, and :func:`evaluate_model`, which picks every figure that
-fits a family.
+"""The figures every front door shows: ``latent-explorer eval`` and the window's Evaluate
+(:func:`evaluate_model`), and the window's Compare table (:func:`compare_models`, a
+:func:`comparison_row` per model), all computed here.
 
+:func:`evaluate_reconstruction` gives the encoder families' held-out figures.
 ``test_loss`` is exactly the classic PyTorch VAE example's metric: over the test set,
 the mean of (binary cross-entropy on grey levels, summed over pixels, with z sampled by
 the reparameterisation) + KL, in nats.
+
+Long work takes the engine's one cancellation token (:mod:`models.cancel`): ``cancel`` is
+checked between phases and inside the classifier's first training, and raises
+``Cancelled``; ``progress(done, total)`` reports that training's steps.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
-from models.families.base import LatentModel
+from models.cancel import Cancelled, CancelToken, cancel_requested, raise_if_cancelled
 from models.data.base import Dataset, Split
-from models.families.vae import VAE, gaussian_kl
+from models.families.base import LatentModel
+from models.families.vae import gaussian_kl
+from models.metrics.kl import kl_per_dimension  # noqa: F401  # TEMP-REEXPORT
 
 if TYPE_CHECKING:  # the classifier module imports training: loaded only when scoring
     from models.metrics.classifier import Classifier
+    from models.metrics.sample_quality import SampleScorer
+
+#: ``progress(done, total)``
+Progress = Callable[[int, int], None]
 
 
 @torch.no_grad()
@@ -31,10 +42,10 @@ def evaluate_reconstruction(model: LatentModel, test: Split, batch_size: int = 1
     n = len(test)
     sums = {"recon_bce": 0.0, "recon_mse": 0.0, "kl": 0.0}
     mus = []
-    is_vae = isinstance(model, VAE)
+    gaussian = model.has_kl  # a posterior with a KL per dimension
     for a in range(0, n, batch_size):
         x = test.batch(torch.arange(a, min(n, a + batch_size), device=device))
-        if is_vae:
+        if gaussian:
             mu, logvar = model.encode_stats(x)
             z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
             sums["kl"] += float(gaussian_kl(mu, logvar).sum())
@@ -45,7 +56,7 @@ def evaluate_reconstruction(model: LatentModel, test: Split, batch_size: int = 1
         sums["recon_bce"] += float(F.binary_cross_entropy(mean, x, reduction="sum"))
         sums["recon_mse"] += float((mean - x).pow(2).sum())
     out = {k: v / n for k, v in sums.items()}
-    if is_vae:
+    if gaussian:
         out["test_loss"] = out["recon_bce"] + out["kl"]
         # a unit is active when its posterior mean varies across data (Burda et al. 2016)
         out["active_units"] = int((torch.cat(mus).var(0) > active_threshold).sum())
@@ -55,16 +66,8 @@ def evaluate_reconstruction(model: LatentModel, test: Split, batch_size: int = 1
     return out
 
 
-@torch.no_grad()
-def kl_per_dimension(model: VAE, test: Split, n: int = 2000) -> torch.Tensor:
-    """Mean KL of each latent dimension over ``n`` test images, shape (D,): which dims matter."""
-    model.eval()
-    x = test.batch(torch.arange(min(n, len(test)), device=model.device))
-    mu, logvar = model.encode_stats(x)
-    return gaussian_kl(mu, logvar).mean(0).cpu()
-
-
-#: samples scored by the dataset's classifier unless told otherwise (the issue's 10,000)
+#: samples scored by the dataset's classifier unless told otherwise: enough for a classifier
+#: FID whose sampling noise is small next to the gaps between models
 DEFAULT_SAMPLES = 10000
 
 
@@ -74,6 +77,9 @@ def evaluate_model(
     n: int | None = None,
     seed: int = 0,
     classifier: Callable[[], Classifier] | None = None,
+    *,
+    progress: Progress | None = None,
+    cancel: CancelToken = None,
 ) -> dict[str, Any]:
     """Every figure that fits the model's family (``latent-explorer eval`` and the window's
     Evaluate): reconstruction figures for encoder families (AAE: its ``test_loss`` is the
@@ -85,8 +91,11 @@ def evaluate_model(
     ``n`` None: 10,000 samples, except that an encoder family is scored only when the
     classifier is already cached (training one costs minutes on a CPU; ``sample_note`` says
     how to ask); 0 skips sample scores for encoder families. ``classifier()`` supplies the
-    classifier when needed (callers show its training progress); default: get_classifier.
-    Raises ValueError for a generator with ``n`` < 1 or an image shape the dataset lacks.
+    classifier when needed (callers show its training progress); default: get_classifier
+    on the model's device with ``progress`` and ``cancel``. ``cancel`` is also checked
+    between the phases (reconstruction, classifier, sample scores, code accuracy) and raises
+    ``Cancelled``. Raises ValueError for a generator with ``n`` < 1 or an image shape the
+    dataset lacks.
     """
     from models.metrics.classifier import cache_path, get_classifier
     from models.metrics.sample_quality import code_accuracy, evaluate_generator
@@ -98,6 +107,7 @@ def evaluate_model(
     encoder = model.latent_spec.has_encoder
     if encoder:
         result.update(evaluate_reconstruction(model, dataset.test, seed=seed))
+        raise_if_cancelled(cancel)
         if model.family == "aae":
             result["note"] = "AAE test_loss is the reconstruction term only (no KL: the prior is matched adversarially)"
             result["test_loss"] = result["recon_bce"]
@@ -114,13 +124,82 @@ def evaluate_model(
         result["sample_note"] = (f"no sample scores: the {dataset.name} classifier is not trained yet; "
                                  f"pass --n {DEFAULT_SAMPLES} to train it once (cached) and score prior samples")
         return result
-    clf = classifier() if classifier is not None else get_classifier(dataset, model.device)
+    clf = classifier() if classifier is not None else get_classifier(dataset, model.device, progress=progress,
+                                                                      cancel=cancel)
+    raise_if_cancelled(cancel)
     result.update(evaluate_generator(model, dataset, n=samples, seed=seed, classifier=clf))
     if encoder:
         result["sample_note"] = (f"classifier_fid, inception_score and class_coverage score {samples} images "
                                  "decoded from the prior (--n 0 skips them)")
     if model.latent_spec.categorical:
+        raise_if_cancelled(cancel)
         acc = code_accuracy(model, clf, seed=seed)
         result["code_accuracy"] = acc["accuracy"]
         result["code_mapping"] = acc.get("mapping")
     return result
+
+
+# -- Compare: one row of figures per model, on one scale ----------------------------------
+#: prior samples per model in a comparison (a few seconds per model on a CPU); FID falls with
+#: sample size, so these read higher than eval's 10,000-sample figures
+COMPARE_SAMPLES = 2000
+
+
+def comparison_scorer(dataset: Dataset, device: torch.device | str | None = None, *,
+                      progress: Progress | None = None, cancel: CancelToken = None) -> SampleScorer:
+    """What :func:`comparison_row` scores samples with: the dataset's classifier (cached, or
+    trained now with ``progress`` and ``cancel``; ``device`` None: the best available) and
+    the test set's features, computed once for every model. Raises ValueError for a dataset
+    without labels, ``Cancelled`` when cancelled during the classifier's training."""
+    from models.metrics.classifier import get_classifier
+    from models.metrics.sample_quality import SampleScorer
+
+    return SampleScorer(get_classifier(dataset, device, progress=progress, cancel=cancel), dataset.test)
+
+
+def comparison_row(model: LatentModel, dataset: Dataset, scorer: SampleScorer | None = None,
+                   n: int = COMPARE_SAMPLES) -> dict[str, float] | None:
+    """One model's row of the comparison, None when no figure fits it: reconstruction
+    metrics on the test set for encoder families (``mse``, ``bce``, ``ssim`` per pixel and
+    ``n`` images, see :mod:`models.metrics.reconstruction`) and, with a ``scorer`` and a
+    prior, the scores of ``n`` seeded prior samples (``inception_score``, ``sample_fid``:
+    the classifier FID, ``classes``: the class coverage). A model made for other images
+    than the dataset's gets None."""
+    from models.metrics.reconstruction import reconstruction_metrics
+
+    if tuple(model.config.image_shape) != tuple(dataset.image_shape):
+        return None
+    row: dict[str, float] = {}
+    if model.latent_spec.has_encoder:
+        row.update(reconstruction_metrics(model, dataset.test))
+    if scorer is not None and model.has_prior:
+        s = scorer(model, n=n)
+        row.update(inception_score=s["inception_score"], sample_fid=s["classifier_fid"], classes=s["class_coverage"])
+    return row or None
+
+
+def compare_models(models: Sequence[LatentModel], dataset: Dataset, *, sample_scores: bool = True,
+                   n: int = COMPARE_SAMPLES, device: torch.device | str | None = None,
+                   progress: Progress | None = None, classifier_progress: Progress | None = None,
+                   cancel: CancelToken = None) -> list[dict[str, float] | None]:
+    """A :func:`comparison_row` per model, in order. Sample scores when ``sample_scores``,
+    some model has a prior and the dataset has labels (else reconstruction figures only).
+
+    ``classifier_progress(step, total)`` reports the classifier's first training,
+    ``progress(done, len(models))`` each finished row. ``cancel`` stops between models and
+    returns the rows so far (an empty list when cancelled during the classifier's training):
+    a partial table is still worth showing."""
+    scorer = None
+    if sample_scores and dataset.labelled and any(m.has_prior for m in models):
+        try:
+            scorer = comparison_scorer(dataset, device, progress=classifier_progress, cancel=cancel)
+        except Cancelled:
+            return []
+    rows: list[dict[str, float] | None] = []
+    for i, model in enumerate(models):
+        if cancel_requested(cancel):
+            break
+        rows.append(comparison_row(model, dataset, scorer, n))
+        if progress is not None:
+            progress(i + 1, len(models))
+    return rows

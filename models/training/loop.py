@@ -279,6 +279,7 @@ def train(
     perm = torch.empty(0, dtype=torch.long, device=device)
     last_ckpt: str | None = None
     ckpt_step, ckpt_val = -1, {}  # the step the last checkpoint holds, and its validation
+    samples_step = -1  # the step of the last sample grid written to the run folder
     last_terms: dict[str, float] = {}
     first_sizes: dict[str, float] | None = None  # each term's size at the first log: the scale "exploding" is judged by
     step = start_step
@@ -338,12 +339,14 @@ def train(
             m.previews = previews()
             if run is not None:
                 run.save_samples(m.previews["samples"], step, ncol=model.preview_columns())
+                samples_step = step
         if run is not None:
             run.append_metrics({"step": step, "epoch": round(epoch, 4), "seconds": round(now - t0, 3), **terms,
                                 **{f"val_{k}": v for k, v in val.items()}})
         yield m
 
-    # finished or stopped: leave a checkpoint and a final snapshot
+    # finished or stopped: leave a checkpoint, a final snapshot and the final step's sample
+    # grid (a run shorter than snapshot_every would otherwise leave none to browse)
     seconds = time.perf_counter() - t0
     epoch = epochs_at(step)
     if ckpt_step == step:  # the run ended on a checkpoint step: the weights are already saved
@@ -358,5 +361,7 @@ def train(
         weights=cpu_weights(),
         previews=previews(), validation=val or None, checkpoint=last_ckpt, device=str(device),
     )
+    if run is not None and samples_step != step:
+        run.save_samples(final.previews["samples"], step, ncol=model.preview_columns())
     model.eval()
     yield final

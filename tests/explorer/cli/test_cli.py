@@ -289,3 +289,43 @@ def test_train_scores_a_gans_samples_at_its_checkpoints(tmp_path, monkeypatch, c
     assert main(["train", "--model", "ae", "--dataset", "folder", "--data-dir", str(data), "--image-size", "28",
                  "--steps", "2", "--score-samples", "50", "--out", str(tmp_path / "ae")]) == 2  # no prior
     assert "has no prior" in capsys.readouterr().err
+
+
+def test_a_short_run_leaves_its_final_samples_for_the_run_browser(shapes_run):
+    """30 steps, snapshots every 1000: the final step's grid is written all the same."""
+    assert RunDir(shapes_run).newest_samples() == shapes_run / "samples" / "step_00000030.png"
+
+
+def test_resume_of_a_loose_checkpoint_asks_for_a_new_folder(shapes_run, tmp_path, capsys):
+    loose = tmp_path / "loose.safetensors"
+    loose.write_bytes((shapes_run / "checkpoints" / "latest.safetensors").read_bytes())
+    # a checkpoint file is no run folder to write the continuation into
+    assert main(["train", "--resume", str(loose), "--steps", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "not in a run folder" in err and "--out" in err and len(err.strip().splitlines()) == 1
+    assert loose.is_file()
+    out = tmp_path / "continued"
+    assert main(["train", "--resume", str(loose), "--steps", "2", "--out", str(out)]) == 0
+    after = load_checkpoint(out / "checkpoints" / "latest.safetensors")
+    assert after.train_state["step"] == 32
+    assert {float(st["step"]) for st in after.optimizer_state["model"]["state"].values()} == {32.0}  # the file's moments
+    assert [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()][-1] == 32
+
+
+def test_resume_of_an_older_checkpoint_branches_into_a_new_folder(shapes_run, tmp_path, capsys):
+    import shutil
+
+    from models.runs.checkpoint import save_checkpoint
+
+    run = tmp_path / "run"
+    shutil.copytree(shapes_run, run)
+    ck = load_checkpoint(run / "checkpoints" / "latest.safetensors")
+    older = save_checkpoint(run / "checkpoints" / "best.safetensors", ck.model, {**ck.train_state, "step": 20})
+    metrics_before = (run / "metrics.jsonl").read_text()
+    assert main(["train", "--resume", str(older), "--steps", "2"]) == 2
+    assert "behind its run's latest checkpoint" in capsys.readouterr().err
+    assert main(["train", "--resume", str(older), "--steps", "2", "--out", str(run)]) == 2  # would rewind latest
+    assert main(["train", "--resume", str(older), "--steps", "2", "--out", str(tmp_path / "branch")]) == 0
+    assert load_checkpoint(tmp_path / "branch").train_state["step"] == 22
+    assert load_checkpoint(run / "checkpoints" / "latest.safetensors").train_state["step"] == 30  # untouched
+    assert (run / "metrics.jsonl").read_text() == metrics_before

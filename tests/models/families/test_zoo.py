@@ -268,7 +268,7 @@ def test_beta_vae_capacity_schedule(blobs):
 def test_aae_priors(prior):
     model = small("aae", prior=prior, latent_dim=6)
     g = torch.Generator().manual_seed(0)
-    z = model.sample_prior(2000, g)
+    z = model.sample_latents(2000, g)
     assert z.shape == (2000, 6)
     spec = model.latent_spec
     assert spec.prior == prior and spec.has_encoder and spec.z_dim == 6
@@ -288,7 +288,7 @@ def test_aae_priors(prior):
 
 
 def test_aae_mixture_one_dim():
-    z = small("aae", prior="mixture", latent_dim=1).sample_prior(100, torch.Generator().manual_seed(0))
+    z = small("aae", prior="mixture", latent_dim=1).sample_latents(100, torch.Generator().manual_seed(0))
     assert z.shape == (100, 1)
 
 
@@ -414,7 +414,7 @@ def test_aae_joint_step_adds_the_weighted_adversarial_term(side):
     ref_opts = ref.configure_optimizers()
     torch.manual_seed(7)
     z = ref.encode(x)
-    discriminator_step(ref.discriminator, ref_opts["discriminator"], ref.sample_prior(32), z)
+    discriminator_step(ref.discriminator, ref_opts["discriminator"], ref.sample_latents(32), z)
     recon = recon_nll(ref.decoder(z), x, "bernoulli", 1.0).mean()
     g = generator_bce(ref.discriminator(z))
     grads = torch.autograd.grad(recon + w * g, ref.ae_params())

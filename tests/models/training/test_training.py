@@ -213,3 +213,45 @@ def test_without_a_scorer_a_gan_keeps_no_best_checkpoint(tiny_dataset, tmp_path)
     run = RunDir(tmp_path / "gan")
     list(train(build_model("gan", z_dim=4, hidden=16), tiny_dataset, _cfg(steps=14, checkpoint_every=7), run=run))
     assert run.latest.exists() and not run.best.exists()  # nothing to rank checkpoints by
+
+
+def _sample_writes(monkeypatch) -> list[int]:
+    """The steps of every sample grid written to a run folder, in order."""
+    written: list[int] = []
+    real = RunDir.save_samples
+
+    def counting(self, images, step, ncol=None):
+        written.append(step)
+        return real(self, images, step, ncol=ncol)
+
+    monkeypatch.setattr(RunDir, "save_samples", counting)
+    return written
+
+
+def test_a_run_shorter_than_a_snapshot_leaves_its_final_samples(tiny_dataset, tmp_path, monkeypatch):
+    """`--steps 30` with snapshots every 1000 wrote no grid: the run browser said "No samples
+    saved yet". The end of a run (done or stopped) leaves the final step's grid."""
+    written = _sample_writes(monkeypatch)
+    run = RunDir(tmp_path / "short")
+    list(train(build_model("vae", latent_dim=3, hidden=16), tiny_dataset, _cfg(steps=5, snapshot_every=1000), run=run))
+    assert written == [5] and run.newest_samples() == run.samples / "step_00000005.png"
+
+
+def test_the_final_samples_are_written_once_when_the_last_step_is_a_snapshot(tiny_dataset, tmp_path, monkeypatch):
+    written = _sample_writes(monkeypatch)
+    run = RunDir(tmp_path / "snap")
+    list(train(build_model("vae", latent_dim=3, hidden=16), tiny_dataset, _cfg(steps=4, snapshot_every=2), run=run))
+    assert written == [2, 4]  # 6 steps per epoch: no epoch end on the way
+    assert sorted(p.name for p in run.samples.glob("*.png")) == ["step_00000002.png", "step_00000004.png"]
+
+
+def test_a_stopped_run_leaves_its_final_samples(tiny_dataset, tmp_path, monkeypatch):
+    written = _sample_writes(monkeypatch)
+    run = RunDir(tmp_path / "stopped")
+    control = TrainControl()
+    for m in train(build_model("ae", latent_dim=3, hidden=16), tiny_dataset, _cfg(steps=10**6, log_every=3,
+                                                                                      snapshot_every=1000), control, run):
+        if m.event == "log":
+            control.stop()
+    assert m.event == "stopped" and written == [m.step]
+    assert run.newest_samples() == run.samples / f"step_{m.step:08d}.png"
