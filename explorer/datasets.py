@@ -1,5 +1,9 @@
 """How the window gets a dataset by name: the factory the training run and the open model's
-test data go through, replaceable so tests can feed a tiny dataset instead."""
+test data go through, replaceable so tests can feed a tiny dataset instead.
+
+A factory has the signature of ``models.data.load_dataset``, so it is also the ``loader``
+of ``models.runs.opening.load_model_dataset`` (a model's own data: Continue training, the
+open model's test images). A fresh run passes the form's image size and channels."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -21,6 +21,9 @@ from PySide6.QtCore import QObject, Signal
 from models.families.base import LatentModel
 from models.data.base import Dataset
 from models.latent import LatentSpec
+
+#: ``sample_latents(n, generator=...) -> (n, input_dim)``: a model's draws from its prior
+SampleLatents = Callable[..., torch.Tensor]
 
 
 class ModelState(QObject):
@@ -92,18 +95,20 @@ class LatentState(QObject):
     def flat(self) -> np.ndarray:
         return self._flat.copy()
 
-    def reset(self, spec: LatentSpec | None) -> None:
+    def reset(self, spec: LatentSpec | None, sample_latents: SampleLatents | None = None) -> None:
         """A new model: start at its origin (first category, codes 0). A model without an
-        encoder (a GAN) starts its noise at a fixed prior sample instead: z = 0 is an atypical
-        point of a high-dimensional normal (samples lie near radius sqrt(z_dim)), and its image
-        looks unlike anything the model samples."""
+        encoder (a GAN) starts its noise at a fixed draw from its prior instead: z = 0 is an
+        atypical point of a high-dimensional normal (samples lie near radius sqrt(z_dim)), and
+        its image looks unlike anything the model samples. ``sample_latents``: the model's own
+        (``LatentModel.sample_latents``, which knows its prior); default: the spec's prior."""
         self.spec = spec
         if spec is None:
             self._flat = np.zeros(0, np.float32)
         else:
             flat = spec.zeros(1)[0]
-            if not spec.has_encoder and spec.prior == "normal":
-                flat[: spec.z_dim] = torch.randn(spec.z_dim, generator=torch.Generator().manual_seed(0))
+            if not spec.has_encoder:
+                draw = sample_latents or spec.sample
+                flat[: spec.z_dim] = draw(1, generator=torch.Generator().manual_seed(0))[0, : spec.z_dim].cpu()
             self._flat = flat.numpy()
         self.changed.emit(self.flat)
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from models.data.base import Dataset
 from models.families.base import LatentModel
-from models.runs.checkpoint import load_optimizer_state
+from models.runs.checkpoint import Checkpoint
 from models.runs.run_dir import RunDir
 from models.training.device import device_description, resolve_device
 from models.training.loop import StepMetrics, TrainConfig, TrainControl
@@ -54,20 +53,6 @@ _STILL_SAVING: list[QThread] = []
 
 
 @dataclass
-class ResumeFrom:
-    """Continue training an existing model instead of building a fresh one."""
-
-    #: trained in place by the worker: pass a private copy, never the explored model
-    model: LatentModel
-    #: the step it reached; the run counts on from here (``train(..., start_step=...)``)
-    start_step: int = 0
-    #: run folder to continue (metrics appended, checkpoints updated); None: a new one
-    run_dir: Path | None = None
-    #: the epoch it reached (None: start_step / steps per epoch); differs when the batch size changes
-    start_epoch: float | None = None
-
-
-@dataclass
 class TrainRequest:
     """Everything a run needs, collected from the Model & data panel."""
 
@@ -79,27 +64,15 @@ class TrainRequest:
     train_config: TrainConfig = field(default_factory=TrainConfig)
     #: parent folder of the run folder; None: explorer.settings.runs_dir()
     runs_root: Path | None = None
-    #: continue this model (its weights, step count and run folder) instead of building one
-    resume: ResumeFrom | None = None
-
-
-def continue_run_dir(checkpoint: Path | None, step: int) -> Path | None:
-    """The run folder a model loaded from ``checkpoint`` (at ``step``) continues into.
-
-    ``<run>`` when the checkpoint sits in ``<run>/checkpoints/``, unless that run's latest
-    checkpoint is further along (e.g. best.safetensors from earlier in the run): continuing
-    an older checkpoint there would rewind latest and repeat step numbers in metrics.jsonl,
-    so it branches into a new folder (None) instead, as does a checkpoint outside any run.
-    """
-    run = RunDir.of_checkpoint(checkpoint)
-    if run is None:
-        return None
-    latest = run.latest_checkpoint_state() or {}
-    try:
-        latest_step = int(latest.get("step") or 0)
-    except (TypeError, ValueError):
-        latest_step = 0
-    return run.path if latest_step <= step else None
+    #: a fresh run's image side for the datasets that come in several sizes (None: the
+    #: dataset's default) and its channels (3: an image folder read in colour); a
+    #: continuation reads its model's own (models.runs.opening.dataset_request)
+    image_size: int | None = None
+    channels: int = 1
+    #: continue this model instead of building one, as models.training.resume plans it (into
+    #: its run, or a new folder here for an older or loose checkpoint): its ``model`` a private
+    #: copy trained in place, its ``train_state`` and ``path`` (None for a model never saved)
+    resume: Checkpoint | None = None
 
 
 @dataclass
@@ -169,7 +142,12 @@ class TrainingWorker(QObject):
 
     def _run(self) -> None:
         from models.families.registry import build_model
+        from models.metrics.sample_quality import default_training_scorer
+        from models.runs.opening import downloads_allowed, load_model_dataset
         from models.training.loop import train
+        from models.training.resume import plan_from_checkpoint
+
+        from .settings import runs_dir
 
         req = self.request
         cfg = copy.deepcopy(req.train_config)
@@ -177,26 +155,25 @@ class TrainingWorker(QObject):
         if device.type == "cpu":
             torch.set_num_threads(1)  # keep the GUI's core free (see the module docstring)
         self.loading.emit(f"Loading {req.dataset}…")
-        # LATENT_EXPLORER_NO_DOWNLOAD=1 (offline machines, CI) turns a missing file into a clear error
-        download = os.environ.get("LATENT_EXPLORER_NO_DOWNLOAD") != "1"
-        resume = req.resume
-        extra: dict[str, Any] = {}
-        if resume is not None and req.dataset in ("shapes", "folder"):
-            # these come in several sizes: load the one the model was built for
-            extra["image_size"] = int(resume.model.config.image_shape[-1])
-        dataset = self.dataset_factory(req.dataset, req.data_dir, download=download,
-                                       progress=self.download_progress.emit, **extra)
+        # the resume plan reads the run's latest checkpoint (its moments): here, off the GUI thread
+        plan = None if req.resume is None else plan_from_checkpoint(req.resume, dataset=req.dataset,
+                                                                     data_dir=req.data_dir)
+        if plan is None:
+            dataset = self.dataset_factory(req.dataset, req.data_dir, download=downloads_allowed(),
+                                           progress=self.download_progress.emit, image_size=req.image_size,
+                                           channels=req.channels)
+        else:  # the model's own data, in its size and colour; ShapeMismatch says when it does not fit
+            dataset = load_model_dataset(plan.model, plan.dataset, progress=self.download_progress.emit,
+                                         loader=self.dataset_factory)
         if self.control.stop_requested:
             return
-        if resume is None:
+        if plan is None:
             self.loading.emit(f"Building {req.family}…")
             model = build_model(req.family, {**req.model_config, "image_shape": tuple(dataset.image_shape)})
-            start_step, start_epoch = 0, None
+            start_step, start_epoch, optimizer_state = 0, None, None
         else:
-            model, start_step, start_epoch = resume.model, max(0, int(resume.start_step)), resume.start_epoch
-            if tuple(model.config.image_shape) != tuple(dataset.image_shape):
-                raise ValueError(f"the model works on {tuple(model.config.image_shape)} images but {dataset.name} "
-                                 f"has {tuple(dataset.image_shape)}: it cannot continue on this dataset")
+            model, start_step, start_epoch = plan.model, plan.start_step, plan.start_epoch
+            optimizer_state = plan.optimizer_state  # Adam's moments carry on where the plan found them
         steps_per_epoch = max(1, len(dataset.train) // cfg.batch_size)
         if len(dataset.train) < cfg.batch_size:
             raise ValueError(f"the batch size ({cfg.batch_size}) is larger than the dataset ({len(dataset.train)} images)")
@@ -204,17 +181,10 @@ class TrainingWorker(QObject):
             setattr(cfg, k, v)
         total = start_step + int(cfg.steps if cfg.steps is not None else round((cfg.epochs or 1) * steps_per_epoch))
         cfg.validation_size = min(cfg.validation_size, 1000)  # keeps the final checkpoint quick on Stop
-        from .settings import runs_dir
-
-        optimizer_state = None
-        if resume is not None and resume.run_dir is not None:
-            run = RunDir(resume.run_dir)  # train() appends metrics and keeps the run's best score
-            if int((run.latest_checkpoint_state() or {}).get("step") or -1) == start_step:
-                optimizer_state = load_optimizer_state(run.latest)  # Adam's moments carry on
-        else:
+        if plan is not None and plan.run_dir is not None:
+            run = RunDir(plan.run_dir)  # train() appends metrics and keeps the run's best score
+        else:  # a fresh run, or a branch (an older or loose checkpoint): a new folder among the runs
             run = RunDir((req.runs_root or runs_dir()) / run_folder_name(model.family, dataset.name))
-        from models.metrics.sample_quality import default_training_scorer
-
         # a GAN's samples scored at each checkpoint when the classifier is cached (Evaluate caches it)
         if not model.latent_spec.has_encoder:
             self.loading.emit("Preparing the sample scores…")  # the test set through the classifier: seconds

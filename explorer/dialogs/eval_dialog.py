@@ -17,10 +17,11 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QHeaderView, QProgressBar, QPushButton,
                                QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from models.families.base import LatentModel
+from models.cancel import Cancelled
 from models.data.base import Dataset
+from models.families.base import LatentModel
 
-from ..jobs import JobCancelled, JobContext, JobRunner, describe_error
+from ..jobs import JobContext, JobRunner, describe_error
 from ..widgets.layout import caption_label
 
 #: samples the classifier scores (the CLI's default too)
@@ -57,6 +58,8 @@ class EvaluationDialog(QDialog):
         self.model, self.dataset, self.source = model, dataset, source
         self.train_state = dict(train_state or {})
         self.result: dict[str, Any] | None = None
+        #: whether the evaluation under way trains the dataset's classifier first
+        self._trains_classifier = False
         self.jobs = JobRunner("evaluation", self, newest_wins=False)
 
         self.samples = QSpinBox()
@@ -121,6 +124,7 @@ class EvaluationDialog(QDialog):
 
         model, dataset, n = self.model, self.dataset, self.samples.value()
         needs_classifier = model.has_prior and n > 0 and dataset.labelled and not cache_path(dataset).exists()
+        self._trains_classifier = needs_classifier
         self.message.setText(f"Training the {dataset.name} classifier that scores samples (once; cached)…"
                              if needs_classifier else "Evaluating…")
         self.progress.setRange(0, 0)
@@ -133,19 +137,17 @@ class EvaluationDialog(QDialog):
             from models.metrics.classifier import get_classifier
             from models.metrics.report import evaluate_model
 
-            def classifier():
-                def report(done: int, total: int) -> None:
-                    if ctx.cancelled():
-                        raise JobCancelled
-                    ctx.progress(done, total)
-
-                clf = get_classifier(dataset, progress=report)  # on the GPU if there is one
+            def classifier() -> Any:
+                # on the GPU if there is one (the model is a CPU copy); the models' cancel
+                # contract: the training stops at its next step once the job is cancelled
+                clf = get_classifier(dataset, progress=ctx.progress, cancel=ctx.cancelled)
                 ctx.progress(0, 0)  # scoring: no step count to show
                 return clf
 
             try:
-                return evaluate_model(model, dataset, n=n if model.has_prior else None, classifier=classifier)
-            except JobCancelled:
+                return evaluate_model(model, dataset, n=n if model.has_prior else None, classifier=classifier,
+                                      cancel=ctx.cancelled)
+            except Cancelled:
                 return None
 
         self.jobs.submit(job, self._done, self._failed, self._progress)
@@ -160,7 +162,7 @@ class EvaluationDialog(QDialog):
             self.cancel_button.setEnabled(False)  # only the classifier's training stops midway
 
     def cancel(self) -> None:
-        self.jobs.cancel()  # the job sees it at the classifier's next step and returns None
+        self.jobs.cancel()  # the engine sees it at its next check (a classifier step, a phase) and the job returns None
         self.message.setText("Cancelling…")
 
     def _finish_job(self) -> None:
@@ -177,7 +179,8 @@ class EvaluationDialog(QDialog):
     def _done(self, result: dict[str, Any] | None) -> None:
         self._finish_job()
         if result is None:
-            self.message.setText("Cancelled: the classifier was not trained (nothing was cached).")
+            self.message.setText("Cancelled: the classifier was not trained (nothing was cached)."
+                                 if self._trains_classifier else "Cancelled.")
             return
         self.result = result
         rows = result_rows(result)

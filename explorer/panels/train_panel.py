@@ -19,12 +19,14 @@ from PySide6.QtWidgets import (
 
 from models.families.base import LatentModel
 from models.families.registry import FAMILIES, config_class
-from models.training.loop import StepMetrics, TrainConfig, resume_point
+from models.runs.checkpoint import Checkpoint
+from models.runs.opening import recorded_data_dir
+from models.training.loop import StepMetrics, TrainConfig
 
 from .. import settings
 from ..model_access import snapshot_model
 from ..state import ModelState
-from ..training_session import ResumeFrom, TrainingSession, TrainRequest, continue_run_dir, format_eta
+from ..training_session import TrainingSession, TrainRequest, format_eta
 from .config_form import ConfigForm, FieldControl
 from .train_sections import DataSection, TrainingSection
 
@@ -46,12 +48,13 @@ def family_availability() -> dict[str, str | None]:
 
 CONTINUE_TIP = (
     "Continue training the loaded model from its current weights and step count (Ctrl+Shift+T), "
-    "on the dataset it was trained on.\n"
-    "Epochs, Batch size, Learning rate and Device below apply. The Family and model fields do not: "
-    "they only shape new models (Train). Adam's moments carry on when the run's latest checkpoint "
-    "holds them (continuing its run folder); otherwise the optimizer starts afresh.\n"
-    "A checkpoint from a run folder (<run>/checkpoints/) continues that run: metrics are appended "
-    "and its checkpoints updated; otherwise a new run folder is made."
+    "on the dataset it was trained on, in its own image size and colour (as latent-explorer train --resume).\n"
+    "Epochs, Batch size, Learning rate and Device below apply. The Family and model fields do not, nor do "
+    "Image size and Colour: they only shape new models (Train). Adam's moments carry on when the run's latest "
+    "checkpoint holds them for this step; otherwise the optimizer starts afresh.\n"
+    "A run's latest checkpoint continues that run: metrics are appended and its checkpoints updated. "
+    "An older checkpoint of a run (a best behind its latest) or one outside a run folder continues in "
+    "a new run folder."
 )
 
 
@@ -68,6 +71,7 @@ class TrainPanel(QWidget):
         # -- data
         self.data_box = DataSection()
         self.dataset, self.data_dir, self.browse = self.data_box.dataset, self.data_box.data_dir, self.data_box.browse
+        self.image_size, self.channels = self.data_box.image_size, self.data_box.channels
         self.known_datasets = self.data_box.known_datasets
         self.data_form, self._dir_row = self.data_box.form, self.data_box.dir_row
 
@@ -196,7 +200,8 @@ class TrainPanel(QWidget):
             raise ValueError(f"The {fam} family is not available: {self.availability[fam]}")
         config = self.config_form.values()
         cfg = self.train_config()
-        return TrainRequest(fam, dataset, data_dir, config, cfg)
+        image_size, channels = self.data_box.image_options(dataset)
+        return TrainRequest(fam, dataset, data_dir, config, cfg, image_size=image_size, channels=channels)
 
     def start_training(self) -> None:
         if self.session.active:
@@ -216,9 +221,10 @@ class TrainPanel(QWidget):
     # -- following the loaded model; continuing it -----------------------------------
     def show_model(self, model: LatentModel | None, train_state: dict[str, Any] | None = None) -> None:
         """Set the form from a model: its family, every family field from ``model.config``,
-        the dataset it was trained on (when it is one of ours), and the batch size and
-        learning rate of its last run when recorded. All stays editable; nothing is applied
-        until Train (a fresh model) or Continue training."""
+        the dataset it was trained on (when it is one of ours; for an image folder, its size
+        and colour from the model's images), and the batch size and learning rate of its last
+        run when recorded. All stays editable; nothing is applied until Train (a fresh model)
+        or Continue training."""
         if model is not None:
             ts = train_state or {}
             index = self.family.findData(model.family)
@@ -228,6 +234,9 @@ class TrainPanel(QWidget):
             dataset = ts.get("dataset")
             if isinstance(dataset, str) and dataset in self.known_datasets:
                 self.dataset.setCurrentText(dataset)
+            if dataset == "folder":  # Train on the same folder makes a model of the same shape
+                c, h, _ = model.config.image_shape
+                self.data_box.set_image_options(int(h), int(c))
             tc = ts.get("train_config")
             if isinstance(tc, dict):
                 batch, lr = tc.get("batch_size"), tc.get("lr")
@@ -269,15 +278,16 @@ class TrainPanel(QWidget):
         ms = self.model_state
         assert ms is not None and ms.model is not None
         dataset = str(ms.train_state["dataset"])
-        data_dir = self.data_dir.text().strip() or None
-        if dataset == "folder" and not data_dir:
+        # the folder chosen here for the model's dataset, else the one its checkpoint records
+        chosen = (self.data_dir.text().strip() or None) if self.dataset.currentText() == dataset else None
+        if dataset == "folder" and not chosen and recorded_data_dir(ms.train_state) is None:
             raise ValueError("The model was trained on an image folder: choose that folder next to 'Folder'.")
-        step, epoch = resume_point(ms.train_state)
         model = snapshot_model(ms)  # the worker trains its own copy; the explored model keeps decoding
         assert model is not None
-        cfg = self.train_config()
-        resume = ResumeFrom(model, step, continue_run_dir(ms.source, step), start_epoch=epoch)
-        return TrainRequest(model.family, dataset, data_dir, {}, cfg, resume=resume)
+        # where it goes, from which step and with which moments: models.training.resume's plan,
+        # made by the run's worker (it reads the run's latest checkpoint)
+        resume = Checkpoint(model, dict(ms.train_state), ms.source)
+        return TrainRequest(model.family, dataset, chosen, {}, self.train_config(), resume=resume)
 
     def continue_training(self) -> None:
         if self.session.active:
@@ -295,6 +305,8 @@ class TrainPanel(QWidget):
         s = settings.settings()
         s.setValue("train/dataset", request.dataset)
         s.setValue("train/data_dir", request.data_dir or "")
+        s.setValue("train/image_size", self.image_size.value())
+        s.setValue("train/channels", int(self.channels.currentData()))
         s.setValue("train/family", request.family)
         s.setValue("train/epochs", request.train_config.epochs)
         s.setValue("train/batch_size", request.train_config.batch_size)
@@ -315,6 +327,11 @@ class TrainPanel(QWidget):
             self.batch_size.setValue(int(s.value("train/batch_size", self.batch_size.value())))
         except (TypeError, ValueError):
             pass
+        try:
+            self.data_box.set_image_options(int(s.value("train/image_size", self.image_size.value())),
+                                            int(s.value("train/channels", self.channels.currentData())))
+        except (TypeError, ValueError):
+            pass
         device = s.value("train/device")
         index = self.device.findText(str(device)) if device else -1
         if index >= 0 and self.device.model().item(index).isEnabled():  # type: ignore[attr-defined]
@@ -330,8 +347,8 @@ class TrainPanel(QWidget):
         self.stop_button.setEnabled(state in ("loading", "running", "paused"))
         self.pause_button.setVisible(state != "paused")
         self.resume_button.setVisible(state == "paused")
-        for w in (self.dataset, self.data_dir, self.browse, self.family, self.config_form, self.epochs,
-                  self.batch_size, self.lr, self.lr_decay, self.device):
+        for w in (self.dataset, self.data_dir, self.browse, self.image_size, self.channels, self.family,
+                  self.config_form, self.epochs, self.batch_size, self.lr, self.lr_decay, self.device):
             w.setEnabled(idle)
         if state == "paused":
             self.progress.setFormat(self.progress.format().split(" · ")[0] + " · paused")

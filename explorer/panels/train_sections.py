@@ -1,9 +1,10 @@
 """The Data and Training groups of the Model & data panel.
 
-Data: which dataset, the folder it is read from (datasets kept on disk) and a line saying
-what it is. Training: epochs, batch size, learning rate and its decay, and the device, with
-what "auto" finds on this computer. Both only hold settings; the panel reads them when it
-starts a run.
+Data: which dataset, the folder it is read from (datasets kept on disk), for an image folder
+the size and colour its images are read in (the CLI's ``--image-size`` / ``--channels``),
+and a line saying what it is. Training: epochs, batch size, learning rate and its decay,
+and the device, with what "auto" finds on this computer. Both only hold settings; the panel
+reads them when it starts a run.
 """
 from __future__ import annotations
 
@@ -25,10 +26,13 @@ DATASET_HELP = {
     "shapes": "Procedural white shapes on black, 64×64 (dSprites-style). Offline: nothing to download.",
     "mnist": "Handwritten digits, 28×28. Downloaded once (~11 MB) into the data folder.",
     "fashion-mnist": "Clothing images, 28×28. Downloaded once (~30 MB) into the data folder.",
-    "folder": "Your own images: every image file in the chosen folder, resized to 64×64.",
+    "folder": "Your own images: every image file in the chosen folder, resized and centre-cropped to a square "
+              "of the image size, in grey or colour.",
 }
 #: the grey of the groups' small print
 NOTE_STYLE = "color: #8a8a8a; font-size: 11px;"
+#: an image folder's images unless the form says otherwise (load_dataset's own default)
+FOLDER_IMAGE_SIZE = 64
 
 
 class DataSection(QGroupBox):
@@ -55,13 +59,41 @@ class DataSection(QGroupBox):
         dir_layout.setContentsMargins(0, 0, 0, 0)
         dir_layout.addWidget(self.data_dir, 1)
         dir_layout.addWidget(self.browse)
+        # an image folder comes in any size and in colour; the other datasets have their own
+        self.image_size = QSpinBox()
+        self.image_size.setRange(4, 1024)
+        self.image_size.setValue(FOLDER_IMAGE_SIZE)
+        self.image_size.setSuffix(" px")
+        self.image_size.setToolTip("The side of the square the folder's images are resized and centre-cropped to "
+                                   "(latent-explorer train --image-size)")
+        self.channels = QComboBox()
+        self.channels.addItem("Grey (1 channel)", 1)
+        self.channels.addItem("RGB (3 channels)", 3)
+        self.channels.setToolTip("Read the folder's images in grey or in colour (latent-explorer train --channels)")
         self.dataset_help = QLabel()
         self.dataset_help.setWordWrap(True)
         self.dataset_help.setStyleSheet(NOTE_STYLE)
         self.form = QFormLayout(self)
         self.form.addRow("Dataset", self.dataset)
         self.form.addRow("Folder", self.dir_row)
+        self.form.addRow("Image size", self.image_size)
+        self.form.addRow("Colour", self.channels)
         self.form.addRow(self.dataset_help)
+
+    def image_options(self, name: str) -> tuple[int | None, int]:
+        """(image_size, channels) a fresh run on dataset ``name`` reads its images in: the
+        form's for an image folder, the dataset's own (None, 1) for the others."""
+        if name == "folder":
+            return self.image_size.value(), int(self.channels.currentData())
+        return None, 1
+
+    def set_image_options(self, image_size: int, channels: int) -> None:
+        """Show a folder's image size and channels (remembered ones; out-of-range values are ignored)."""
+        if self.image_size.minimum() <= image_size <= self.image_size.maximum():
+            self.image_size.setValue(image_size)
+        index = self.channels.findData(channels)
+        if index >= 0:
+            self.channels.setCurrentIndex(index)
 
     def refresh(self) -> None:
         """Show the folder row, its hint and the help line for the chosen dataset."""
@@ -69,8 +101,10 @@ class DataSection(QGroupBox):
 
     def _on_dataset_changed(self, name: str) -> None:
         needs_dir = name in ("mnist", "fashion-mnist", "folder")
-        self.dir_row.setVisible(needs_dir)
-        self.form.labelForField(self.dir_row).setVisible(needs_dir)
+        for row, visible in ((self.dir_row, needs_dir), (self.image_size, name == "folder"),
+                             (self.channels, name == "folder")):
+            row.setVisible(visible)
+            self.form.labelForField(row).setVisible(visible)
         if name == "folder":
             self.data_dir.setPlaceholderText("a folder of images (required)")
             self.data_dir.setToolTip("The folder whose images to train on")

@@ -306,7 +306,8 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     def _on_model_changed(self, model: object) -> None:
-        self.latent_state.reset(self.model_state.spec)
+        current = self.model_state.model  # a generator starts at a draw from its own prior
+        self.latent_state.reset(self.model_state.spec, current.sample_latents if current is not None else None)
         if model is None:
             self.image_view.clear()
         self._update_title()

@@ -115,7 +115,7 @@ class ModelController(QObject):
         self.status.emit(f"Opened {ckpt.family} from {ckpt.path}" + (f" (step {step})" if step is not None else ""), 8000)
         self.model_opened.emit(ckpt.model, ckpt.train_state)
         self.changed.emit()  # the form's Continue may have changed with it
-        self.data.load_for_model(ckpt.train_state.get("dataset"), ckpt.train_state.get("data_dir"))
+        self.data.load_for_model()
         self._load_run_history(ckpt.path)
 
     def _on_load_failed(self, path: Path, error: BaseException) -> None:
@@ -250,9 +250,12 @@ class ModelController(QObject):
             return
         if last.checkpoint and self.model_state.generation == self._training_generation:
             self.model_state.source = Path(last.checkpoint)
-            self.model_state.train_state = {"dataset": self.data_state.dataset.name if self.data_state.dataset else None,
+            dataset = self.data_state.dataset
+            # what the checkpoint records too: Continue training reads the same data again
+            self.model_state.train_state = {"dataset": dataset.name if dataset else None,
+                                            "data_dir": dataset.data_dir if dataset else None,
                                             "step": last.step, "epoch": last.epoch}
             settings.add_recent_file(Path(last.checkpoint).parents[1])  # the run folder
             self.changed.emit()
             self.model_opened.emit(self.model_state.model, self.model_state.train_state)
-        self.data.load_for_model(None)
+        self.data.load_for_model()

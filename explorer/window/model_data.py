@@ -1,19 +1,25 @@
-"""The open model's test data, and a VAE's per-dimension KL.
+"""The open model's test data, and its per-dimension KL.
 
 Once a model is open (or a training run ends), Encode, the latent map, Compare and the
 projection targets need the test images of the dataset it was trained on. ``ModelData``
-loads that dataset in a worker (never downloading) into ``DataState``, then, for a VAE,
-computes the KL of each latent dimension into ``ModelState``. Both are best effort: when
-the files are not here the window says so and those features stay off.
+loads that dataset in a worker (never downloading) into ``DataState``, in the model's own
+image size and colour (``models.runs.opening``: the data ``eval``, ``traverse`` and
+``train --resume`` read too), then, for a model with a Gaussian posterior
+(``models.metrics.kl.has_kl``), computes the KL of each latent dimension into
+``ModelState``. Both are best effort: when the files are not here the window says so and
+those features stay off.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from models.data.base import Dataset
+from models.metrics.kl import has_kl, kl_per_dimension
+from models.runs.opening import DatasetRequest, ShapeMismatch, dataset_request, load_model_dataset
 
 from ..datasets import DatasetFactory
 from ..jobs import JobRunner
@@ -34,64 +40,73 @@ class ModelData(QObject):
         self.dataset_factory = dataset_factory
         self.chosen_data_dir = chosen_data_dir
 
-    def load_for_model(self, dataset_name: str | None, data_dir: str | None = None) -> None:
-        """Load the dataset the model was trained on (no download), then compute its KL.
-        ``data_dir``: the folder the run recorded, tried after the folder chosen in Model &
-        data for this dataset."""
+    def requests(self) -> list[DatasetRequest]:
+        """The open model's data, in the folders to try: the one chosen in Model & data for
+        its dataset, then the one its checkpoint records (or the dataset's default place when
+        neither says one). Empty when no model is open or it records no dataset."""
+        model, train_state = self.model_state.model, self.model_state.train_state
+        if model is None:
+            return []
+        try:
+            recorded = dataset_request(model, train_state)
+        except ValueError:  # no dataset recorded: nothing to load
+            return []
+        chosen = self.chosen_data_dir(recorded.name)
+        folders = dict.fromkeys(Path(d).expanduser() for d in (chosen, recorded.data_dir) if d)
+        return [recorded.with_data_dir(folder) for folder in folders] or [recorded]
+
+    def load_for_model(self) -> None:
+        """Load the dataset the open model was trained on (no download), then compute its KL."""
         model = self.model_state.model
         if model is None:
             return
-        shape = tuple(model.config.image_shape)
-        if self.data_state.fits(shape):
+        if self.data_state.fits(tuple(model.config.image_shape)):
             self.compute_kl()
             return
-        if not dataset_name:
+        requests = self.requests()
+        if not requests:
             return
+        name = requests[0].name
         generation = self.model_state.generation
-        c, size = shape[0], shape[-1]
-        folders = [d for d in dict.fromkeys((self.chosen_data_dir(dataset_name), data_dir)) if d] or [None]
         off = "Encode and test images are" if model.latent_spec.has_encoder else "Test images (projection targets) are"
         factory = self.dataset_factory
 
         def load() -> Dataset:
             error: BaseException | None = None
-            for folder in folders:
+            for request in requests:
                 try:
-                    return factory(dataset_name, folder, download=False,
-                                   image_size=size if dataset_name in ("shapes", "folder") else None, channels=c)
+                    return load_model_dataset(model, request, download=False, loader=factory)
+                except ShapeMismatch:  # the files are here, but not in the model's shape
+                    raise
                 except Exception as e:  # noqa: BLE001 - try the next folder; report the last failure
                     error = e
             raise error  # type: ignore[misc]
 
         def loaded(dataset: Dataset) -> None:
-            if generation != self.model_state.generation:
-                return
-            if tuple(dataset.image_shape) != shape:
-                self.report.emit(f"The {dataset_name} images are {tuple(dataset.image_shape)}, the model's are {shape}: "
-                                 f"{off} off.", 10000)
-                return
-            self.data_state.set_dataset(dataset)
-            self.compute_kl()
+            if generation == self.model_state.generation:
+                self.data_state.set_dataset(dataset)
+                self.compute_kl()
 
         def failed(e: BaseException) -> None:  # not fatal: Encode, KL and test images just stay unavailable
-            self.report.emit(f"{off} off: the {dataset_name} files are not here "
-                             f"(choose their folder in Model & data, then open the model again). {e}", 10000)
+            if isinstance(e, ShapeMismatch):
+                self.report.emit(f"{off} off: {e}.", 10000)
+            else:
+                self.report.emit(f"{off} off: the {name} files are not here "
+                                 f"(choose their folder in Model & data, then open the model again). {e}", 10000)
 
         self.jobs.submit(lambda _ctx: load(), loaded, failed)
 
     def compute_kl(self) -> None:
-        """A VAE's KL per latent dimension on the test images, in a worker, into ModelState."""
-        from models.families.vae import VAE
-        from models.metrics.report import kl_per_dimension
-
+        """The KL per latent dimension on the test images, in a worker, into ModelState
+        (for models that have one: ``has_kl``)."""
         model, dataset = self.model_state.model, self.data_state.dataset
-        if not isinstance(model, VAE) or dataset is None:
+        if not has_kl(model) or dataset is None:
             return
         generation = self.model_state.generation
         clone = snapshot_model(self.model_state)  # the worker reads its own copy; the GUI keeps decoding
 
         def compute() -> np.ndarray:
-            return kl_per_dimension(clone, dataset.test, n=1000).numpy()
+            return kl_per_dimension(clone, dataset.test).numpy()
 
         self.jobs.submit(lambda _ctx: compute(), lambda kl: self.model_state.set_kl(kl, generation),
                          lambda e: self.status.emit(f"Could not compute per-dimension KL: {e}", 8000))

@@ -27,12 +27,14 @@ def no_thread_leaks():
 
 @pytest.fixture
 def dataset_factory(tiny_dataset):
-    """Stands in for models.data.load_dataset: every name gives the tiny 28x28 dataset."""
+    """Stands in for models.data.load_dataset: every name gives the tiny 28x28 dataset (size
+    and channels are ignored). ``calls`` records the names asked for, ``folders`` the folders
+    as text (the form gives text, a model's recorded folder arrives as a Path)."""
     calls: list[str] = []
 
     def factory(name, data_dir=None, *, download=True, progress=None, image_size=None, channels=1):
         calls.append(name)
-        factory.folders.append(data_dir)
+        factory.folders.append(None if data_dir is None else str(data_dir))
         if progress is not None:
             progress(50, 100)
             progress(100, 100)

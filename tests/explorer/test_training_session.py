@@ -12,7 +12,7 @@ import torch
 import models.training.loop
 from explorer import settings
 from explorer.jobs import live_threads
-from explorer.training_session import TrainingSession, TrainRequest, choose_cadence, continue_run_dir, format_eta
+from explorer.training_session import TrainingSession, TrainRequest, choose_cadence, format_eta
 from models.runs.checkpoint import load_checkpoint, save_checkpoint
 from models.families.registry import build_model
 from models.runs.run_dir import RunDir
@@ -148,19 +148,125 @@ def test_continue_disabled_without_model_or_while_training(qtbot, window, run_ch
     assert window.session.state == "idle"
 
 
-def test_continue_run_dir_rules(tmp_path):
+def test_continue_follows_the_resume_policy(tmp_path):
+    """The window's continuation goes where models.training.resume's plan says: a run's
+    latest into the run, an older best into a new folder, a loose or never-saved model too."""
+    from models.runs.checkpoint import Checkpoint
+    from models.training.resume import plan_from_checkpoint
+
     model = build_model("vae", latent_dim=2, hidden=8, image_shape=(1, 28, 28))
-    loose = save_checkpoint(tmp_path / "loose.safetensors", model, {"step": 5})
-    assert continue_run_dir(loose, 5) is None
-    assert continue_run_dir(None, 0) is None
+    loose = save_checkpoint(tmp_path / "loose.safetensors", model, {"step": 5, "dataset": "shapes"})
+    assert plan_from_checkpoint(load_checkpoint(loose)).run_dir is None
+    assert plan_from_checkpoint(Checkpoint(model, {"dataset": "shapes"}, None)).run_dir is None
     run = tmp_path / "r"
-    latest = save_checkpoint(run / "checkpoints" / "latest.safetensors", model, {"step": 50})
-    best = save_checkpoint(run / "checkpoints" / "best.safetensors", model, {"step": 20})
-    assert continue_run_dir(latest, 50) == run
+    latest = save_checkpoint(run / "checkpoints" / "latest.safetensors", model, {"step": 50, "dataset": "shapes"})
+    best = save_checkpoint(run / "checkpoints" / "best.safetensors", model, {"step": 20, "dataset": "shapes"})
+    assert plan_from_checkpoint(load_checkpoint(latest)).run_dir == run
     # best from earlier in the run: continuing it there would rewind latest -> a new folder
-    assert continue_run_dir(best, 20) is None
-    save_checkpoint(latest, model, {"step": 20})
-    assert continue_run_dir(best, 20) == run
+    assert plan_from_checkpoint(load_checkpoint(best)).run_dir is None
+    save_checkpoint(latest, model, {"step": 20, "dataset": "shapes"})
+    assert plan_from_checkpoint(load_checkpoint(best)).run_dir == run
+
+
+def _moment_steps(optimizer_state) -> dict | None:
+    """Adam's step count per optimizer in a state handed to train(), None for cold moments."""
+    if optimizer_state is None:
+        return None
+    return {name: sorted({float(st["step"]) for st in sd["state"].values()}) for name, sd in optimizer_state.items()}
+
+
+@pytest.fixture
+def real_data_window(qtbot):
+    """A main window on the real dataset loader, so both doors read the same data."""
+    from explorer.datasets import default_dataset_factory
+    from explorer.window.main_window import MainWindow
+
+    w = MainWindow(dataset_factory=default_dataset_factory)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.shutdown()
+
+
+def _rgb_folder_run(tmp_path) -> Path:
+    """An RGB 16x16 VAE at step 12 of a run on a folder of 40 colour images (its latest, with
+    Adam's moments after 3 steps), the folder recorded in the checkpoint."""
+    import numpy as np
+    from PIL import Image
+
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(images / f"{i:02d}.png")
+    model = build_model("vae", latent_dim=3, hidden=16, image_shape=(3, 16, 16))
+    optimizers = model.configure_optimizers()
+    for _ in range(3):
+        model.training_step(torch.rand(8, 3, 16, 16), optimizers)
+    return save_checkpoint(tmp_path / "folder-run" / "checkpoints" / "latest.safetensors", model,
+                           {"step": 12, "epoch": 3.0, "dataset": "folder", "data_dir": str(images),
+                            "train_config": {"batch_size": 8}}, optimizers=optimizers)
+
+
+@pytest.mark.parametrize("which", ["latest", "older best", "best at the latest step", "rgb folder latest"])
+def test_window_and_cli_resume_a_checkpoint_alike(qtbot, real_data_window, run_checkpoint, monkeypatch, tmp_path,
+                                                  capsys, which):
+    """Continue training in the window and ``latent-explorer train --resume`` of one checkpoint
+    (models.training.resume's one plan): the same folder choice (the run itself, or a new one),
+    start step and epoch, Adam's moments, and the same data in the model's size and colour."""
+    from explorer.cli import main
+
+    window = real_data_window
+    if which == "rgb folder latest":
+        resumed = _rgb_folder_run(tmp_path)
+    elif which == "latest":
+        resumed = run_checkpoint
+    else:  # a best holds weights only; behind latest, or written at latest's step
+        step, epoch = (20, 2.0) if which == "older best" else (30, 2.5)
+        resumed = save_checkpoint(run_checkpoint.parent / "best.safetensors", load_checkpoint(run_checkpoint).model,
+                                  {"step": step, "epoch": epoch, "dataset": "shapes"})
+    run = resumed.parents[1]
+    seen: list[dict] = []
+
+    def spy(model, dataset, cfg, control=None, run_dir=None, **kwargs):  # records the start, trains nothing
+        seen.append({"into_run": Path(run_dir.path) == run, "run_dir": Path(run_dir.path),
+                     "start_step": kwargs.get("start_step"), "start_epoch": kwargs.get("start_epoch"),
+                     "moments": _moment_steps(kwargs.get("optimizer_state")),
+                     "data": (dataset.name, tuple(dataset.image_shape), dataset.data_dir)})
+        return iter(())
+
+    monkeypatch.setattr(models.training.loop, "train", spy)
+    open_and_wait(qtbot, window, resumed)
+    window.train_panel.device.setCurrentText("cpu")
+    finished: list = []
+    window.session.finished.connect(finished.append)
+    window.train_panel.continue_button.click()
+    qtbot.waitUntil(lambda: bool(finished) or window.last_error is not None, timeout=15_000)
+    assert window.last_error is None, window.last_error
+    from_window = seen.pop()
+    if not from_window["into_run"]:  # a branch: the window makes a fresh folder among its runs
+        assert from_window["run_dir"].parent == settings.runs_dir()
+
+    branch = tmp_path / "branch"
+    if which == "older best":  # the CLI asks where the branch goes, the window chose a new folder
+        assert main(["train", "--resume", str(resumed), "--steps", "1"]) == 2
+        assert "--out" in capsys.readouterr().err and not seen
+        assert main(["train", "--resume", str(resumed), "--steps", "1", "--out", str(branch)]) == 0
+    else:
+        assert main(["train", "--resume", str(resumed), "--steps", "1"]) == 0
+    from_cli = seen.pop()
+    assert from_cli["run_dir"] == (branch if which == "older best" else run)
+
+    for door in (from_window, from_cli):
+        door.pop("run_dir")
+    assert from_window == from_cli
+    assert from_window["into_run"] is (which != "older best")
+    assert from_window["start_step"] == {"older best": 20, "rgb folder latest": 12}.get(which, 30)
+    # moments carry on from the run's latest exactly when the step is latest's (3 steps in the file)
+    assert from_window["moments"] == (None if which == "older best" else {"model": [3.0]})
+    if which == "rgb folder latest":
+        assert from_window["data"][:2] == ("folder", (3, 16, 16))
 
 
 def test_session_coalesces_metrics_and_stops(qtbot, tiny_dataset, tmp_path):

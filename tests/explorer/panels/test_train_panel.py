@@ -115,3 +115,45 @@ def test_tuple_fields_and_data_dir_rows(qtbot):
     assert not panel._dir_row.isVisible()
     panel.dataset.setCurrentText("mnist")
     assert panel._dir_row.isVisible()
+
+
+def test_folder_image_size_and_colour_show_for_folders_and_are_remembered(qtbot, tmp_path):
+    """The CLI's --image-size / --channels for an image folder: two rows shown only for the
+    folder dataset, sent with the request, remembered with the rest of the form."""
+    panel = tp.TrainPanel(TrainingSession())
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.dataset.setCurrentText("shapes")
+    assert not panel.image_size.isVisible() and not panel.channels.isVisible()
+    panel.dataset.setCurrentText("folder")
+    assert panel.image_size.isVisible() and panel.channels.isVisible()
+    assert panel.image_size.value() == 64 and panel.channels.currentData() == 1  # grey 64x64 unless chosen
+    panel.data_dir.setText(str(tmp_path))
+    panel.image_size.setValue(32)
+    panel.channels.setCurrentIndex(panel.channels.findData(3))
+    request = panel.request()
+    assert (request.dataset, request.image_size, request.channels) == ("folder", 32, 3)
+    panel.dataset.setCurrentText("mnist")  # the other datasets have their own size and are grey
+    request = panel.request()
+    assert (request.image_size, request.channels) == (None, 1)
+
+    panel.dataset.setCurrentText("folder")
+    started: list = []
+    panel.session.start = started.append  # remember the form without training
+    panel.start_training()
+    assert started and started[0].channels == 3
+    again = tp.TrainPanel(TrainingSession())
+    qtbot.addWidget(again)
+    assert again.dataset.currentText() == "folder" and again.data_dir.text() == str(tmp_path)
+    assert again.image_size.value() == 32 and again.channels.currentData() == 3
+
+
+def test_form_follows_a_folder_models_size_and_colour(qtbot):
+    panel = tp.TrainPanel(TrainingSession())
+    qtbot.addWidget(panel)
+    from models.families.registry import build_model
+
+    model = build_model("vae", latent_dim=3, hidden=16, image_shape=(3, 16, 16))
+    panel.show_model(model, {"dataset": "folder", "step": 4})
+    assert panel.dataset.currentText() == "folder"
+    assert panel.image_size.value() == 16 and panel.channels.currentData() == 3

@@ -340,7 +340,7 @@ def test_missing_dataset_message_fits_the_status_bar_and_keeps_the_whole_text(qt
     asked: list = []
 
     def offline(name, data_dir=None, *, download=True, progress=None, image_size=None, channels=1):
-        asked.append((name, data_dir, download))
+        asked.append((name, None if data_dir is None else str(data_dir), download))
         raise DataError(reason)
 
     w = MainWindow(dataset_factory=offline)
@@ -359,6 +359,18 @@ def test_missing_dataset_message_fits_the_status_bar_and_keeps_the_whole_text(qt
     assert asked == [("mnist", str(tmp_path), False)]
     assert w.model_state.model is not None  # the model is open all the same
     w.shutdown()
+
+
+def test_a_dataset_in_another_shape_than_the_model_is_said(qtbot, window, tmp_path):
+    """The files are here but their images are not the model's shape (a 16x16 model, the
+    28x28 tiny set): the window says so, and Encode and test images stay off."""
+    path = save_checkpoint(tmp_path / "small.safetensors",
+                           build_model("vae", latent_dim=3, hidden=16, image_shape=(1, 16, 16)), {"dataset": "tiny"})
+    open_and_wait(qtbot, window, path)
+    qtbot.waitUntil(lambda: "Encode" in window.statusBar().currentMessage(), timeout=10_000)
+    said = window.statusBar().toolTip() or window.statusBar().currentMessage()  # the whole text
+    assert "the model works on (1, 16, 16) images but tiny has (1, 28, 28)" in said
+    assert window.data_state.dataset is None and not window.latent_panel.encode_button.isEnabled()
 
 
 POSTSCRIPT = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n(pwned) (w) file closefile\n{ } loop\n"
