@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import re
+from pathlib import Path
+from typing import Any
 
 #: hand-written help for the core model flags; the others take theirs from the config field docs
 CORE_MODEL_FLAGS = {
@@ -29,6 +31,21 @@ def add_allow_pickle_flag(p: argparse.ArgumentParser, explain: bool = False) -> 
     """``--allow-pickle``; ``explain`` shows the warning in the command's help."""
     p.add_argument("--allow-pickle", action="store_true",
                    help="allow .pt/.pth/.ckpt files (can run code!)" if explain else None)
+
+
+def add_run_command(sub: Any, name: str, help: str) -> argparse.ArgumentParser:
+    """A command that draws images from a run (render-path, traverse): its parser, with the
+    ``run`` argument first. The command adds its own flags, then :func:`add_image_out_flags`."""
+    p = sub.add_parser(name, help=help)
+    p.add_argument("run", type=Path)
+    return p
+
+
+def add_image_out_flags(p: argparse.ArgumentParser, out_help: str) -> None:
+    """The last flags of a command from :func:`add_run_command`: the required ``--out FILE``
+    and ``--allow-pickle``."""
+    p.add_argument("--out", required=True, type=Path, help=out_help)
+    add_allow_pickle_flag(p)
 
 
 def field_families() -> dict[str, list[str]]:

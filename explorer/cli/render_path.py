@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PROG, CLIError
-from .flags import add_allow_pickle_flag
+from .flags import add_image_out_flags, add_run_command
 from .inputs import load_run
 
 
 def add_parser(sub: Any) -> None:
-    r = sub.add_parser("render-path", help="render an interpolation path to a GIF or a PNG strip")
-    r.add_argument("run", type=Path)
+    r = add_run_command(sub, "render-path", help="render an interpolation path to a GIF or a PNG strip")
     r.add_argument("path", nargs="?", type=Path, help="a path JSON saved by the explorer or --save-path")
     r.add_argument("--random", type=int, metavar="K", help="K random keyframes from the prior instead of a path file")
     r.add_argument("--frames", type=int, default=32, help="frames in all")
@@ -22,8 +21,7 @@ def add_parser(sub: Any) -> None:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--fps", type=float, help="GIF speed (default: the path's own, 12 for --random)")
     r.add_argument("--save-path", type=Path, help="write the path used as JSON (replays to identical frames)")
-    r.add_argument("--out", required=True, type=Path, help="FILE.gif or FILE.png")
-    add_allow_pickle_flag(r)
+    add_image_out_flags(r, "FILE.gif or FILE.png")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,22 +29,21 @@ def run(args: argparse.Namespace) -> int:
     from models.explore import render
 
     ckpt = load_run(args)
-    model = ckpt.model
     if (args.path is None) == (args.random is None):
         raise CLIError("give either a PATH.json or --random K")
     if args.random is not None:
         if args.random < 2:
             raise CLIError("--random needs at least 2 keyframes")
-        path = paths.random_path(model, args.random, kind=args.kind or "slerp", seed=args.seed, checkpoint=ckpt.path)
+        path = paths.random_path(ckpt.model, args.random, kind=args.kind or "slerp", seed=args.seed, checkpoint=ckpt.path)
     else:
-        path = paths.load_path(args.path, model)
+        path = paths.load_path(args.path, ckpt.model)
         for note in path.notes:
             print(f"{PROG}: note: {note}", file=sys.stderr)
         if args.kind:
             path = path.with_kind(args.kind)
     if args.save_path:
         paths.save_path(path, args.save_path)
-    frames = render.render_frames(model, path, args.frames)
+    frames = render.render_frames(ckpt.model, path, args.frames)
     suffix = args.out.suffix.lower()
     if suffix == ".gif":
         render.save_gif(frames, args.out, fps=args.fps or path.fps, loop=path.loop, pingpong=path.pingpong)

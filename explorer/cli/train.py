@@ -1,12 +1,13 @@
 """``latent-explorer train``: train a model headless into a run folder, or continue one (--resume).
 
 Runs under torchrun too: every rank trains, rank 0 alone prints and scores samples.
+Exit codes: 0 when the run reached its end; 130 / 143 when Ctrl+C / SIGTERM stopped it
+(:mod:`.stopping`); 2 for the user's errors (a bad flag, missing data, a diverged run).
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from .errors import CLIError
 from .flags import add_device_flag, add_model_flags, family_fields
 from .inputs import load_data, load_model_data
 from .progress import TrainingProgress, scoring_classifier
+from .stopping import StopOnSignals
 
 #: training settings a resumed run keeps unless the command line gives them. Not its length
 #: (each continuation says how far to go) nor ``lr_decay`` (a schedule spans one continuation:
@@ -95,23 +97,23 @@ def _train(args: argparse.Namespace, device: Any, rank: int, world: int) -> int:
         cfg.batch_size = model.config.default_batch_size() or cfg.batch_size  # the paper's, per family
     run_dir = RunDir(args.out)
     control = TrainControl()
-    # Ctrl+C stops between steps and still leaves a checkpoint
-    previous = signal.signal(signal.SIGINT, lambda *_: control.stop())
     quiet = rank != 0  # one voice under torchrun
     if not quiet:
         print(f"training {args.model} on {dataset.name} ({len(dataset.train)} images) on {device_description(device)}"
               f"{f' x {world} processes' if world > 1 else ''} -> {run_dir.path}", file=sys.stderr)
     progress = TrainingProgress(tty=sys.stderr.isatty() and rank == 0, quiet=quiet, log_every=cfg.log_every)
-    try:
-        scorer = _training_scorer(args.score_samples, model, dataset, device, quiet) if rank == 0 else None
-        for m in train(model, dataset, cfg, control, run_dir, extra_state={"cli": " ".join(sys.argv[1:])},
-                       start_step=start_step, optimizer_state=optimizer_state, sample_scorer=scorer,
-                       start_epoch=start_epoch):
-            progress.show(m)
-    finally:
-        progress.close()
-        signal.signal(signal.SIGINT, previous)
-    return 0
+    last = None
+    # Ctrl+C and SIGTERM stop between steps and still leave a checkpoint
+    with StopOnSignals(control.stop) as signals:
+        try:
+            scorer = _training_scorer(args.score_samples, model, dataset, device, quiet) if rank == 0 else None
+            for last in train(model, dataset, cfg, control, run_dir, extra_state={"cli": " ".join(sys.argv[1:])},
+                              start_step=start_step, optimizer_state=optimizer_state, sample_scorer=scorer,
+                              start_epoch=start_epoch):
+                progress.show(last)
+        finally:
+            progress.close()
+    return signals.exit_code if last is not None and last.event == "stopped" else 0
 
 
 def _resumed(args: argparse.Namespace, overrides: dict[str, Any]) -> tuple[Any, Any, Any]:

@@ -7,21 +7,19 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CLIError
-from .flags import add_allow_pickle_flag
+from .flags import add_image_out_flags, add_run_command
 from .inputs import load_model_data, load_run
 
 
 def add_parser(sub: Any) -> None:
-    v = sub.add_parser("traverse", help="a traversal grid: one row per latent dimension")
-    v.add_argument("run", type=Path)
+    v = add_run_command(sub, "traverse", help="a traversal grid: one row per latent dimension")
     v.add_argument("--dims", type=str, help="comma-separated dimensions (default: all; for a VAE whose dataset is at hand, "
                                              "ordered most active (highest KL) first)")
     v.add_argument("--data-dir", type=Path, help="where the training dataset is, to rank VAE dimensions by KL")
     v.add_argument("--steps", type=int, default=9, help="images per row")
     v.add_argument("--range", type=float, help="sweep -R..R (default: the slider range)")
     v.add_argument("--seed", type=int, help="traverse around a random point (default: the origin)")
-    v.add_argument("--out", required=True, type=Path, help="FILE.png")
-    add_allow_pickle_flag(v)
+    add_image_out_flags(v, "FILE.png")
 
 
 def run(args: argparse.Namespace) -> int:

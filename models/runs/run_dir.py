@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
 from models.families.base import LatentModel
-from models.io.atomic import atomic_write_bytes
+from models.io.atomic import atomic_write_bytes, remove_stale_temp_files
 from models.io.images import grid, save_png
 from models.runs.checkpoint import checkpoint_state, save_checkpoint
+
+
+#: far longer than any metrics record: a longer last line is damage, dropped without being read
+_LONGEST_RECORD = 1 << 20
 
 
 class RunDir:
@@ -24,6 +29,11 @@ class RunDir:
         self.checkpoints = self.path / "checkpoints"
         self.samples = self.path / "samples"
         self.metrics_path = self.path / "metrics.jsonl"
+        self.config_path = self.path / "config.json"
+        #: the last ``eval`` of this run (what the run browser shows)
+        self.eval_path = self.path / "eval.json"
+        self.latest = self.checkpoints / "latest.safetensors"
+        self.best = self.checkpoints / "best.safetensors"
         self.best_score = math.inf
 
     def create(self) -> "RunDir":
@@ -31,22 +41,16 @@ class RunDir:
             d.mkdir(parents=True, exist_ok=True)
         return self
 
-    @property
-    def latest(self) -> Path:
-        return self.checkpoints / "latest.safetensors"
-
-    @property
-    def best(self) -> Path:
-        return self.checkpoints / "best.safetensors"
-
-    @property
-    def config_path(self) -> Path:
-        return self.path / "config.json"
-
-    @property
-    def eval_path(self) -> Path:
-        """The last ``eval`` of this run (what the run browser shows)."""
-        return self.path / "eval.json"
+    def open_for_appending(self) -> "RunDir":
+        """``create``, and mend what a killed run left behind, before a run (new or
+        continued) writes here: a last metrics line cut short (by a crash or a full disk),
+        which the next record would otherwise be glued onto, and the temporary files of
+        checkpoint and sample writes that were killed midway."""
+        self.create()
+        self._repair_metrics_tail()
+        for folder in (self.path, self.checkpoints, self.samples):
+            remove_stale_temp_files(folder)
+        return self
 
     def write_eval(self, result: dict[str, Any]) -> None:
         atomic_write_bytes(self.eval_path, json.dumps(result, indent=2, default=str).encode())
@@ -85,15 +89,32 @@ class RunDir:
             f.write(json.dumps(record) + "\n")
 
     def read_metrics(self) -> list[dict[str, Any]]:
-        if not self.metrics_path.exists():
+        """The metrics records, one per log; a line that is not a JSON object (cut short by a
+        crash, or damaged) is skipped."""
+        try:
+            data = self.metrics_path.read_bytes()
+        except FileNotFoundError:
             return []
-        out = []
-        for line in self.metrics_path.read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:  # a line cut short by a crash: skip it
-                continue
-        return out
+        return [r for r in map(_record, data.split(b"\n")) if r is not None]
+
+    def _repair_metrics_tail(self) -> None:
+        """Make the metrics file end with a whole record and a newline: a last line that is a
+        record and lost only its newline gets it back; any other last line is dropped."""
+        try:
+            f = open(self.metrics_path, "r+b")
+        except FileNotFoundError:
+            return
+        with f:
+            size = f.seek(0, os.SEEK_END)
+            if not size:
+                return
+            start = _last_line_start(f, size)
+            f.seek(start)
+            if size - start <= _LONGEST_RECORD and _record(tail := f.read()) is not None:
+                if not tail.endswith(b"\n"):
+                    f.write(b"\n")
+                return
+            f.truncate(start)
 
     def save(self, model: LatentModel, state: dict[str, Any], score: float | None = None,
              optimizers: dict[str, torch.optim.Optimizer] | None = None) -> bool:
@@ -114,6 +135,29 @@ class RunDir:
 
     def save_samples(self, images: torch.Tensor, step: int, ncol: int | None = None) -> Path:
         return save_png(grid(images, ncol=ncol), self.samples / f"step_{step:08d}.png")
+
+
+def _record(line: bytes) -> dict[str, Any] | None:
+    """One metrics line as its record; None when it is not a JSON object."""
+    try:
+        record = json.loads(line)
+    except ValueError:  # JSONDecodeError, and bytes that are not UTF-8
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _last_line_start(f: BinaryIO, size: int, chunk: int = 1 << 16) -> int:
+    """Where the last line of the open file ``f`` (``size`` bytes) starts: after the last
+    newline but a final one. Read backwards, so a long run's file is not read whole."""
+    pos = size - 1  # a newline as the final byte ends the last line rather than starting one
+    while pos > 0:
+        lo = max(0, pos - chunk)
+        f.seek(lo)
+        cut = f.read(pos - lo).rfind(b"\n")
+        if cut >= 0:
+            return lo + cut + 1
+        pos = lo
+    return 0
 
 
 def record_eval(checkpoint: str | Path | None, result: dict[str, Any], seed: int) -> Path | None:

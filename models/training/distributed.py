@@ -8,7 +8,8 @@ group (NCCL on CUDA, gloo on CPU) and pins each rank to its GPU. The training lo
 splits every epoch's permutation across ranks and wraps single-optimizer families in DDP;
 rank 0 alone writes the run folder. Families with several optimizers, which one DDP wrapper
 cannot serve, average their gradients across ranks instead
-(:func:`average_gradients_across_ranks`).
+(:func:`average_gradients_across_ranks`). :func:`any_rank` lets the ranks agree on a flag
+(the loop's stop), so that they all stop at the same step.
 """
 from __future__ import annotations
 
@@ -51,6 +52,14 @@ def rank_world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+def any_rank(flag: bool, device: torch.device) -> bool:
+    """Whether ``flag`` is true on any rank. A collective: every rank calls it at the same
+    point (the tensor lives on ``device``, where the process group's backend reduces)."""
+    t = torch.tensor([int(flag)], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
 
 
 def average_gradients_across_ranks(model: LatentModel, optimizers: dict[str, torch.optim.Optimizer]) -> None:

@@ -7,13 +7,21 @@ It never prints. It reads loss values off the device only when it logs (every
 ``log_every`` steps), so a GPU never waits on the host in between. Pause and stop are
 ``threading.Event``s checked between steps, so they act within one step.
 
+Intervals: metrics every ``log_every`` steps; weights, previews and a sample grid every
+``snapshot_every`` steps only (an epoch end is no snapshot: on a handful of images every step
+ends an epoch); validation at each epoch end and with each checkpoint, every
+``checkpoint_every`` steps or, when that is 0, at each epoch end. The end of a run (done or
+stopped) always leaves one checkpoint and one sample grid.
+
 Fast path (CUDA only): data resident on the GPU, fused capturable Adam, and the whole step
 (batch gather, forward, backward, optimizer step, loss accumulation) captured once in a
 CUDA graph and replayed. Same maths as the eager path, far fewer launches.
 
 Distributed: under ``torchrun`` (``torch.distributed`` initialised) each rank draws its own
 share of every epoch's permutation and single-optimizer families are wrapped in
-DistributedDataParallel; only rank 0 writes the run folder.
+DistributedDataParallel; only rank 0 writes the run folder. A stop on any rank (each gets
+torchrun's SIGTERM, maybe at different steps) takes effect on all of them at the same log
+step: a rank that stopped alone would leave the others waiting for its gradients forever.
 
 The step itself (eager, or captured in a CUDA graph) is :mod:`models.training.steps`; the
 device choice :mod:`models.training.device`; ranks and gradient averaging
@@ -35,7 +43,7 @@ from models.families.base import LatentModel
 from models.runs.checkpoint import restore_optimizers
 from models.runs.run_dir import RunDir
 from models.training.device import resolve_device
-from models.training.distributed import rank_world
+from models.training.distributed import any_rank, rank_world
 from models.training.steps import make_step
 
 
@@ -87,7 +95,7 @@ class StepMetrics:
     steps_per_s: float
     #: "log", "snapshot", "epoch", "done" or "stopped"
     event: str = "log"
-    #: CPU copy of the model's state_dict (snapshot, epoch, done, stopped)
+    #: CPU copy of the model's state_dict (snapshot, done, stopped)
     weights: dict[str, torch.Tensor] | None = None
     #: preview images on CPU: "samples", and "originals"/"reconstructions" for encoders
     previews: dict[str, torch.Tensor] | None = None
@@ -169,7 +177,8 @@ def train(
     ``sample_fid`` - a GAN's losses say little about its samples.
 
     Raises TrainingDiverged on a NaN/inf loss (the run folder keeps the last good
-    checkpoint). On stop it saves a checkpoint and yields a final "stopped" event.
+    checkpoint). On stop it saves a checkpoint and yields a final "stopped" event; under
+    torchrun every rank stops at the first log step after a stop on any of them.
 
     ``start_step`` continues a run (the model holds its weights): step numbers, epochs and
     the length count on from there; ``start_epoch`` (the checkpoint's ``epoch``) is where the
@@ -230,7 +239,7 @@ def train(
         **(extra_state or {}),
     }
     if run is not None:
-        run.create()
+        run.open_for_appending()
         if start_step:  # a continued run keeps its best score, so "best" stays the best
             run.best_score = float((run.best_checkpoint_state() or {}).get("best_score", math.inf))
         run.write_config({"family": model.family, "model_config": model.config.to_dict(), **state_base})
@@ -282,6 +291,7 @@ def train(
     samples_step = -1  # the step of the last sample grid written to the run folder
     last_terms: dict[str, float] = {}
     first_sizes: dict[str, float] | None = None  # each term's size at the first log: the scale "exploding" is judged by
+    stopped = False  # by a stop request, on this rank or (agreed at log steps) on another
     step = start_step
     while step < total:
         if control.paused:
@@ -290,7 +300,9 @@ def train(
             paused_for = time.perf_counter() - pause_started
             t0 += paused_for  # paused time doesn't count as training time
             last_log_t += paused_for
-        if control.stop_requested:
+        if world == 1:
+            stopped = control.stop_requested  # distributed: agreed at log steps, below
+        if stopped:
             break
         in_epoch = step % steps_per_epoch
         if in_epoch == 0 or perm.numel() == 0:  # a new epoch, or a run resumed mid-epoch
@@ -333,8 +345,10 @@ def train(
                 last_ckpt = checkpoint(step, epoch, now - t0, val) or last_ckpt
                 m.checkpoint = last_ckpt
                 ckpt_step, ckpt_val = step, val
-        if want_snapshot or epoch_end:
-            m.event = "snapshot" if want_snapshot else "epoch"
+        if epoch_end:
+            m.event = "epoch"
+        if want_snapshot:
+            m.event = "snapshot"
             m.weights = cpu_weights()
             m.previews = previews()
             if run is not None:
@@ -344,6 +358,8 @@ def train(
             run.append_metrics({"step": step, "epoch": round(epoch, 4), "seconds": round(now - t0, 3), **terms,
                                 **{f"val_{k}": v for k, v in val.items()}})
         yield m
+        if world > 1:  # every rank reaches this step's log, so here they can agree
+            stopped = any_rank(control.stop_requested, device)
 
     # finished or stopped: leave a checkpoint, a final snapshot and the final step's sample
     # grid (a run shorter than snapshot_every would otherwise leave none to browse)
@@ -357,7 +373,7 @@ def train(
     terms = stepper.read_and_reset(since_log) if since_log else last_terms
     final = StepMetrics(
         step, total, epoch, seconds, terms, (step - start_step) / max(seconds, 1e-9),
-        event="stopped" if control.stop_requested else "done",
+        event="stopped" if stopped or control.stop_requested else "done",
         weights=cpu_weights(),
         previews=previews(), validation=val or None, checkpoint=last_ckpt, device=str(device),
     )

@@ -62,3 +62,42 @@ def test_two_ranks_train_in_lockstep(tmp_path):
             torch.testing.assert_close(r0[k], r1[k], rtol=1e-5, atol=1e-6, msg=f"{family}: {k} differs across ranks")
         assert any(not torch.allclose(r0[k], init0[k]) for k in weights), family  # and trained
         assert not torch.equal(r0["__noise__"], r1["__noise__"]), family  # each rank its own noise
+
+
+def _stopping_worker(rank: int, world: int, rendezvous: str, out: str, stop_on: dict) -> None:
+    """Trains a long run; ``stop_on[rank]`` is the log step at which this rank's own control
+    stops (as torchrun's SIGTERM would, reaching the ranks at different moments), None: never."""
+    from datetime import timedelta
+
+    from models.runs.run_dir import RunDir
+    from models.training.loop import TrainControl
+
+    torch.set_num_threads(1)
+    # a short timeout: a rank left waiting for a stopped one fails the test instead of hanging it
+    dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=world,
+                            timeout=timedelta(seconds=30))
+    try:
+        torch.manual_seed(rank)
+        model = build_model("vae", image_shape=(1, 28, 28), **FAMILIES["vae"])
+        control = TrainControl()
+        cfg = TrainConfig(steps=10**6, batch_size=16, device="cpu", log_every=2, snapshot_every=0, validation_size=0)
+        for m in train(model, _blobs(), cfg, control, RunDir(f"{out}/run")):
+            if stop_on[rank] is not None and m.event == "log" and m.step >= stop_on[rank]:
+                control.stop()
+        with open(f"{out}/final-{rank}.txt", "w") as f:
+            f.write(f"{m.event} {m.step} {m.checkpoint}")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
+@pytest.mark.parametrize("stop_on", [{0: None, 1: 4}, {0: 2, 1: 6}], ids=["rank 1 alone", "rank 0 first"])
+def test_a_stop_on_any_rank_stops_every_rank_at_one_step_and_rank_0_checkpoints(tmp_path, stop_on):
+    from models.runs.checkpoint import checkpoint_state
+
+    mp.spawn(_stopping_worker, args=(2, str(tmp_path / "rendezvous"), str(tmp_path), stop_on), nprocs=2, join=True)
+    finals = [(tmp_path / f"final-{r}.txt").read_text().split() for r in (0, 1)]
+    first = min(s for s in stop_on.values() if s is not None)
+    assert [f[:2] for f in finals] == [["stopped", str(first)]] * 2  # together, at the first stop's log step
+    assert finals[0][2].endswith("latest.safetensors") and finals[1][2] == "None"  # rank 0 writes the run
+    assert checkpoint_state(tmp_path / "run" / "checkpoints" / "latest.safetensors")["step"] == first

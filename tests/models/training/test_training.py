@@ -1,3 +1,4 @@
+import json
 import threading
 import time
 
@@ -102,21 +103,35 @@ def test_pause_halts_steps_and_resume_continues(tiny_dataset):
     assert not th.is_alive()
 
 
+def _spoil_loss_after(model, spoil, calls: int = 12) -> None:
+    """From its ``calls + 1``-th call on, ``model.loss`` passes its terms through ``spoil``
+    (12 calls: two epochs of 6 steps, so the first checkpoints are good)."""
+    original, count = model.loss, {"n": 0}
+
+    def loss(batch):
+        count["n"] += 1
+        t = original(batch)
+        return spoil(t) if count["n"] > calls else t
+
+    model.loss = loss
+
+
+def _nan_kl(t):
+    t["kl"] = t["kl"] * float("nan")
+    t["total"] = t["recon"] + t["kl"]
+    return t
+
+
+def _huge_recon(t):  # finite, but 10^5 times what it was: an exploding run
+    t["recon"] = t["recon"] * 1e5
+    t["total"] = t["recon"] + t["kl"]
+    return t
+
+
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tiny_dataset, tmp_path):
     m = build_model("vae", latent_dim=3, hidden=16)
     run = RunDir(tmp_path / "r")
-    original = m.loss
-    calls = {"n": 0}
-
-    def loss(batch):
-        calls["n"] += 1
-        t = original(batch)
-        if calls["n"] > 12:  # after the first epoch's checkpoint (6 steps per epoch)
-            t["kl"] = t["kl"] * float("nan")
-            t["total"] = t["recon"] + t["kl"]
-        return t
-
-    m.loss = loss
+    _spoil_loss_after(m, _nan_kl)
     with pytest.raises(TrainingDiverged, match="kl"):
         list(train(m, tiny_dataset, _cfg(steps=100, log_every=5), run=run))
     from models.runs.checkpoint import load_checkpoint
@@ -129,18 +144,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
 def test_exploding_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_dataset, tmp_path):
     m = build_model("vae", latent_dim=3, hidden=16)
     run = RunDir(tmp_path / "r")
-    original = m.loss
-    calls = {"n": 0}
-
-    def loss(batch):
-        calls["n"] += 1
-        t = original(batch)
-        if calls["n"] > 12:  # finite, but 10^5 times what it was: an exploding run
-            t["recon"] = t["recon"] * 1e5
-            t["total"] = t["recon"] + t["kl"]
-        return t
-
-    m.loss = loss
+    _spoil_loss_after(m, _huge_recon)
     with pytest.raises(TrainingDiverged, match=r"'recon' exploded to .* \(first logged: "):
         list(train(m, tiny_dataset, _cfg(steps=100, log_every=5), run=run))
     from models.runs.checkpoint import load_checkpoint
@@ -148,8 +152,7 @@ def test_exploding_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_da
     assert load_checkpoint(run.latest).train_state["step"] <= 12
     # the same growth with the check off trains on (a user's choice for odd losses)
     m2 = build_model("vae", latent_dim=3, hidden=16)
-    calls["n"], original = 0, m2.loss
-    m2.loss = loss
+    _spoil_loss_after(m2, _huge_recon)
     logs = list(train(m2, tiny_dataset, _cfg(steps=20, log_every=5, explode_factor=0)))
     assert logs[-1].step == 20
 
@@ -255,3 +258,63 @@ def test_a_stopped_run_leaves_its_final_samples(tiny_dataset, tmp_path, monkeypa
             control.stop()
     assert m.event == "stopped" and written == [m.step]
     assert run.newest_samples() == run.samples / f"step_{m.step:08d}.png"
+
+
+def _checkpoint_writes(monkeypatch) -> list[int]:
+    """The step of every checkpoint written to a run folder, in order."""
+    written: list[int] = []
+    real = RunDir.save
+
+    def counting(self, model, state, score=None, optimizers=None):
+        written.append(state["step"])
+        return real(self, model, state, score=score, optimizers=optimizers)
+
+    monkeypatch.setattr(RunDir, "save", counting)
+    return written
+
+
+def test_a_dataset_smaller_than_a_batch_honours_the_snapshot_and_checkpoint_intervals(tiny_dataset, tmp_path,
+                                                                                     monkeypatch):
+    """Every step ends an epoch when the whole train split fits in one batch; that wrote a
+    sample grid (and decoded previews) at every step whatever the snapshot interval said."""
+    samples, checkpoints = _sample_writes(monkeypatch), _checkpoint_writes(monkeypatch)
+    run = RunDir(tmp_path / "tiny")
+    events = list(train(build_model("vae", latent_dim=3, hidden=16), tiny_dataset,
+                        _cfg(steps=25, batch_size=256, log_every=5, snapshot_every=10, checkpoint_every=10), run=run))
+    assert samples == [10, 20, 25]  # the final step leaves its grid once
+    assert checkpoints == [10, 20, 25]
+    assert sorted(p.name for p in run.samples.glob("*.png")) == [f"step_{s:08d}.png" for s in (10, 20, 25)]
+    assert [e.step for e in events if e.previews is not None] == [10, 20, 25]
+    assert all(e.weights is None and e.previews is None for e in events if e.event == "epoch")
+
+
+def test_epoch_ends_still_validate_and_checkpoint_by_default(tiny_dataset, tmp_path, monkeypatch):
+    samples, checkpoints = _sample_writes(monkeypatch), _checkpoint_writes(monkeypatch)
+    run = RunDir(tmp_path / "epochs")
+    events = list(train(build_model("vae", latent_dim=3, hidden=16), tiny_dataset,
+                        _cfg(steps=14, log_every=7, snapshot_every=0), run=run))  # 6 steps per epoch
+    assert checkpoints == [6, 12, 14] and samples == [14]
+    assert [e.step for e in events if e.event == "epoch"] == [6, 12]
+    assert all(e.validation for e in events if e.event == "epoch")
+
+
+def test_a_run_continued_after_a_crash_mid_line_keeps_every_record_whole(tiny_dataset, tmp_path):
+    model = build_model("vae", latent_dim=3, hidden=16)
+    run = RunDir(tmp_path / "run")
+    list(train(model, tiny_dataset, _cfg(steps=12, log_every=4), run=run))
+    with open(run.metrics_path, "ab") as f:
+        f.write(b'{"step": 16, "epoch": 2.66, "seco')  # the crash: a record half written
+    list(train(model, tiny_dataset, _cfg(steps=8, log_every=4), run=RunDir(run.path), start_step=12))
+    lines = run.metrics_path.read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [4, 6, 8, 12, 16, 18, 20]
+
+
+def test_a_run_start_clears_temp_files_a_killed_save_left(tiny_dataset, tmp_path):
+    import os
+
+    run = RunDir(tmp_path / "run").create()
+    left = run.checkpoints / ".latest.safetensors.q1w2e3r4.tmp"
+    left.write_bytes(b"\0" * 1000)
+    os.utime(left, (time.time() - 120, time.time() - 120))
+    list(train(build_model("ae", latent_dim=3, hidden=16), tiny_dataset, _cfg(steps=2, log_every=1), run=run))
+    assert not left.exists() and run.latest.exists()
