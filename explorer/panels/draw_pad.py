@@ -11,24 +11,18 @@ mass, as MNIST's digits were prepared; otherwise the whole canvas is shrunk.
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 import torch
 from PIL import Image
-from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
-from models.data.base import Dataset
-
-from ..image_input import encode_images
 from ..model_access import decode_one, has_encoder, to_display
-from ..state import LatentState, ModelState
-from ..widgets.layout import install_hint_stack, panel_body
+from ..widgets.layout import check_box, push_button, spin_box
 from ..widgets.tiles import Tile
+from .base import ExplorePanel
 
-DatasetProvider = Callable[[], "Dataset | None"]
 CANVAS = 224
 THROTTLE_MS = 60
 #: MNIST digits fit a 20x20 box inside 28x28
@@ -123,34 +117,25 @@ class DrawCanvas(QWidget):
         painter.end()
 
 
-class DrawPadPanel(QWidget):
-    status = Signal(str)
+class DrawPadPanel(ExplorePanel):
     #: the latent of the drawing, each time it is encoded
     encoded = Signal(object)
 
-    def __init__(self, model_state: ModelState, latent_state: LatentState, dataset_provider: DatasetProvider,
-                 parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.model_state, self.latent_state, self.dataset_provider = model_state, latent_state, dataset_provider
-        self._throttle = QTimer(self, singleShot=True, interval=THROTTLE_MS)
-        self._throttle.timeout.connect(self.encode_now)
-        self._build()
-        self._wire()
-        self._on_model_changed(model_state.model)
+    NO_MODEL_HINT = "Open or train a model with an encoder (AE, VAE, β-VAE, AAE) to draw into it."
+    NO_ENCODER_HINT = ("This {family} model has no encoder, so it can't read a drawing.\n"
+                       "Use Projection to find a GAN latent for an image instead.")
+
+    def _setup(self) -> None:
+        self._throttle = self.make_timer(THROTTLE_MS, self.encode_now)
 
     def _build(self) -> None:
-        body, layout = panel_body(QGridLayout)
+        layout = self.make_body(QGridLayout)
         self.canvas = DrawCanvas()
         self.canvas.setToolTip("Draw with the left mouse button: the encoder maps your drawing to the sliders")
-        self.clear_btn = QPushButton("Clear")
-        self.fit = QCheckBox("Fit like MNIST")
-        self.fit.setChecked(True)
-        self.fit.setToolTip("Crop, scale into a 20/28 box and centre by mass, as MNIST digits were prepared")
-        self.pen = QSpinBox()
-        self.pen.setRange(4, 48)
-        self.pen.setValue(self.canvas.pen_width)
-        self.pen.setPrefix("pen ")
-        self.pen.setSuffix(" px")
+        self.clear_btn = push_button("Clear", clicked=self.clear)
+        self.fit = check_box("Fit like MNIST", True,
+                             "Crop, scale into a 20/28 box and centre by mass, as MNIST digits were prepared")
+        self.pen = spin_box(4, 48, self.canvas.pen_width, prefix="pen ", suffix=" px")
         self.input_tile, self.recon_tile = Tile(84), Tile(84)
         self.input_tile.set_array(None, "model input")
         self.recon_tile.set_array(None, "reconstruction")
@@ -161,34 +146,22 @@ class DrawPadPanel(QWidget):
         layout.addWidget(self.canvas, 0, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(side, 0, 1)
         row = QGridLayout()
-        row.addWidget(self.clear_btn, 0, 0)
-        row.addWidget(self.fit, 0, 1)
-        row.addWidget(self.pen, 0, 2)
+        for c, w in enumerate((self.clear_btn, self.fit, self.pen)):
+            row.addWidget(w, 0, c)
         layout.addLayout(row, 1, 0, 1, 2)
         layout.setRowStretch(2, 1)
         layout.setColumnStretch(2, 1)
-        self.stack = install_hint_stack(self, body)
 
     def _wire(self) -> None:
-        self.model_state.model_changed.connect(self._on_model_changed)
         self.model_state.weights_updated.connect(lambda: self.encode_now() if self.canvas.drawn else None)
         self.canvas.stroke.connect(self._on_stroke)
         self.canvas.released.connect(self.encode_now)
-        self.clear_btn.clicked.connect(self.clear)
         self.fit.toggled.connect(lambda _on: self.encode_now())
         self.pen.valueChanged.connect(lambda v: setattr(self.canvas, "pen_width", v))
 
-    def _on_model_changed(self, model: object) -> None:
-        m = self.model_state.model
-        if m is None:
-            self.stack.show_hint("Open or train a model with an encoder (AE, VAE, β-VAE, AAE) to draw into it.")
-        elif not has_encoder(m):
-            self.stack.show_hint(f"This {m.family} model has no encoder, so it can't read a drawing.\n"
-                                 "Use Projection to find a GAN latent for an image instead.")
-        else:
-            self.stack.show_hint(None)
-            if self.canvas.drawn:
-                self.encode_now()
+    def on_model_changed(self, model: object) -> None:
+        if self.refresh_availability() and self.canvas.drawn:
+            self.encode_now()
 
     def _on_stroke(self) -> None:
         # throttle, not debounce: the sliders follow the pen while it moves
@@ -201,10 +174,8 @@ class DrawPadPanel(QWidget):
         if not has_encoder(model) or not self.canvas.drawn:
             return
         x = prepare_drawing(self.canvas.array(), tuple(model.config.image_shape), self.fit.isChecked())
-        try:
-            flat = encode_images(self.model_state, x)
-        except ValueError as e:
-            self.status.emit(str(e))
+        flat = self.latent_of(x)
+        if flat is None:
             return
         self.input_tile.set_array(to_display(x[0]))
         self.latent_state.set_flat(flat)
@@ -215,6 +186,3 @@ class DrawPadPanel(QWidget):
         self.canvas.clear()
         self.input_tile.set_array(None, "model input")
         self.recon_tile.set_array(None, "reconstruction")
-
-    def shutdown(self) -> None:
-        self._throttle.stop()

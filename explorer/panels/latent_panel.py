@@ -20,31 +20,32 @@ import numpy as np
 import torch
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (
-    QButtonGroup, QCheckBox, QDoubleSpinBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox,
-    QVBoxLayout, QWidget,
-)
+from PySide6.QtWidgets import QButtonGroup, QGroupBox, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from models.latent import LatentSpec
 
 from ..image_input import encode_images
 from ..model_access import to_display
 from ..state import DataState, LatentState, ModelState
+from ..widgets.layout import check_box, double_spin_box, hrow, push_button, scroll_area, spin_box
 from ..widgets.tiles import array_to_qimage
+from .base import ExplorePanel
 from .latent_rows import INACTIVE_KL, DimRow, category_row, set_quietly, spec_text
 
 
-class LatentPanel(QWidget):
+class LatentPanel(ExplorePanel):
     """Every control of the latent point, rebuilt when the model's spec changes."""
 
     #: (title, message) for the window's status/error display
     error = Signal(str, str)
-    status = Signal(str)
 
     def __init__(self, model_state: ModelState, latent_state: LatentState, data_state: DataState,
                  parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.model_state, self.latent_state, self.data_state = model_state, latent_state, data_state
+        super().__init__(model_state, latent_state, lambda: data_state.dataset, parent)
+        self.data_state = data_state
+        data_state.changed.connect(lambda _: self.on_dataset_changed())
+
+    def _setup(self) -> None:
         self.spec: LatentSpec | None = None
         self.z_rows: list[DimRow] = []
         self.code_rows: list[DimRow] = []
@@ -52,64 +53,41 @@ class LatentPanel(QWidget):
         self.category_controls: list[QButtonGroup | QSpinBox] = []
         self._shown = np.zeros(0, np.float32)
 
+    def _build(self) -> None:
         # -- header: what the model is, Random / Zero
         self.info = QLabel("No model loaded")
         self.info.setWordWrap(True)
-        self.random_button = QPushButton("Random")
-        self.random_button.setToolTip("Draw a point from the prior (R)")
-        self.random_button.clicked.connect(self.randomize)
-        self.zero_button = QPushButton("Zero")
-        self.zero_button.setToolTip("Go to the origin (0)")
-        self.zero_button.clicked.connect(self.zero)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.random_button)
-        buttons.addWidget(self.zero_button)
+        self.random_button = push_button("Random", "Draw a point from the prior (R)", clicked=self.randomize)
+        self.zero_button = push_button("Zero", "Go to the origin (0)", clicked=self.zero)
 
         # -- generator controls (models without an encoder)
         self.generator_box = QWidget()
-        self.truncation = QDoubleSpinBox()
-        self.truncation.setRange(0.0, 3.0)
-        self.truncation.setSingleStep(0.1)
-        self.truncation.setValue(0.0)
-        self.truncation.setSpecialValueText("off")
-        self.truncation.setToolTip("Truncation trick: Random clamps |z| to this value (smaller: more typical, less varied images)")
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        self.seed.setToolTip("Seed of the next Random draw (it counts up after each draw; type one back to revisit it)")
-        gen = QHBoxLayout(self.generator_box)
-        gen.setContentsMargins(0, 0, 0, 0)
-        gen.addWidget(QLabel("Truncation"))
-        gen.addWidget(self.truncation)
+        self.truncation = double_spin_box(
+            0.0, 3.0, 0.0, step=0.1, special_text="off",
+            tooltip="Truncation trick: Random clamps |z| to this value (smaller: more typical, less varied images)")
+        self.seed = spin_box(0, 2**31 - 1, tooltip="Seed of the next Random draw (it counts up after each draw; "
+                                                   "type one back to revisit it)")
+        gen = hrow(QLabel("Truncation"), self.truncation, parent=self.generator_box)
         gen.addSpacing(8)
         gen.addWidget(QLabel("Seed"))
         gen.addWidget(self.seed, 1)
 
         # -- encode controls (models with an encoder)
         self.encode_box = QWidget()
-        self.test_index = QSpinBox()
-        self.test_index.setRange(0, 0)
-        self.test_index.setToolTip("Index of a test image of the current dataset")
-        self.encode_button = QPushButton("Encode")
-        self.encode_button.setToolTip("Set the sliders to the latent mean of this test image "
-                                      "(or drop an image file on the window)")
-        self.encode_button.clicked.connect(self.encode_test_image)
+        self.test_index = spin_box(0, 0, tooltip="Index of a test image of the current dataset")
+        self.encode_button = push_button("Encode", "Set the sliders to the latent mean of this test image "
+                                                   "(or drop an image file on the window)", clicked=self.encode_test_image)
         self.thumbnail = QLabel()
         self.thumbnail.setFixedSize(36, 36)
         self.thumbnail.setStyleSheet("background: #1e1f22; border: 1px solid #444;")
         self.thumbnail.setToolTip("The image last encoded")
         self.thumbnail.setVisible(False)  # appears with the first encoded image
-        enc = QHBoxLayout(self.encode_box)
-        enc.setContentsMargins(0, 0, 0, 0)
-        enc.addWidget(QLabel("Test image"))
-        enc.addWidget(self.test_index, 1)
-        enc.addWidget(self.encode_button)
-        enc.addWidget(self.thumbnail)
+        hrow(QLabel("Test image"), (self.test_index, 1), self.encode_button, self.thumbnail, parent=self.encode_box)
 
-        self.sort_by_kl = QCheckBox("Sort by KL")
-        self.sort_by_kl.setToolTip("Order the z sliders by how much information each dimension carries "
-                                   "(mean KL over test images); greyed rows are inactive (KL < 0.01)")
+        self.sort_by_kl = check_box("Sort by KL", tooltip="Order the z sliders by how much information each dimension "
+                                                          "carries (mean KL over test images); greyed rows are inactive "
+                                                          "(KL < 0.01)")
         self.sort_by_kl.setEnabled(False)
-        self.sort_by_kl.toggled.connect(self._order_rows)
 
         # -- groups built per spec
         self.categorical_group = QGroupBox("Categorical codes")
@@ -120,37 +98,30 @@ class LatentPanel(QWidget):
         z_outer = QVBoxLayout(self.z_group)
         z_outer.setContentsMargins(4, 4, 4, 4)
         z_outer.addWidget(self.sort_by_kl)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         self.z_container = QWidget()
         self.z_layout = QVBoxLayout(self.z_container)
         self.z_layout.setContentsMargins(0, 0, 6, 0)
         self.z_layout.setSpacing(2)
         self.z_layout.addStretch(1)
-        self.scroll.setWidget(self.z_container)
+        self.scroll = scroll_area(self.z_container, frame=False)
         z_outer.addWidget(self.scroll, 1)
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
+        layout = self.make_body(hints=False)  # it says what is missing in its own header line
         layout.addWidget(self.info)
-        layout.addLayout(buttons)
-        layout.addWidget(self.generator_box)
-        layout.addWidget(self.encode_box)
-        layout.addWidget(self.categorical_group)
-        layout.addWidget(self.continuous_group)
+        layout.addLayout(hrow(self.random_button, self.zero_button))
+        for w in (self.generator_box, self.encode_box, self.categorical_group, self.continuous_group):
+            layout.addWidget(w)
         layout.addWidget(self.z_group, 1)
         self._empty_space = QWidget()  # keeps the "no model" text at the top
         layout.addWidget(self._empty_space, 1)
 
-        model_state.model_changed.connect(self._on_model_changed)
-        model_state.kl_changed.connect(self._on_kl_changed)
-        latent_state.changed.connect(self._on_latent_changed)
-        data_state.changed.connect(lambda _: self._update_encode_controls())
-        self._rebuild(None)
+    def _wire(self) -> None:
+        self.sort_by_kl.toggled.connect(self._order_rows)
+        self.model_state.kl_changed.connect(self._on_kl_changed)
+        self.latent_state.changed.connect(self._on_latent_changed)
 
     # -- building ----------------------------------------------------------------------
-    def _on_model_changed(self, model: object) -> None:
+    def on_model_changed(self, model: object) -> None:
         spec = self.model_state.spec
         if spec != self.spec or model is None:
             self._rebuild(spec)
@@ -158,7 +129,7 @@ class LatentPanel(QWidget):
             self._shown = np.full(spec.input_dim, np.nan, np.float32)  # resync every control
         # the window resets LatentState to the new model's origin next; that updates the controls
         self._on_latent_changed(self.latent_state.flat)
-        self._update_encode_controls()
+        self.on_dataset_changed()
 
     def _rebuild(self, spec: LatentSpec | None) -> None:
         self.setUpdatesEnabled(False)  # one repaint for the whole rebuild, not one per row
@@ -254,7 +225,7 @@ class LatentPanel(QWidget):
             self.latent_state.reset(self.spec)
 
     def encode_test_image(self) -> None:
-        dataset = self.data_state.dataset
+        dataset = self.dataset_provider()
         model = self.model_state.model
         if dataset is None or model is None:
             return
@@ -267,7 +238,7 @@ class LatentPanel(QWidget):
             return
         self.set_thumbnail(x[0])
         self.latent_state.set_flat(flat)
-        self.status.emit(f"Encoded test image {index} of {dataset.name}")
+        self.say(f"Encoded test image {index} of {dataset.name}")
 
     def set_thumbnail(self, image: torch.Tensor) -> None:
         """(C, H, W) in [0, 1] -> the small preview next to Encode."""
@@ -275,17 +246,19 @@ class LatentPanel(QWidget):
             self.thumbnail.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
         self.thumbnail.setVisible(True)
 
-    def _update_encode_controls(self) -> None:
+    def on_dataset_changed(self) -> None:
+        """Encode works when a dataset of the model's image size is loaded; else it says why not."""
         spec = self.spec
         model = self.model_state.model
         shape = tuple(model.config.image_shape) if model is not None and hasattr(model, "config") else None
-        ok = spec is not None and spec.has_encoder and self.data_state.fits(shape)
+        ds = self.dataset_provider()
+        ok = spec is not None and spec.has_encoder and ds is not None and tuple(ds.image_shape) == shape
         self.encode_button.setEnabled(ok)
         self.test_index.setEnabled(ok)
         if ok:
-            self.test_index.setRange(0, len(self.data_state.dataset.test) - 1)
+            self.test_index.setRange(0, len(ds.test) - 1)
             self.encode_button.setToolTip(f"Set the sliders to the latent mean of test image N of "
-                                          f"{self.data_state.dataset.name} (or drop an image file on the window)")
+                                          f"{ds.name} (or drop an image file on the window)")
         else:
             why = "no dataset of this model's image size is loaded" if spec is not None and spec.has_encoder else "this model has no encoder"
             self.encode_button.setToolTip(f"Encode is unavailable: {why}. You can still drop an image file on the window.")

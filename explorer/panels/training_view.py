@@ -12,17 +12,21 @@ training on a 2-core machine:
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (
-    QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from models.io.images import grid
 from models.training.loop import StepMetrics
 
 from ..widgets.image_view import BACKGROUND, ImageGrid
+from ..widgets.layout import check_box, double_spin_box
+
+if TYPE_CHECKING:
+    import torch
 
 REDRAW_INTERVAL_MS = 100
 
@@ -96,15 +100,11 @@ class TrainingView(QWidget):
         self.quality_plot_widget, self.quality_plot, self.quality_legend = self._side_plot("sample IS")
         self.quality_plot_widget.setToolTip("Inception score of 2,000 samples (the dataset's classifier) at each checkpoint;\n"
                                             "the best checkpoint is the one of lowest sample FID")
-        self.log_scale = QCheckBox("Log scale")
-        self.log_scale.setToolTip("Logarithmic loss axis (terms that go negative, e.g. a WGAN critic, are hidden)")
+        self.log_scale = check_box("Log scale", tooltip="Logarithmic loss axis (terms that go negative, "
+                                                        "e.g. a WGAN critic, are hidden)")
         self.log_scale.toggled.connect(self._on_log_toggled)
-        self.smoothing = QDoubleSpinBox()
-        self.smoothing.setRange(0.0, 0.99)
-        self.smoothing.setSingleStep(0.1)
-        self.smoothing.setDecimals(2)
-        self.smoothing.setValue(0.6)
-        self.smoothing.setToolTip("Exponential moving average of the curves (0 = raw values)")
+        self.smoothing = double_spin_box(0.0, 0.99, 0.6, decimals=2, step=0.1,
+                                         tooltip="Exponential moving average of the curves (0 = raw values)")
         self.smoothing.valueChanged.connect(lambda _: self._mark_dirty())
         self.summary = QLabel("No training run yet")
         self.summary.setStyleSheet("color: #9aa0a6;")

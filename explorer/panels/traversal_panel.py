@@ -13,33 +13,26 @@ over test images; that KL is computed once per model in a job and shared through
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6.QtCore import QTimer, Signal
-from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QGridLayout, QLabel, QLineEdit, QPushButton,
-    QSpinBox, QWidget,
-)
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QLineEdit
 
 from models.families.base import LatentModel
-from models.data.base import Dataset
 from models.io.images import grid, save_png
 from models.latent import LatentSpec
 from models.explore.render import decode_batched
 from models.explore.traversal import dimension_influence, infogan_latents, traversal_latents
+from models.metrics.kl import has_kl, kl_per_dimension
 
-from ..jobs import JobRunner
 from ..model_access import dataset_problem, parse_indices, snapshot_model
-from ..state import LatentState, ModelState
 from ..widgets.image_view import ImageView
-from ..widgets.layout import caption_label, install_hint_stack, panel_body
+from ..widgets.layout import check_box, double_spin_box, push_button, spin_box
 from ..widgets.qt_utils import signals_blocked
+from .base import ExplorePanel, save_file
 
-DatasetProvider = Callable[[], "Dataset | None"]
 #: re-render this long after the last change (slider drags, spin box typing)
 DEBOUNCE_MS = 150
 ROWS_ALL, ROWS_ACTIVE, ROWS_INFLUENTIAL, ROWS_CUSTOM = "all", "active", "influential", "custom"
@@ -60,40 +53,26 @@ def category_sweep_latents(spec: LatentSpec, around: np.ndarray, code: int, step
     return flat
 
 
-def is_vae(model: LatentModel | None) -> bool:
-    """Families with a Gaussian posterior (VAE, beta-VAE): they have per-dimension KL."""
-    return model is not None and callable(getattr(model, "encode_stats", None))
-
-
-class TraversalPanel(QWidget):
-    status = Signal(str)
+class TraversalPanel(ExplorePanel):
     #: (H, W, C) uint8 grid, each time one is shown
     image_ready = Signal(object)
 
-    def __init__(self, model_state: ModelState, latent_state: LatentState, dataset_provider: DatasetProvider,
-                 parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.model_state, self.latent_state, self.dataset_provider = model_state, latent_state, dataset_provider
+    NO_MODEL_HINT = "Open or train a model to see how each latent dimension changes the image."
+
+    def _setup(self) -> None:
         self.image: np.ndarray | None = None  # the last grid, (H, W, C) uint8
         self.rows: list[str] = []  # what each row of it shows
         self.steps_shown = 0
         self._labels: list[pg.TextItem] = []
         self._dirty = False
         self._kl_requested_for = -1
-        self.jobs = JobRunner("traversal", self)
-        self.kl_jobs = JobRunner("traversal-kl", self)
-        self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
-        self._debounce.timeout.connect(self._render_if_shown)
-        #: False while the panel's dock is a tab behind another (set by explore_docks):
-        #: Qt keeps such widgets "visible", so isVisible() alone can't tell
-        self.on_screen = True
-        self._build()
-        self._wire()
-        self._on_model_changed(model_state.model)
+        self.jobs = self.job_runner("traversal")
+        self.kl_jobs = self.job_runner("traversal-kl", failure_prefix="Could not compute KL per dimension: ")
+        self._debounce = self.make_timer(DEBOUNCE_MS, self._render_if_shown)
 
     # -- construction ------------------------------------------------------------------
     def _build(self) -> None:
-        body, layout = panel_body()
+        layout = self.make_body()
         form = QGridLayout()
         self.sweep = QComboBox()
         self.sweep.setToolTip("What the rows and columns show")
@@ -105,46 +84,28 @@ class TraversalPanel(QWidget):
         self.rows_mode.setToolTip("Most active: VAE dimensions ordered by their mean KL over test images\n"
                                   "Most influential: any model's dimensions ordered by how much the image changes "
                                   "between -R and +R at the current point")
-        self.top_k = QSpinBox()
-        self.top_k.setRange(1, 64)
-        self.top_k.setValue(10)
-        self.top_k.setPrefix("top ")
+        self.top_k = spin_box(1, 64, 10, prefix="top ")
         self.custom_dims = QLineEdit()
         self.custom_dims.setPlaceholderText("e.g. 0, 3, 5-7")
-        self.steps = QSpinBox()
-        self.steps.setRange(2, 25)
-        self.steps.setValue(9)
-        self.steps.setSuffix(" steps")
-        self.value_range = QDoubleSpinBox()
-        self.value_range.setRange(0.1, 20.0)
-        self.value_range.setSingleStep(0.5)
-        self.value_range.setPrefix("± ")
-        self.value_range.setToolTip("z values swept from -R to +R (replacing the dimension's value)")
-        self.around = QCheckBox("Around current point")
-        self.around.setChecked(True)
-        self.around.setToolTip("Hold the other values at the sliders' point (else at the origin)")
-        self.export_btn = QPushButton("Export PNG…")
-        form.addWidget(QLabel("Sweep"), 0, 0)
-        form.addWidget(self.sweep, 0, 1, 1, 2)
-        form.addWidget(self.steps, 0, 3)
-        form.addWidget(QLabel("Rows"), 1, 0)
-        form.addWidget(self.rows_mode, 1, 1)
-        form.addWidget(self.top_k, 1, 2)
-        form.addWidget(self.custom_dims, 1, 2)
-        form.addWidget(self.value_range, 1, 3)
-        form.addWidget(self.around, 2, 1, 1, 2)
-        form.addWidget(self.export_btn, 2, 3)
+        self.steps = spin_box(2, 25, 9, suffix=" steps")
+        self.value_range = double_spin_box(0.1, 20.0, step=0.5, prefix="± ",
+                                           tooltip="z values swept from -R to +R (replacing the dimension's value)")
+        self.around = check_box("Around current point", True,
+                                "Hold the other values at the sliders' point (else at the origin)")
+        self.export_btn = push_button("Export PNG…", clicked=self.export_png)
+        for widget, r, c, cols in ((QLabel("Sweep"), 0, 0, 1), (self.sweep, 0, 1, 2), (self.steps, 0, 3, 1),
+                                   (QLabel("Rows"), 1, 0, 1), (self.rows_mode, 1, 1, 1), (self.top_k, 1, 2, 1),
+                                   (self.custom_dims, 1, 2, 1), (self.value_range, 1, 3, 1),
+                                   (self.around, 2, 1, 2), (self.export_btn, 2, 3, 1)):
+            form.addWidget(widget, r, c, 1, cols)
         layout.addLayout(form)
         self.view = ImageView("")
         self.view.setMinimumSize(200, 160)
         layout.addWidget(self.view, 1)
-        self.caption = caption_label()
-        layout.addWidget(self.caption)
-        self.stack = install_hint_stack(self, body)
+        self.caption = self.add_message_line(layout)
 
     def _wire(self) -> None:
         ms = self.model_state
-        ms.model_changed.connect(self._on_model_changed)
         ms.weights_updated.connect(self.schedule)
         ms.kl_changed.connect(lambda _kl: self.schedule())
         self.latent_state.changed.connect(lambda _flat: self.schedule() if self.around.isChecked() else None)
@@ -154,22 +115,17 @@ class TraversalPanel(QWidget):
         self.rows_mode.currentIndexChanged.connect(self._update_controls)
         self.custom_dims.editingFinished.connect(self.schedule)
         self.around.toggled.connect(self.schedule)
-        self.export_btn.clicked.connect(lambda: self.export_png())
-        self.jobs.failed.connect(self._say)
-        self.kl_jobs.failed.connect(lambda text: self._say(f"Could not compute KL per dimension: {text}"))
 
     # -- model -------------------------------------------------------------------------
-    def _on_model_changed(self, model: object) -> None:
+    def on_model_changed(self, model: object) -> None:
         self.image, self.rows = None, []
         self.view.clear("Rendering…")
         for item in self._labels:
             self.view.viewbox.removeItem(item)
         self._labels = []
-        spec = self.model_state.spec
-        if spec is None:
-            self.stack.show_hint("Open or train a model to see how each latent dimension changes the image.")
+        if not self.refresh_availability():
             return
-        self.stack.show_hint(None)
+        spec = self.model_state.spec
         with signals_blocked(self.sweep):
             self.sweep.clear()
             if spec.categorical:
@@ -180,7 +136,7 @@ class TraversalPanel(QWidget):
             self.value_range.setValue(float(spec.z_range[1]))
         self.top_k.setMaximum(max(1, spec.z_dim))
         model = self.model_state.model
-        if is_vae(model) and dataset_problem(model, self.dataset_provider()) is None:
+        if has_kl(model) and dataset_problem(model, self.dataset_provider()) is None:
             default = ROWS_ACTIVE
         else:  # a GAN's 100 noise dims would make rows a few pixels high
             default = ROWS_INFLUENTIAL if spec.z_dim > MAX_ALL_ROWS else ROWS_ALL
@@ -191,7 +147,7 @@ class TraversalPanel(QWidget):
     def on_dataset_changed(self) -> None:
         """A dataset makes KL ordering possible (or a new one changes it)."""
         self._kl_requested_for = -1
-        self._on_model_changed(self.model_state.model)
+        self.on_model_changed(self.model_state.model)
 
     def _update_controls(self) -> None:
         z_mode = self.sweep.currentData() is None or self.sweep.currentData()[0] == "z"
@@ -214,20 +170,7 @@ class TraversalPanel(QWidget):
             return
         self._debounce.start()
 
-    @property
-    def shown(self) -> bool:
-        return self.on_screen and self.isVisible()
-
-    def set_on_screen(self, on: bool) -> None:
-        self.on_screen = on
-        if on:
-            self._catch_up()
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        self._catch_up()
-
-    def _catch_up(self) -> None:
+    def on_shown(self) -> None:
         if self._dirty or self.image is None:
             self._dirty = False
             self.schedule()
@@ -247,7 +190,7 @@ class TraversalPanel(QWidget):
             try:
                 dims = parse_indices(self.custom_dims.text(), spec.z_dim)
             except ValueError as e:
-                self._say(str(e).replace("the test set has images", "this model has z dims"))
+                self.say(str(e).replace("the test set has images", "this model has z dims"))
                 dims = []
             return (dims, "chosen dimensions") if dims else (list(range(spec.z_dim)), "all dimensions")
         if mode == ROWS_ACTIVE:
@@ -257,7 +200,7 @@ class TraversalPanel(QWidget):
                 if problem is None:
                     self._request_kl()
                     return None
-                self._say(f"{problem} Showing all dimensions.")
+                self.say(f"{problem} Showing all dimensions.")
                 return list(range(spec.z_dim)), "all dimensions"
             order = [int(d) for d in np.argsort(-kl, kind="stable")[: self.top_k.value()]]
             return order, "most active first (KL " + ", ".join(f"{kl[d]:.2f}" for d in order) + ")"
@@ -265,7 +208,7 @@ class TraversalPanel(QWidget):
 
     def _kl_problem(self) -> str | None:
         model = self.model_state.model
-        if not is_vae(model):
+        if not has_kl(model):
             return "Activity by KL needs a VAE."
         return dataset_problem(model, self.dataset_provider())
 
@@ -275,13 +218,10 @@ class TraversalPanel(QWidget):
             return
         self._kl_requested_for = generation
         model, dataset = snapshot_model(self.model_state), self.dataset_provider()
-        self._say("Measuring KL per dimension…")
+        self.say("Measuring KL per dimension…")
 
         def job(ctx) -> np.ndarray:
-            from models.metrics.report import kl_per_dimension
-
-            with torch.no_grad():
-                return kl_per_dimension(model, dataset.test, n=2000).numpy()
+            return kl_per_dimension(model, dataset.test).numpy()
 
         self.kl_jobs.submit(job, on_done=lambda kl: self.model_state.set_kl(kl, generation))
 
@@ -365,19 +305,9 @@ class TraversalPanel(QWidget):
     def export_png(self, file: str | Path | None = None) -> Path | None:
         if self.image is None:
             return None
+        file = save_file(self, file, "Export traversal", "traversal.png", "PNG (*.png)")
         if file is None:
-            file, _ = QFileDialog.getSaveFileName(self, "Export traversal", "traversal.png", "PNG (*.png)")
-            if not file:
-                return None
+            return None
         out = save_png(self.image, file)
-        self._say(f"Saved {out.name}")
+        self.say(f"Saved {out.name}")
         return out
-
-    def _say(self, text: str) -> None:
-        self.caption.setText(text)
-        self.status.emit(text)
-
-    def shutdown(self) -> None:
-        self._debounce.stop()
-        self.jobs.shutdown()
-        self.kl_jobs.shutdown()

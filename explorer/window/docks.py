@@ -19,13 +19,14 @@ Usage (MainWindow.__init__, before the saved layout is restored so it includes t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Protocol, cast
+from typing import Callable, cast
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, SignalInstance
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu
 
 from models.data.base import Dataset
 
+from ..panels.base import ExplorePanel
 from ..panels.compare import ComparePanel
 from ..panels.draw_pad import DrawPadPanel
 from ..panels.map import MapPanel
@@ -36,51 +37,28 @@ from ..state import LatentState, ModelState
 from .layout import make_dock
 
 
-class ExplorePanel(Protocol):
-    """What the dock code calls on every Explore panel."""
-
-    status: SignalInstance  # a one-line message for the status bar
-
-    def shutdown(self) -> None:
-        """Stop playback timers and background jobs (the window is closing)."""
-
-
-class DatasetFollower(Protocol):
-    def on_dataset_changed(self) -> None:
-        """The current dataset changed: refresh what depends on it now, not at next use."""
-
-
-class VisibilityFollower(Protocol):
-    def set_on_screen(self, on: bool) -> None:
-        """False while the panel's dock is a tab behind another (it stays ``isVisible()``)."""
-
-
 #: how every Explore panel is made: (model state, latent state, dataset provider) -> panel
-PanelFactory = Callable[[ModelState, LatentState, Callable[[], Dataset | None]], QWidget]
+PanelFactory = Callable[[ModelState, LatentState, Callable[[], Dataset | None]], ExplorePanel]
 
 
 @dataclass(frozen=True)
 class DockSpec:
-    """One Explore dock. Every panel is an ``ExplorePanel``; ``follows_dataset``: it is
-    also a ``DatasetFollower``; ``follows_visibility``: a ``VisibilityFollower`` (it
-    pauses its work while its dock is behind another)."""
+    """One Explore dock: its title, the panel in it and the area it is tabbed into."""
 
     title: str
     panel: PanelFactory
     area: Qt.DockWidgetArea
-    follows_dataset: bool = False
-    follows_visibility: bool = False
 
 
 _LEFT, _BOTTOM = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
 #: key -> dock: the order is the tab order
 DOCKS: dict[str, DockSpec] = {
-    "paths": DockSpec("Paths", PathsPanel, _LEFT, follows_dataset=True),
-    "projection": DockSpec("Projection", ProjectionPanel, _LEFT, follows_dataset=True),
+    "paths": DockSpec("Paths", PathsPanel, _LEFT),
+    "projection": DockSpec("Projection", ProjectionPanel, _LEFT),
     "draw": DockSpec("Drawing pad", DrawPadPanel, _LEFT),
-    "traversal": DockSpec("Traversal", TraversalPanel, _BOTTOM, follows_dataset=True, follows_visibility=True),
-    "map": DockSpec("Latent map", MapPanel, _BOTTOM, follows_dataset=True, follows_visibility=True),
-    "compare": DockSpec("Compare", ComparePanel, _BOTTOM, follows_dataset=True),
+    "traversal": DockSpec("Traversal", TraversalPanel, _BOTTOM),
+    "map": DockSpec("Latent map", MapPanel, _BOTTOM),
+    "compare": DockSpec("Compare", ComparePanel, _BOTTOM),
 }
 
 
@@ -123,9 +101,8 @@ def add_explore_docks(window: QMainWindow, model_state: ModelState, latent_state
     for key, spec in DOCKS.items():
         panel = spec.panel(model_state, latent_state, dataset_provider)
         dock = make_dock(window, spec.title, f"dock_explore_{key}", panel)
-        if spec.follows_visibility:
-            # a dock tabbed behind another stays isVisible(): only this signal tells
-            dock.visibilityChanged.connect(cast(VisibilityFollower, panel).set_on_screen)
+        # a dock tabbed behind another stays isVisible(): only this signal tells
+        dock.visibilityChanged.connect(panel.set_on_screen)
         docks[key] = dock
     watcher = _WindowWatcher(window, docks)
     if window.isVisible():
@@ -178,11 +155,11 @@ def _wire(window: QMainWindow, docks: dict[str, QDockWidget], dataset_changed: S
     map_panel.path_drawn.connect(lambda path: (paths.set_path(path, "drawn"), show("paths")))
     projection.keyframe_ready.connect(lambda flat, label: (paths.add_keyframe(flat, label), show("paths")))
     status_bar = window.statusBar()
-    for key, dock in docks.items():
-        explore_panel(dock).status.connect(lambda text: status_bar.showMessage(text, 5000))
-        if dataset_changed is not None and DOCKS[key].follows_dataset:
-            follower = cast(DatasetFollower, dock.widget())
-            dataset_changed.connect(lambda _ds, p=follower: p.on_dataset_changed())
+    for dock in docks.values():
+        panel = explore_panel(dock)
+        panel.status.connect(lambda text: status_bar.showMessage(text, 5000))
+        if dataset_changed is not None:
+            dataset_changed.connect(lambda _ds, p=panel: p.on_dataset_changed())
 
 
 def _add_view_actions(window: QMainWindow, docks: dict[str, QDockWidget]) -> None:

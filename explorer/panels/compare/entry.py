@@ -3,13 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
-
-from models.data.base import Dataset
 from models.families.base import LatentModel
-
-#: the current dataset, or None before one is loaded (the Compare tabs read their test images from it)
-DatasetProvider = Callable[[], "Dataset | None"]
 
 
 @dataclass

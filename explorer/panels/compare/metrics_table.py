@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView, QApplication, QCheckBox, QHBoxLayout, QHeaderView, QProgressBar, QPushButton, QTableWidget,
-    QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView, QApplication, QHeaderView, QProgressBar, QTableWidget, QTableWidgetItem, QVBoxLayout,
 )
 
-from models.metrics.reconstruction import reconstruction_metrics
+from models.metrics.report import COMPARE_SAMPLES, compare_models
 
-from ...jobs import JobCancelled, JobRunner
-from .entry import CompareEntry, DatasetProvider
+from ...widgets.layout import check_box, hrow, push_button
+from .tab import CompareTab
 
 #: prior samples per model in the sample-quality columns (a few seconds per model on a CPU)
-SAMPLE_SCORE_N = 2000
+SAMPLE_SCORE_N = COMPARE_SAMPLES
 
 #: the metrics table: header, key in a model's metrics row, which way is better, tooltip
 COLUMNS: list[tuple[str, str, str, str]] = [
@@ -33,6 +32,13 @@ COLUMNS: list[tuple[str, str, str, str]] = [
 ]
 
 
+SAMPLE_QUALITY_TIP = (
+    f"Also score {SAMPLE_SCORE_N:,} prior samples of every model that has a prior (VAEs, AAEs, GANs) with the "
+    "dataset's classifier: inception score, classifier FID and classes covered, the figures of `eval`. "
+    "Needs a labelled dataset; the classifier is trained once (about a minute on a CPU) and cached. "
+    "FID falls with sample size, so it reads higher than eval's 10,000-sample figure.")
+
+
 def _cell(key: str, value) -> str:
     if value is None:
         return "—"
@@ -41,48 +47,29 @@ def _cell(key: str, value) -> str:
     return formats[key].format(value)
 
 
-class MetricsTab(QWidget):
+class MetricsTab(CompareTab):
     """A row per model: reconstruction metrics, sample scores, the best of each column in bold."""
 
-    #: short user-facing messages
-    status = Signal(str)
     #: a metrics job ended and the table shows its rows (tests wait for it)
     metrics_ready = Signal()
 
-    def __init__(self, entries: list[CompareEntry], dataset_provider: DatasetProvider,
-                 parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.entries, self.dataset_provider = entries, dataset_provider  # entries: the panel's list, shared
+    def _setup(self) -> None:
         self.metrics: list[dict | None] = []
-        self.jobs = JobRunner("compare-metrics", self)
-        self._build()
-        self._wire()
 
     def _build(self) -> None:
         ml = QVBoxLayout(self)
-        mrow = QHBoxLayout()
-        self.metrics_btn = QPushButton("Compute on the test set")
-        self.metrics_btn.setToolTip("Per-pixel MSE, BCE and SSIM of every model over the whole test set")
-        self.sample_quality = QCheckBox("Sample quality")
-        self.sample_quality.setChecked(True)
-        self.sample_quality.setToolTip(
-            f"Also score {SAMPLE_SCORE_N:,} prior samples of every model that has a prior (VAEs, AAEs, GANs) with the "
-            "dataset's classifier: inception score, classifier FID and classes covered, the figures of `eval`. "
-            "Needs a labelled dataset; the classifier is trained once (about a minute on a CPU) and cached. "
-            f"FID falls with sample size, so it reads higher than eval's 10,000-sample figure.")
-        self.metrics_cancel = QPushButton("Cancel")
-        self.metrics_cancel.setEnabled(False)
+        self.metrics_btn = push_button("Compute on the test set",
+                                       "Per-pixel MSE, BCE and SSIM of every model over the whole test set",
+                                       clicked=self.compute_metrics)
+        self.sample_quality = check_box("Sample quality", True, SAMPLE_QUALITY_TIP)
+        self.metrics_cancel = push_button("Cancel", enabled=False, clicked=self.jobs.cancel)
         self.metrics_progress = QProgressBar()
         self.metrics_progress.setMaximumHeight(14)
-        self.copy_btn = QPushButton("Copy table")
-        self.copy_btn.setToolTip("Copy the table as tab-separated text (pastes into a spreadsheet or a notebook)")
-        self.copy_btn.setEnabled(False)
-        mrow.addWidget(self.metrics_btn)
-        mrow.addWidget(self.sample_quality)
-        mrow.addWidget(self.metrics_cancel)
-        mrow.addWidget(self.copy_btn)
-        mrow.addWidget(self.metrics_progress, 1)
-        ml.addLayout(mrow)
+        self.copy_btn = push_button("Copy table", "Copy the table as tab-separated text "
+                                                  "(pastes into a spreadsheet or a notebook)", enabled=False,
+                                    clicked=self.copy_table)
+        ml.addLayout(hrow(self.metrics_btn, self.sample_quality, self.metrics_cancel, self.copy_btn,
+                          (self.metrics_progress, 1)))
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels([c[0] for c in COLUMNS])
         for c, (_, _, _, tip) in enumerate(COLUMNS):
@@ -98,9 +85,6 @@ class MetricsTab(QWidget):
         ml.addWidget(self.table, 1)
 
     def _wire(self) -> None:
-        self.metrics_btn.clicked.connect(self.compute_metrics)
-        self.copy_btn.clicked.connect(self.copy_table)
-        self.metrics_cancel.clicked.connect(self.jobs.cancel)
         self.jobs.busy_changed.connect(self._on_metrics_busy)
         self.jobs.progress.connect(self._on_metrics_progress)
 
@@ -111,14 +95,13 @@ class MetricsTab(QWidget):
 
     # -- computing ---------------------------------------------------------------------
     def compute_metrics(self) -> None:
-        ds = self.dataset_provider()
+        ds = self.dataset_or_say("Metrics need the test set: load a dataset first.")
         if ds is None:
-            self.status.emit("Metrics need the test set: load a dataset first.")
             return
         if not self.entries:
             self.status.emit("Add models to compare first.")
             return
-        models, test = [e.model for e in self.entries], ds.test
+        models = [e.model for e in self.entries]
         scores = self.sample_quality.isChecked() and any(m.has_prior for m in models)
         if scores and not ds.labelled:
             self.status.emit(f"Sample quality needs class labels; {ds.name} has none: reconstruction metrics only.")
@@ -130,35 +113,10 @@ class MetricsTab(QWidget):
                 self.status.emit(f"Training the {ds.name} classifier that scores samples (once; cached for next time)…")
 
         def job(ctx) -> list[dict | None]:
-            scorer = None
-            if scores:
-                from models.metrics.classifier import get_classifier
-                from models.metrics.sample_quality import SampleScorer
-
-                def training(step: int, total: int) -> None:  # the classifier's first training: shown, cancellable
-                    if ctx.cancelled():
-                        raise JobCancelled
-                    ctx.progress(step, total)
-
-                try:
-                    scorer = SampleScorer(get_classifier(ds, progress=training), test)  # on the GPU if any; once, then cached
-                except JobCancelled:
-                    return []
-            out: list[dict | None] = []
-            for i, m in enumerate(models):
-                if ctx.cancelled():
-                    break
-                row: dict = {}
-                fits = tuple(m.config.image_shape) == tuple(test.image_shape)
-                if fits and m.latent_spec.has_encoder:
-                    row.update(reconstruction_metrics(m, test))
-                if fits and scorer is not None and m.has_prior:
-                    s = scorer(m, n=SAMPLE_SCORE_N)
-                    row.update(inception_score=s["inception_score"], sample_fid=s["classifier_fid"],
-                               classes=s["class_coverage"])
-                out.append(row or None)
-                ctx.progress(i + 1, len(models))
-            return out
+            # the classifier's first training and then each row report progress; Cancel stops
+            # either, and the rows computed so far are shown
+            return compare_models(models, ds, sample_scores=scores, n=SAMPLE_SCORE_N, progress=ctx.progress,
+                                  classifier_progress=ctx.progress, cancel=ctx.cancelled)
 
         self.metrics_progress.setRange(0, len(models))
         self.metrics_progress.setValue(0)

@@ -16,71 +16,57 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import (
-    QAbstractItemView, QFileDialog, QHBoxLayout, QListWidget, QPushButton, QTabWidget, QVBoxLayout, QWidget,
-)
+from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QListWidget, QTabWidget, QVBoxLayout
 
 from models.explore.latent_paths import LatentPath
 from models.families.base import LatentModel
-from models.io.images import IMAGE_SUFFIXES
 from models.runs.checkpoint import load_checkpoint
 from models.runs.listing import model_label
 
-from ...jobs import JobRunner
 from ...model_access import snapshot_model
-from ...state import LatentState, ModelState
-from ...widgets.layout import caption_label, thin_busy_bar
+from ...widgets.layout import push_button
 from ...widgets.tiles import Tile
-from .entry import CompareEntry, DatasetProvider
+from ..base import IMAGE_FILE, MODEL_FILE, Dropped, ExplorePanel, dropped_of, open_files, open_folder
+from .entry import CompareEntry
 from .metrics_table import MetricsTab
 from .path_playback import PathPlaybackTab
 from .reconstructions import ReconstructionsTab
 
 
-class ComparePanel(QWidget):
+class ComparePanel(ExplorePanel):
     """Models side by side. The tabs' controls and results that the window and the tests use
     are reachable from the panel too (``table``, ``recon_grid``, ``path_frames``...)."""
 
-    status = Signal(str)
     grid_ready = Signal()
     metrics_ready = Signal()
     path_frames_ready = Signal()
 
-    def __init__(self, model_state: ModelState, latent_state: LatentState, dataset_provider: DatasetProvider,
-                 parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.model_state, self.latent_state, self.dataset_provider = model_state, latent_state, dataset_provider
+    def _setup(self) -> None:
         self.entries: list[CompareEntry] = []  # shared with the tabs: changed in place, never replaced
-        self.load_jobs = JobRunner("compare-load", self)
-        self.setAcceptDrops(True)
-        self._build()
-        self._wire()
-        self._on_model_changed(model_state.model)
+        self.load_jobs = self.job_runner("compare-load")
 
     # -- construction ------------------------------------------------------------------
     def _build(self) -> None:
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
+        layout = self.make_body(hints=False)  # it compares models of its own: it works without one open
         top = QHBoxLayout()
         self.model_list = QListWidget()
         self.model_list.setMaximumHeight(96)
         self.model_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         top.addWidget(self.model_list, 1)
         buttons = QVBoxLayout()
-        self.add_current_btn = QPushButton("Add current model")
-        self.add_file_btn = QPushButton("Add checkpoints…")
-        self.add_run_btn = QPushButton("Add run folder…")
-        self.remove_btn = QPushButton("Remove")
+        self.add_current_btn = push_button("Add current model", clicked=self.add_current)
+        self.add_file_btn = push_button("Add checkpoints…", clicked=self.add_files)
+        self.add_run_btn = push_button("Add run folder…", clicked=self._add_run_dialog)
+        self.remove_btn = push_button("Remove", clicked=self.remove_selected)
         for b in (self.add_current_btn, self.add_file_btn, self.add_run_btn, self.remove_btn):
             buttons.addWidget(b)
         top.addLayout(buttons)
         layout.addLayout(top)
 
         self.tabs = QTabWidget()
-        self.reconstructions = ReconstructionsTab(self.entries, self.dataset_provider)
-        self.metrics_tab = MetricsTab(self.entries, self.dataset_provider)
-        self.path_tab = PathPlaybackTab(self.entries)
+        self.reconstructions = ReconstructionsTab(self.entries, self.dataset_provider, self.job_runner("compare-recon"))
+        self.metrics_tab = MetricsTab(self.entries, self.dataset_provider, self.job_runner("compare-metrics"))
+        self.path_tab = PathPlaybackTab(self.entries, self.dataset_provider, self.job_runner("compare-path"))
         self.tabs.addTab(self.reconstructions, "Reconstructions")
         self.tabs.addTab(self.metrics_tab, "Metrics")
         self.tabs.addTab(self.path_tab, "Path")
@@ -94,37 +80,23 @@ class ComparePanel(QWidget):
         self.copy_btn = self.metrics_tab.copy_btn
         self.path_frames_per_segment = self.path_tab.path_frames_per_segment
 
-        self.progress = thin_busy_bar(8)
-        layout.addWidget(self.progress)
-        self.message = caption_label()
-        layout.addWidget(self.message)
+        # the metrics tab has its own progress bar; the panel's shows the other jobs
+        self.progress = self.add_busy_bar(layout, self.load_jobs, self.reconstructions.jobs, self.path_tab.jobs, height=8)
+        self.add_message_line(layout)
 
     def _wire(self) -> None:
-        self.model_state.model_changed.connect(self._on_model_changed)
-        self.add_current_btn.clicked.connect(self.add_current)
-        self.add_file_btn.clicked.connect(lambda: self.add_files())
-        self.add_run_btn.clicked.connect(self._add_run_dialog)
-        self.remove_btn.clicked.connect(self.remove_selected)
         self.reconstructions.grid_ready.connect(self.grid_ready)
         self.metrics_tab.metrics_ready.connect(self.metrics_ready)
         self.path_tab.path_frames_ready.connect(self.path_frames_ready)
         self.path_tab.path_shown.connect(lambda: self.tabs.setCurrentWidget(self.path_tab))
         for tab in (self.reconstructions, self.metrics_tab, self.path_tab):
-            tab.status.connect(self._say)
-        # the metrics tab has its own progress bar; the panel's shows the other jobs
-        busy_shown = (self.load_jobs, self.reconstructions.jobs, self.path_tab.jobs)
-        for runner in self._runners():
-            runner.failed.connect(self._say)
-            runner.busy_changed.connect(lambda _b: self.progress.setVisible(any(r.busy for r in busy_shown)))
-
-    def _runners(self) -> tuple[JobRunner, ...]:
-        return self.load_jobs, self.reconstructions.jobs, self.metrics_tab.jobs, self.path_tab.jobs
+            tab.status.connect(self.say)
 
     def on_dataset_changed(self) -> None:
         self.metrics_tab.clear_metrics()
         self.reconstructions.reconstruct()
 
-    def _on_model_changed(self, model: object) -> None:
+    def on_model_changed(self, model: object) -> None:
         self.add_current_btn.setEnabled(model is not None)
 
     # -- models ------------------------------------------------------------------------
@@ -151,13 +123,11 @@ class ComparePanel(QWidget):
 
     def add_files(self, files: list[str | Path] | None = None) -> None:
         """Load checkpoints / run folders in a job, then add them."""
-        if files is None:
-            chosen, _ = QFileDialog.getOpenFileNames(self, "Add checkpoints", "", "Checkpoints (*.safetensors)")
-            files = list(chosen)
+        files = open_files(self, files, "Add checkpoints", "Checkpoints (*.safetensors)")
         if not files:
             return
         paths = [Path(f) for f in files]
-        self._say(f"Loading {len(paths)} model(s)…")
+        self.say(f"Loading {len(paths)} model(s)…")
 
         def job(ctx) -> tuple[list[tuple[Path, LatentModel, int | None]], list[str]]:
             loaded, errors = [], []
@@ -172,7 +142,7 @@ class ComparePanel(QWidget):
         self.load_jobs.submit(job, on_done=self._on_loaded)
 
     def _add_run_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a run folder")
+        folder = open_folder(self, "Add a run folder")
         if folder:
             self.add_files([folder])
 
@@ -181,7 +151,7 @@ class ComparePanel(QWidget):
         for path, model, step in loaded:
             self.entries.append(CompareEntry(self._unique_name(model_label(path, step)), model.cpu().eval(), path))
         self._models_changed()
-        self._say("; ".join(errors) if errors else f"Added {len(loaded)} model(s).")
+        self.say("; ".join(errors) if errors else f"Added {len(loaded)} model(s).")
 
     def remove_selected(self) -> None:
         rows = sorted({i.row() for i in self.model_list.selectedIndexes()}, reverse=True)
@@ -233,27 +203,14 @@ class ComparePanel(QWidget):
     def playing(self) -> bool:
         return self.path_tab.playing
 
-    # -- drops -------------------------------------------------------------------------
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        files = [u.toLocalFile() for u in event.mimeData().urls()]
-        images = [f for f in files if f.lower().endswith(IMAGE_SUFFIXES)]
-        models = [f for f in files if f.lower().endswith(".safetensors") or Path(f).is_dir()]
+    # -- dropped files -----------------------------------------------------------------
+    def files_dropped(self, files: list[Dropped]) -> None:
+        images, models = dropped_of(files, IMAGE_FILE), dropped_of(files, MODEL_FILE)
         if images:
             self.reconstructions.add_image_files(images)
         if models:
             self.add_files(models)
-        event.acceptProposedAction()
-
-    # -- misc --------------------------------------------------------------------------
-    def _say(self, text: str) -> None:
-        self.message.setText(text)
-        self.status.emit(text)
 
     def shutdown(self) -> None:
         self.stop()
-        for runner in self._runners():
-            runner.shutdown()
+        super().shutdown()

@@ -4,72 +4,48 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from models.explore.latent_paths import LatentPath
-
 from models.explore.render import render_frames
 
-from ...jobs import JobRunner
+from ...widgets.layout import check_box, hrow, push_button, scroll_area, spin_box
 from ...widgets.tiles import Tile
-from .entry import CompareEntry
+from .tab import CompareTab
 
 PATH_TILE = 96
 
 
-class PathPlaybackTab(QWidget):
+class PathPlaybackTab(CompareTab):
     """One tile per model, all showing the same frame of the path; play, pause, loop."""
 
-    #: short user-facing messages
-    status = Signal(str)
     #: a path arrived: the panel brings this tab to the front
     path_shown = Signal()
     #: every fitting model's frames are decoded and the row shows them (tests wait for it)
     path_frames_ready = Signal()
 
-    def __init__(self, entries: list[CompareEntry], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.entries = entries  # the panel's list, shared
+    def _setup(self) -> None:
         self.path: LatentPath | None = None
         self.path_frames: dict[int, list[np.ndarray]] = {}  # entry index -> uint8 frames
         self.frame = 0
-        self.jobs = JobRunner("compare-path", self)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._tick)
-        self._build()
-        self._wire()
 
     def _build(self) -> None:
         pl = QVBoxLayout(self)
-        prow = QHBoxLayout()
         self.path_label = QLabel("No path yet: build one in the Paths panel and press “Send to compare”.")
         self.path_label.setWordWrap(True)
-        self.play_btn = QPushButton("▶ Play")
-        self.play_btn.setCheckable(True)
-        self.play_btn.setEnabled(False)
-        self.path_fps = QSpinBox()
-        self.path_fps.setRange(1, 60)
-        self.path_fps.setValue(12)
-        self.path_fps.setSuffix(" fps")
-        self.path_frames_per_segment = QSpinBox()
-        self.path_frames_per_segment.setRange(2, 120)
-        self.path_frames_per_segment.setValue(16)
-        self.path_frames_per_segment.setSuffix(" frames/segment")
-        self.path_loop = QCheckBox("Loop")
-        self.path_loop.setChecked(True)
-        for w in (self.play_btn, self.path_fps, self.path_frames_per_segment, self.path_loop):
-            prow.addWidget(w)
-        prow.addStretch(1)
+        self.play_btn = push_button("▶ Play", checkable=True, enabled=False)
+        self.path_fps = spin_box(1, 60, 12, suffix=" fps")
+        self.path_frames_per_segment = spin_box(2, 120, 16, suffix=" frames/segment")
+        self.path_loop = check_box("Loop", True)
         pl.addWidget(self.path_label)
-        pl.addLayout(prow)
+        pl.addLayout(hrow(self.play_btn, self.path_fps, self.path_frames_per_segment, self.path_loop, stretch=True))
         self.path_row = QWidget()
         self.path_layout = QGridLayout(self.path_row)
         self.path_layout.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.path_tiles: dict[int, Tile] = {}
-        pscroll = QScrollArea()
-        pscroll.setWidgetResizable(True)
-        pscroll.setWidget(self.path_row)
-        pl.addWidget(pscroll, 1)
+        pl.addWidget(scroll_area(self.path_row), 1)
 
     def _wire(self) -> None:
         self.play_btn.toggled.connect(self._on_play_toggled)

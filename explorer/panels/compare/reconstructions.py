@@ -8,18 +8,16 @@ import numpy as np
 import pyqtgraph as pg
 import torch
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (
-    QCheckBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSpinBox,
-    QVBoxLayout, QWidget,
-)
+from PySide6.QtWidgets import QGridLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from models.metrics.reconstruction import error_heatmap
 
 from ...image_input import IMAGE_FILTER, load_image_file
-from ...jobs import JobRunner
 from ...model_access import parse_indices, to_display
+from ...widgets.layout import check_box, hrow, push_button, scroll_area, spin_box
 from ...widgets.tiles import Tile
-from .entry import CompareEntry, DatasetProvider
+from ..base import open_files
+from .tab import CompareTab
 
 RECON_TILE = 64
 #: error heatmaps share fixed levels (|error| 0..HEAT_MAX) so models compare by colour
@@ -73,62 +71,42 @@ class TileGrid(QWidget):
             self.tiles.append(row)
 
 
-class ReconstructionsTab(QWidget):
+class ReconstructionsTab(CompareTab):
     """Originals on the first row, each model's reconstructions (or error heatmaps) below."""
 
-    #: short user-facing messages
-    status = Signal(str)
     #: the grid was rebuilt (tests wait for it)
     grid_ready = Signal()
 
-    def __init__(self, entries: list[CompareEntry], dataset_provider: DatasetProvider,
-                 parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.entries, self.dataset_provider = entries, dataset_provider  # entries: the panel's list, shared
+    def _setup(self) -> None:
         self.extra_images: list[tuple[str, torch.Tensor]] = []  # dropped files: (name, (C, H, W))
         self.indices: list[int] = list(range(8))
         self.originals: np.ndarray | None = None  # (N, C, H, W) float32
         self.recons: list[np.ndarray | None] = []  # per entry (N, C, H, W), None: can't
-        self.jobs = JobRunner("compare-recon", self)
-        self._build()
-        self._wire()
 
     def _build(self) -> None:
         rl = QVBoxLayout(self)
-        row = QHBoxLayout()
         self.index_edit = QLineEdit("0-7")
         self.index_edit.setToolTip("Test image indices, e.g. 0-7 or 3, 14, 15")
-        self.show_btn = QPushButton("Show")
-        self.random_btn = QPushButton("Random")
-        self.random_n = QSpinBox()
-        self.random_n.setRange(1, 32)
-        self.random_n.setValue(8)
-        self.add_image_btn = QPushButton("Image files…")
-        self.add_image_btn.setToolTip("Add your own images as originals (or drop them here)")
-        self.heatmap = QCheckBox("Error heatmaps")
-        self.heatmap.setToolTip(f"|original − reconstruction| per pixel, inferno colour map, fixed scale 0–{HEAT_MAX:g}")
-        for w in (QLabel("Images"), self.index_edit, self.show_btn, self.random_btn, self.random_n, self.add_image_btn, self.heatmap):
-            row.addWidget(w)
-        row.addStretch(1)
-        rl.addLayout(row)
+        self.show_btn = push_button("Show", clicked=self._on_show_indices)
+        self.random_btn = push_button("Random", clicked=self.random_images)
+        self.random_n = spin_box(1, 32, 8)
+        self.add_image_btn = push_button("Image files…", "Add your own images as originals (or drop them here)",
+                                         clicked=self.add_image_files)
+        self.heatmap = check_box("Error heatmaps", tooltip=f"|original − reconstruction| per pixel, inferno colour map, "
+                                                           f"fixed scale 0–{HEAT_MAX:g}")
+        rl.addLayout(hrow(QLabel("Images"), self.index_edit, self.show_btn, self.random_btn, self.random_n,
+                          self.add_image_btn, self.heatmap, stretch=True))
         self.recon_grid = TileGrid(RECON_TILE)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.recon_grid)
-        rl.addWidget(scroll, 1)
+        rl.addWidget(scroll_area(self.recon_grid), 1)
 
     def _wire(self) -> None:
-        self.show_btn.clicked.connect(self._on_show_indices)
         self.index_edit.returnPressed.connect(self._on_show_indices)
-        self.random_btn.clicked.connect(self.random_images)
-        self.add_image_btn.clicked.connect(lambda: self.add_image_files())
         self.heatmap.toggled.connect(lambda _on: self._show_grid())
 
     # -- which images ------------------------------------------------------------------
     def _on_show_indices(self) -> None:
-        ds = self.dataset_provider()
+        ds = self.dataset_or_say("No dataset is loaded: the test images come from the current dataset.")
         if ds is None:
-            self.status.emit("No dataset is loaded: the test images come from the current dataset.")
             return
         try:
             self.indices = parse_indices(self.index_edit.text(), len(ds.test))
@@ -143,17 +121,14 @@ class ReconstructionsTab(QWidget):
         self.reconstruct()
 
     def random_images(self) -> None:
-        ds = self.dataset_provider()
+        ds = self.dataset_or_say("No dataset is loaded.")
         if ds is None:
-            self.status.emit("No dataset is loaded.")
             return
         n = min(self.random_n.value(), len(ds.test))
         self.set_indices(sorted(np.random.choice(len(ds.test), n, replace=False).tolist()))
 
     def add_image_files(self, files: list[str | Path] | None = None) -> None:
-        if files is None:
-            chosen, _ = QFileDialog.getOpenFileNames(self, "Add images", "", IMAGE_FILTER)
-            files = list(chosen)
+        files = open_files(self, files, "Add images", IMAGE_FILTER)
         shape = self._image_shape()
         if shape is None:
             self.status.emit("Add a model or load a dataset first: images are resized to the models' size.")

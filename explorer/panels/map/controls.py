@@ -2,8 +2,9 @@
 points, the prior's samples on or off, and Cancel. The panel connects the controls."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QWidget
 
+from ...widgets.layout import check_box, hrow, push_button, spin_box
 from ...widgets.qt_utils import signals_blocked
 from .coordinates import MODE_LATENT, MODE_PCA, MODE_TSNE
 
@@ -15,15 +16,8 @@ class MapControls(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        top = QHBoxLayout(self)
-        top.setContentsMargins(0, 0, 0, 0)
-        self.encode_btn = QPushButton(ENCODE_TEXT)
-        self.encode_btn.setToolTip("Encode a random sample of the test images with the current model")
-        self.sample = QSpinBox()
-        self.sample.setRange(10, 100_000)
-        self.sample.setValue(3000)
-        self.sample.setSingleStep(500)
-        self.sample.setSuffix(" points")
+        self.encode_btn = push_button(ENCODE_TEXT, "Encode a random sample of the test images with the current model")
+        self.sample = spin_box(10, 100_000, 3000, step=500, suffix=" points")
         self.projection = QComboBox()
         self.projection.setToolTip("How codes become map positions. PCA and the latent dims map back to latents;\n"
                                    "t-SNE keeps neighbourhoods but can't be inverted (clicks pick the nearest point).")
@@ -31,18 +25,14 @@ class MapControls(QWidget):
         self.colour = QComboBox()
         self.colour.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.colour.setToolTip("Colour points by their label or by a ground-truth factor")
-        self.show_prior = QCheckBox("Prior")
-        self.show_prior.setChecked(True)
-        self.show_prior.setToolTip(
+        self.show_prior = check_box(
+            "Prior", True,
             "Grey points: as many samples of the model's prior, on the same axes. Where the coloured codes and the "
             "grey prior differ, decoding a random prior sample lands where the decoder saw no data: compare a "
             "VAE's KL with an AAE's adversarial matching. (Not under t-SNE, which cannot place new points.)")
-        self.cancel_btn = QPushButton("Cancel")
-        self.cancel_btn.setEnabled(False)
-        for w in (self.encode_btn, self.sample, QLabel("Map"), self.projection, QLabel("Colour"), self.colour,
-                  self.show_prior, self.cancel_btn):
-            top.addWidget(w)
-        top.addStretch(1)
+        self.cancel_btn = push_button("Cancel", enabled=False)
+        hrow(self.encode_btn, self.sample, QLabel("Map"), self.projection, QLabel("Colour"), self.colour,
+             self.show_prior, self.cancel_btn, stretch=True, parent=self)
 
     @property
     def mode(self) -> str:

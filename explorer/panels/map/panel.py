@@ -16,20 +16,14 @@ thousand points, microseconds). This module builds the panel and connects the pa
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QSplitter, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QSplitter
 
-from models.data.base import Dataset
 from models.explore.latent_paths import LatentPath
 
-from ...jobs import JobRunner
 from ...model_access import dataset_problem, has_encoder, snapshot_model
-from ...state import LatentState, ModelState
-from ...widgets.layout import caption_label, install_hint_stack, panel_body, thin_busy_bar
+from ..base import ExplorePanel
 from .controls import MapControls
 from .coordinates import MODE_LATENT, MODE_PCA, MODE_TSNE, map_position
 from .jobs import Encoded, encode_job, manifold_job, tsne_job
@@ -37,45 +31,35 @@ from .plot import MapPlot, point_brushes
 from .pointer import HIT_PX, MapPointer
 from .sidebar import MapSidebar
 
-DatasetProvider = Callable[[], "Dataset | None"]
 
-
-class MapPanel(QWidget):
-    status = Signal(str)
+class MapPanel(ExplorePanel):
     #: a path drawn on the map (shift+drag), for the Paths panel
     path_drawn = Signal(object)  # LatentPath
     #: the scatter was redrawn (tests wait for it)
     map_ready = Signal()
 
-    def __init__(self, model_state: ModelState, latent_state: LatentState, dataset_provider: DatasetProvider,
-                 parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.model_state, self.latent_state, self.dataset_provider = model_state, latent_state, dataset_provider
+    NO_MODEL_HINT = "Open or train a model to map its latent space."
+    NO_ENCODER_HINT = ("The latent map needs a model with an encoder (AE, VAE, β-VAE, AAE).\n"
+                       "This {family} model only maps latents to images: use Projection to find the latent of a given image.")
+
+    def _setup(self) -> None:
         self.encoded: Encoded | None = None
         self.coords: np.ndarray | None = None  # (N, 2) what the scatter shows
         self._shown_mode = MODE_PCA  # in which coordinates
         self.tsne: np.ndarray | None = None  # cached t-SNE of self.encoded
         self.stale = False  # weights changed since encoding
         self._auto_encoded_for = -1
-        self.jobs = JobRunner("map", self)
-        self.manifold_jobs = JobRunner("map-manifold", self)
-        self._manifold_timer = QTimer(self, singleShot=True, interval=300)
-        self._manifold_timer.timeout.connect(self._render_manifold)
+        self.jobs = self.job_runner("map")
+        self.manifold_jobs = self.job_runner("map-manifold")
+        self._manifold_timer = self.make_timer(300, self._render_manifold)
         self._manifold_dirty = True
-        #: False while the panel's dock is a tab behind another (set by explore_docks):
-        #: Qt keeps such widgets "visible", so isVisible() alone can't tell
-        self.on_screen = True
-        self._build()
-        self._wire()
-        self._on_model_changed(model_state.model)
 
     # -- construction ------------------------------------------------------------------
     def _build(self) -> None:
-        body, layout = panel_body()
+        layout = self.make_body()
         self.controls = MapControls()
         layout.addWidget(self.controls)
-        self.progress = thin_busy_bar()
-        layout.addWidget(self.progress)
+        self.progress = self.add_busy_bar(layout, self.jobs)
 
         split = QSplitter(Qt.Orientation.Horizontal)
         self.plot = MapPlot()
@@ -85,8 +69,7 @@ class MapPanel(QWidget):
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
         layout.addWidget(split, 1)
-        self.message = caption_label("Click a point to go there · Shift+drag to draw a path")
-        layout.addWidget(self.message)
+        self.add_message_line(layout, "Click a point to go there · Shift+drag to draw a path")
 
         # the parts' controls the panel and the tests reach
         c, sb = self.controls, self.sidebar
@@ -96,11 +79,8 @@ class MapPanel(QWidget):
         self.pointer = MapPointer(self, self.model_state, self.latent_state, self.dataset_provider, self.plot,
                                   self.sidebar, self)
 
-        self.stack = install_hint_stack(self, body)
-
     def _wire(self) -> None:
         ms = self.model_state
-        ms.model_changed.connect(self._on_model_changed)
         ms.weights_updated.connect(self._on_weights)
         self.latent_state.changed.connect(self._update_cursor)
         self.encode_btn.clicked.connect(self.encode)
@@ -117,25 +97,12 @@ class MapPanel(QWidget):
         # the scatter takes clicks that land on a point before the view box sees them
         self.scatter.sigClicked.connect(pointer.on_scatter_clicked)
         pointer.path_drawn.connect(self.path_drawn)
-        pointer.status.connect(self._say)
+        pointer.status.connect(self.say)
         self.jobs.busy_changed.connect(self._on_busy)
         self.jobs.progress.connect(self._on_progress)
-        self.jobs.failed.connect(self._say)
-        self.manifold_jobs.failed.connect(self._say)
 
     # -- model -------------------------------------------------------------------------
-    def refresh_availability(self) -> None:
-        model = self.model_state.model
-        if model is None:
-            self.stack.show_hint("Open or train a model to map its latent space.")
-        elif not has_encoder(model):
-            self.stack.show_hint(f"The latent map needs a model with an encoder (AE, VAE, β-VAE, AAE).\n"
-                                 f"This {model.family} model only maps latents to images: use Projection to find "
-                                 "the latent of a given image.")
-        else:
-            self.stack.show_hint(None)
-
-    def _on_model_changed(self, model: object) -> None:
+    def on_model_changed(self, model: object) -> None:
         self.jobs.cancel()
         self.encoded, self.coords, self.tsne, self.stale, self.pointer.hovered = None, None, None, False, None
         self.plot.clear_points()
@@ -145,18 +112,18 @@ class MapPanel(QWidget):
         self.controls.set_modes(spec is not None and spec.z_dim == 2)
         self.manifold.setVisible(self._manifold_applies())
         self._manifold_dirty = True
-        self._auto_start()
+        self.on_shown()
 
     def on_dataset_changed(self) -> None:
         """Points of another dataset mean nothing now: clear, re-encode when seen."""
         self._auto_encoded_for = -1
-        self._on_model_changed(self.model_state.model)
+        self.on_model_changed(self.model_state.model)
 
     def _on_weights(self) -> None:
         if self.encoded is not None and not self.stale:
             self.stale = True
             self.controls.set_stale(True)
-            self._say("The weights changed since the map was encoded: Re-encode to update it.")
+            self.say("The weights changed since the map was encoded: Re-encode to update it.")
         if self._manifold_applies():
             self._manifold_dirty = True
             if self.shown:
@@ -166,21 +133,7 @@ class MapPanel(QWidget):
         spec = self.model_state.spec
         return spec is not None and spec.z_dim == 2 and has_encoder(self.model_state.model)
 
-    @property
-    def shown(self) -> bool:
-        return self.on_screen and self.isVisible()
-
-    def set_on_screen(self, on: bool) -> None:
-        self.on_screen = on
-        if on:
-            self._auto_start()
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        # next turn: a dock shown as a tab behind another learns so only after this event
-        QTimer.singleShot(0, self._auto_start)
-
-    def _auto_start(self) -> None:
+    def on_shown(self) -> None:
         """When on screen: encode once per model (cheap for a few thousand points) and
         bring the manifold up to date. Off screen nothing runs."""
         if not self.shown:
@@ -200,16 +153,16 @@ class MapPanel(QWidget):
         dataset = self.dataset_provider()
         problem = dataset_problem(model, dataset) if has_encoder(model) else "This model has no encoder."
         if problem:
-            self._say(problem)
+            self.say(problem)
             return
         snapshot, n, generation = snapshot_model(self.model_state), self.controls.sample.value(), self.model_state.generation
         test = dataset.test
-        self._say(f"Encoding {min(n, len(test))} test images…")
+        self.say(f"Encoding {min(n, len(test))} test images…")
         self.jobs.submit(encode_job(snapshot, test, n, generation), on_done=self._on_encoded)
 
     def _on_encoded(self, enc: Encoded | None) -> None:
         if enc is None:
-            self._say("Encoding cancelled.")
+            self.say("Encoding cancelled.")
             return
         if enc.generation != self.model_state.generation:
             return  # made for a model that is gone
@@ -217,13 +170,12 @@ class MapPanel(QWidget):
         self.controls.set_stale(False)
         self._fill_colour_choices()
         self.show_map()
-        self._say(f"{len(enc.codes)} points · click one to go there · Shift+drag to draw a path")
+        self.say(f"{len(enc.codes)} points · click one to go there · Shift+drag to draw a path")
 
     def cancel(self) -> None:
         self.jobs.cancel()
 
     def _on_busy(self, busy: bool) -> None:
-        self.progress.setVisible(busy)
         self.controls.cancel_btn.setEnabled(busy)
         if busy:
             self.progress.setRange(0, 0)
@@ -236,7 +188,7 @@ class MapPanel(QWidget):
         enc = self.encoded
         if enc is None:
             return
-        self._say(f"Running t-SNE on {len(enc.codes)} points (this can take a while; Cancel stops it)…")
+        self.say(f"Running t-SNE on {len(enc.codes)} points (this can take a while; Cancel stops it)…")
 
         def back_to_shown() -> None:
             # the combo says what the scatter shows: back to the coordinates still on screen
@@ -245,7 +197,7 @@ class MapPanel(QWidget):
         def done(coords: np.ndarray | None) -> None:
             if coords is None:
                 back_to_shown()
-                self._say("t-SNE cancelled.")
+                self.say("t-SNE cancelled.")
                 return
             if self.encoded is enc:
                 self.tsne = coords
@@ -348,13 +300,3 @@ class MapPanel(QWidget):
     def stroke_finish(self) -> LatentPath | None:
         """Turn the drawn stroke into a path: keyframes evenly spaced along it."""
         return self.pointer.stroke_finish()
-
-    # -- misc --------------------------------------------------------------------------
-    def _say(self, text: str) -> None:
-        self.message.setText(text)
-        self.status.emit(text)
-
-    def shutdown(self) -> None:
-        self._manifold_timer.stop()
-        self.jobs.shutdown()
-        self.manifold_jobs.shutdown()

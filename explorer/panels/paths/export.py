@@ -6,23 +6,26 @@ from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFileDialog, QGridLayout, QPushButton, QWidget
+from PySide6.QtWidgets import QGridLayout, QWidget
 
 from models.explore.latent_paths import LatentPath, load_path, save_path
-
 from models.explore.render import render_frames, save_gif, save_strip
 
 from ...jobs import JobRunner
 from ...model_access import snapshot_model
 from ...state import ModelState
+from ...widgets.layout import push_button
+from ..base import open_file, save_file
 
+PATH_FILTER = "Latent path (*.json)"
 #: writes the rendered frames of a path to a file and returns where
 Writer = Callable[[list, Path, LatentPath], Path]
 
 
 class PathExport(QWidget):
     """Buttons and file work for the panel's path (``path()``; None without keyframes).
-    A loaded path is handed to ``apply_path(path, label)``, which replaces the keyframes."""
+    A loaded path is handed to ``apply_path(path, label)``, which replaces the keyframes.
+    Frames are rendered in ``jobs``, the panel's runner."""
 
     #: short user-facing messages
     status = Signal(str)
@@ -30,25 +33,22 @@ class PathExport(QWidget):
     path_ready = Signal(object)  # LatentPath
 
     def __init__(self, model_state: ModelState, path: Callable[[], LatentPath | None], frame_count: Callable[[], int],
-                 apply_path: Callable[[LatentPath, str], None], parent: QWidget | None = None) -> None:
+                 apply_path: Callable[[LatentPath, str], None], jobs: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model_state, self.path, self.frame_count, self.apply_path = model_state, path, frame_count, apply_path
         self.last_export: Path | None = None
-        self.jobs = JobRunner("paths", self)
+        self.jobs = jobs
         self._build()
         self._wire()
 
     def _build(self) -> None:
         out = QGridLayout(self)
         out.setContentsMargins(0, 0, 0, 0)
-        self.gif_btn, self.strip_btn = QPushButton("GIF…"), QPushButton("PNG strip…")
-        self.gif_btn.setToolTip("Export the path as an animated GIF (fps, loop and ping-pong as set)")
-        self.strip_btn.setToolTip("Export the path as one row of frames (frames/segment as set)")
-        self.save_btn, self.load_btn = QPushButton("Save…"), QPushButton("Load…")
-        self.save_btn.setToolTip("Save the path as JSON")
-        self.load_btn.setToolTip("Load a path JSON (you can also drop one here)")
-        self.compare_btn = QPushButton("Send to compare")
-        self.compare_btn.setToolTip("Play this path side by side on the models of the Compare panel")
+        self.gif_btn = push_button("GIF…", "Export the path as an animated GIF (fps, loop and ping-pong as set)")
+        self.strip_btn = push_button("PNG strip…", "Export the path as one row of frames (frames/segment as set)")
+        self.save_btn = push_button("Save…", "Save the path as JSON")
+        self.load_btn = push_button("Load…", "Load a path JSON (you can also drop one here)")
+        self.compare_btn = push_button("Send to compare", "Play this path side by side on the models of the Compare panel")
         for i, w in enumerate((self.gif_btn, self.strip_btn, self.compare_btn, self.save_btn, self.load_btn)):
             out.addWidget(w, i // 3, i % 3)
 
@@ -71,10 +71,9 @@ class PathExport(QWidget):
         if path is None or len(path.keyframes) < 2:
             self.status.emit("Add at least two keyframes first.")
             return
+        file = save_file(self, file, title, f"path{suffix}", filters)
         if file is None:
-            file, _ = QFileDialog.getSaveFileName(self, title, f"path{suffix}", filters)
-            if not file:
-                return
+            return
         file = Path(file)
         if not file.suffix:
             file = file.with_suffix(suffix)
@@ -104,10 +103,9 @@ class PathExport(QWidget):
         path = self.path()
         if path is None:
             return None
+        file = save_file(self, file, "Save path", "path.json", PATH_FILTER)
         if file is None:
-            file, _ = QFileDialog.getSaveFileName(self, "Save path", "path.json", "Latent path (*.json)")
-            if not file:
-                return None
+            return None
         try:
             out = save_path(path, file)
         except OSError as e:
@@ -120,10 +118,9 @@ class PathExport(QWidget):
         model = self.model_state.model
         if model is None:
             return False
+        file = open_file(self, file, "Load path", PATH_FILTER)
         if file is None:
-            file, _ = QFileDialog.getOpenFileName(self, "Load path", "", "Latent path (*.json)")
-            if not file:
-                return False
+            return False
         try:
             with self.model_state.lock:
                 path = load_path(file, model)

@@ -13,84 +13,56 @@ sources (the sliders, the prior, test images, image files, arithmetic) and wires
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-import torch
-from PySide6.QtCore import QTimer, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QFileDialog, QGridLayout, QGroupBox, QPushButton, QSpinBox, QWidget
+from PySide6.QtCore import Signal
 
-from models.data.base import Dataset
 from models.explore.latent_paths import LatentPath, ModelIdentity, latent_arithmetic, random_path
-from models.io.images import IMAGE_SUFFIXES
 
-from ...image_input import IMAGE_FILTER, encode_images, load_image_file
 from ...model_access import decode_one
-from ...state import LatentState, ModelState
-from ...widgets.layout import caption_label, install_hint_stack, panel_body, thin_busy_bar
+from ...widgets.layout import grid_group, push_button, spin_box
+from ..base import IMAGE_FILE, PATH_FILE, Dropped, ExplorePanel
 from .export import PathExport
 from .keyframe_list import Keyframe, KeyframeList
 from .playback import PathPlayback
 
-DatasetProvider = Callable[[], "Dataset | None"]
 
-
-class PathsPanel(QWidget):
+class PathsPanel(ExplorePanel):
     """Build a path from keyframes, play it through LatentState, export or send it on.
     The parts' controls the window and tests use are reachable from the panel too."""
 
     #: "Send to compare": the current path, for playing across several models
     path_ready = Signal(object)  # LatentPath
-    #: short user-facing messages (also shown in the panel)
-    status = Signal(str)
 
-    def __init__(self, model_state: ModelState, latent_state: LatentState, dataset_provider: DatasetProvider,
-                 parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.model_state, self.latent_state, self.dataset_provider = model_state, latent_state, dataset_provider
+    NO_MODEL_HINT = "Open or train a model to build interpolation paths."
+
+    def _setup(self) -> None:
         self._frames: np.ndarray | None = None  # cache of path().frames(n)
         self._random_seed = 0
-        self._thumb_timer = QTimer(self, singleShot=True, interval=400)  # coalesce weight snapshots
-        self.setAcceptDrops(True)
-        self._build()
-        self._wire()
-        self._on_model_changed(model_state.model)
+        self._thumb_timer = self.make_timer(400)  # coalesce weight snapshots
 
     # -- construction ------------------------------------------------------------------
     def _build(self) -> None:
-        body, layout = panel_body()
-
-        add = QGroupBox("Add keyframe")
-        grid = QGridLayout(add)
-        self.add_current_btn = QPushButton("Current point")
-        self.add_current_btn.setToolTip("Add the point the sliders show now")
-        self.add_random_btn = QPushButton("Random sample")
-        self.add_random_btn.setToolTip("Add a point drawn from the prior")
-        self.test_index = QSpinBox()
-        self.test_index.setRange(0, 0)
-        self.test_index.setPrefix("#")
-        self.add_test_btn = QPushButton("Test image")
-        self.add_test_btn.setToolTip("Encode the test image with this index")
-        self.add_file_btn = QPushButton("Image file…")
-        self.add_file_btn.setToolTip("Encode an image file (you can also drop images on this panel)")
-        grid.addWidget(self.add_current_btn, 0, 0)
-        grid.addWidget(self.add_random_btn, 0, 1, 1, 2)
-        grid.addWidget(self.add_test_btn, 1, 0)
-        grid.addWidget(self.test_index, 1, 1)
-        grid.addWidget(self.add_file_btn, 1, 2)
-        layout.addWidget(add)
+        layout = self.make_body()
+        self.add_current_btn = push_button("Current point", "Add the point the sliders show now", clicked=self.add_current)
+        self.add_random_btn = push_button("Random sample", "Add a point drawn from the prior", clicked=self.add_random)
+        self.test_index = spin_box(0, 0, prefix="#")
+        self.add_test_btn = push_button("Test image", "Encode the test image with this index",
+                                        clicked=self.add_test_image)
+        self.add_file_btn = push_button("Image file…", "Encode an image file (you can also drop images on this panel)",
+                                        clicked=self.add_image_file)
+        layout.addWidget(grid_group("Add keyframe", [[self.add_current_btn, self.add_random_btn, None],
+                                                     [self.add_test_btn, self.test_index, self.add_file_btn]]))
 
         self.keyframe_list = KeyframeList(lambda flat: decode_one(self.model_state, flat))
         layout.addWidget(self.keyframe_list, 1)
         self.playback = PathPlayback(self.frames, self.latent_state.set_flat)
         layout.addWidget(self.playback)
-        self.export = PathExport(self.model_state, self.path, self.frame_count, self.set_path)
+        self.export = PathExport(self.model_state, self.path, self.frame_count, self.set_path, self.job_runner("paths"))
         layout.addWidget(self.export)
-        self.progress = thin_busy_bar()
-        layout.addWidget(self.progress)
-        self.message = caption_label()
-        layout.addWidget(self.message)
+        self.jobs = self.export.jobs
+        self.progress = self.add_busy_bar(layout, self.jobs)
+        self.add_message_line(layout)
 
         # the parts' controls the window and tests reach through the panel
         self.table = self.keyframe_list.table
@@ -99,54 +71,37 @@ class PathsPanel(QWidget):
         self.arith_btn = self.keyframe_list.arith_btn
         self.frames_per_segment, self.fps = self.playback.frames_per_segment, self.playback.fps
         self.loop, self.pingpong, self.timeline = self.playback.loop, self.playback.pingpong, self.playback.timeline
-        self.jobs = self.export.jobs
-
-        self.stack = install_hint_stack(self, body)
 
     def _wire(self) -> None:
-        ms = self.model_state
-        ms.model_changed.connect(self._on_model_changed)
-        ms.weights_updated.connect(self._thumb_timer.start)
+        self.model_state.weights_updated.connect(self._thumb_timer.start)
         self._thumb_timer.timeout.connect(self.keyframe_list.refresh_thumbnails)
-        self.add_current_btn.clicked.connect(self.add_current)
-        self.add_random_btn.clicked.connect(self.add_random)
-        self.add_test_btn.clicked.connect(lambda: self.add_test_image())
-        self.add_file_btn.clicked.connect(lambda: self.add_image_file())
         self.keyframe_list.clear_btn.clicked.connect(self.clear)
         self.keyframe_list.arith_btn.clicked.connect(lambda: self.add_arithmetic())
         self.keyframe_list.table.cellDoubleClicked.connect(lambda row, _col: self.go_to(row))
         self.keyframe_list.changed.connect(self._invalidate)
         self.playback.changed.connect(self._invalidate)
         self.export.path_ready.connect(self.path_ready)
-        self.export.status.connect(self._say)
-        self.jobs.busy_changed.connect(self.progress.setVisible)
-        self.jobs.failed.connect(self._say)
+        self.export.status.connect(self.say)
 
     # -- model -------------------------------------------------------------------------
-    def _on_model_changed(self, model: object) -> None:
+    def on_model_changed(self, model: object) -> None:
         self.stop()
-        spec = self.model_state.spec
-        if spec is None:
-            self.stack.show_hint("Open or train a model to build interpolation paths.")
+        if not self.refresh_availability():
             return
-        self.stack.show_hint(None)
+        spec = self.model_state.spec
         if self.keyframes and self.keyframes[0].flat.shape[0] != spec.input_dim:
             self.clear()
-            self._say("The new model's latent layout differs: keyframes cleared.")
+            self.say("The new model's latent layout differs: keyframes cleared.")
         enc = spec.has_encoder
         tip = "" if enc else "This model has no encoder: it cannot map images to latents."
         for w in (self.add_test_btn, self.add_file_btn, self.test_index):
             w.setEnabled(enc)
             w.setToolTip(tip or w.toolTip())
-        self._refresh_test_range()
+        self.refresh_test_range()
         self.keyframe_list.refresh_thumbnails()
 
     def on_dataset_changed(self) -> None:
-        self._refresh_test_range()
-
-    def _refresh_test_range(self) -> None:
-        ds = self.dataset_provider()
-        self.test_index.setRange(0, max(0, len(ds.test) - 1) if ds is not None else 0)
+        self.refresh_test_range()
 
     # -- keyframes ---------------------------------------------------------------------
     @property
@@ -163,7 +118,7 @@ class PathsPanel(QWidget):
         spec = self.model_state.spec
         flat = np.asarray(flat, np.float32).reshape(-1).copy()
         if spec is None or flat.shape[0] != spec.input_dim:
-            self._say(f"That point has {flat.shape[0]} values; this model's latent has {spec.input_dim if spec else 0}.")
+            self.say(f"That point has {flat.shape[0]} values; this model's latent has {spec.input_dim if spec else 0}.")
             return
         self.keyframe_list.append(flat, label)
 
@@ -175,7 +130,7 @@ class PathsPanel(QWidget):
         spec = self.model_state.spec
         a, b, c = (v if v is not None else shown for v, shown in zip((a, b, c), self.keyframe_list.operands()))
         if spec is None or not all(1 <= i <= len(self.keyframes) for i in (a, b, c)):
-            self._say("Arithmetic needs keyframes A, B and C: add some first.")
+            self.say("Arithmetic needs keyframes A, B and C: add some first.")
             return
         flat = latent_arithmetic(spec, *(self.keyframes[i - 1].flat for i in (a, b, c)))
         self.add_keyframe(flat, f"{a} − {b} + {c}")
@@ -193,19 +148,12 @@ class PathsPanel(QWidget):
 
     def add_test_image(self, index: int | None = None) -> None:
         ds = self.dataset_provider()
-        if ds is None:
-            self._say("No dataset is loaded: train a model or open one with its dataset first.")
+        picked = self.pick_test_image(index, None if ds is not None else
+                                      "No dataset is loaded: train a model or open one with its dataset first.")
+        flat = self.latent_of(picked[0]) if picked is not None else None
+        if flat is None:
             return
-        self._refresh_test_range()
-        index = self.test_index.value() if index is None else int(index)
-        if not 0 <= index < len(ds.test):
-            self._say(f"The test set has images 0..{len(ds.test) - 1}.")
-            return
-        try:
-            flat = encode_images(self.model_state, ds.test.batch(torch.tensor([index])))
-        except ValueError as e:
-            self._say(str(e))
-            return
+        index = picked[1]
         label = f"test #{index}"
         if ds.test.labels is not None:
             y = int(ds.test.labels[index])
@@ -213,20 +161,9 @@ class PathsPanel(QWidget):
         self.add_keyframe(flat, label)
 
     def add_image_file(self, file: str | Path | None = None) -> None:
-        model = self.model_state.model
-        if model is None:
-            return
-        if file is None:
-            file, _ = QFileDialog.getOpenFileName(self, "Encode an image", "", IMAGE_FILTER)
-            if not file:
-                return
-        try:
-            x, inverted = load_image_file(str(file), tuple(model.config.image_shape))
-            flat = encode_images(self.model_state, x)
-        except ValueError as e:
-            self._say(str(e))
-            return
-        self.add_keyframe(flat, Path(file).name + (" (inverted)" if inverted else ""))
+        encoded = self.encode_image_file(file, "Encode an image")
+        if encoded is not None:
+            self.add_keyframe(*encoded)
 
     def clear(self) -> None:
         self.stop()
@@ -258,7 +195,7 @@ class PathsPanel(QWidget):
         """Replace the keyframes with ``path``'s (loaded files, paths drawn on the map)."""
         spec = self.model_state.spec
         if spec is None or path.dim != spec.input_dim:
-            self._say(f"That path's latents have {path.dim} values; this model's have {spec.input_dim if spec else 0}.")
+            self.say(f"That path's latents have {path.dim} values; this model's have {spec.input_dim if spec else 0}.")
             return
         self.stop()
         self.keyframe_list.set_keyframes([Keyframe(k.copy(), f"{label} {i + 1}") for i, k in enumerate(path.keyframes)],
@@ -267,7 +204,7 @@ class PathsPanel(QWidget):
         self.loop.setChecked(path.loop)
         self.pingpong.setChecked(path.pingpong)
         if path.notes:
-            self._say("Note: " + " ".join(path.notes))
+            self.say("Note: " + " ".join(path.notes))
 
     def frame_count(self) -> int:
         return 1 + max(0, len(self.keyframes) - 1) * self.frames_per_segment.value()
@@ -322,25 +259,14 @@ class PathsPanel(QWidget):
     def send_to_compare(self) -> None:
         self.export.send_to_compare()
 
-    # -- drops -------------------------------------------------------------------------
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        for url in event.mimeData().urls():
-            file = url.toLocalFile()
-            if file.lower().endswith(".json"):
-                self.load_path_file(file)
-            elif file.lower().endswith(IMAGE_SUFFIXES):
-                self.add_image_file(file)
-        event.acceptProposedAction()
-
-    # -- misc --------------------------------------------------------------------------
-    def _say(self, text: str) -> None:
-        self.message.setText(text)
-        self.status.emit(text)
+    # -- dropped files -----------------------------------------------------------------
+    def files_dropped(self, files: list[Dropped]) -> None:
+        for f in files:
+            if f.kind == PATH_FILE:
+                self.load_path_file(f.path)
+            elif f.kind == IMAGE_FILE:
+                self.add_image_file(f.path)
 
     def shutdown(self) -> None:
         self.stop()
-        self.jobs.shutdown()
+        super().shutdown()

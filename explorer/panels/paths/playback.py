@@ -11,8 +11,9 @@ from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QWidget
+from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QSlider, QWidget
 
+from ...widgets.layout import check_box, double_spin_box, hrow, push_button, spin_box
 from ...widgets.qt_utils import signals_blocked
 
 #: the path's (n, D) frame latents at the current frames/segment, or None without a path
@@ -37,34 +38,22 @@ class PathPlayback(QGroupBox):
 
     def _build(self) -> None:
         pl = QGridLayout(self)
-        self.play_btn = QPushButton("▶ Play")
-        self.play_btn.setCheckable(True)
+        self.play_btn = push_button("▶ Play", checkable=True)
         self.timeline = QSlider(Qt.Orientation.Horizontal)
         self.timeline.setRange(0, 0)
         self.timeline.setToolTip("Scrub through the path")
         self.frame_label = QLabel("0 / 0")
         self.frame_label.setMinimumWidth(64)
-        self.frames_per_segment = QSpinBox()
-        self.frames_per_segment.setRange(2, 240)
-        self.frames_per_segment.setValue(24)
-        self.frames_per_segment.setSuffix(" frames/seg.")
-        self.frames_per_segment.setToolTip("Frames per segment (between two keyframes)")
-        self.fps = QDoubleSpinBox()
-        self.fps.setRange(0.5, 60.0)
-        self.fps.setValue(12.0)
-        self.fps.setSuffix(" fps")
-        self.loop = QCheckBox("Loop")
-        self.loop.setChecked(True)
-        self.pingpong = QCheckBox("Ping-pong")
+        self.frames_per_segment = spin_box(2, 240, 24, suffix=" frames/seg.",
+                                           tooltip="Frames per segment (between two keyframes)")
+        self.fps = double_spin_box(0.5, 60.0, 12.0, suffix=" fps")
+        self.loop = check_box("Loop", True)
+        self.pingpong = check_box("Ping-pong")
         pl.addWidget(self.play_btn, 0, 0)
         pl.addWidget(self.timeline, 0, 1, 1, 3)
         pl.addWidget(self.frame_label, 0, 4)
         for row, pair in enumerate(((self.frames_per_segment, self.fps), (self.loop, self.pingpong)), start=1):
-            options = QHBoxLayout()
-            for w in pair:
-                options.addWidget(w)
-            options.addStretch(1)
-            pl.addLayout(options, row, 0, 1, 5)
+            pl.addLayout(hrow(*pair, stretch=True), row, 0, 1, 5)
 
     def _wire(self) -> None:
         self.play_btn.toggled.connect(self._on_play_toggled)

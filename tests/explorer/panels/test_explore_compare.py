@@ -125,3 +125,18 @@ def test_path_plays_on_models_of_its_size(qtbot, panel):
     panel.grab().save("/tmp/panel_compare_path.png")
     panel.stop()
     assert not panel.playing
+
+
+def test_cancel_during_the_classifiers_first_training_caches_nothing(qtbot, panel, tiny_dataset):
+    """Cancel reaches the classifier's training through the engine's cancel token: the job
+    ends at once with no rows, and no half-trained classifier is cached."""
+    from models.metrics.classifier import cache_path
+
+    panel.add_current()
+    assert not cache_path(tiny_dataset).exists()
+    panel.compute_metrics()
+    qtbot.waitUntil(lambda: panel.metrics_tab.metrics_progress.value() > 0, timeout=30_000)  # training steps
+    with qtbot.waitSignal(panel.metrics_ready, timeout=30_000):
+        panel.metrics_tab.metrics_cancel.click()
+    assert panel.message.text() == "Metrics cancelled: the rows computed so far are shown."
+    assert panel.metrics == [None] and not cache_path(tiny_dataset).exists()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
@@ -9,17 +10,12 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from explorer.panels.draw_pad import DrawPadPanel, prepare_drawing
-from explorer.state import LatentState, ModelState
 from models.families.registry import build_model
 
 
-def make(qtbot, model):
-    ms, ls = ModelState(), LatentState()
-    ms.set_model(model)
-    ls.reset(model.latent_spec)
-    panel = DrawPadPanel(ms, ls, lambda: None)
-    qtbot.addWidget(panel)
-    return ms, ls, panel
+@pytest.fixture
+def make(open_panel):
+    return lambda qtbot, model: open_panel(DrawPadPanel, model)
 
 
 def drag(canvas, points: list[tuple[int, int]]) -> None:
@@ -33,7 +29,7 @@ def drag(canvas, points: list[tuple[int, int]]) -> None:
     QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(*points[-1]))
 
 
-def test_drawing_changes_the_latent(qtbot):
+def test_drawing_changes_the_latent(qtbot, make):
     ms, ls, panel = make(qtbot, build_model("vae", latent_dim=4, hidden=16))
     panel.show()
     qtbot.waitExposed(panel)
@@ -64,6 +60,6 @@ def test_prepare_drawing_centres_the_ink():
     assert whole.shape == (1, 3, 28, 28) and whole[0, 0, 2:7, 19:21].min() > 0.9
 
 
-def test_gan_shows_a_hint(qtbot):
+def test_gan_shows_a_hint(qtbot, make):
     _, _, panel = make(qtbot, build_model("gan", z_dim=4, g_hidden=(32,), d_hidden=(32,)))
     assert panel.stack.hinting and "no encoder" in panel.stack.hint.text()

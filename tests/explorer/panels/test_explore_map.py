@@ -7,18 +7,12 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
 from explorer.panels.map import MODE_LATENT, MODE_PCA, MODE_TSNE, MapPanel
-from explorer.state import LatentState, ModelState
 from models.families.registry import build_model
 
 
-def make(qtbot, model, dataset):
-    ms, ls = ModelState(), LatentState()
-    ms.set_model(model)
-    ls.reset(model.latent_spec)
-    panel = MapPanel(ms, ls, lambda: dataset)
-    qtbot.addWidget(panel)
-    panel.resize(640, 420)
-    return ms, ls, panel
+@pytest.fixture
+def make(open_panel):
+    return lambda qtbot, model, dataset: open_panel(MapPanel, model, dataset, size=(640, 420))
 
 
 def show_and_encode(qtbot, panel):
@@ -27,7 +21,7 @@ def show_and_encode(qtbot, panel):
     qtbot.waitExposed(panel)
 
 
-def test_2d_latent_click_goes_to_the_points_code(qtbot, tiny_dataset):
+def test_2d_latent_click_goes_to_the_points_code(qtbot, tiny_dataset, make):
     ms, ls, panel = make(qtbot, build_model("vae", latent_dim=2, hidden=16), tiny_dataset)
     show_and_encode(qtbot, panel)
     assert panel.mode == MODE_LATENT
@@ -51,7 +45,7 @@ def test_2d_latent_click_goes_to_the_points_code(qtbot, tiny_dataset):
     panel.shutdown()
 
 
-def test_pca_click_uses_the_code_and_empty_space_the_inverse(qtbot, tiny_dataset):
+def test_pca_click_uses_the_code_and_empty_space_the_inverse(qtbot, tiny_dataset, make):
     ms, ls, panel = make(qtbot, build_model("vae", latent_dim=4, hidden=16), tiny_dataset)
     show_and_encode(qtbot, panel)
     assert panel.mode == MODE_PCA
@@ -75,7 +69,7 @@ def test_pca_click_uses_the_code_and_empty_space_the_inverse(qtbot, tiny_dataset
 
 
 @pytest.mark.parametrize("latent_dim,mode", [(2, MODE_LATENT), (4, MODE_PCA)])
-def test_prior_samples_sit_behind_the_codes_on_the_same_axes(qtbot, tiny_dataset, latent_dim, mode):
+def test_prior_samples_sit_behind_the_codes_on_the_same_axes(qtbot, tiny_dataset, latent_dim, mode, make):
     """The grey cloud is the model's prior (here a mixture of 10 tight clusters on a circle of
     radius 6: easy to tell from any encoding), drawn with the same projection as the codes."""
     model = build_model("aae", latent_dim=latent_dim, hidden=16, disc_hidden=(8,), prior="mixture",
@@ -94,7 +88,7 @@ def test_prior_samples_sit_behind_the_codes_on_the_same_axes(qtbot, tiny_dataset
     panel.shutdown()
 
 
-def test_an_autoencoder_has_no_prior_to_show(qtbot, tiny_dataset):
+def test_an_autoencoder_has_no_prior_to_show(qtbot, tiny_dataset, make):
     ms, ls, panel = make(qtbot, build_model("ae", latent_dim=3, hidden=16), tiny_dataset)
     show_and_encode(qtbot, panel)
     assert panel.encoded.prior is None and not panel.show_prior.isEnabled()
@@ -102,7 +96,7 @@ def test_an_autoencoder_has_no_prior_to_show(qtbot, tiny_dataset):
     panel.shutdown()
 
 
-def test_tsne_and_colour_choices(qtbot, tiny_dataset):
+def test_tsne_and_colour_choices(qtbot, tiny_dataset, make):
     pytest.importorskip("sklearn")
     ms, ls, panel = make(qtbot, build_model("ae", latent_dim=3, hidden=16), tiny_dataset)
     show_and_encode(qtbot, panel)
@@ -115,12 +109,12 @@ def test_tsne_and_colour_choices(qtbot, tiny_dataset):
     panel.shutdown()
 
 
-def test_gan_shows_a_hint(qtbot, tiny_dataset):
+def test_gan_shows_a_hint(qtbot, tiny_dataset, make):
     _, _, panel = make(qtbot, build_model("gan", z_dim=4), tiny_dataset)
     assert panel.stack.hinting and "encoder" in panel.stack.hint.text()
 
 
-def test_tsne_without_scikit_learn_says_so_and_weights_mark_the_map_stale(qtbot, tiny_dataset, monkeypatch):
+def test_tsne_without_scikit_learn_says_so_and_weights_mark_the_map_stale(qtbot, tiny_dataset, monkeypatch, make):
     import explorer.panels.map.jobs as map_jobs
 
     def no_sklearn(*args, **kwargs):

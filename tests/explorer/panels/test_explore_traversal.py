@@ -2,27 +2,22 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from explorer.panels.traversal_panel import ROWS_ACTIVE, ROWS_ALL, ROWS_CUSTOM, ROWS_INFLUENTIAL, TraversalPanel
-from explorer.state import LatentState, ModelState
 from models.families.registry import build_model
 
 
-def make(qtbot, model, dataset=None):
-    ms, ls = ModelState(), LatentState()
-    ms.set_model(model)
-    ls.reset(model.latent_spec)
-    panel = TraversalPanel(ms, ls, lambda: dataset)
-    qtbot.addWidget(panel)
-    panel.resize(520, 420)
-    return ms, ls, panel
+@pytest.fixture
+def make(open_panel):
+    return lambda qtbot, model, dataset=None: open_panel(TraversalPanel, model, dataset, size=(520, 420))
 
 
 def tiles(image: np.ndarray, tile: int = 28, pad: int = 2) -> tuple[int, int]:
     return (image.shape[0] - pad) // (tile + pad), (image.shape[1] - pad) // (tile + pad)
 
 
-def test_rows_by_steps_and_follows_the_point(qtbot, tmp_path):
+def test_rows_by_steps_and_follows_the_point(qtbot, tmp_path, make):
     ms, ls, panel = make(qtbot, build_model("vae", latent_dim=3, hidden=16))
     assert panel.rows_mode.currentData() == ROWS_ALL  # no dataset: no KL
     panel.steps.setValue(5)
@@ -44,7 +39,7 @@ def test_rows_by_steps_and_follows_the_point(qtbot, tmp_path):
     panel.shutdown()
 
 
-def test_vae_rows_most_active_first(qtbot, tiny_dataset):
+def test_vae_rows_most_active_first(qtbot, tiny_dataset, make):
     ms, _, panel = make(qtbot, build_model("vae", latent_dim=4, hidden=16), tiny_dataset)
     assert panel.rows_mode.currentData() == ROWS_ACTIVE
     panel.top_k.setValue(2)
@@ -57,7 +52,7 @@ def test_vae_rows_most_active_first(qtbot, tiny_dataset):
     panel.shutdown()
 
 
-def test_gan_with_many_noise_dims_shows_the_most_influential_rows(qtbot):
+def test_gan_with_many_noise_dims_shows_the_most_influential_rows(qtbot, make):
     import torch
 
     from models.explore.traversal import dimension_influence
@@ -80,7 +75,7 @@ def test_gan_with_many_noise_dims_shows_the_most_influential_rows(qtbot):
     panel.shutdown()
 
 
-def test_infogan_categories_by_code(qtbot):
+def test_infogan_categories_by_code(qtbot, make):
     model = build_model("infogan", z_dim=4, categorical=(3,), continuous=2, fc_hidden=32, q_hidden=16, channels=8)
     _, _, panel = make(qtbot, model)
     assert panel.sweep.currentData() == ("category", 0)

@@ -84,3 +84,22 @@ def test_paths_flow_into_compare_and_projection_into_paths(qtbot, window):
     assert len(paths.keyframes) == 3 and paths.keyframes[-1].label == "projection"
     compare.stop()
 
+
+
+def test_every_panel_says_its_messages_in_the_window_status_bar(qtbot, window, tiny_dataset):
+    w, _, docks, _, _ = window
+    panels = {key: dock.widget() for key, dock in docks.items()}
+    # messages from real controls inside a panel's parts (the Paths export row, a Compare tab)
+    panels["paths"].add_current_btn.click()
+    panels["paths"].add_random_btn.click()
+    panels["paths"].export.compare_btn.click()
+    assert w.statusBar().currentMessage() == "Sent to the Compare panel."
+    assert panels["paths"].message.text() == w.statusBar().currentMessage()
+    panels["compare"].metrics_tab.metrics_btn.click()
+    assert w.statusBar().currentMessage() == "Add models to compare first."
+    assert panels["compare"].message.text() == w.statusBar().currentMessage()
+    for key, panel in panels.items():
+        panel.say(f"hello from {key}")
+        assert w.statusBar().currentMessage() == f"hello from {key}"
+    # every panel follows the dataset (set once the window was shown), without a flag saying so
+    assert panels["projection"].test_index.maximum() == len(tiny_dataset.test) - 1
