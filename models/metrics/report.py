@@ -22,7 +22,6 @@ from models.cancel import Cancelled, CancelToken, cancel_requested, raise_if_can
 from models.data.base import Dataset, Split
 from models.families.base import LatentModel
 from models.families.vae import gaussian_kl
-from models.metrics.kl import kl_per_dimension  # noqa: F401  # TEMP-REEXPORT
 
 if TYPE_CHECKING:  # the classifier module imports training: loaded only when scoring
     from models.metrics.classifier import Classifier
