@@ -1,7 +1,7 @@
 """Adversarial autoencoder (Makhzani et al. 2016).
 
 A deterministic autoencoder (encoder q(z|x), decoder p(x|z), the same bodies as the AE
-family, see models/nets.py) whose code distribution is matched to a prior by a
+family, see models/nets/autoencoder.py) whose code distribution is matched to a prior by a
 discriminator MLP on z. Each ``training_step``, on one batch:
 
 1. the discriminator learns prior samples -> 1, encoded codes -> 0 (``d_loss``, BCE summed

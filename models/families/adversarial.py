@@ -18,7 +18,7 @@ Reported terms: ``d_loss``, ``g_loss``, ``d_real`` (mean D(x) as a probability) 
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -86,9 +86,29 @@ def generator_step(
     return loss
 
 
+def bce_terms(d_loss: torch.Tensor, g_loss: torch.Tensor, real_logits: torch.Tensor,
+              fake_logits: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The terms every BCE-trained GAN reports: both losses, and D's mean verdicts on the real
+    and the fake images as probabilities (``d_real``, ``d_fake``)."""
+    return {"d_loss": d_loss, "g_loss": g_loss, "d_real": torch.sigmoid(real_logits).mean(),
+            "d_fake": torch.sigmoid(fake_logits).mean()}
+
+
 # ---------------------------------------------------------------------------------------
 # the moving average of G's weights
 # ---------------------------------------------------------------------------------------
+#: the doc of every GAN config's ``ema`` field (the Train form's tooltip, the CLI's help)
+EMA_DOC = ("decay of the moving average of G's weights that samples and the explorer use "
+           "(0 = off: sample from G itself; 0.999: about the last 1,000 steps, ramped up over the "
+           "run). Not in the paper; it gives cleaner samples at no training cost")
+
+
+def ema_field(default: float = 0.999) -> Any:
+    """The ``ema`` field of a GAN config (``ema: float = ema_field()``): the decay of the
+    weight average that :meth:`AdversarialModel.track_generator_ema` keeps, with its doc."""
+    return dataclasses.field(default=default, metadata={"doc": EMA_DOC})
+
+
 def ema_ramp_decay(decay: float, n_updates: torch.Tensor) -> torch.Tensor:
     """The decay of update ``n_updates + 1``: min(decay, (1 + n) / (10 + n)), TensorFlow's
     ExponentialMovingAverage ramp. The average's memory grows with the run (a half-life of
@@ -201,8 +221,7 @@ class AdversarialModel(LatentModel):
         real = to_tanh_range(batch)
         fake = self.generator(self.sample_latents(batch.shape[0], device=batch.device))
         real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
-        d_loss, g_loss = discriminator_bce(real_logits, fake_logits), generator_bce(fake_logits)
-        return {"d_loss": d_loss, "g_loss": g_loss, "d_real": torch.sigmoid(real_logits).mean(), "d_fake": torch.sigmoid(fake_logits).mean()}
+        return bce_terms(discriminator_bce(real_logits, fake_logits), generator_bce(fake_logits), real_logits, fake_logits)
 
     def training_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
         opt_d, opt_g = optimizers["discriminator"], optimizers["generator"]
@@ -215,12 +234,7 @@ class AdversarialModel(LatentModel):
         # 2. generator: non-saturating -log D(G(z)) against the updated discriminator
         g_loss = generator_step(self.discriminator, opt_g, fake, opt_d)
 
-        return {
-            "d_loss": d_loss.detach(),
-            "g_loss": g_loss.detach(),
-            "d_real": torch.sigmoid(real_logits.detach()).mean(),
-            "d_fake": torch.sigmoid(fake_logits.detach()).mean(),
-        }
+        return bce_terms(d_loss.detach(), g_loss.detach(), real_logits.detach(), fake_logits.detach())
 
     @torch.no_grad()
     def validation_terms(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import torch
@@ -148,7 +149,7 @@ class LatentModel(nn.Module):
         moving average of their generator's weights here)."""
 
     def configure_optimizers(self, lr: float | None = None) -> dict[str, torch.optim.Optimizer]:
-        return {"model": _adam(self.parameters(), lr or self.config.lr)}
+        return {"model": adam(self.parameters(), lr or self.config.lr)}
 
     def training_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
         (opt,) = optimizers.values()
@@ -165,12 +166,9 @@ class LatentModel(nn.Module):
         return {k: v.detach() for k, v in self.loss(batch).items()}
 
 
-def _adam(params, lr: float, betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Optimizer:
+def adam(params: Iterable[nn.Parameter], lr: float, betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Optimizer:
     """Adam, fused on CUDA (one kernel for all parameters) and capturable so a CUDA graph
     can hold the optimizer step too."""
     params = list(params)
     on_cuda = bool(params) and params[0].is_cuda
     return torch.optim.Adam(params, lr=lr, betas=betas, fused=on_cuda or None, capturable=on_cuda)
-
-
-adam = _adam

@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
-from models.families.adversarial import AdversarialModel
+from torch import nn
+
+from models.families.adversarial import AdversarialModel, ema_field
 from models.families.base import ModelConfig
 from models.nets.adversarial import ConvDiscriminator, ConvGenerator, DenseConvDiscriminator, DenseConvGenerator, dcgan_init
 
@@ -21,9 +23,21 @@ def resolve_arch(arch: str, image_shape: tuple[int, int, int]) -> str:
 
 
 @dataclasses.dataclass
-class DCGANConfig(ModelConfig):
+class DCGANNetsConfig(ModelConfig):
+    """The base of the configs of the families built on DCGAN's nets (DCGAN, WGAN-GP). Each
+    declares ``z_dim``, ``arch``, ``fc_hidden``, ``g_channels`` and ``d_channels`` itself,
+    with its paper's defaults and docs: a field declared here would come first in every
+    family's field order, which is the order of the CLI's flags and of the Train form."""
+
     #: checkpoints from before ``arch`` existed hold the all-conv nets
     SAVED_BEFORE: ClassVar[dict[str, Any]] = {"arch": "conv", "ema": 0.0}
+
+    def resolved_arch(self) -> str:
+        return resolve_arch(self.arch, self.image_shape)
+
+
+@dataclasses.dataclass
+class DCGANConfig(DCGANNetsConfig):
     #: noise dimension (Radford et al.: 100)
     z_dim: int = 100
     #: "auto": "dense" for images up to 32 px, "conv" above. "conv" is the paper's all-conv
@@ -46,13 +60,18 @@ class DCGANConfig(ModelConfig):
     #: Adam beta1 (Radford et al.: 0.5) / beta2
     beta1: float = 0.5
     beta2: float = 0.999
-    #: decay of the moving average of G's weights that samples and the explorer use
-    #: (0 = off: sample from G itself; 0.999: about the last 1,000 steps, ramped up over the
-    #: run). Not in the paper; it gives cleaner samples at no training cost
-    ema: float = 0.999
+    ema: float = ema_field()
 
-    def resolved_arch(self) -> str:
-        return resolve_arch(self.arch, self.image_shape)
+
+def dcgan_nets(config: DCGANNetsConfig, d_norm: str) -> tuple[nn.Module, nn.Module]:
+    """(G, D) for ``config.resolved_arch()``: the dense-entry nets or the all-conv ones, D's
+    hidden layers normalised by ``d_norm`` ("batch", "layer" or "none")."""
+    shape = config.image_shape
+    if config.resolved_arch() == "dense":
+        return (DenseConvGenerator(shape, config.z_dim, config.fc_hidden, config.g_channels),
+                DenseConvDiscriminator(shape, config.fc_hidden, config.d_channels, norm=d_norm))
+    return (ConvGenerator(shape, config.z_dim, config.g_channels, batch_norm=True),
+            ConvDiscriminator(shape, config.d_channels, norm=d_norm))
 
 
 class DCGAN(AdversarialModel):
@@ -61,12 +80,7 @@ class DCGAN(AdversarialModel):
 
     def __init__(self, config: DCGANConfig) -> None:
         super().__init__(config)
-        if config.resolved_arch() == "dense":
-            self.generator = DenseConvGenerator(config.image_shape, config.z_dim, config.fc_hidden, config.g_channels)
-            self.discriminator = DenseConvDiscriminator(config.image_shape, config.fc_hidden, config.d_channels, norm="batch")
-        else:
-            self.generator = ConvGenerator(config.image_shape, config.z_dim, config.g_channels, batch_norm=True)
-            self.discriminator = ConvDiscriminator(config.image_shape, config.d_channels, norm="batch")
+        self.generator, self.discriminator = dcgan_nets(config, d_norm="batch")
         dcgan_init(self)
         self.track_generator_ema()
 

@@ -7,7 +7,7 @@ import dataclasses
 import math
 from typing import Any, ClassVar
 
-from models.families.adversarial import AdversarialModel
+from models.families.adversarial import AdversarialModel, ema_field
 from models.families.base import ModelConfig
 from models.nets.adversarial import MLPDiscriminator, MLPGenerator
 
@@ -36,10 +36,7 @@ class GANConfig(ModelConfig):
     #: Adam beta1 / beta2
     beta1: float = 0.5
     beta2: float = 0.999
-    #: decay of the moving average of G's weights that samples and the explorer use
-    #: (0 = off: sample from G itself; 0.999: about the last 1,000 steps, ramped up over the
-    #: run). Not in the paper; it gives cleaner samples at no training cost
-    ema: float = 0.999
+    ema: float = ema_field()
 
 
 class GAN(AdversarialModel):

@@ -36,7 +36,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.families.adversarial import AdversarialModel, discriminator_bce, discriminator_step, generator_bce, to_tanh_range
+from models.families.adversarial import (
+    AdversarialModel, bce_terms, discriminator_bce, discriminator_step, ema_field, generator_bce, to_tanh_range,
+)
 from models.families.base import ModelConfig
 from models.latent import LatentSpec
 from models.nets.adversarial import DenseConvGenerator, DenseConvTrunk, dcgan_init
@@ -70,10 +72,7 @@ class InfoGANConfig(ModelConfig):
     #: Adam beta1 / beta2 (paper: 0.5, 0.999)
     beta1: float = 0.5
     beta2: float = 0.999
-    #: decay of the moving average of G's weights that samples and the explorer use
-    #: (0 = off: sample from G itself; 0.999: about the last 1,000 steps, ramped up over the
-    #: run). Not in the paper; it gives cleaner samples at no training cost
-    ema: float = 0.999
+    ema: float = ema_field()
 
 
 class InfoGAN(AdversarialModel):
@@ -194,12 +193,9 @@ class InfoGAN(AdversarialModel):
         real_logits = self.discriminator(real)
         h_fake = self.body(fake)
         fake_logits = self.d_head(h_fake).view(-1)
-        d_loss, g_loss = discriminator_bce(real_logits, fake_logits), generator_bce(fake_logits)
         info_cat, info_cont = self._info_terms(h_fake, cats, codes)
-        return {
-            "d_loss": d_loss, "g_loss": g_loss, "d_real": torch.sigmoid(real_logits).mean(), "d_fake": torch.sigmoid(fake_logits).mean(),
-            "info_cat": info_cat, "info_cont": info_cont, "mutual_info": self._mutual_info(info_cat),
-        }
+        return {**bce_terms(discriminator_bce(real_logits, fake_logits), generator_bce(fake_logits), real_logits, fake_logits),
+                "info_cat": info_cat, "info_cont": info_cont, "mutual_info": self._mutual_info(info_cat)}
 
     def training_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
         cfg = self.config
@@ -221,12 +217,5 @@ class InfoGAN(AdversarialModel):
         opt_d.zero_grad(set_to_none=True)
 
         info_cat = info_cat.detach()
-        return {
-            "d_loss": d_loss.detach(),
-            "g_loss": g_loss.detach(),
-            "d_real": torch.sigmoid(real_logits.detach()).mean(),
-            "d_fake": torch.sigmoid(fake_logits.detach()).mean(),
-            "info_cat": info_cat,
-            "info_cont": info_cont.detach(),
-            "mutual_info": self._mutual_info(info_cat),
-        }
+        return {**bce_terms(d_loss.detach(), g_loss.detach(), real_logits.detach(), fake_logits.detach()),
+                "info_cat": info_cat, "info_cont": info_cont.detach(), "mutual_info": self._mutual_info(info_cat)}

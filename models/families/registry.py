@@ -59,13 +59,16 @@ def build_model(family: str, config: ModelConfig | dict[str, Any] | None = None,
 
 def field_docs(cls: type) -> dict[str, str]:
     """The ``#:`` comments above each field of a config dataclass and its bases (the GUI's
-    tooltips and the CLI's --help come from them, so each is written once)."""
+    tooltips and the CLI's --help come from them, so each is written once). A field that
+    several families declare alike may carry its doc in ``metadata["doc"]`` instead (see
+    ``models.families.adversarial.ema_field``); a ``#:`` comment above it still wins."""
     return dict(_field_docs(cls))
 
 
 @functools.cache  # reading source is slow, and every CLI command builds its --help from this
 def _field_docs(cls: type) -> dict[str, str]:
-    docs: dict[str, str] = {}
+    fields = dataclasses.fields(cls) if dataclasses.is_dataclass(cls) else ()
+    docs: dict[str, str] = {f.name: f.metadata["doc"] for f in fields if "doc" in f.metadata}
     for klass in reversed(cls.__mro__):
         if not dataclasses.is_dataclass(klass):
             continue

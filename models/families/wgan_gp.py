@@ -25,21 +25,17 @@ estimate of the Wasserstein-1 distance; ~0 at init, grows as the critic learns) 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from models.families.adversarial import AdversarialModel, to_tanh_range
-from models.families.base import ModelConfig
-from models.families.dcgan import resolve_arch
-from models.nets.adversarial import ConvDiscriminator, ConvGenerator, DenseConvDiscriminator, DenseConvGenerator, dcgan_init
+from models.families.adversarial import AdversarialModel, ema_field, to_tanh_range
+from models.families.dcgan import DCGANNetsConfig, dcgan_nets
+from models.nets.adversarial import dcgan_init
 
 
 @dataclasses.dataclass
-class WGANGPConfig(ModelConfig):
-    #: checkpoints from before ``arch`` existed hold the all-conv nets
-    SAVED_BEFORE: ClassVar[dict[str, Any]] = {"arch": "conv", "ema": 0.0}
+class WGANGPConfig(DCGANNetsConfig):
     #: noise dimension (the paper's released code: 128)
     z_dim: int = 128
     #: "auto": "dense" for images up to 32 px, "conv" above. "dense": the DCGAN authors'
@@ -65,13 +61,7 @@ class WGANGPConfig(ModelConfig):
     beta2: float = 0.9
     #: Adam learning rate of G; 0 = lr
     g_lr: float = 0.0
-    #: decay of the moving average of G's weights that samples and the explorer use
-    #: (0 = off: sample from G itself; 0.999: about the last 1,000 steps, ramped up over the
-    #: run). Not in the paper; it gives cleaner samples at no training cost
-    ema: float = 0.999
-
-    def resolved_arch(self) -> str:
-        return resolve_arch(self.arch, self.image_shape)
+    ema: float = ema_field()
 
     def default_batch_size(self) -> int:
         """The paper's 64 real images per critic update: the step's batch is split into
@@ -89,13 +79,7 @@ class WGANGP(AdversarialModel):
             raise ValueError("WGAN-GP's critic must not use batch norm (the penalty is per sample): use 'layer' or 'none'")
         if config.n_critic < 1:
             raise ValueError("n_critic must be >= 1")
-        if config.resolved_arch() == "dense":
-            self.generator = DenseConvGenerator(config.image_shape, config.z_dim, config.fc_hidden, config.g_channels)
-            self.discriminator = DenseConvDiscriminator(config.image_shape, config.fc_hidden, config.d_channels,
-                                                        norm=config.critic_norm)
-        else:
-            self.generator = ConvGenerator(config.image_shape, config.z_dim, config.g_channels, batch_norm=True)
-            self.discriminator = ConvDiscriminator(config.image_shape, config.d_channels, norm=config.critic_norm)
+        self.generator, self.discriminator = dcgan_nets(config, d_norm=config.critic_norm)
         dcgan_init(self)
         for m in self.discriminator.modules():  # layer norm starts as identity
             if isinstance(m, (nn.GroupNorm, nn.LayerNorm)):
@@ -162,7 +146,3 @@ class WGANGP(AdversarialModel):
         out = {k: v / n for k, v in sums.items()}
         out["g_loss"] = g_loss.detach()
         return out
-
-    @torch.no_grad()
-    def validation_terms(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {}

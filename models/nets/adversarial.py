@@ -38,6 +38,41 @@ def conv_plan(image_shape: tuple[int, int, int], base: int) -> tuple[int, int, l
     return n, h // 2**n, [base * 2**i for i in range(n)]
 
 
+NORMS = ("batch", "layer", "none")
+
+
+def make_norm(norm: str, width: int, spatial: bool = True) -> nn.Module:
+    """"batch" (DCGAN), "layer" (WGAN-GP's recommendation for critics: LayerNorm over all
+    features; over C, H, W for feature maps, as GroupNorm with one group) or "none"."""
+    if norm not in NORMS:
+        raise ValueError(f"unknown norm {norm!r}: use 'batch', 'layer' or 'none'")
+    if norm == "none":
+        return nn.Identity()
+    if norm == "batch":
+        return nn.BatchNorm2d(width) if spatial else nn.BatchNorm1d(width)
+    return nn.GroupNorm(1, width) if spatial else nn.LayerNorm(width)
+
+
+def upsampling_layers(chans: list[int], norm: str) -> list[nn.Module]:
+    """[ConvT 4/2/1 + norm + ReLU] from ``chans[-1]`` channels down to ``chans[0]``, each
+    doubling the side: the generators' stages between their entry and their output layer."""
+    layers: list[nn.Module] = []
+    for i in reversed(range(1, len(chans))):
+        layers += [nn.ConvTranspose2d(chans[i], chans[i - 1], 4, 2, 1, bias=False), make_norm(norm, chans[i - 1]), nn.ReLU(True)]
+    return layers
+
+
+def downsampling_layers(chans: list[int], norm: str, slope: float) -> list[nn.Module]:
+    """[Conv 4/2/1 + norm + LeakyReLU] from ``chans[0]`` channels up to ``chans[-1]``, each
+    halving the side: the discriminators' stages after their first conv (biases only
+    without a norm)."""
+    layers: list[nn.Module] = []
+    for i in range(1, len(chans)):
+        layers += [nn.Conv2d(chans[i - 1], chans[i], 4, 2, 1, bias=norm == "none"), make_norm(norm, chans[i]),
+                   nn.LeakyReLU(slope, True)]
+    return layers
+
+
 class ConvGenerator(nn.Module):
     """DCGAN generator: z -> ConvTranspose(side x side) -> [ConvT 4/2/1 + BN + ReLU]* -> ConvT -> tanh.
 
@@ -46,12 +81,12 @@ class ConvGenerator(nn.Module):
 
     def __init__(self, image_shape: tuple[int, int, int], in_dim: int, base: int = 64, batch_norm: bool = True) -> None:
         super().__init__()
-        n, side, chans = conv_plan(image_shape, base)
-        norm = (lambda ch: nn.BatchNorm2d(ch)) if batch_norm else (lambda ch: nn.Identity())
+        _, side, chans = conv_plan(image_shape, base)
+        norm = "batch" if batch_norm else "none"
         self.in_dim = in_dim
-        layers: list[nn.Module] = [nn.ConvTranspose2d(in_dim, chans[-1], side, 1, 0, bias=False), norm(chans[-1]), nn.ReLU(True)]
-        for i in reversed(range(1, n)):
-            layers += [nn.ConvTranspose2d(chans[i], chans[i - 1], 4, 2, 1, bias=False), norm(chans[i - 1]), nn.ReLU(True)]
+        layers: list[nn.Module] = [nn.ConvTranspose2d(in_dim, chans[-1], side, 1, 0, bias=False), make_norm(norm, chans[-1]),
+                                   nn.ReLU(True)]
+        layers += upsampling_layers(chans, norm)
         layers += [nn.ConvTranspose2d(chans[0], image_shape[0], 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
@@ -69,33 +104,17 @@ class ConvDiscriminator(nn.Module):
 
     def __init__(self, image_shape: tuple[int, int, int], base: int = 64, norm: str = "batch") -> None:
         super().__init__()
-        n, side, chans = conv_plan(image_shape, base)
+        _, side, chans = conv_plan(image_shape, base)
 
         make_norm(norm, 1)  # validate the name before building anything
         bias = norm == "none"
         layers: list[nn.Module] = [nn.Conv2d(image_shape[0], chans[0], 4, 2, 1, bias=bias), nn.LeakyReLU(0.2, True)]
-        for i in range(1, n):
-            layers += [nn.Conv2d(chans[i - 1], chans[i], 4, 2, 1, bias=bias), make_norm(norm, chans[i]), nn.LeakyReLU(0.2, True)]
+        layers += downsampling_layers(chans, norm, 0.2)
         layers += [nn.Conv2d(chans[-1], 1, side, 1, 0, bias=bias), nn.Flatten()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) in [-1, 1] -> logits (B,)
         return self.net(x).view(-1)
-
-
-NORMS = ("batch", "layer", "none")
-
-
-def make_norm(norm: str, width: int, spatial: bool = True) -> nn.Module:
-    """"batch" (DCGAN), "layer" (WGAN-GP's recommendation for critics: LayerNorm over all
-    features; over C, H, W for feature maps, as GroupNorm with one group) or "none"."""
-    if norm not in NORMS:
-        raise ValueError(f"unknown norm {norm!r}: use 'batch', 'layer' or 'none'")
-    if norm == "none":
-        return nn.Identity()
-    if norm == "batch":
-        return nn.BatchNorm2d(width) if spatial else nn.BatchNorm1d(width)
-    return nn.GroupNorm(1, width) if spatial else nn.LayerNorm(width)
 
 
 class DenseConvGenerator(nn.Module):
@@ -111,15 +130,13 @@ class DenseConvGenerator(nn.Module):
 
     def __init__(self, image_shape: tuple[int, int, int], in_dim: int, fc_hidden: int = 1024, base: int = 64) -> None:
         super().__init__()
-        n, side, chans = conv_plan(image_shape, base)
+        _, side, chans = conv_plan(image_shape, base)
         self.top, self.side = chans[-1], side
         self.fc = nn.Sequential(
             nn.Linear(in_dim, fc_hidden, bias=False), nn.BatchNorm1d(fc_hidden), nn.ReLU(True),
             nn.Linear(fc_hidden, chans[-1] * side * side, bias=False), nn.BatchNorm1d(chans[-1] * side * side), nn.ReLU(True),
         )
-        layers: list[nn.Module] = []
-        for i in reversed(range(1, n)):
-            layers += [nn.ConvTranspose2d(chans[i], chans[i - 1], 4, 2, 1, bias=False), nn.BatchNorm2d(chans[i - 1]), nn.ReLU(True)]
+        layers = upsampling_layers(chans, "batch")
         layers += [nn.ConvTranspose2d(chans[0], image_shape[0], 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
@@ -135,13 +152,11 @@ class DenseConvTrunk(nn.Module):
     def __init__(self, image_shape: tuple[int, int, int], fc_hidden: int = 1024, base: int = 64, norm: str = "batch",
                  slope: float = 0.2) -> None:
         super().__init__()
-        n, side, chans = conv_plan(image_shape, base)
-        bias = norm == "none"
+        _, side, chans = conv_plan(image_shape, base)
         layers: list[nn.Module] = [nn.Conv2d(image_shape[0], chans[0], 4, 2, 1), nn.LeakyReLU(slope, True)]
-        for i in range(1, n):
-            layers += [nn.Conv2d(chans[i - 1], chans[i], 4, 2, 1, bias=bias), make_norm(norm, chans[i]), nn.LeakyReLU(slope, True)]
-        layers += [nn.Flatten(), nn.Linear(chans[-1] * side * side, fc_hidden, bias=bias), make_norm(norm, fc_hidden, spatial=False),
-                   nn.LeakyReLU(slope, True)]
+        layers += downsampling_layers(chans, norm, slope)
+        layers += [nn.Flatten(), nn.Linear(chans[-1] * side * side, fc_hidden, bias=norm == "none"),
+                   make_norm(norm, fc_hidden, spatial=False), nn.LeakyReLU(slope, True)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [-1, 1] images -> (B, fc_hidden)

@@ -16,6 +16,13 @@ def downsampling_stages(size: int) -> int:
     return n
 
 
+def conv_channels(size: int, channels: int) -> list[int]:
+    """Channels after each stride-2 stage of :class:`ConvEncoder` (and before each of its
+    mirror, :class:`ConvDecoder`): up to 32 px ``channels`` then ``2 * channels``; larger
+    images double them every second stage."""
+    return [channels * (2 ** min(i, 1)) if size <= 32 else channels * (2 ** (i // 2)) for i in range(downsampling_stages(size))]
+
+
 class MLPEncoder(nn.Module):
     def __init__(self, image_shape: tuple[int, int, int], hidden: int, out_dim: int) -> None:
         super().__init__()
@@ -43,8 +50,7 @@ class ConvEncoder(nn.Module):
         super().__init__()
         c, h, w = image_shape
         layers, ch = [], c
-        for i in range(downsampling_stages(h)):
-            out = channels * (2 ** min(i, 1)) if h <= 32 else channels * (2 ** (i // 2))
+        for out in conv_channels(h, channels):
             layers += [nn.Conv2d(ch, out, 4, 2, 1), nn.ReLU()]
             ch = out
         side = h // (2 ** downsampling_stages(h))
@@ -62,8 +68,8 @@ class ConvDecoder(nn.Module):
     def __init__(self, image_shape: tuple[int, int, int], in_dim: int, hidden: int = 256, channels: int = 32) -> None:
         super().__init__()
         c, h, w = image_shape
-        n = downsampling_stages(h)
-        chans = [channels * (2 ** min(i, 1)) if h <= 32 else channels * (2 ** (i // 2)) for i in range(n)]
+        chans = conv_channels(h, channels)
+        n = len(chans)
         self.side = h // (2**n)
         self.top = chans[-1]
         self.fc = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, self.top * self.side**2), nn.ReLU())
