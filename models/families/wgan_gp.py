@@ -39,7 +39,7 @@ class WGANGPConfig(DCGANNetsConfig):
     #: noise dimension (the paper's released code: 128)
     z_dim: int = 128
     #: "auto": "dense" for images up to 32 px, "conv" above. "dense": the DCGAN authors'
-    #: MNIST net (fc layers around two stride-2 convs; see models/gan.py) with the critic
+    #: MNIST net (fc layers around two stride-2 convs; see models/families/dcgan.py) with the critic
     #: normalised by ``critic_norm``; "conv": DCGAN's all-conv nets
     arch: str = "auto"
     #: width of the dense layers of the "dense" arch
