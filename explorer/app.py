@@ -1,15 +1,22 @@
-"""Starting the window: ``main(paths)`` builds the QApplication and the main window, opens
+"""Starting the window: ``main(paths)`` builds the QApplication and the main window, installs
+the last-resort exception hook (an uncaught error is shown and the window lives on), opens
 the given checkpoints (or the bundled demo model) and runs the event loop."""
 from __future__ import annotations
 
+import logging
 import sys
+import traceback
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from . import settings
 from .assets import ICON
+from .exception_hook import ExceptionHook
+from .errors import error_text
+
+log = logging.getLogger("explorer")
 
 
 def make_app(argv: list[str] | None = None) -> QApplication:
@@ -31,7 +38,12 @@ def main(paths: list[str] | None = None) -> int:
     app = make_app()
     from .window.main_window import MainWindow  # after QApplication: pyqtgraph wants one for some setup
 
-    window = MainWindow()
+    try:
+        window = MainWindow()
+    except Exception as e:  # noqa: BLE001 - say why in a box, not only on a terminal the user may not see
+        return _could_not_start(e)
+    hook = ExceptionHook(lambda text: window.show_status(text, 15000), window)
+    hook.install()
     window.show()
     paths = list(paths or [])
 
@@ -43,7 +55,19 @@ def main(paths: list[str] | None = None) -> int:
             window.open_default_model()
 
     QTimer.singleShot(0, open_initial)
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        hook.uninstall()
+
+
+def _could_not_start(error: Exception) -> int:
+    details = "".join(traceback.format_exception(error))
+    log.error("the window could not start:\n%s", details)
+    box = QMessageBox(QMessageBox.Icon.Critical, "Latent Explorer could not start", error_text(error))
+    box.setDetailedText(details)
+    box.exec()
+    return 1
 
 
 if __name__ == "__main__":

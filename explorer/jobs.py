@@ -17,10 +17,8 @@ the GUI thread through a queued signal. Two modes:
 (typically from a progress callback deep in a loop) ends quietly: neither callback runs.
 
 Errors. A job that raises calls ``on_error(exc)`` on the GUI thread, then the runner emits
-``failed(error_text(exc))``: the one line a panel shows in the status bar.
-:func:`describe_error` gives the (title, message) of a message box for the same exception.
-The training run (its own QThread, see ``training_session``) reports through
-``describe_error`` too.
+``failed(error_text(exc))``: the one line a panel shows in the status bar (the error
+contract, :mod:`explorer.errors`, which the training run follows too).
 
 Threads. :func:`live_threads` lists every explorer thread still running: the runners' by
 their name, QThreads because :func:`register_qthread` recorded them. The tests' leak guard
@@ -31,7 +29,6 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
 import weakref
 from collections import deque
 from dataclasses import dataclass
@@ -39,6 +36,8 @@ from typing import Any, Callable
 
 import torch
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from .errors import error_text
 
 #: the prefix of every Python thread the app starts (what live_threads looks for)
 THREAD_PREFIX = "latent-explorer-"
@@ -240,38 +239,6 @@ def _emit(signal: Any, *args: Any) -> None:
         signal.emit(*args)
     except RuntimeError:  # the runner's C++ object is gone (window closed mid-job)
         pass
-
-
-# ---------------------------------------------------------------------------------------
-# the error contract
-# ---------------------------------------------------------------------------------------
-def error_text(exc: BaseException) -> str:
-    """One line a user can act on (status bar, a panel's message)."""
-    if isinstance(exc, ImportError):
-        return str(exc)
-    text = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, (ValueError, RuntimeError, OSError)) and type(exc).__module__ == "builtins":
-        return text.splitlines()[0]
-    return f"{type(exc).__name__}: {text.splitlines()[0]}"
-
-
-def describe_error(exc: BaseException) -> tuple[str, str]:
-    """(title, message) a user can act on, for any exception a job or training run may raise."""
-    name = type(exc).__name__
-    text = str(exc) or name
-    if name == "DataError":
-        return "Could not load the dataset", text
-    if name == "CheckpointError":
-        return "Could not open the model", text
-    if name == "TrainingDiverged":
-        return "Training diverged", text
-    if isinstance(exc, torch.OutOfMemoryError) or "out of memory" in text.lower():
-        return "Out of memory", f"{text.splitlines()[0]}\n\nTry a smaller batch size or model, or train on the CPU."
-    if isinstance(exc, MemoryError):
-        return "Out of memory", "The computer ran out of memory. Try a smaller batch size or model."
-    if isinstance(exc, ValueError):
-        return "Invalid settings", text
-    return f"Unexpected error ({name})", f"{text}\n\n{''.join(traceback.format_exception_only(type(exc), exc)).strip()}"
 
 
 # ---------------------------------------------------------------------------------------

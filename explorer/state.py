@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Callable
 
 import numpy as np
@@ -24,6 +25,12 @@ from models.latent import LatentSpec
 
 #: ``sample_latents(n, generator=...) -> (n, input_dim)``: a model's draws from its prior
 SampleLatents = Callable[..., torch.Tensor]
+
+
+def recorded_step(train_state: dict[str, Any] | None) -> int | None:
+    """``train_state["step"]`` when it is a whole number of steps (not a bool, not negative), else None."""
+    step = (train_state or {}).get("step")
+    return step if isinstance(step, int) and not isinstance(step, bool) and step >= 0 else None
 
 
 class ModelState(QObject):
@@ -54,12 +61,20 @@ class ModelState(QObject):
     def spec(self) -> LatentSpec | None:
         return self.model.latent_spec if self.model is not None else None
 
+    @property
+    def step(self) -> int | None:
+        """The training step the model reached, when its training state records a whole
+        number of steps (a file may say anything there; the window shows only that)."""
+        return recorded_step(self.train_state)
+
     def set_model(self, model: LatentModel | None, source: Path | None = None,
                   train_state: dict[str, Any] | None = None) -> None:
         if model is not None:
             model = model.to("cpu").eval()  # the explorer decodes on the CPU: one image is microseconds
         with self.lock:
-            self.model, self.source, self.train_state = model, source, dict(train_state or {})
+            # a file's training state may be any JSON: only an object of it is kept
+            self.train_state = dict(train_state) if isinstance(train_state, Mapping) else {}
+            self.model, self.source = model, source
             self.kl_per_dim = None
             self.generation += 1
         self.model_changed.emit(model)

@@ -39,7 +39,8 @@ from models.training.device import device_description, resolve_device
 from models.training.loop import StepMetrics, TrainConfig, TrainControl
 
 from .datasets import DatasetFactory, default_dataset_factory
-from .jobs import describe_error, register_qthread
+from .errors import describe_error
+from .jobs import register_qthread
 
 EMIT_INTERVAL_S = 0.05
 #: the GIL switch interval while a run trains in the window; None keeps Python's 5 ms.

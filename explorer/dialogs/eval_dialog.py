@@ -21,7 +21,9 @@ from models.cancel import Cancelled
 from models.data.base import Dataset
 from models.families.base import LatentModel
 
-from ..jobs import JobContext, JobRunner, describe_error
+from ..errors import describe_error
+from ..jobs import JobContext, JobRunner
+from ..state import recorded_step
 from ..widgets.layout import caption_label
 
 #: samples the classifier scores (the CLI's default too)
@@ -209,7 +211,7 @@ class EvaluationDialog(QDialog):
         return f"Done; kept in {path} for File ▸ Browse Runs." if path is not None else "Done."
 
     def as_json(self) -> dict[str, Any]:
-        step = self.train_state.get("step")
+        step = recorded_step(self.train_state)
         return json.loads(json.dumps({"step": step, **(self.result or {})}, default=_plain))
 
     def copy(self) -> None:

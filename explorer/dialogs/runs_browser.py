@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLay
 from models.io.images import ImageReadError, load_png
 from models.runs.listing import RunSummary, find_runs, format_duration
 
-from ..jobs import JobRunner, describe_error
+from ..errors import describe_error
+from ..jobs import JobRunner
 from ..widgets.layout import caption_label
 from ..widgets.tiles import array_to_qimage
 

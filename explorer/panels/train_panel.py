@@ -226,7 +226,7 @@ class TrainPanel(QWidget):
         run when recorded. All stays editable; nothing is applied until Train (a fresh model)
         or Continue training."""
         if model is not None:
-            ts = train_state or {}
+            ts = train_state if isinstance(train_state, dict) else {}
             index = self.family.findData(model.family)
             if index >= 0 and self.availability.get(model.family) is None:
                 self.family.setCurrentIndex(index)  # rebuilds the rows when the family changes
@@ -240,9 +240,10 @@ class TrainPanel(QWidget):
             tc = ts.get("train_config")
             if isinstance(tc, dict):
                 batch, lr = tc.get("batch_size"), tc.get("lr")
-                if isinstance(batch, int) and batch > 0:
+                if isinstance(batch, int) and not isinstance(batch, bool) and batch > 0:
                     self.batch_size.setValue(batch)
-                self.lr.setValue(float(lr) if isinstance(lr, (int, float)) and lr > 0 else 0.0)
+                usable_lr = isinstance(lr, (int, float)) and not isinstance(lr, bool) and 0 < lr < float("inf")
+                self.lr.setValue(float(lr) if usable_lr else 0.0)
         self.refresh_continue()
 
     def continue_problem(self) -> str | None:
@@ -253,8 +254,8 @@ class TrainPanel(QWidget):
         if ms is None or ms.model is None:
             return "Open or train a model first."
         dataset = ms.train_state.get("dataset")
-        if dataset not in self.known_datasets:
-            which = f" ({dataset})" if dataset else ""
+        if not isinstance(dataset, str) or dataset not in self.known_datasets:
+            which = f" ({dataset})" if isinstance(dataset, str) and dataset else ""
             return f"The loaded model's training dataset is not known{which}: use Train for a new model."
         return None
 
@@ -266,8 +267,7 @@ class TrainPanel(QWidget):
         if problem is not None:
             tip += f"\n\nNot available: {problem}"
         elif ms is not None and ms.model is not None:
-            tip += (f"\n\nNow: {ms.model.family} from step {int(ms.train_state.get('step') or 0)} "
-                    f"on {ms.train_state.get('dataset')}.")
+            tip += f"\n\nNow: {ms.model.family} from step {ms.step or 0} on {ms.train_state.get('dataset')}."
         self.continue_button.setToolTip(tip)
 
     def continue_request(self) -> TrainRequest:

@@ -12,6 +12,7 @@ training on a 2-core machine:
 """
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -226,13 +227,13 @@ class TrainingView(QWidget):
         shown when a run or one of its checkpoints is opened."""
         self.reset(reconstructions=False)  # the run folder keeps sample grids only
         last = None
-        for r in records:
-            step = r.get("step")
-            if not isinstance(step, (int, float)):
+        for r in records:  # a file's records: anything that is not a finite number is left out
+            step = r.get("step") if isinstance(r, dict) else None
+            if not _finite(step):
                 continue
-            self._note_terms(r)
+            self._note_terms([str(k) for k in r])
             for key, value in r.items():
-                if key in ("step", "epoch", "seconds") or not isinstance(value, (int, float)) or isinstance(value, bool):
+                if key in ("step", "epoch", "seconds") or not isinstance(key, str) or not _finite(value):
                     continue
                 name = f"val {key[4:]}" if key.startswith("val_") else key
                 if name not in UNPLOTTED:
@@ -244,7 +245,9 @@ class TrainingView(QWidget):
         if last is None:
             self.summary.setText(f"{title}: no metrics recorded")
         else:
-            self.summary.setText(f"{title}: {len(records)} logs up to step {last.get('step')}, epoch {last.get('epoch', 0):.2f}")
+            epoch = last.get("epoch")
+            self.summary.setText(f"{title}: {len(records)} logs up to step {last.get('step')}"
+                                 + (f", epoch {epoch:.2f}" if _finite(epoch) else ""))
         self._mark_dirty()
 
     def show_previews(self, previews: dict) -> None:
@@ -347,6 +350,11 @@ def _pairs(originals: "torch.Tensor", recons: "torch.Tensor", per_row: int = 4) 
         b = min(n, a + per_row)
         rows += [originals[a:b], recons[a:b].clamp(0, 1)]
     return torch.cat(rows)
+
+
+def _finite(value: object) -> bool:
+    """A real number worth plotting: int or float, not a bool, not NaN or infinite."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _grey(image: np.ndarray) -> np.ndarray:

@@ -276,14 +276,18 @@ class MainWindow(QMainWindow):
 
     # -- menus and title follow the state --------------------------------------------------
     def _update_actions(self) -> None:
-        self.train_panel.refresh_continue()  # source / train_state may have changed under it
-        update_enabled(self.menus, ActionState(
-            session=self.session.state,
-            has_model=self.model_state.model is not None,
-            has_image=self.decoder.last_image is not None,
-            can_continue=self.train_panel.continue_problem() is None,
-            opening=self.models.loading is not None,
-        ))
+        can_continue = False
+        try:
+            self.train_panel.refresh_continue()  # source / train_state may have changed under it
+            can_continue = self.train_panel.continue_problem() is None
+        finally:  # the menus follow the state whatever happened above: Open must never stay greyed out
+            update_enabled(self.menus, ActionState(
+                session=self.session.state,
+                has_model=self.model_state.model is not None,
+                has_image=self.decoder.last_image is not None,
+                can_continue=can_continue,
+                opening=self.models.loading is not None,
+            ))
 
     def _on_first_image(self, _image: object) -> None:
         if not self.export_action.isEnabled():

@@ -12,6 +12,8 @@ or run it asks ``ModelData`` for the model's test images and per-dimension KL.
 """
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,13 +30,28 @@ from .. import settings
 from ..assets import DEMO_DIR
 from ..datasets import DatasetFactory
 from ..image_input import encode_images, load_image_file
-from ..jobs import JobRunner, describe_error
+from ..errors import describe_error, error_text
+from ..jobs import JobRunner
 from ..live_decoder import Decoder
 from ..state import DataState, LatentState, ModelState
 from ..training_session import TrainingSession, TrainStarted
 # looked up here at call time, so tests can replace it (no modal dialog)
 from .file_dialogs import ask_checkpoint_path, ask_model_to_open, ask_png_path, ask_run_folder, confirm_untrusted
 from .model_data import ModelData
+
+
+def _not_a_file_or_folder(path: Path) -> str | None:
+    """Why ``path`` can be neither a checkpoint nor a run folder, from its ``stat`` alone
+    (a FIFO or a device), or None (a missing file is the loader's to say)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        return error_text(e)
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return f"{path.name}: is not a regular file (a pipe or device), so it is not read"
 
 
 class ModelController(QObject):
@@ -89,6 +106,10 @@ class ModelController(QObject):
         if self.session.active:
             self.error.emit("Training is running", "Stop training before opening another model.")
             return False
+        refused = _not_a_file_or_folder(path)
+        if refused is not None:  # said now: the loader would wait on a pipe forever
+            self.error.emit("Could not open the model", refused)
+            return False
         allow_pickle = False
         if path.suffix.lower() in PICKLE_SUFFIXES:
             if not confirm_untrusted(self.window, path):
@@ -98,36 +119,43 @@ class ModelController(QObject):
         self.loading = str(path)
         self.status.emit(f"Opening {path}…", 0)
         self.changed.emit()
-        self.jobs.submit(lambda _ctx: load_checkpoint(path, allow_pickle=allow_pickle),
-                         on_done=lambda ckpt: self._on_loaded(path, ckpt),
-                         on_error=lambda e: self._on_load_failed(path, e))
+        try:
+            self.jobs.submit(lambda _ctx: load_checkpoint(path, allow_pickle=allow_pickle),
+                             on_done=lambda ckpt: self._on_loaded(path, ckpt),
+                             on_error=lambda e: self._on_load_failed(path, e))
+        except BaseException:
+            self._end_loading()
+            raise
         return True
 
-    def _on_loaded(self, requested: Path, ckpt: Checkpoint) -> None:
+    def _end_loading(self) -> None:
+        """Every open ends here, however it ended: the menus and Open come back."""
         self.loading = None
         self.changed.emit()
+
+    def _on_loaded(self, requested: Path, ckpt: Checkpoint) -> None:
+        self._end_loading()
         if self.session.active:  # training started while the file was loading: keep the live model
             return
         self.model_state.set_model(ckpt.model, ckpt.path, ckpt.train_state)
         settings.add_recent_file(requested)
         self.changed.emit()
-        step = ckpt.train_state.get("step")
+        step = self.model_state.step
         self.status.emit(f"Opened {ckpt.family} from {ckpt.path}" + (f" (step {step})" if step is not None else ""), 8000)
-        self.model_opened.emit(ckpt.model, ckpt.train_state)
+        self.model_opened.emit(ckpt.model, self.model_state.train_state)
         self.changed.emit()  # the form's Continue may have changed with it
         self.data.load_for_model()
         self._load_run_history(ckpt.path)
 
     def _on_load_failed(self, path: Path, error: BaseException) -> None:
-        self.loading = None
-        self.changed.emit()
+        self._end_loading()
         self.error.emit(*describe_error(error))  # the previous model stays loaded
 
     def _load_run_history(self, checkpoint: Path | None) -> None:
         """A checkpoint inside a run folder: its loss curves and last sample grid (read in a
         worker: metrics.jsonl of a long run is megabytes) go out as ``history_ready``."""
         run = RunDir.of_checkpoint(checkpoint)
-        if run is None or not run.metrics_path.exists():
+        if run is None or not run.metrics_path.is_file():  # a pipe there would block the reader
             return
         generation = self.model_state.generation
 

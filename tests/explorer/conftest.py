@@ -1,8 +1,16 @@
-"""Fixtures for the window tests: a main window fed the tiny dataset, tiny checkpoints, and a
-guard that fails any test leaving a training (or other explorer) thread running."""
+"""Fixtures for the window tests: a main window fed the tiny dataset, tiny checkpoints, and
+guards that fail any test leaving a training (or other explorer) thread running, or during
+which an exception reached ``sys.excepthook`` or ``threading.excepthook`` uncaught.
+
+pytest-qt's own capture of exceptions in Qt slots and virtual methods stays on (it is
+on unless ``qt_no_exception_capture`` says otherwise; nothing here says so); the guard
+below also covers threads and tests that switch pytest-qt's capture off."""
 from __future__ import annotations
 
+import sys
+import threading
 import time
+import traceback
 from pathlib import Path
 
 import pytest
@@ -23,6 +31,53 @@ def no_thread_leaks():
         time.sleep(0.02)
     leaked = live_threads()
     assert not leaked, f"test left threads running: {leaked}"
+
+
+class UncaughtExceptions:
+    """Wraps ``sys.excepthook`` and ``threading.excepthook`` for one test and records what
+    reaches them (passing it on to the hooks it wrapped, pytest-qt's among them)."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self._sys = self._thread = None
+
+    def start(self) -> None:
+        self._sys, self._thread = sys.excepthook, threading.excepthook
+        sys.excepthook = self._on_sys
+        threading.excepthook = self._on_thread
+
+    def stop(self) -> None:
+        """Put the wrapped hooks back where ours is still in place (pytest-qt may have put
+        its predecessor back already)."""
+        if sys.excepthook == self._on_sys:
+            sys.excepthook = self._sys
+        if threading.excepthook == self._on_thread:
+            threading.excepthook = self._thread
+
+    def _on_sys(self, etype, value, tb) -> None:
+        self.seen.append("".join(traceback.format_exception(etype, value, tb)))
+        self._sys(etype, value, tb)
+
+    def _on_thread(self, args) -> None:
+        name = args.thread.name if args.thread is not None else "?"
+        self.seen.append(f"in thread {name}:\n" + "".join(
+            traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback)))
+        self._thread(args)
+
+    def check(self) -> None:
+        """Fail the test if an exception went uncaught (and forget it, so it fails once)."""
+        if self.seen:
+            seen, self.seen = self.seen, []
+            pytest.fail(f"{len(seen)} uncaught exception(s):\n" + "\n".join(seen), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def no_uncaught_exceptions():
+    guard = UncaughtExceptions()
+    guard.start()
+    yield guard
+    guard.stop()
+    guard.check()
 
 
 @pytest.fixture
@@ -62,6 +117,30 @@ def vae_checkpoint(tmp_path) -> Path:
     """A small untrained VAE on 28x28 images, latent size 5."""
     model = build_model("vae", latent_dim=5, hidden=32, image_shape=(1, 28, 28))
     return save_checkpoint(tmp_path / "vae5.safetensors", model, {"dataset": "tiny", "step": 7})
+
+
+@pytest.fixture
+def write_checkpoint():
+    """Writes a checkpoint of a small VAE (latent size 3) whose safetensors metadata the test
+    chooses: ``write_checkpoint(path, train_state=..., meta={...})``, where ``train_state`` is
+    any JSON value and ``meta`` replaces metadata strings as they are (hostile fixtures)."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from models.runs.checkpoint import FORMAT
+
+    def write(path: Path, train_state=None, meta: dict[str, str] | None = None) -> Path:
+        model = build_model("vae", latent_dim=3, hidden=16, image_shape=(1, 28, 28))
+        metadata = {"format": FORMAT, "family": model.family, "model_config": model.config.to_json(),
+                    "latent_spec": json.dumps(model.latent_spec.to_dict()),
+                    "train_state": json.dumps({"dataset": "mnist", "step": 5} if train_state is None else train_state)}
+        metadata.update(meta or {})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path), metadata=metadata)
+        return path
+
+    return write
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ import threading
 
 import torch
 
-from explorer.jobs import JobCancelled, JobRunner, describe_error, error_text, live_threads
+from explorer.errors import describe_error, error_text
+from explorer.jobs import JobCancelled, JobRunner, live_threads
 
 
 def test_newest_wins_and_older_results_are_dropped(qtbot):

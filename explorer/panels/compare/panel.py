@@ -24,6 +24,7 @@ from models.runs.checkpoint import load_checkpoint
 from models.runs.listing import model_label
 
 from ...model_access import snapshot_model
+from ...state import recorded_step
 from ...widgets.layout import push_button
 from ...widgets.tiles import Tile
 from ..base import IMAGE_FILE, MODEL_FILE, Dropped, ExplorePanel, dropped_of, open_files, open_folder
@@ -110,7 +111,7 @@ class ComparePanel(ExplorePanel):
         if model is None:
             return
         source = self.model_state.source
-        self.add_model(model, self._unique_name(model_label(source, self.model_state.train_state.get("step"))), source)
+        self.add_model(model, self._unique_name(model_label(source, self.model_state.step)), source)
 
     def _unique_name(self, name: str) -> str:
         """``name``, or "name (2)", "name (3)"... when the list already holds it."""
@@ -134,7 +135,7 @@ class ComparePanel(ExplorePanel):
             for p in paths:
                 try:
                     ckpt = load_checkpoint(p)
-                    loaded.append((p, ckpt.model, ckpt.train_state.get("step")))
+                    loaded.append((p, ckpt.model, recorded_step(ckpt.train_state)))
                 except Exception as e:  # noqa: BLE001 - report each file, keep the others
                     errors.append(f"{p.name}: {e}")
             return loaded, errors
