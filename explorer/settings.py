@@ -4,18 +4,32 @@
 folder: ``settings.ini`` and ``runs/``. Without it, settings go where the platform keeps
 them (QSettings' native format) and runs under the per-user application data folder
 (``~/.local/share/latent-explorer/runs`` on Linux).
+
+Settings are a file the user (or a crash) may have left in any state, so nothing read from
+it is trusted: the file itself is checked before Qt reads it (:mod:`.settings_file`: a
+FIFO, a folder, a huge or binary file never stop the app from starting), and every value
+is read through a typed reader here (:func:`read_text`, :func:`read_int`,
+:func:`read_float`, :func:`read_bytes`, :func:`read_text_list`) that gives the default,
+and says so once, for a value of the wrong type or out of range.
 """
 from __future__ import annotations
 
+import math
 import os
+import sys
 from pathlib import Path
+from typing import Any
 
 import platformdirs
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
+
+from .settings_file import notice, usable_file
 
 ORGANIZATION = "latent-explorer"
 APPLICATION = "Latent Explorer"
 MAX_RECENT = 8
+#: a longer text value is not a setting this app wrote (paths are far shorter)
+MAX_TEXT = 4096
 
 
 def home_dir() -> Path | None:
@@ -23,13 +37,26 @@ def home_dir() -> Path | None:
     return Path(env).expanduser() if env else None
 
 
-def settings() -> QSettings:
-    """A fresh QSettings each call (cheap), so a changed $LATENT_EXPLORER_HOME is honoured."""
+def settings_path() -> Path | None:
+    """The settings file, where settings are a file: under ``$LATENT_EXPLORER_HOME``, else
+    the native ini file of Linux and the other Unixes. None on macOS and Windows, whose
+    native settings (a plist, the registry) are the system's to read."""
     home = home_dir()
     if home is not None:
-        home.mkdir(parents=True, exist_ok=True)
-        return QSettings(str(home / "settings.ini"), QSettings.Format.IniFormat)
-    return QSettings(ORGANIZATION, APPLICATION)
+        return home / "settings.ini"
+    if sys.platform == "darwin" or sys.platform.startswith("win"):
+        return None
+    config = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericConfigLocation)
+    return Path(config) / ORGANIZATION / f"{APPLICATION}.conf"
+
+
+def settings() -> QSettings:
+    """A fresh QSettings each call (cheap), so a changed $LATENT_EXPLORER_HOME is honoured;
+    on a file that was checked first (see :mod:`.settings_file`)."""
+    path = settings_path()
+    if path is None:
+        return QSettings(ORGANIZATION, APPLICATION)
+    return QSettings(str(usable_file(path)), QSettings.Format.IniFormat)
 
 
 def runs_dir() -> Path:
@@ -42,12 +69,100 @@ def runs_dir() -> Path:
     return Path(platformdirs.user_data_dir("latent-explorer", appauthor=False)) / "runs"
 
 
+# -- typed readers -------------------------------------------------------------------------
+_MISSING = object()
+
+
+def _raw(key: str, store: QSettings | None) -> Any:
+    s = store if store is not None else settings()
+    return s.value(key, _MISSING)
+
+
+def _ignored(key: str, expected: str, value: Any) -> None:
+    notice(f"Ignored the setting {key}: expected {expected}, found {_shown(value)}.", settings_path())
+
+
+def _shown(value: Any) -> str:
+    """A found value in a user's words (no Qt type names)."""
+    if isinstance(value, str):
+        text = repr(value)
+        return text if len(text) <= 40 else text[:37] + "…"
+    if isinstance(value, bool) or isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    if isinstance(value, QByteArray):
+        return "binary data"
+    return "a value of another kind"
+
+
+def read_text(key: str, default: str = "", store: QSettings | None = None) -> str:
+    value = _raw(key, store)
+    if value is _MISSING or value is None:
+        return default
+    if isinstance(value, str) and len(value) <= MAX_TEXT and "\0" not in value:
+        return value
+    _ignored(key, "a text", value)
+    return default
+
+
+def read_int(key: str, default: int, lo: int, hi: int, store: QSettings | None = None) -> int:
+    value = _raw(key, store)
+    if value is _MISSING or value is None:
+        return default
+    try:
+        number = int(value) if isinstance(value, str) and len(value) < 30 else value
+    except ValueError:
+        number = None
+    if isinstance(number, int) and not isinstance(number, bool) and lo <= number <= hi:
+        return number
+    _ignored(key, f"a whole number from {lo} to {hi}", value)
+    return default
+
+
+def read_float(key: str, default: float, lo: float, hi: float, store: QSettings | None = None) -> float:
+    value = _raw(key, store)
+    if value is _MISSING or value is None:
+        return default
+    try:
+        number = float(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
+    except (ValueError, OverflowError):
+        number = None
+    if number is not None and math.isfinite(number) and lo <= number <= hi:
+        return number
+    _ignored(key, f"a number from {lo:g} to {hi:g}", value)
+    return default
+
+
+def read_bytes(key: str, store: QSettings | None = None) -> QByteArray | None:
+    """A saved blob (window geometry and dock layout), None when there is none or it is not one."""
+    value = _raw(key, store)
+    if value is _MISSING or value is None:
+        return None
+    if isinstance(value, QByteArray):
+        return value if not value.isEmpty() else None
+    _ignored(key, "saved window data", value)
+    return None
+
+
+def read_text_list(key: str, most: int, store: QSettings | None = None) -> list[str]:
+    """A list of texts (QSettings gives a bare text for a list of one); wrong entries are left out."""
+    value = _raw(key, store)
+    if value is _MISSING or value is None or value == "":
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        _ignored(key, "a list of texts", value)
+        return []
+    good = [v for v in items if isinstance(v, str) and v and len(v) <= MAX_TEXT and "\0" not in v]
+    if len(good) != len(items):
+        _ignored(key, "a list of texts", value)
+    return good[:most]
+
+
 # -- recent files ----------------------------------------------------------------------
 def recent_files() -> list[str]:
-    value = settings().value("recent_files", [])
-    if isinstance(value, str):  # QSettings returns a bare string for a one-element list
-        value = [value]
-    return [str(v) for v in (value or []) if v]
+    return read_text_list("recent_files", MAX_RECENT)
 
 
 def add_recent_file(path: str | Path) -> list[str]:

@@ -13,8 +13,8 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QVBoxLayout,
-    QWidget,
+    QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea,
+    QVBoxLayout, QWidget,
 )
 
 from models.families.base import LatentModel
@@ -313,27 +313,25 @@ class TrainPanel(QWidget):
         s.setValue("train/device", request.train_config.device)
 
     def _restore(self) -> None:
+        """The form as last used: each remembered value only if it fits its control."""
         s = settings.settings()
-        dataset = s.value("train/dataset")
-        if dataset and self.dataset.findText(str(dataset)) >= 0:
-            self.dataset.setCurrentText(str(dataset))
-        self.data_dir.setText(str(s.value("train/data_dir") or ""))
-        fam = s.value("train/family")
+        dataset = settings.read_text("train/dataset", store=s)
+        if dataset and self.dataset.findText(dataset) >= 0:
+            self.dataset.setCurrentText(dataset)
+        self.data_dir.setText(settings.read_text("train/data_dir", store=s))
+        fam = settings.read_text("train/family", store=s)
         index = self.family.findData(fam) if fam else -1
-        if index >= 0 and self.availability.get(str(fam)) is None:
+        if index >= 0 and self.availability.get(fam) is None:
             self.family.setCurrentIndex(index)
-        try:
-            self.epochs.setValue(float(s.value("train/epochs", self.epochs.value())))
-            self.batch_size.setValue(int(s.value("train/batch_size", self.batch_size.value())))
-        except (TypeError, ValueError):
-            pass
-        try:
-            self.data_box.set_image_options(int(s.value("train/image_size", self.image_size.value())),
-                                            int(s.value("train/channels", self.channels.currentData())))
-        except (TypeError, ValueError):
-            pass
-        device = s.value("train/device")
-        index = self.device.findText(str(device)) if device else -1
+        for box, key in ((self.epochs, "train/epochs"), (self.batch_size, "train/batch_size")):
+            read = settings.read_float if isinstance(box, QDoubleSpinBox) else settings.read_int
+            box.setValue(read(key, box.value(), box.minimum(), box.maximum(), store=s))
+        size = settings.read_int("train/image_size", self.image_size.value(), self.image_size.minimum(),
+                                 self.image_size.maximum(), store=s)
+        self.data_box.set_image_options(size, settings.read_int("train/channels", int(self.channels.currentData()), 1, 3,
+                                                                store=s))
+        device = settings.read_text("train/device", store=s)
+        index = self.device.findText(device) if device else -1
         if index >= 0 and self.device.model().item(index).isEnabled():  # type: ignore[attr-defined]
             self.device.setCurrentIndex(index)
 

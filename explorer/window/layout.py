@@ -10,6 +10,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
 from .. import settings
+from ..settings_file import notice
 
 DEFAULT_SIZE = (1400, 900)
 DOCK_FEATURES = (QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
@@ -45,14 +46,17 @@ class WindowLayout:
         window = self.window
         self._default_state = window.saveState()
         s = settings.settings()
-        geometry, state = s.value("window/geometry"), s.value("window/state")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            window.restoreGeometry(geometry)
-        else:
+        geometry, state = settings.read_bytes("window/geometry", s), settings.read_bytes("window/state", s)
+        restored = geometry is not None and window.restoreGeometry(geometry)  # Qt checks the blob: no to garbage
+        if not restored:
             window.resize(*self.default_size())
             self.default_sizes()
-        if isinstance(state, QByteArray) and not state.isEmpty():
-            window.restoreState(state)
+        if state is not None and not window.restoreState(state):
+            window.restoreState(self._default_state)
+            restored = False
+        if not restored and (geometry is not None or state is not None):
+            notice("Ignored the saved window layout (window/geometry, window/state): it could not be restored, "
+                   "so the window starts in its default layout.", settings.settings_path())
 
     def default_size(self) -> tuple[int, int]:
         """1400x900, or 90% of a smaller screen (a 1366x768 laptop). The offscreen platform

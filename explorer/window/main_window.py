@@ -31,6 +31,7 @@ from ..live_decoder import Decoder
 from ..panels.latent_panel import LatentPanel
 from ..panels.train_panel import TrainPanel
 from ..panels.training_view import TrainingView
+from ..settings_file import set_notice_handler, take_notices
 from ..state import DataState, LatentState, ModelState
 from ..training_session import TrainingSession, TrainStarted
 from ..widgets.image_view import ImageView
@@ -115,6 +116,7 @@ class MainWindow(QMainWindow):
         self.dock_layout.restore()
         self._update_actions()
         self.statusBar().showMessage("Ready", 3000)
+        self._say_settings_notices()
 
     # -- construction ------------------------------------------------------------------
     def _build_status_bar(self) -> None:
@@ -251,6 +253,15 @@ class MainWindow(QMainWindow):
         self.dock_layout.save()
 
     # -- errors and messages -------------------------------------------------------------
+    def _say_settings_notices(self) -> None:
+        """What was wrong with the settings (said once, after the window is built), then
+        anything found later as it is found."""
+        found = take_notices()
+        if found:
+            self.show_status(" ".join(found), 30000)
+        self._notice_handler = lambda text: self.show_status(text, 30000)
+        set_notice_handler(self._notice_handler)
+
     def show_status(self, text: str, timeout_ms: int = 8000) -> None:
         """A message that fits the status bar: long ones are cut at a sentence or clause
         end with "…", and the whole text is the status bar's tooltip."""
@@ -385,3 +396,6 @@ class MainWindow(QMainWindow):
             self._error_box.close()
         self.tools.shutdown()
         self.save_layout()
+        handler = set_notice_handler(None)
+        if handler is not getattr(self, "_notice_handler", None):
+            set_notice_handler(handler)  # another window's: leave it

@@ -56,7 +56,7 @@ class ToolWindows(QObject):
         from ..dialogs.runs_browser import RunsBrowser
 
         if self.runs_browser is None:
-            remembered = Path(str(settings.settings().value("runs_browser/root") or ""))
+            remembered = Path(settings.read_text("runs_browser/root"))
             root = remembered if str(remembered) not in ("", ".") and remembered.is_dir() else settings.runs_dir()
             self.runs_browser = RunsBrowser(root, self.window)
             self.runs_browser.root_changed.connect(lambda folder: settings.settings().setValue("runs_browser/root", folder))
