@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
-import stat
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +21,7 @@ import numpy as np
 import torch
 
 from models.io.atomic import atomic_write_bytes
+from models.io.files import FileRefused, open_regular
 
 #: Pillow format names the app decodes; nothing else is tried, whatever a file contains.
 SUPPORTED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
@@ -34,33 +33,11 @@ MAX_PIXELS = 64 * 1024 * 1024
 MAX_FILE_BYTES = 512 * 1024 * 1024
 
 
-class ImageReadError(ValueError):
+class ImageReadError(FileRefused):
     """An image file could not be read; the message names the file and the reason, ``path`` is the whole path.
 
     Messages start with the file's name, not its path, so that the reason still fits in
     the window's status bar."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path.name or path}: {reason}")
-        self.path = path
-        self.reason = reason
-
-
-def check_regular_file(path: Path, what: str = "file") -> os.stat_result:
-    """``os.stat`` of ``path`` if it is a regular file, else a clear ``ImageReadError``."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise ImageReadError(path, f"no such {what}") from None
-    except PermissionError:
-        raise ImageReadError(path, f"the {what} is not readable: permission denied") from None
-    except OSError as e:
-        raise ImageReadError(path, f"the {what} cannot be read: {e.strerror or e}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise ImageReadError(path, "is a folder, not an image file")
-    if not stat.S_ISREG(st.st_mode):
-        raise ImageReadError(path, "is not a regular file (a pipe or device), so it is not read")
-    return st
 
 
 @contextmanager
@@ -73,35 +50,30 @@ def open_image(path: str | Path, draft: tuple[str, tuple[int, int]] | None = Non
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
-    st = check_regular_file(path, "image file")
-    if st.st_size > MAX_FILE_BYTES:
-        raise ImageReadError(path, f"is {st.st_size / 2**20:.0f} MB; images over "
-                                   f"{MAX_FILE_BYTES // 2**20} MB are not read")
-    try:
-        with warnings.catch_warnings():
-            # Pillow only warns below twice its own bomb limit; ours is an error at MAX_PIXELS.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path, formats=SUPPORTED_FORMATS)
-    except UnidentifiedImageError:
-        raise ImageReadError(path, f"not a supported image (the app reads "
-                                   f"{', '.join(SUPPORTED_FORMATS)})") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageReadError(path, f"declares too many pixels (over {MAX_PIXELS:,}); not read") from None
-    except PermissionError:
-        raise ImageReadError(path, "the image file is not readable: permission denied") from None
-    except OSError as e:
-        raise ImageReadError(path, f"cannot be read as an image: {e}") from None
-    with img:
-        w, h = img.size
-        if w * h > MAX_PIXELS:
-            raise ImageReadError(path, f"is {w} x {h} pixels (over {MAX_PIXELS:,}); not read")
+    with open_regular(path, "image file", MAX_FILE_BYTES, ImageReadError) as f:
         try:
-            if draft is not None:
-                img.draft(*draft)
-            img.load()
-        except Exception as e:  # noqa: BLE001 - each decoder raises its own types for a bad file
-            raise ImageReadError(path, f"the image data is damaged or truncated ({e})") from None
-        yield img
+            with warnings.catch_warnings():
+                # Pillow only warns below twice its own bomb limit; ours is an error at MAX_PIXELS.
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                img = Image.open(f, formats=SUPPORTED_FORMATS)
+        except UnidentifiedImageError:
+            raise ImageReadError(path, f"not a supported image (the app reads "
+                                       f"{', '.join(SUPPORTED_FORMATS)})") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageReadError(path, f"declares too many pixels (over {MAX_PIXELS:,}); not read") from None
+        except OSError as e:
+            raise ImageReadError(path, f"cannot be read as an image: {e}") from None
+        with img:
+            w, h = img.size
+            if w * h > MAX_PIXELS:
+                raise ImageReadError(path, f"is {w} x {h} pixels (over {MAX_PIXELS:,}); not read")
+            try:
+                if draft is not None:
+                    img.draft(*draft)
+                img.load()
+            except Exception as e:  # noqa: BLE001 - each decoder raises its own types for a bad file
+                raise ImageReadError(path, f"the image data is damaged or truncated ({e})") from None
+            yield img
 
 
 def _to_8bit(img: "Image.Image") -> "Image.Image":  # noqa: F821
