@@ -18,15 +18,15 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as st_save
 
 from models.families.base import LatentModel
-from models.families.registry import UnknownFamily, build_model, model_class
+from models.families.registry import UnknownFamily, build_model
 from models.io.atomic import atomic_write_bytes
+from models.io.files import FileRefused, check_regular_file
+from models.io.json_io import dumps_json
+from models.runs.checkpoint_header import (FORMAT, OPTIM_PREFIX, CheckpointError, CheckpointHeader, check_train_state,
+                                           config_from, read_header, read_metadata)
+from models.runs.model_budget import ModelTooLarge, check_budget, expected_shapes, meta_model, shape_mismatch
 
-FORMAT = "latent-explorer/1"
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".bin")
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint could not be read or written; the message is for the user."""
 
 
 @dataclass
@@ -44,10 +44,6 @@ class Checkpoint:
         return self.model.family
 
 
-#: tensor-name prefix of optimizer state (model parameter names never start with it)
-OPTIM_PREFIX = "__optimizer__/"
-
-
 def _optimizer_tensors(optimizers: dict[str, torch.optim.Optimizer]) -> tuple[dict[str, torch.Tensor], str]:
     """Optimizer state as flat tensors ``__optimizer__/<name>/<param index>/<key>`` plus the
     non-tensor parts (param groups, scalar state) as JSON, so no pickle is needed."""
@@ -63,16 +59,16 @@ def _optimizer_tensors(optimizers: dict[str, torch.optim.Optimizer]) -> tuple[di
                 else:
                     scalars.setdefault(str(idx), {})[key] = value
         meta[name] = {"param_groups": sd["param_groups"], "scalars": scalars}
-    return tensors, json.dumps(meta)
+    return tensors, dumps_json(meta)
 
 
-def _optimizer_state(tensors: dict[str, torch.Tensor], meta_json: str | None) -> dict[str, dict[str, Any]] | None:
-    """Inverse of ``_optimizer_tensors`` (pops the optimizer tensors out of ``tensors``)."""
+def _optimizer_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any] | None) -> dict[str, dict[str, Any]] | None:
+    """Inverse of ``_optimizer_tensors`` (pops the optimizer tensors out of ``tensors``);
+    ``meta`` is the checked ``optimizers`` metadata (see models.runs.checkpoint_header)."""
     keys = [k for k in tensors if k.startswith(OPTIM_PREFIX)]
     flat = {k[len(OPTIM_PREFIX):]: tensors.pop(k) for k in keys}
-    if not meta_json:
+    if not meta:
         return None
-    meta = json.loads(meta_json)
     out: dict[str, dict[str, Any]] = {}
     for name, info in meta.items():
         state: dict[int, dict[str, Any]] = {}
@@ -94,7 +90,7 @@ def checkpoint_bytes(model: LatentModel, train_state: dict[str, Any] | None = No
         "family": model.family,
         "model_config": model.config.to_json(),
         "latent_spec": json.dumps(model.latent_spec.to_dict()),
-        "train_state": json.dumps(train_state or {}, default=str),
+        "train_state": dumps_json(train_state or {}, default=str),
     }
     if optimizers:
         opt_tensors, meta["optimizers"] = _optimizer_tensors(optimizers)
@@ -117,41 +113,63 @@ def save_checkpoint(path: str | Path, model: LatentModel, train_state: dict[str,
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", *, allow_pickle: bool = False) -> Checkpoint:
-    """Rebuild a model from a checkpoint file (or a run folder: its best, else latest)."""
+    """Rebuild a model from a checkpoint file (or a run folder: its best, else latest).
+
+    Before any tensor is read, the header is checked field by field
+    (:mod:`models.runs.checkpoint_header`), the model is measured on the meta device
+    against the size budget (:mod:`models.runs.model_budget`) and the file's tensor shapes
+    are compared with the ones its config makes. Every refusal is a CheckpointError naming
+    the file and the problem."""
     path = resolve_checkpoint_path(path)
     if path.suffix.lower() in PICKLE_SUFFIXES:
         return _load_pickle(path, device, allow_pickle)
+    header = read_header(path)
+    expected = _expected_shapes(header.family, header.config, path)
+    mismatch = shape_mismatch(expected, header.shapes)
+    if mismatch:
+        raise CheckpointError(f"{path.name}: weights do not match the model config ({mismatch})")
+    tensors = _read_tensors(path)
+    try:
+        model = build_model(header.family, header.config)
+    except (ValueError, TypeError, RuntimeError) as e:
+        raise CheckpointError(f"{path.name}: cannot rebuild the model: {str(e).splitlines()[0]}") from e
+    optimizer_state = _optimizer_state(tensors, header.optimizers)
+    _load_state(model, tensors, path)
+    return Checkpoint(model.to(device).eval(), header.train_state, path, optimizer_state)
+
+
+def _expected_shapes(family: str, config: Any, path: Path) -> dict[str, tuple[int, ...]]:
+    """The tensor shapes ``config`` makes, from a model built on the meta device (no memory)
+    and checked against the size budget."""
+    try:
+        measured = meta_model(family, config)
+        check_budget(measured, path)
+    except ModelTooLarge as e:
+        raise CheckpointError(str(e)) from None
+    except (UnknownFamily, ValueError, TypeError, RuntimeError, NotImplementedError) as e:
+        raise CheckpointError(f"{path.name}: cannot rebuild the model: {str(e).splitlines()[0]}") from e
+    return expected_shapes(measured)
+
+
+def _read_tensors(path: Path, prefix: str = "") -> dict[str, torch.Tensor]:
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
-            meta = f.metadata() or {}
-            if meta.get("format") != FORMAT:
-                raise CheckpointError(f"{path.name} is a safetensors file but not a Latent Explorer checkpoint (no model config in its metadata)")
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            return {k: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}
     except SafetensorError as e:
         raise CheckpointError(f"{path.name} is not a readable checkpoint (corrupt or truncated): {e}") from e
     except OSError as e:
         raise CheckpointError(f"cannot read {path}: {e.strerror or e}") from e
-    try:
-        model = build_model(meta["family"], model_class(meta["family"]).Config.from_saved(json.loads(meta["model_config"])))
-        state = json.loads(meta.get("train_state") or "{}")
-        optimizer_state = _optimizer_state(tensors, meta.get("optimizers"))
-    except (UnknownFamily, ValueError, KeyError, TypeError) as e:
-        raise CheckpointError(f"{path.name}: cannot rebuild the model: {e}") from e
-    _load_state(model, tensors, path)
-    return Checkpoint(model.to(device).eval(), state, path, optimizer_state)
 
 
 def load_optimizer_state(path: str | Path) -> dict[str, dict[str, Any]] | None:
     """Only the optimizer state of a checkpoint (None when it has none or cannot be read):
     what a resumed run needs besides the model it already holds."""
     try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            meta = f.metadata() or {}
-            if meta.get("format") != FORMAT or not meta.get("optimizers"):
-                return None
-            tensors = {k: f.get_tensor(k) for k in f.keys() if k.startswith(OPTIM_PREFIX)}
-        return _optimizer_state(tensors, meta["optimizers"])
-    except (SafetensorError, OSError, ValueError, KeyError):
+        header = read_header(path)
+        if not header.optimizers:
+            return None
+        return _optimizer_state(_read_tensors(Path(path), OPTIM_PREFIX), header.optimizers)
+    except (CheckpointError, ValueError, KeyError):
         return None
 
 
@@ -195,19 +213,31 @@ def _load_pickle(path: Path, device: str | torch.device, allow_pickle: bool) -> 
             "Convert it to .safetensors, or pass --allow-pickle (GUI: confirm the dialog) if you trust its source."
         )
     try:
+        check_regular_file(path, "checkpoint")
+    except FileRefused as e:
+        raise CheckpointError(str(e)) from None
+    try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many kinds here (UnpicklingError, RuntimeError, EOFError...)
         raise CheckpointError(f"{path.name} could not be read safely: {str(e).splitlines()[0]}") from e
     if not isinstance(obj, dict) or "family" not in obj or "model_config" not in obj or "state_dict" not in obj:
         raise CheckpointError(f"{path.name} has no Latent Explorer model in it (expected keys family, model_config, state_dict)")
+    if not isinstance(obj["family"], str) or not isinstance(obj["state_dict"], dict):
+        raise CheckpointError(f"{path.name}: family must be a string and state_dict a dict of tensors")
     try:
-        cfg = obj["model_config"]
-        config = model_class(obj["family"]).Config.from_saved(json.loads(cfg) if isinstance(cfg, str) else cfg)
+        config = config_from(obj["family"], obj["model_config"], path)
+        train_state = check_train_state(obj.get("train_state") or {}, path)
+    except UnknownFamily as e:
+        raise CheckpointError(f"{path.name}: cannot rebuild the model: {e}") from e
+    except (FileRefused, TypeError, ValueError) as e:
+        raise CheckpointError(str(e) if isinstance(e, FileRefused) else f"{path.name}: {e}") from None
+    _expected_shapes(obj["family"], config, path)  # the budget, before the model is built
+    try:
         model = build_model(obj["family"], config)
-    except (UnknownFamily, ValueError, TypeError) as e:
+    except (ValueError, TypeError, RuntimeError) as e:
         raise CheckpointError(f"{path.name}: cannot rebuild the model: {e}") from e
     _load_state(model, obj["state_dict"], path)
-    return Checkpoint(model.to(device).eval(), dict(obj.get("train_state") or {}), path)
+    return Checkpoint(model.to(device).eval(), train_state, path)
 
 
 def resolve_checkpoint_path(path: str | Path) -> Path:
@@ -226,25 +256,23 @@ def resolve_checkpoint_path(path: str | Path) -> Path:
 
 # -- cheap reads: the header only, never the weights -------------------------------------
 def checkpoint_metadata(path: str | Path) -> dict[str, str] | None:
-    """A checkpoint's safetensors header metadata (reads the header only); None when the
-    file is missing or unreadable."""
-    path = Path(path)
-    if not path.exists():
-        return None
+    """A checkpoint's safetensors header metadata, unchecked (reads the header only); None
+    when the file is missing, not a regular file, or unreadable."""
     try:
-        with safe_open(str(path), framework="pt") as f:
-            return dict(f.metadata() or {})
-    except Exception:  # unreadable: callers treat it as absent
+        return dict(read_metadata(Path(path))[0])
+    except CheckpointError:
         return None
+
+
+def checkpoint_header(path: str | Path) -> CheckpointHeader:
+    """The checked header of a checkpoint (no tensor read); CheckpointError when anything in it is wrong."""
+    return read_header(path)
 
 
 def checkpoint_state(path: str | Path) -> dict[str, Any] | None:
-    """The training state in a checkpoint's metadata (reads the header only); None when
-    the file is missing or unreadable."""
-    meta = checkpoint_metadata(path)
-    if meta is None:
-        return None
+    """The training state in a checkpoint's metadata, checked (reads the header only); None
+    when the file is missing, unreadable, or its header does not pass the checks."""
     try:
-        return json.loads(meta.get("train_state", "{}"))
-    except ValueError:
+        return read_header(path).train_state
+    except CheckpointError:
         return None
