@@ -3,13 +3,14 @@ itself (config, the last metrics line, the last eval, file times) without loadin
 and the short names and durations those lists show."""
 from __future__ import annotations
 
-import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.runs.checkpoint import checkpoint_metadata
-from models.runs.run_dir import RunDir
+from models.io.files import FileRefused, describe_os_error, open_regular
+from models.runs.checkpoint import CheckpointError, checkpoint_header, checkpoint_metadata
+from models.runs.run_dir import RunDir, _record
 
 
 def format_duration(seconds: float | None) -> str:
@@ -88,67 +89,92 @@ class RunSummary:
         return None
 
 
-def _last_json_line(path: Path, tail_bytes: int = 8192) -> dict[str, Any] | None:
-    """The last complete JSON line of a (possibly long, possibly crash-truncated) jsonl file,
-    reading only its tail."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, 2)
-            size = f.tell()
-            f.seek(max(0, size - tail_bytes))
-            lines = f.read().decode("utf-8", errors="replace").splitlines()
-    except OSError:
-        return None
-    for line in reversed(lines):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict):
-            return record
-    return None
+def _last_json_line(path: Path, tail_bytes: int = 8192, most: int = 1 << 22) -> dict[str, Any] | None:
+    """The last complete record of a (possibly long, possibly crash-truncated) metrics file,
+    reading only its tail (widened up to ``most`` bytes while no record is found there);
+    None when there is none. Raises FileRefused for a file that is not a regular, readable one."""
+    with open_regular(path, "metrics file") as f:
+        size = f.seek(0, os.SEEK_END)
+        while True:
+            start = max(0, size - tail_bytes)
+            f.seek(start)
+            lines = f.read(size - start).split(b"\n")
+            for line in reversed(lines if start == 0 else lines[1:]):  # the first may be a line's cut end
+                record = _record(line)
+                if record is not None:
+                    return record
+            if start == 0 or tail_bytes >= most:
+                return None
+            tail_bytes *= 4
 
 
 def summarize_run(path: str | Path) -> RunSummary | None:
     """A summary of the run folder at ``path``; None when it is not a run folder (neither a
     ``config.json`` nor a ``checkpoints/`` inside). Never raises for a damaged run: what could
-    not be read is named in ``problem``."""
+    not be read is named in ``problem``, one part per file."""
     run = RunDir(path)
     config_path = run.config_path
-    if not config_path.is_file() and not run.checkpoints.is_dir():
+    if not os.path.lexists(config_path) and not run.checkpoints.is_dir():
         return None
     s = RunSummary(path=run.path, has_latest=run.latest.is_file(), has_best=run.best.is_file())
     problems = []
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-        s.family = str(config.get("family", "?"))
-        s.dataset = str(config.get("dataset", "?"))
-    except FileNotFoundError:
-        problems.append("no config.json")
-    except (OSError, ValueError, AttributeError) as e:
-        problems.append(f"config.json unreadable ({type(e).__name__})")
-    if s.family == "?" and s.openable:  # older or hand-made folders: the checkpoint knows
-        meta = checkpoint_metadata(run.latest if s.has_latest else run.best) or {}
-        s.family = str(meta.get("family", s.family))
+        config = run.read_config()
+        if config is None:
+            problems.append("no config.json")
+        else:
+            s.family = config.get("family", s.family)
+            s.dataset = config.get("dataset") or s.dataset
+    except FileRefused as e:
+        problems.append(f"config.json unreadable: {e.reason}")
+    if s.openable:  # the checkpoint's header: checked, so a bad one shows here, not when opened
+        ckpt = run.latest if s.has_latest else run.best
         try:
-            s.dataset = str(json.loads(meta.get("train_state") or "{}").get("dataset", s.dataset))
-        except (ValueError, AttributeError):
-            pass
-    last = _last_json_line(run.metrics_path) if run.metrics_path.is_file() else None
+            header = checkpoint_header(ckpt)
+            if s.family == "?":  # older or hand-made folders: the checkpoint knows
+                s.family = header.family
+            if s.dataset == "?" and header.train_state.get("dataset"):
+                s.dataset = header.train_state["dataset"]
+        except CheckpointError as e:
+            problems.append(str(e))
+            meta = checkpoint_metadata(ckpt) or {}
+            if s.family == "?" and isinstance(meta.get("family"), str):
+                s.family = meta["family"][:64]
+    try:
+        last = _last_json_line(run.metrics_path) if os.path.lexists(run.metrics_path) else None
+    except FileRefused as e:
+        last = None
+        problems.append(str(e))
     if last:
-        s.step = last.get("step") if isinstance(last.get("step"), int) else None
-        s.epoch = last.get("epoch") if isinstance(last.get("epoch"), (int, float)) else None
-        s.seconds = last.get("seconds") if isinstance(last.get("seconds"), (int, float)) else None
-        s.last = {k: float(v) for k, v in last.items()
-                  if k not in ("step", "epoch", "seconds") and isinstance(v, (int, float)) and not isinstance(v, bool)}
+        s.step = last["step"]
+        s.epoch = last.get("epoch")
+        s.seconds = last.get("seconds")
+        s.last = {k: float(v) for k, v in last.items() if k not in ("step", "epoch", "seconds")}
     if not s.openable:
         problems.append("no checkpoint yet")
-    files = [p for p in (config_path, run.metrics_path, run.latest, run.best) if p.exists()]
-    s.modified = max((p.stat().st_mtime for p in files), default=run.path.stat().st_mtime)
+    s.modified = _modified(run, (config_path, run.metrics_path, run.latest, run.best))
     s.samples = run.newest_samples()
-    s.scores = run.read_eval() or {}
+    try:
+        s.scores = run.load_eval() or {}
+    except FileRefused as e:
+        problems.append(str(e))
     s.problem = "; ".join(problems)
     return s
+
+
+def _modified(run: RunDir, files: tuple[Path, ...]) -> float:
+    times = []
+    for p in files:
+        try:
+            times.append(os.stat(p).st_mtime)
+        except OSError:
+            continue
+    if times:
+        return max(times)
+    try:
+        return os.stat(run.path).st_mtime
+    except OSError:
+        return 0.0
 
 
 def find_runs(root: str | Path) -> list[RunSummary]:
@@ -162,11 +188,17 @@ def find_runs(root: str | Path) -> list[RunSummary]:
     if itself is not None:
         return [itself]
     runs = []
-    for child in root.iterdir():
+    try:
+        children = list(root.iterdir())
+    except OSError:
+        return []
+    for child in children:
         try:
             summary = summarize_run(child) if child.is_dir() else None
-        except OSError:  # a folder vanishing or unreadable mid-scan: skip it
-            summary = None
+        except OSError as e:  # a folder unreadable mid-scan: listed with its problem
+            summary = RunSummary(path=child, problem=describe_os_error(e, "run folder"))
+        except Exception as e:  # noqa: BLE001 - one damaged run never hides the others
+            summary = RunSummary(path=child, problem=f"could not be read ({type(e).__name__}: {e})")
         if summary is not None:
             runs.append(summary)
     return sorted(runs, key=lambda r: r.modified, reverse=True)

@@ -12,13 +12,35 @@ from typing import Any, BinaryIO
 import torch
 
 from models.families.base import LatentModel
+from models.families.registry import UnknownFamily, model_class
 from models.io.atomic import atomic_write_bytes, remove_stale_temp_files
+from models.io.files import MAX_METRICS_BYTES, FileRefused, check_regular_file, open_regular
 from models.io.images import grid, save_png
+from models.io.json_io import dumps_json, read_json
+from models.io.validate import Int, ListOf, Number, Obj, Str, check, check_config
 from models.runs.checkpoint import checkpoint_state, save_checkpoint
-
+from models.runs.checkpoint_header import TRAIN_CONFIG
 
 #: far longer than any metrics record: a longer last line is damage, dropped without being read
 _LONGEST_RECORD = 1 << 20
+
+#: config.json: what the run was started with
+RUN_CONFIG = Obj({
+    "family": Str(max_len=64),
+    "model_config": Obj(),
+    "dataset": Str(max_len=256, optional=True),
+    "data_dir": Str(optional=True),
+    "image_shape": ListOf(Int(lo=1), length=3, optional=True),
+    "train_config": TRAIN_CONFIG,
+    "cli": Str(max_len=1 << 16, optional=True),
+})
+#: eval.json: the last ``eval``'s figures (a figure that could not be computed is null)
+EVAL = Obj({
+    "family": Str(max_len=64), "dataset": Str(max_len=256), "step": Int(lo=0, optional=True),
+    "checkpoint": Str(max_len=4096), "seed": Int(), "evaluated": Str(max_len=64),
+    "test_loss": Number(optional=True), "inception_score": Number(optional=True),
+    "code_accuracy": Number(optional=True),
+})
 
 
 class RunDir:
@@ -53,15 +75,34 @@ class RunDir:
         return self
 
     def write_eval(self, result: dict[str, Any]) -> None:
-        atomic_write_bytes(self.eval_path, json.dumps(result, indent=2, default=str).encode())
+        atomic_write_bytes(self.eval_path, dumps_json(result, indent=2, default=str).encode())
 
     def read_eval(self) -> dict[str, Any] | None:
         """The last eval's figures; None when there is none or it cannot be read."""
         try:
-            result = json.loads(self.eval_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            return self.load_eval()
+        except FileRefused:
             return None
-        return result if isinstance(result, dict) else None
+
+    def load_eval(self) -> dict[str, Any] | None:
+        """The last eval's figures, checked; None when the run was never evaluated, FileRefused
+        naming the file and the field when eval.json cannot be read or holds a wrong value."""
+        if not os.path.lexists(self.eval_path):
+            return None
+        return check(read_json(self.eval_path, "eval.json", nonfinite="keep"), EVAL, self.eval_path)
+
+    def read_config(self) -> dict[str, Any] | None:
+        """config.json checked (and its model_config against the family's config); None when
+        the folder has none, FileRefused naming the field when it is wrong."""
+        if not os.path.lexists(self.config_path):
+            return None
+        config = check(read_json(self.config_path, "config.json"), RUN_CONFIG, self.config_path)
+        if "family" in config and "model_config" in config:
+            try:
+                check_config(model_class(config["family"]).Config, config["model_config"], self.config_path)
+            except UnknownFamily as e:
+                raise FileRefused(self.config_path, f"family: {e}") from None
+        return config
 
     def best_checkpoint_state(self) -> dict[str, Any] | None:
         """The training state stored in best.safetensors (cheap: reads the header only)."""
@@ -82,24 +123,37 @@ class RunDir:
         return cls(path.parent.parent)
 
     def write_config(self, config: dict[str, Any]) -> None:
-        atomic_write_bytes(self.config_path, json.dumps(config, indent=2, default=str).encode())
+        atomic_write_bytes(self.config_path, dumps_json(config, indent=2, default=str).encode())
 
     def append_metrics(self, record: dict[str, Any]) -> None:
+        """One record as a line of strict JSON (a loss that is not a finite number is null)."""
         with open(self.metrics_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(dumps_json(record) + "\n")
 
     def read_metrics(self) -> list[dict[str, Any]]:
-        """The metrics records, one per log; a line that is not a JSON object (cut short by a
-        crash, or damaged) is skipped."""
-        try:
-            data = self.metrics_path.read_bytes()
-        except FileNotFoundError:
+        """The metrics records, one per log, their figures as floats (null read as NaN); a
+        line that is not a record (cut short by a crash, damaged, or with a value that is
+        not a number) is skipped. Of a file over MAX_METRICS_BYTES only its end is read.
+        Raises FileRefused when the file is not a regular, readable one."""
+        if not os.path.lexists(self.metrics_path):
             return []
-        return [r for r in map(_record, data.split(b"\n")) if r is not None]
+        with open_regular(self.metrics_path, "metrics file") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - MAX_METRICS_BYTES))
+            data = f.read(MAX_METRICS_BYTES)
+        lines = data.split(b"\n")
+        if size > MAX_METRICS_BYTES:
+            lines = lines[1:]  # the first is a line's cut end
+        return [r for r in map(_record, lines) if r is not None]
 
     def _repair_metrics_tail(self) -> None:
         """Make the metrics file end with a whole record and a newline: a last line that is a
-        record and lost only its newline gets it back; any other last line is dropped."""
+        record and lost only its newline gets it back; any other last line is dropped.
+        Raises FileRefused when metrics.jsonl is not a regular file (appending to a FIFO
+        would block the run)."""
+        if not os.path.lexists(self.metrics_path):
+            return
+        check_regular_file(self.metrics_path, "metrics file")
         try:
             f = open(self.metrics_path, "r+b")
         except FileNotFoundError:
@@ -138,12 +192,25 @@ class RunDir:
 
 
 def _record(line: bytes) -> dict[str, Any] | None:
-    """One metrics line as its record; None when it is not a JSON object."""
+    """One metrics line as its record: a flat JSON object with a non-negative integer
+    ``step`` and numbers (or null, read as NaN) for the rest; None for anything else."""
+    if len(line) > _LONGEST_RECORD or line.count(b"{") != 1 or b"[" in line:
+        return None  # records are flat: nothing to nest, so nothing deep to parse
     try:
         record = json.loads(line)
     except ValueError:  # JSONDecodeError, and bytes that are not UTF-8
         return None
-    return record if isinstance(record, dict) else None
+    if not isinstance(record, dict):
+        return None
+    step = record.get("step")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        return None
+    for key, value in record.items():
+        if value is None:
+            record[key] = math.nan
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+    return record
 
 
 def _last_line_start(f: BinaryIO, size: int, chunk: int = 1 << 16) -> int:
