@@ -1,14 +1,6 @@
 """Interpolation paths through a latent space, and the files they are saved in.
 
-Interpolation
-    ``lerp`` is the straight line. ``slerp`` interpolates the *direction* of the two
-    vectors along the great circle and the *norm* linearly between ``|a|`` and ``|b|``.
-    Under a Gaussian prior almost all mass lies on a thin shell of radius ~sqrt(d), so a
-    straight line between two samples cuts through the low-norm interior (blurry,
-    "average" images half way) while this slerp stays at typical radius. Interpolating
-    the norm (rather than Shoemake's plain slerp, which only keeps it when |a| = |b|)
-    keeps the endpoints exact for any pair of vectors. Parallel, antiparallel or ~zero
-    endpoints have no unique great circle, so slerp falls back to the straight line.
+The interpolation itself (``lerp``, ``slerp``) is :mod:`models.explore.interpolation`.
 
 Paths
     A :class:`LatentPath` is a list of flat latents (keyframes) and one interpolation kind
@@ -41,90 +33,19 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from models.explore.interpolation import Vector, slerp_rows
+from models.explore.interpolation import latent_arithmetic  # noqa: F401  # TEMP-REEXPORT
 from models.families.base import LatentModel
 from models.io.atomic import atomic_write_bytes
+from models.io.files import MAX_PATH_FILE_BYTES, FileRefused, read_text
+from models.io.json_io import parse_json
+from models.io.validate import Bool, ListOf, Number, Obj, Str, check
 from models.latent import LatentSpec
 
 VERSION = 1
 KINDS = ("linear", "slerp")
-
-Vector = np.ndarray | torch.Tensor
-
-
-# ---------------------------------------------------------------------------------------
-# lerp / slerp
-# ---------------------------------------------------------------------------------------
-def _as_f64(x: Vector) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x.detach()).to("cpu", torch.float64)
-
-
-def _like(result: torch.Tensor, a: Vector) -> Vector:
-    """Back to the container and dtype of ``a`` (numpy stays numpy, float32 stays float32)."""
-    if isinstance(a, torch.Tensor):
-        dtype = a.dtype if a.is_floating_point() else torch.float32
-        return result.to(a.device, dtype)
-    a = np.asarray(a)
-    dtype = a.dtype if np.issubdtype(a.dtype, np.floating) else np.float32
-    return result.numpy().astype(dtype, copy=False)
-
-
-def _endpoints_exact(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Rows with t == 0 (t == 1) are a (b) bit for bit, whatever rounding did."""
-    if t.dim() == 0:
-        return a.clone() if t == 0 else b.clone() if t == 1 else out
-    tt = t[:, None]
-    return torch.where(tt == 0, a, torch.where(tt == 1, b, out))
-
-
-def lerp(a: Vector, b: Vector, t: float | Sequence[float] | np.ndarray) -> Vector:
-    """``(1 - t) a + t b``; t a scalar gives one vector, a 1-D t gives (len(t), D)."""
-    a64, b64 = _as_f64(a), _as_f64(b)
-    t64 = _as_f64(t)
-    tt = t64[:, None] if t64.dim() == 1 else t64
-    out = (1 - tt) * a64 + tt * b64
-    return _like(_endpoints_exact(out, a64, b64, t64), a)
-
-
-def slerp(a: Vector, b: Vector, t: float | Sequence[float] | np.ndarray, eps: float = 1e-6) -> Vector:
-    """Great-circle interpolation of the directions, linear interpolation of the norms.
-
-    Endpoints are exact (t=0 -> a, t=1 -> b bit for bit). Falls back to :func:`lerp`
-    when either vector is ~zero or they are (anti)parallel (sin of the angle < eps),
-    where the great circle is undefined. Computed in float64, returned like ``a``.
-    """
-    a64, b64 = _as_f64(a), _as_f64(b)
-    t64 = _as_f64(t)
-    na, nb = a64.norm(), b64.norm()
-    if na < eps or nb < eps:
-        return lerp(a, b, t)
-    ua, ub = a64 / na, b64 / nb
-    cos = torch.clamp((ua * ub).sum(), -1.0, 1.0)
-    omega = torch.arccos(cos)
-    sin = torch.sin(omega)
-    if sin < eps:
-        return lerp(a, b, t)
-    tt = t64[:, None] if t64.dim() == 1 else t64
-    direction = (torch.sin((1 - tt) * omega) * ua + torch.sin(tt * omega) * ub) / sin
-    out = ((1 - tt) * na + tt * nb) * direction
-    return _like(_endpoints_exact(out, a64, b64, t64), a)
-
-
-def latent_arithmetic(spec: LatentSpec, a: Vector, b: Vector, c: Vector, scale: float = 1.0) -> np.ndarray:
-    """``c + scale * (a - b)``: the DCGAN paper's vector arithmetic ("smiling woman - neutral
-    woman + neutral man = smiling man"), on flat latents laid out as ``spec``.
-
-    The noise dims and continuous codes take the arithmetic; each categorical block is
-    ``c``'s (a difference of one-hot codes is not a code): "bold 3 - thin 3 + thin 7" keeps the 7.
-    """
-    a64, b64, c64 = (np.asarray(v, np.float64).reshape(-1) for v in (a, b, c))
-    if not a64.shape == b64.shape == c64.shape == (spec.input_dim,):
-        raise ValueError(f"latent arithmetic needs three points of {spec.input_dim} values")
-    out = c64 + scale * (a64 - b64)
-    start = spec.z_dim
-    for k in spec.categorical:
-        out[start : start + k] = c64[start : start + k]
-        start += k
-    return out.astype(np.float32)
+#: a path file with more keyframes is refused (an hour of one keyframe a second is 3,600)
+MAX_KEYFRAMES = 100_000
 
 
 # ---------------------------------------------------------------------------------------
@@ -216,13 +137,8 @@ class LatentPath:
     def segment(self, i: int, t: np.ndarray) -> np.ndarray:
         """Points at parameters ``t`` (1-D, in [0, 1]) on segment ``i``: (len(t), D).
         slerp acts on the z block only; categorical and continuous blocks are linear."""
-        a, b = self.keyframes[i], self.keyframes[i + 1]
         t = np.asarray(t, np.float64).reshape(-1)
-        out = lerp(a, b, t)
-        if self.kinds[i] == "slerp":
-            zd = self.spec.z_dim
-            out[:, :zd] = slerp(a[:zd], b[:zd], t)
-        return out.astype(np.float32, copy=False)
+        return self._points(np.full(t.shape[0], i), t)
 
     def frames(self, n: int) -> np.ndarray:
         """(n, D) float32 latents; frame 0 is the first keyframe, frame n-1 the last.
@@ -231,6 +147,7 @@ class LatentPath:
         parameter s in [i, i+1], s spread evenly over [0, n_segments]), whatever the
         distance between its keyframes: keyframes are the user's beats, not mile posts.
         Interior keyframes are hit exactly when (n - 1) is a multiple of the segments.
+        Computed for all frames at once: linear in n and in the keyframes.
         """
         if n < 1:
             raise ValueError(f"need at least 1 frame, got {n}")
@@ -238,14 +155,21 @@ class LatentPath:
         if segs == 0 or n == 1:
             return np.repeat(self.keyframes[0][None], n, axis=0)
         s = np.linspace(0.0, float(segs), n)
-        idx = np.minimum(np.floor(s).astype(int), segs - 1)
-        t = s - idx
-        out = np.empty((n, self.dim), np.float32)
-        for i in range(segs):
-            sel = idx == i
-            if sel.any():
-                out[sel] = self.segment(i, t[sel])
-        return out
+        idx = np.minimum(np.floor(s).astype(np.int64), segs - 1)
+        return self._points(idx, s - idx)
+
+    def _points(self, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Row r: the point at parameter ``t[r]`` of segment ``idx[r]`` (float64 maths,
+        float32 out; t == 0 and t == 1 give the keyframes bit for bit)."""
+        a = np.stack([self.keyframes[i] for i in range(len(self.keyframes))]).astype(np.float64)
+        a, b = a[idx], a[idx + 1]
+        tt = t[:, None]
+        out = np.where(tt == 0, a, np.where(tt == 1, b, (1 - tt) * a + tt * b))
+        rows = np.flatnonzero(np.asarray(self.kinds, dtype=object)[idx] == "slerp")
+        zd = self.spec.z_dim
+        if rows.size and zd:
+            out[rows, :zd] = slerp_rows(a[rows, :zd], b[rows, :zd], t[rows])
+        return out.astype(np.float32)
 
     # -- JSON ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -287,10 +211,12 @@ def _keyframe_to_json(spec: LatentSpec, flat: np.ndarray) -> dict[str, Any]:
 def _keyframe_from_json(spec: LatentSpec, kf: Any, i: int, family: str) -> np.ndarray:
     if not isinstance(kf, dict):
         raise ValueError(f"keyframe {i} must be an object with z, categories, codes")
-    z = np.asarray(kf.get("z", []), np.float64)
+    z = _numbers(kf.get("z", []), i, "z")
     if z.ndim != 1 or z.shape[0] != spec.z_dim:
         raise ValueError(f"keyframe {i} has {z.size} z values but this {family} model has z_dim {spec.z_dim}")
     cats = kf.get("categories", [])
+    if not isinstance(cats, list):
+        raise ValueError(f"keyframe {i}: categories must be a list, got {type(cats).__name__}")
     if len(cats) != len(spec.categorical):
         raise ValueError(f"keyframe {i} has {len(cats)} categorical codes but this {family} model has {len(spec.categorical)}")
     parts = [z]
@@ -298,12 +224,12 @@ def _keyframe_from_json(spec: LatentSpec, kf: Any, i: int, family: str) -> np.nd
         if isinstance(c, list):
             if len(c) != k:
                 raise ValueError(f"keyframe {i}: categorical code {j} has {len(c)} weights but the model's has {k} values")
-            parts.append(np.asarray(c, np.float64))
+            parts.append(_numbers(c, i, f"categorical code {j}"))
         else:
             if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < k:
                 raise ValueError(f"keyframe {i}: categorical code {j} is {c!r}, must be an integer in 0..{k - 1}")
             parts.append(np.eye(k)[c])
-    codes = np.asarray(kf.get("codes", []), np.float64)
+    codes = _numbers(kf.get("codes", []), i, "codes")
     if codes.ndim != 1 or codes.shape[0] != spec.continuous:
         raise ValueError(f"keyframe {i} has {codes.size} continuous codes but this {family} model has {spec.continuous}")
     parts.append(codes)
@@ -311,6 +237,16 @@ def _keyframe_from_json(spec: LatentSpec, kf: Any, i: int, family: str) -> np.nd
     if not np.isfinite(flat).all():
         raise ValueError(f"keyframe {i} has non-finite values")
     return flat
+
+
+def _numbers(values: Any, i: int, what: str) -> np.ndarray:
+    """A keyframe's list of numbers as float64, or ValueError naming the keyframe."""
+    if not isinstance(values, list):
+        raise ValueError(f"keyframe {i}: {what} must be a list of numbers")
+    try:
+        return np.asarray(values, np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"keyframe {i}: {what} must be a list of numbers") from None
 
 
 def path_from_keyframes(model: LatentModel, keyframes: Sequence[Vector] | np.ndarray | torch.Tensor,
@@ -352,12 +288,22 @@ def load_path(file: str | Path, model: LatentModel) -> LatentPath:
     """
     file = Path(file)
     try:
-        d = json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{file.name} is not valid JSON: {e}") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{file.name} is not a text file") from None
+        d = parse_json(read_text(file, "path file", MAX_PATH_FILE_BYTES), file)
+    except FileRefused as e:
+        raise ValueError(str(e)) from None
     return path_from_dict(d, model, name=file.name)
+
+
+#: the fields of a path file besides its keyframes and kinds (checked before use)
+_PATH_FIELDS = Obj({
+    "model": Obj({"family": Str(max_len=64, optional=True), "fingerprint": Str(max_len=64, optional=True),
+                  "latent_spec": Obj(optional=True), "checkpoint": Str(optional=True)}, optional=True),
+    "keyframes": ListOf(min_len=1, max_len=MAX_KEYFRAMES),
+    "kinds": ListOf(Str(choices=KINDS), max_len=MAX_KEYFRAMES),
+    "fps": Number(positive=True),
+    "loop": Bool(),
+    "pingpong": Bool(),
+})
 
 
 def path_from_dict(d: Any, model: LatentModel, name: str = "path") -> LatentPath:
@@ -371,28 +317,23 @@ def path_from_dict(d: Any, model: LatentModel, name: str = "path") -> LatentPath
     keyframes = d.get("keyframes")
     if not isinstance(keyframes, list) or not keyframes:
         raise ValueError(f"{name} has no keyframes")
-    flats = [_keyframe_from_json(spec, kf, i, model.family) for i, kf in enumerate(keyframes)]
+    d = check(d, _PATH_FIELDS, name)
+    try:
+        flats = [_keyframe_from_json(spec, kf, i, model.family) for i, kf in enumerate(keyframes)]
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}") from None
     kinds = d.get("kinds", ["slerp"] * (len(flats) - 1))
-    if not isinstance(kinds, list) or len(kinds) != len(flats) - 1:
-        raise ValueError(f"{name}: {len(flats)} keyframes need {len(flats) - 1} kinds, got {kinds!r}")
-    for kd in kinds:
-        if kd not in KINDS:
-            raise ValueError(f"{name}: unknown interpolation {kd!r}; use one of {', '.join(KINDS)}")
+    if len(kinds) != len(flats) - 1:
+        raise ValueError(f"{name}: {len(flats)} keyframes need {len(flats) - 1} kinds, got {len(kinds)}")
     saved = d.get("model") or {}
     notes: list[str] = []
     own = ModelIdentity.of(model)
     if saved.get("fingerprint") and saved.get("fingerprint") != own.fingerprint:
         notes.append(
-            f"path was made with a different model ({saved.get('family', '?')} {saved.get('fingerprint')}, "
+            f"path was made with a different model ({saved.get('family') or '?'} {saved.get('fingerprint')}, "
             f"this is {own.family} {own.fingerprint}); the latent sizes fit, so it plays, but the images will differ"
         )
     elif saved.get("checkpoint"):
         own.checkpoint = saved["checkpoint"]
-    try:
-        fps = float(d.get("fps", 12.0))
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: fps must be a number, got {d.get('fps')!r}") from None
-    if not fps > 0:
-        raise ValueError(f"{name}: fps must be positive, got {fps}")
-    return LatentPath(flats, kinds, own, fps=fps, loop=bool(d.get("loop", True)), pingpong=bool(d.get("pingpong", False)),
-                      notes=notes)
+    return LatentPath(flats, kinds, own, fps=float(d.get("fps", 12.0)), loop=d.get("loop", True),
+                      pingpong=d.get("pingpong", False), notes=notes)

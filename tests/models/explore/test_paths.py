@@ -8,6 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
+from models.explore import interpolation
 from models.explore import latent_paths as paths
 from models.explore import render, traversal
 from models.families.base import LatentModel, ModelConfig
@@ -48,31 +49,31 @@ def vae():
 def test_slerp_endpoints_exact_and_norm_interpolated():
     rng = np.random.default_rng(1)
     a, b = rng.standard_normal(8).astype(np.float32), 3 * rng.standard_normal(8).astype(np.float32)
-    assert np.array_equal(paths.slerp(a, b, 0.0), a) and np.array_equal(paths.slerp(a, b, 1.0), b)
-    out = paths.slerp(a, b, [0.0, 0.5, 1.0])
+    assert np.array_equal(interpolation.slerp(a, b, 0.0), a) and np.array_equal(interpolation.slerp(a, b, 1.0), b)
+    out = interpolation.slerp(a, b, [0.0, 0.5, 1.0])
     assert out.dtype == np.float32 and np.array_equal(out[0], a) and np.array_equal(out[2], b)
-    mid = paths.slerp(a, b, 0.5)
+    mid = interpolation.slerp(a, b, 0.5)
     assert np.linalg.norm(mid) == pytest.approx((np.linalg.norm(a) + np.linalg.norm(b)) / 2, rel=1e-5)
     # the direction is half way along the great circle: equal angles to a and b
     cos = lambda u, v: float(u @ v / np.linalg.norm(u) / np.linalg.norm(v))
     assert cos(mid, a) == pytest.approx(cos(mid, b), abs=1e-5)
     # torch in, torch out
     ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-    assert torch.equal(paths.slerp(ta, tb, 0.0), ta)
-    assert torch.allclose(paths.slerp(ta, tb, 0.5), torch.from_numpy(mid))
+    assert torch.equal(interpolation.slerp(ta, tb, 0.0), ta)
+    assert torch.allclose(interpolation.slerp(ta, tb, 0.5), torch.from_numpy(mid))
 
 
 def test_slerp_degenerate_falls_back_to_line():
     a = np.array([1.0, 2.0, -1.0], np.float32)
     for b in (2 * a, -a, np.zeros(3, np.float32)):
         for t in (0.25, 0.5):
-            np.testing.assert_allclose(paths.slerp(a, b, t), (1 - t) * a + t * b, rtol=1e-6, atol=1e-7)
+            np.testing.assert_allclose(interpolation.slerp(a, b, t), (1 - t) * a + t * b, rtol=1e-6, atol=1e-7)
 
 
 def test_lerp():
     a, b = np.zeros(2, np.float32), np.ones(2, np.float32)
-    np.testing.assert_allclose(paths.lerp(a, b, 0.25), [0.25, 0.25])
-    assert paths.lerp(a, b, [0, 1]).shape == (2, 2)
+    np.testing.assert_allclose(interpolation.lerp(a, b, 0.25), [0.25, 0.25])
+    assert interpolation.lerp(a, b, [0, 1]).shape == (2, 2)
 
 
 # -- paths ---------------------------------------------------------------------------------
