@@ -59,6 +59,11 @@ CLASS_NAMES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+#: the most data an MNIST-style file may declare: 100,000 images of 28 x 28 (MNIST has 60,000
+#: + 10,000), so a damaged or hostile file is refused from its header, not after decompressing
+MAX_IMAGES_BYTES = 100_000 * 28 * 28
+MAX_LABELS_BYTES = 100_000
+
 # Folder names other tools use, so an existing torchvision download is found too.
 _ALIASES = {"mnist": ("MNIST",), "fashion-mnist": ("FashionMNIST", "fashion_mnist", "fashion")}
 
@@ -122,7 +127,8 @@ def load_mnist(
         downloaded = True
     folder = files[0].parent
 
-    train_x, train_y, test_x, test_y = (read(p) for read, p in zip((read_images, read_labels) * 2, files))
+    train_x, train_y, test_x, test_y = (read(p, cap) for read, cap, p in
+                                        zip((read_images, read_labels) * 2, (MAX_IMAGES_BYTES, MAX_LABELS_BYTES) * 2, files))
     train = _split(train_x, train_y, files[0], files[1])
     test = _split(test_x, test_y, files[2], files[3])
     info = {"source": str(folder), "downloaded": downloaded, "train_size": len(train), "test_size": len(test)}

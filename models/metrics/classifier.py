@@ -44,6 +44,7 @@ from models.cancel import Cancelled, CancelToken, raise_if_cancelled  # noqa: F4
 from models.data.base import Dataset, Split
 from models.io.atomic import atomic_write_bytes
 from models.io.cache import default_cache_dir
+from models.io.files import check_regular_file
 from models.training.device import resolve_device
 
 log = logging.getLogger(__name__)
@@ -153,14 +154,18 @@ def _load_cached(path: Path, dataset: Dataset, num_classes: int, device: torch.d
     if not path.is_file():
         return None
     try:
+        check_regular_file(path, "classifier cache")  # a FIFO would block the read forever
         with safe_open(str(path), framework="pt", device="cpu") as f:
             meta = f.metadata() or {}
+            if meta.get("format") != FORMAT:
+                raise ValueError(f"format {meta.get('format')!r} is not {FORMAT!r}")
+            if meta.get("dataset") != dataset.name or int(meta["num_classes"]) != num_classes:
+                raise ValueError(f"made for {meta.get('dataset')!r} with {meta.get('num_classes')} classes")
+            clf = Classifier(dataset.image_shape, num_classes, dataset.name)
+            want = {k: tuple(v.shape) for k, v in clf.state_dict().items()}
+            if {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()} != want:
+                raise ValueError("its tensors are not this classifier's")  # checked before any is read
             tensors = {k: f.get_tensor(k) for k in f.keys()}
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"format {meta.get('format')!r} is not {FORMAT!r}")
-        if meta.get("dataset") != dataset.name or int(meta["num_classes"]) != num_classes:
-            raise ValueError(f"made for {meta.get('dataset')!r} with {meta.get('num_classes')} classes")
-        clf = Classifier(dataset.image_shape, num_classes, dataset.name)
         clf.load_state_dict(tensors, strict=True)
         clf.accuracy = float(meta["test_accuracy"])
     except (SafetensorError, OSError, KeyError, ValueError, TypeError, RuntimeError) as e:
