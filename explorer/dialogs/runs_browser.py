@@ -1,24 +1,30 @@
 """The run browser: every training run in a folder as a sortable table, with its newest
 sample grid and its last ``eval`` figures, and buttons to open a run or add it to Compare.
 
-The folder is scanned in a worker (``models.runs.run_dir.find_runs`` reads configs and the tail of
+The folder is scanned in a worker (``models.runs.listing.find_runs`` reads configs and the tail of
 each metrics file, no weights), so a folder of hundreds of runs never stalls the window.
-The dialog only lists and asks: opening and comparing are the window's, via signals.
+Sample grids are decoded in a worker too (the newest run's with the scan, the others when
+selected, the newest selection winning) and the last few are kept, so the table never waits
+on a large or slow image. The dialog only lists and asks: opening and comparing are the
+window's, via signals.
 """
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 from pathlib import Path
+
+import numpy as np
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from models.io.images import ImageReadError, load_png
+from models.io.images import load_png
 from models.runs.listing import RunSummary, find_runs, format_duration
 
-from ..errors import describe_error
+from ..errors import describe_error, error_text
 from ..jobs import JobRunner
 from ..widgets.layout import caption_label
 from ..widgets.tiles import array_to_qimage
@@ -26,6 +32,16 @@ from ..widgets.tiles import array_to_qimage
 COLUMNS = ("Run", "Family", "Dataset", "Steps", "Epochs", "Time", "Last eval", "Last losses", "Changed")
 #: the preview's side in pixels (sample grids are small; they are scaled up with crisp pixels)
 PREVIEW_SIDE = 280
+#: decoded sample grids kept for runs selected again
+PREVIEWS_KEPT = 32
+
+def _decode(samples: Path) -> np.ndarray | str:
+    """A run's sample grid through the app's one image reader (Qt's decoders never see the
+    file), or the reason it can't be shown."""
+    try:
+        return load_png(samples)
+    except (ValueError, OSError) as e:
+        return f"No samples to show ({error_text(e)})"
 
 
 class _NumberItem(QTableWidgetItem):
@@ -62,6 +78,8 @@ class RunsBrowser(QDialog):
         self.root = Path(root).expanduser()
         self.runs: list[RunSummary] = []
         self.jobs = JobRunner("runs-browser", self, newest_wins=False)
+        self.preview_jobs = JobRunner("runs-preview", self, newest_wins=True)
+        self._previews: OrderedDict[Path, np.ndarray | str] = OrderedDict()  # by sample file
 
         self.folder_label = QLabel()
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -136,7 +154,13 @@ class RunsBrowser(QDialog):
         self.folder_label.setText(f"Runs in <b>{self.root}</b>")
         self.message.setText("Scanning…")
         root = self.root
-        self.jobs.submit(lambda _ctx: find_runs(root), self._show_runs,
+
+        def scan(_ctx) -> tuple[list[RunSummary], dict[Path, np.ndarray | str]]:
+            runs = find_runs(root)
+            first = next((r.samples for r in runs if r.samples is not None), None)  # the newest: shown first
+            return runs, ({first: _decode(first)} if first is not None else {})
+
+        self.jobs.submit(scan, lambda result: self._show_runs(*result),
                          lambda e: self.message.setText(f"Could not list {root}: {describe_error(e)[1]}"))
 
     def choose_folder(self) -> None:
@@ -149,9 +173,11 @@ class RunsBrowser(QDialog):
         self.root_changed.emit(str(self.root))
         self.refresh()
 
-    def _show_runs(self, runs: list[RunSummary]) -> None:
+    def _show_runs(self, runs: list[RunSummary], previews: dict[Path, np.ndarray | str] | None = None) -> None:
         selected = self.selected()
         self.runs = runs
+        for samples, preview in (previews or {}).items():
+            self._keep_preview(samples, preview)
         self.table.setSortingEnabled(False)  # filling a sorted table reorders rows mid-fill
         self.table.setRowCount(len(runs))
         for row, r in enumerate(runs):
@@ -221,19 +247,7 @@ class RunsBrowser(QDialog):
             self.preview.setText("No run selected")
             self.details.setText("")
             return
-        pixmap = QPixmap()
-        if r.samples is not None:
-            try:  # through the app's one image reader: Qt's own decoders never see the file
-                pixmap = QPixmap.fromImage(array_to_qimage(load_png(r.samples)))
-            except ImageReadError:
-                pass
-        if pixmap.isNull():
-            self.preview.setPixmap(QPixmap())
-            self.preview.setText("No samples saved yet")
-        else:
-            side = min(PREVIEW_SIDE, max(self.preview.width(), 1), max(self.preview.height(), 1))
-            self.preview.setPixmap(pixmap.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
-                                                 Qt.TransformationMode.FastTransformation))  # crisp pixels
+        self._show_preview(r)
         lines = [f"{r.family} on {r.dataset}"]
         if r.samples is not None:
             lines.append(f"samples: {r.samples.name}")
@@ -245,6 +259,43 @@ class RunsBrowser(QDialog):
         if r.problem:
             lines.append(r.problem)
         self.details.setText("\n".join(lines))
+
+    # -- the preview -------------------------------------------------------------------
+    def _show_preview(self, r: RunSummary) -> None:
+        """The run's newest sample grid: kept, or decoded in a worker (newest selection wins)."""
+        samples = r.samples
+        if samples is None:
+            self._set_preview("No samples saved yet")
+            return
+        kept = self._previews.get(samples)
+        if kept is not None:
+            self._previews.move_to_end(samples)
+            self._set_preview(kept)
+            return
+        self._set_preview("Loading the samples…")
+
+        def shown(preview: np.ndarray | str) -> None:
+            self._keep_preview(samples, preview)
+            current = self.selected()
+            if current is not None and current.samples == samples:
+                self._set_preview(preview)
+
+        self.preview_jobs.submit(lambda _ctx: _decode(samples), shown)
+
+    def _keep_preview(self, samples: Path, preview: np.ndarray | str) -> None:
+        self._previews[samples] = preview
+        while len(self._previews) > PREVIEWS_KEPT:
+            self._previews.popitem(last=False)
+
+    def _set_preview(self, preview: np.ndarray | str) -> None:
+        if isinstance(preview, str):
+            self.preview.setPixmap(QPixmap())
+            self.preview.setText(preview)
+            return
+        pixmap = QPixmap.fromImage(array_to_qimage(preview))
+        side = min(PREVIEW_SIDE, max(self.preview.width(), 1), max(self.preview.height(), 1))
+        self.preview.setPixmap(pixmap.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+                                             Qt.TransformationMode.FastTransformation))  # crisp pixels
 
     # -- actions -----------------------------------------------------------------------
     def open_selected(self) -> None:
@@ -265,4 +316,5 @@ class RunsBrowser(QDialog):
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(r.path)))
 
     def shutdown(self) -> None:
+        self.preview_jobs.shutdown()
         self.jobs.wait(2.0)

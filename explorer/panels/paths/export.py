@@ -1,5 +1,6 @@
 """The Paths panel's way out and in: GIF and PNG-strip export (rendered in a background job on
-a model copy), the path as JSON (save and load), and "Send to compare"."""
+a model copy), the path as JSON (save; load, read and checked in a background job too,
+the newest file asked for winning), and "Send to compare"."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,7 +25,8 @@ Writer = Callable[[list, Path, LatentPath], Path]
 
 class PathExport(QWidget):
     """Buttons and file work for the panel's path (``path()``; None without keyframes).
-    A loaded path is handed to ``apply_path(path, label)``, which replaces the keyframes.
+    A loaded path is handed to ``apply_path(path, label)``, which replaces the keyframes
+    (or says why not, and returns False).
     Frames are rendered in ``jobs``, the panel's runner."""
 
     #: short user-facing messages
@@ -33,11 +35,13 @@ class PathExport(QWidget):
     path_ready = Signal(object)  # LatentPath
 
     def __init__(self, model_state: ModelState, path: Callable[[], LatentPath | None], frame_count: Callable[[], int],
-                 apply_path: Callable[[LatentPath, str], None], jobs: JobRunner, parent: QWidget | None = None) -> None:
+                 apply_path: Callable[[LatentPath, str], bool], jobs: JobRunner, load_jobs: JobRunner,
+                 parent: QWidget | None = None) -> None:
+        """``jobs`` renders exports; ``load_jobs`` (newest wins, failures said by its owner) reads path files."""
         super().__init__(parent)
         self.model_state, self.path, self.frame_count, self.apply_path = model_state, path, frame_count, apply_path
         self.last_export: Path | None = None
-        self.jobs = jobs
+        self.jobs, self.load_jobs = jobs, load_jobs
         self._build()
         self._wire()
 
@@ -115,21 +119,26 @@ class PathExport(QWidget):
         return out
 
     def load_path_file(self, file: str | Path | None = None) -> bool:
-        model = self.model_state.model
+        """Read a path file in the background (a long one takes a while) and apply it when
+        read; True when the read was started. A newer request replaces one still running."""
+        model = snapshot_model(self.model_state)  # the job's own copy: the path is checked against it
         if model is None:
             return False
         file = open_file(self, file, "Load path", PATH_FILTER)
         if file is None:
             return False
-        try:
-            with self.model_state.lock:
-                path = load_path(file, model)
-        except (ValueError, OSError) as e:
-            self.status.emit(str(e))
-            return False
-        self.apply_path(path, Path(file).stem)
-        if not path.notes:
-            self.status.emit(f"Loaded {Path(file).name}: {len(path.keyframes)} keyframes")
+        file = Path(file)
+        generation = self.model_state.generation
+        self.status.emit(f"Reading {file.name}…")
+
+        def loaded(path: LatentPath) -> None:
+            if generation != self.model_state.generation:
+                self.status.emit(f"Did not apply {file.name}: another model was opened meanwhile.")
+                return
+            if self.apply_path(path, file.stem) and not path.notes:
+                self.status.emit(f"Loaded {file.name}: {len(path.keyframes)} keyframes")
+
+        self.load_jobs.submit(lambda _ctx: load_path(file, model), on_done=loaded)
         return True
 
     # -- other panels ------------------------------------------------------------------

@@ -27,6 +27,10 @@ from .keyframe_list import Keyframe, KeyframeList
 from .playback import PathPlayback
 
 
+#: keyframes the panel's list holds (each has a row, a thumbnail and an interpolation menu)
+MAX_KEYFRAMES = 500
+
+
 class PathsPanel(ExplorePanel):
     """Build a path from keyframes, play it through LatentState, export or send it on.
     The parts' controls the window and tests use are reachable from the panel too."""
@@ -58,10 +62,11 @@ class PathsPanel(ExplorePanel):
         layout.addWidget(self.keyframe_list, 1)
         self.playback = PathPlayback(self.frames, self.latent_state.set_flat)
         layout.addWidget(self.playback)
-        self.export = PathExport(self.model_state, self.path, self.frame_count, self.set_path, self.job_runner("paths"))
+        self.export = PathExport(self.model_state, self.path, self.frame_count, self.set_path, self.job_runner("paths"),
+                                 self.job_runner("path-file"))
         layout.addWidget(self.export)
-        self.jobs = self.export.jobs
-        self.progress = self.add_busy_bar(layout, self.jobs)
+        self.jobs, self.load_jobs = self.export.jobs, self.export.load_jobs
+        self.progress = self.add_busy_bar(layout, self.jobs, self.load_jobs)
         self.add_message_line(layout)
 
         # the parts' controls the window and tests reach through the panel
@@ -119,6 +124,9 @@ class PathsPanel(ExplorePanel):
         flat = np.asarray(flat, np.float32).reshape(-1).copy()
         if spec is None or flat.shape[0] != spec.input_dim:
             self.say(f"That point has {flat.shape[0]} values; this model's latent has {spec.input_dim if spec else 0}.")
+            return
+        if len(self.keyframes) >= MAX_KEYFRAMES:
+            self.say(f"The path has {MAX_KEYFRAMES:,} keyframes, as many as the Paths panel holds.")
             return
         self.keyframe_list.append(flat, label)
 
@@ -191,12 +199,17 @@ class PathsPanel(ExplorePanel):
         return LatentPath([k.flat for k in self.keyframes], list(self.kinds), identity, fps=self.fps.value(),
                           loop=self.loop.isChecked(), pingpong=self.pingpong.isChecked())
 
-    def set_path(self, path: LatentPath, label: str = "path") -> None:
-        """Replace the keyframes with ``path``'s (loaded files, paths drawn on the map)."""
+    def set_path(self, path: LatentPath, label: str = "path") -> bool:
+        """Replace the keyframes with ``path``'s (loaded files, paths drawn on the map);
+        False, said why, when the path does not fit."""
         spec = self.model_state.spec
         if spec is None or path.dim != spec.input_dim:
             self.say(f"That path's latents have {path.dim} values; this model's have {spec.input_dim if spec else 0}.")
-            return
+            return False
+        if len(path.keyframes) > MAX_KEYFRAMES:  # a row, a thumbnail and a menu each: the list would freeze
+            self.say(f"That path has {len(path.keyframes):,} keyframes; the Paths panel holds at most {MAX_KEYFRAMES:,} "
+                     "(latent-explorer render-path plays longer ones).")
+            return False
         self.stop()
         self.keyframe_list.set_keyframes([Keyframe(k.copy(), f"{label} {i + 1}") for i, k in enumerate(path.keyframes)],
                                          list(path.kinds))
@@ -205,6 +218,7 @@ class PathsPanel(ExplorePanel):
         self.pingpong.setChecked(path.pingpong)
         if path.notes:
             self.say("Note: " + " ".join(path.notes))
+        return True
 
     def frame_count(self) -> int:
         return 1 + max(0, len(self.keyframes) - 1) * self.frames_per_segment.value()

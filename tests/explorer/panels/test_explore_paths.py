@@ -90,7 +90,7 @@ def test_gif_export_has_every_frame(qtbot, panel, states, tmp_path):
         assert im.size == (7 * 30 + 2, 32)
 
 
-def test_json_round_trip_gives_identical_frames(panel, states, tmp_path):
+def test_json_round_trip_gives_identical_frames(qtbot, panel, states, tmp_path):
     panel.add_random()
     panel.add_random()
     panel.add_current()
@@ -100,6 +100,7 @@ def test_json_round_trip_gives_identical_frames(panel, states, tmp_path):
     panel.clear()
     assert panel.frames() is None
     assert panel.load_path_file(file)
+    qtbot.waitUntil(lambda: len(panel.keyframes) == 3, timeout=5000)  # read in the background
     np.testing.assert_array_equal(panel.frames(), before)
     assert panel.kinds == ["slerp", "linear"]
 
@@ -114,7 +115,7 @@ def test_path_from_another_model_loads_with_a_note(qtbot, panel, states, tmp_pat
     ls.reset(other.latent_spec)
     assert len(panel.keyframes) == 2  # same layout: kept
     assert panel.load_path_file(file)
-    assert "different model" in panel.message.text()
+    qtbot.waitUntil(lambda: "different model" in panel.message.text(), timeout=5000)
     sent = []
     panel.path_ready.connect(sent.append)
     panel.send_to_compare()
