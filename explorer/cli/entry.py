@@ -9,7 +9,7 @@ from typing import Sequence
 
 from . import eval as eval_command
 from . import render_path, runs, sample, train, traverse
-from .errors import PROG, user_errors
+from .errors import PROG, debugging, describe, unexpected, user_errors
 
 #: command name -> its module (``add_parser(sub)``, ``run(args) -> exit code``), in --help order
 COMMANDS = {"train": train, "eval": eval_command, "sample": sample, "render-path": render_path,
@@ -61,10 +61,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush is silent too
         return 0
-    except user_errors() as e:
-        message = " ".join(str(e).split())  # one line: scripts read the first line of stderr
-        print(f"{PROG}: error: {message}", file=sys.stderr)
+    except (*user_errors(), MemoryError) as e:
+        print(f"{PROG}: error: {describe(e)}", file=sys.stderr)  # one line: scripts read the first line of stderr
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001 - a bug: still one line, with a way to see more
+        if debugging():
+            raise
+        print(f"{PROG}: error: {unexpected(e)}", file=sys.stderr)
+        return 1

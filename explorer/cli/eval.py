@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from .errors import CLIError
-from .flags import add_allow_pickle_flag, add_device_flag
+from .flags import add_allow_pickle_flag, add_device_flag, non_negative_int, seed_int
 from .inputs import load_model_data, load_run
 from .output import jsonable, print_readable
 from .progress import scoring_classifier
@@ -23,17 +22,18 @@ def add_parser(sub: Any) -> None:
     e.add_argument("--data-dir", type=Path)
     e.add_argument("--no-download", action="store_true")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.add_argument("--n", type=int,
+    e.add_argument("--n", type=non_negative_int,
                    help="samples scored by the dataset's classifier (default 10000). Generators always; VAEs and "
                         "AAEs when the classifier is cached or --n is given (0 skips them)")
     add_device_flag(e)
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=seed_int, default=0)
     add_allow_pickle_flag(e, explain=True)
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from models.io.json_io import dumps_json
     from models.metrics.report import evaluate_model
     from models.runs.opening import dataset_request
 
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     result = {"family": result.pop("family"), "dataset": result.pop("dataset"), "step": ckpt.train_state.get("step"), **result}
     result = jsonable(result)
     if args.json:
-        print(json.dumps(result))
+        print(dumps_json(result))
     else:
         print_readable(result)
     if name == ckpt.train_state.get("dataset"):

@@ -1,12 +1,23 @@
-"""Command-line flags shared by several commands, and the model flags generated from the
-family config dataclasses (one per field, with its help taken from the field's docs)."""
+"""Command-line flags shared by several commands, the value types every command's flags
+use, and the model flags generated from the family config dataclasses (one per field, with
+its help taken from the field's docs).
+
+The value types (``positive_int``, ``non_negative_int``, ``positive_float``, ``finite_float``,
+``seed_int``...) are argparse ``type=`` callables: a value out of range is a usage error,
+one line and exit code 2 ("argument --batch-size: must be a positive integer, got '0'"),
+never a value silently replaced by a default or a traceback later. They say their rules
+with the engine's own field checks (:mod:`models.io.validate`), so a flag and a file's
+field are refused in the same words.
+"""
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+from models.io.validate import Int, Number, Spec, field_spec
 
 #: hand-written help for the core model flags; the others take theirs from the config field docs
 CORE_MODEL_FLAGS = {
@@ -21,6 +32,53 @@ RESERVED = {"image_shape", "lr", "channels", "seed", "steps", "epochs", "batch_s
             "lr_decay"}
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def spec_type(spec: Spec, parse: Callable[[str], Any], name: str) -> Callable[[str], Any]:
+    """An argparse ``type=`` that parses with ``parse`` and accepts what ``spec`` accepts."""
+    def convert(text: str) -> Any:
+        try:
+            value = parse(text)
+        except (ValueError, OverflowError):
+            value = None
+        if value is None or not spec.accepts(value):
+            raise argparse.ArgumentTypeError(f"must be {spec.describe()}, got {text!r}")
+        return value
+
+    convert.__name__ = name
+    return convert
+
+
+positive_int = spec_type(Int(lo=1), int, "positive_int")
+non_negative_int = spec_type(Int(lo=0), int, "non_negative_int")
+positive_float = spec_type(Number(positive=True), float, "positive_float")
+non_negative_float = spec_type(Number(lo=0), float, "non_negative_float")
+finite_float = spec_type(Number(), float, "finite_float")
+
+
+def seed_int(text: str) -> int:
+    """A random seed: any integer of at most 18 digits (so seed + step never overflows torch's range)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or abs(value) >= 10**18:
+        raise argparse.ArgumentTypeError(f"must be an integer of at most 18 digits, got {text!r}")
+    return value
+
+
+def finite_floats(text: str) -> list[float]:
+    """Comma-separated finite numbers ("0.5,-1"), for flags that take one per code."""
+    values = []
+    for part in (p for p in text.split(",") if p.strip()):
+        try:
+            value = float(part)
+        except ValueError:
+            value = float("nan")
+        if value != value or value in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"must be comma-separated finite numbers, got {text!r}")
+        values.append(value)
+    return values
 
 
 def add_device_flag(p: argparse.ArgumentParser) -> None:
@@ -112,5 +170,9 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
         help_text = CORE_MODEL_FLAGS.get(name) or flag_help(name, owners[name])
         if isinstance(default, bool):
             g.add_argument(flag, dest=name, type=parse_bool, default=None, metavar="BOOL", help=help_text)
-        elif isinstance(default, (int, float, str)):
-            g.add_argument(flag, dest=name, type=type(default), default=None, help=help_text)
+        elif isinstance(default, (int, float)):  # the rule a checkpoint's field of this name follows
+            kind = type(default)
+            g.add_argument(flag, dest=name, type=spec_type(field_spec(name, kind), kind, kind.__name__), default=None,
+                           metavar=name.upper(), help=help_text)
+        elif isinstance(default, str):
+            g.add_argument(flag, dest=name, type=str, default=None, help=help_text)

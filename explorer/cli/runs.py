@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from models.io.json_io import dumps_json
     from models.runs.listing import find_runs, format_duration
 
     if not args.folder.is_dir():
@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     runs = find_runs(args.folder)
     if args.json:
         for r in runs:
-            print(json.dumps({"run": str(r.path), "family": r.family, "dataset": r.dataset, "step": r.step,
+            print(dumps_json({"run": str(r.path), "family": r.family, "dataset": r.dataset, "step": r.step,
                               "epoch": r.epoch, "seconds": r.seconds, "last": r.last, "eval": r.scores or None,
                               "modified": r.modified, "problem": r.problem or None}))
         return 0

@@ -8,19 +8,19 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CLIError
-from .flags import add_allow_pickle_flag
+from .flags import add_allow_pickle_flag, finite_floats, non_negative_int, positive_float, positive_int, seed_int
 from .inputs import load_run
 
 
 def add_parser(sub: Any) -> None:
     s = sub.add_parser("sample", help="decode random latents to a .npy array or a .png grid")
     s.add_argument("run", type=Path)
-    s.add_argument("--n", type=int, default=64)
+    s.add_argument("--n", type=positive_int, default=64)
     s.add_argument("--out", required=True, type=Path, help="FILE.npy (float32 N x C x H x W in [0,1]) or FILE.png")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--truncation", type=float, help="clamp |z| to this (GANs)")
-    s.add_argument("--categorical", type=int, help="InfoGAN: fix the categorical code to this value")
-    s.add_argument("--continuous", type=str, help="InfoGAN: fix the continuous codes, e.g. 0.5,-1")
+    s.add_argument("--seed", type=seed_int, default=0)
+    s.add_argument("--truncation", type=positive_float, help="clamp |z| to this (GANs)")
+    s.add_argument("--categorical", type=non_negative_int, help="InfoGAN: fix the categorical code to this value")
+    s.add_argument("--continuous", type=finite_floats, help="InfoGAN: fix the continuous codes, e.g. 0.5,-1")
     add_allow_pickle_flag(s)
 
 
@@ -28,14 +28,14 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
+    from models.explore.render import check_output_size
     from models.io.images import grid, save_png
 
-    if args.n < 1:
-        raise CLIError("--n must be at least 1")
     suffix = args.out.suffix.lower()
     if suffix not in (".npy", ".png"):
         raise CLIError(f"--out must end in .npy or .png, not {suffix or 'nothing'}")
     model = load_run(args).model
+    check_output_size(args.n, model.config.image_shape, "samples")
     flat = _latents(model, args)
     with torch.no_grad():
         images = torch.cat([model.decode(flat[a : a + 500]) for a in range(0, args.n, 500)])
@@ -70,7 +70,7 @@ def _latents(model: Any, args: argparse.Namespace) -> Any:
             raise CLIError(f"--categorical must be in 0..{spec.categorical[0] - 1}")
         cats[:, 0] = args.categorical
     if args.continuous is not None:
-        values = [float(v) for v in args.continuous.split(",") if v.strip()]
+        values = args.continuous
         if len(values) != spec.continuous:
             raise CLIError(f"{model.family} has {spec.continuous} continuous codes; --continuous gave {len(values)}")
         codes = torch.tensor(values).expand(args.n, -1)

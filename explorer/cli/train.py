@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CLIError
-from .flags import add_device_flag, add_model_flags, family_fields
+from .flags import (add_device_flag, add_model_flags, family_fields, non_negative_float, non_negative_int, positive_float,
+                    positive_int, seed_int)
 from .inputs import load_data, load_model_data
 from .progress import TrainingProgress, scoring_classifier
 from .stopping import StopOnSignals
@@ -36,26 +37,26 @@ def add_parser(sub: Any) -> None:
                    help="continue a run from its latest checkpoint (same model, data and folder unless given)")
     t.add_argument("--dataset", choices=DATASETS, help="default: shapes (or the resumed run's)")
     t.add_argument("--data-dir", type=Path, help="where the dataset files are (folder: the image folder)")
-    t.add_argument("--image-size", type=int, help="image side for shapes (64 or 28) and folder datasets")
+    t.add_argument("--image-size", type=positive_int, help="image side for shapes (64 or 28) and folder datasets")
     t.add_argument("--channels", type=int, default=1, choices=(1, 3), help="folder datasets: grey (1) or RGB (3)")
     t.add_argument("--no-download", action="store_true", help="never download; fail if files are missing")
     length = t.add_mutually_exclusive_group()
-    length.add_argument("--epochs", type=float, help="passes over the training split (default 10)")
-    length.add_argument("--steps", type=int, help="optimisation steps (instead of --epochs)")
-    t.add_argument("--batch-size", type=int, help="default 128, WGAN-GP 64 x n_critic (the paper's 64 per critic "
+    length.add_argument("--epochs", type=positive_float, help="passes over the training split (default 10)")
+    length.add_argument("--steps", type=positive_int, help="optimisation steps (instead of --epochs)")
+    t.add_argument("--batch-size", type=positive_int, help="default 128, WGAN-GP 64 x n_critic (the paper's 64 per critic "
                                                    "update), or the resumed run's")
-    t.add_argument("--lr", type=float, help="learning rate (default: the family's, or the resumed run's)")
+    t.add_argument("--lr", type=positive_float, help="learning rate (default: the family's, or the resumed run's)")
     add_device_flag(t)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--log-every", type=int, help="steps between log lines / metrics (default 50)")
-    t.add_argument("--snapshot-every", type=int, help="steps between sample grids (default 1000)")
-    t.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 0: every epoch)")
+    t.add_argument("--seed", type=seed_int, default=0)
+    t.add_argument("--log-every", type=positive_int, help="steps between log lines / metrics (default 50)")
+    t.add_argument("--snapshot-every", type=non_negative_int, help="steps between sample grids (default 1000)")
+    t.add_argument("--checkpoint-every", type=non_negative_int, help="steps between checkpoints (default 0: every epoch)")
     t.add_argument("--fast", default="auto", choices=("auto", "off"), help="CUDA graph fast path")
     t.add_argument("--lr-decay", default="none", choices=("none", "linear"),
                    help="linear: every learning rate falls linearly to 0 over this run (sharpens GAN samples at the end)")
-    t.add_argument("--explode-factor", type=float,
+    t.add_argument("--explode-factor", type=non_negative_float,
                    help="halt when a loss term grows past this many times its first logged size (default 1e4; 0: never)")
-    t.add_argument("--score-samples", type=int, metavar="N",
+    t.add_argument("--score-samples", type=non_negative_int, metavar="N",
                    help="score N samples (inception score, classifier FID) at every checkpoint; a GAN's best "
                         "checkpoint is then its lowest FID. Default: 2000 for the GAN families when the dataset's "
                         "classifier is cached, else 0 (off)")
@@ -142,6 +143,7 @@ def _fresh(args: argparse.Namespace, overrides: dict[str, Any]) -> tuple[Any, An
     import torch
 
     from models.families.registry import build_model, config_class
+    from models.runs.model_budget import check_budget, meta_model
 
     if not args.model:
         raise CLIError("give --model (or --resume RUN_DIR)")
@@ -153,8 +155,10 @@ def _fresh(args: argparse.Namespace, overrides: dict[str, Any]) -> tuple[Any, An
     ignored = sorted(set(overrides) - known)
     if ignored:
         raise CLIError(f"--{ignored[0].replace('_', '-')} does not apply to {args.model}")
+    measured = meta_model(args.model, image_shape=tuple(dataset.image_shape), **overrides)
+    check_budget(measured, f"--model {args.model}")  # a width that cannot fit is refused before it is allocated
     torch.manual_seed(args.seed)
-    return build_model(args.model, image_shape=tuple(dataset.image_shape), **overrides), dataset
+    return build_model(args.model, measured.config), dataset
 
 
 def _continued_settings(args: argparse.Namespace, previous: dict) -> dict:

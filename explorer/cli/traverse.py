@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CLIError
-from .flags import add_image_out_flags, add_run_command
+from .flags import add_image_out_flags, add_run_command, positive_float, positive_int, seed_int
 from .inputs import load_model_data, load_run
 
 
@@ -16,9 +16,9 @@ def add_parser(sub: Any) -> None:
     v.add_argument("--dims", type=str, help="comma-separated dimensions (default: all; for a VAE whose dataset is at hand, "
                                              "ordered most active (highest KL) first)")
     v.add_argument("--data-dir", type=Path, help="where the training dataset is, to rank VAE dimensions by KL")
-    v.add_argument("--steps", type=int, default=9, help="images per row")
-    v.add_argument("--range", type=float, help="sweep -R..R (default: the slider range)")
-    v.add_argument("--seed", type=int, help="traverse around a random point (default: the origin)")
+    v.add_argument("--steps", type=positive_int, default=9, help="images per row")
+    v.add_argument("--range", type=positive_float, help="sweep -R..R (default: the slider range)")
+    v.add_argument("--seed", type=seed_int, help="traverse around a random point (default: the origin)")
     add_image_out_flags(v, "FILE.png")
 
 
@@ -37,6 +37,11 @@ def run(args: argparse.Namespace) -> int:
         dims = _dims_by_kl(model, ckpt.train_state, args.data_dir)
     if args.out.suffix.lower() != ".png":
         raise CLIError("--out must be a .png file")
+    from models.explore.render import check_output_size
+
+    spec = model.latent_spec
+    rows = len(dims) if dims else (spec.categorical[0] if spec.categorical else spec.z_dim)
+    check_output_size(rows * args.steps, model.config.image_shape, "traversal images")
     image = traversal.traversal_grid(model, dims=dims, steps=args.steps, value_range=args.range, seed=args.seed)
     from models.io.images import save_png
 

@@ -9,6 +9,8 @@ are read with ``weights_only=True``.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from safetensors.torch import save as st_save
 from models.families.base import LatentModel
 from models.families.registry import UnknownFamily, build_model
 from models.io.atomic import atomic_write_bytes
-from models.io.files import FileRefused, check_regular_file
+from models.io.files import FileRefused, check_regular_file, describe_os_error
 from models.io.json_io import dumps_json
 from models.runs.checkpoint_header import (FORMAT, OPTIM_PREFIX, CheckpointError, CheckpointHeader, check_train_state,
                                            config_from, read_header, read_metadata)
@@ -243,14 +245,18 @@ def _load_pickle(path: Path, device: str | torch.device, allow_pickle: bool) -> 
 def resolve_checkpoint_path(path: str | Path) -> Path:
     """A checkpoint file as given, or a run folder's best (else latest) checkpoint."""
     path = Path(path).expanduser()
-    if path.is_dir():
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise CheckpointError(f"no such file: {path}") from None
+    except OSError as e:  # it exists, but cannot be looked at: say so, not "no such file"
+        raise CheckpointError(f"{path.name or path}: {describe_os_error(e, 'checkpoint')}") from None
+    if stat.S_ISDIR(st.st_mode):
         for name in ("best.safetensors", "latest.safetensors"):
             for candidate in (path / "checkpoints" / name, path / name):
                 if candidate.is_file():
                     return candidate
         raise CheckpointError(f"{path} holds no checkpoint (looked for checkpoints/best.safetensors and latest.safetensors)")
-    if not path.exists():
-        raise CheckpointError(f"no such file: {path}")
     return path
 
 

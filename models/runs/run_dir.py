@@ -34,12 +34,12 @@ RUN_CONFIG = Obj({
     "train_config": TRAIN_CONFIG,
     "cli": Str(max_len=1 << 16, optional=True),
 })
-#: eval.json: the last ``eval``'s figures (a figure that could not be computed is null)
+#: eval.json: the last ``eval``'s figures (one that could not be computed is null, or NaN from older writers)
 EVAL = Obj({
     "family": Str(max_len=64), "dataset": Str(max_len=256), "step": Int(lo=0, optional=True),
     "checkpoint": Str(max_len=4096), "seed": Int(), "evaluated": Str(max_len=64),
-    "test_loss": Number(optional=True), "inception_score": Number(optional=True),
-    "code_accuracy": Number(optional=True),
+    "test_loss": Number(finite=False, optional=True), "inception_score": Number(finite=False, optional=True),
+    "code_accuracy": Number(finite=False, optional=True),
 })
 
 
