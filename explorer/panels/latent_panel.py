@@ -2,9 +2,13 @@
 
 * z: a labelled float slider per dimension (range ``spec.z_range``) with a reset button,
   in a scroll area (GANs have 100+ dims); for a VAE each row shows its dimension's mean
-  KL, inactive ones (KL < 0.01 nats) are greyed, and a toggle sorts rows by KL;
-* categorical codes: a row of toggle buttons per code (a spin box for very wide codes);
-* continuous codes: their own labelled sliders in a separate group;
+  KL, inactive ones (KL < 0.01 nats) are greyed, and a toggle sorts rows by KL. Beyond
+  :data:`EAGER_ROWS` dimensions only the rows on screen exist (``latent_virtual``): a
+  20,000-dimension latent opens as fast as a small one;
+* categorical codes: a row of toggle buttons per code (a spin box for very wide codes; one
+  code-and-category picker for very many codes);
+* continuous codes: their own labelled sliders in a separate group (on-screen rows only
+  beyond :data:`EAGER_ROWS` codes too);
 * Random / Zero for every model; Encode a test image for models with an encoder;
   a truncation control and a seed box for models without one.
 
@@ -30,7 +34,14 @@ from ..state import DataState, LatentState, ModelState
 from ..widgets.layout import check_box, double_spin_box, hrow, push_button, scroll_area, spin_box
 from ..widgets.tiles import array_to_qimage
 from .base import ExplorePanel
-from .latent_rows import INACTIVE_KL, DimRow, category_row, set_quietly, spec_text
+from .latent_rows import INACTIVE_KL, CategoryPicker, DimRow, category_row, set_quietly, spec_text
+from .latent_virtual import VirtualDimRows
+
+#: up to this many dimensions (or continuous codes) each gets its own row, reachable as
+#: ``z_rows[i]``; beyond it only the rows on screen are built
+EAGER_ROWS = 256
+#: more categorical codes than this share one picker instead of a row each
+MAX_CATEGORY_ROWS = 64
 
 
 class LatentPanel(ExplorePanel):
@@ -47,10 +58,16 @@ class LatentPanel(ExplorePanel):
 
     def _setup(self) -> None:
         self.spec: LatentSpec | None = None
+        #: a row per dimension, for latents of up to EAGER_ROWS dimensions ([] beyond: see virtual_z)
         self.z_rows: list[DimRow] = []
         self.code_rows: list[DimRow] = []
+        #: the on-screen rows of a wider latent (and of very many continuous codes); None otherwise
+        self.virtual_z: VirtualDimRows | None = None
+        self.virtual_codes: VirtualDimRows | None = None
         #: per categorical code: its button group, or a spin box for very wide codes
         self.category_controls: list[QButtonGroup | QSpinBox] = []
+        #: the one picker of a model with more than MAX_CATEGORY_ROWS codes
+        self.category_picker: CategoryPicker | None = None
         self._shown = np.zeros(0, np.float32)
 
     def _build(self) -> None:
@@ -95,7 +112,7 @@ class LatentPanel(ExplorePanel):
         self.continuous_group = QGroupBox("Continuous codes")
         self.continuous_layout = QVBoxLayout(self.continuous_group)
         self.z_group = QGroupBox("z")
-        z_outer = QVBoxLayout(self.z_group)
+        self.z_outer = z_outer = QVBoxLayout(self.z_group)
         z_outer.setContentsMargins(4, 4, 4, 4)
         z_outer.addWidget(self.sort_by_kl)
         self.z_container = QWidget()
@@ -155,21 +172,36 @@ class LatentPanel(ExplorePanel):
             model = self.model_state.model
             family = getattr(model, "family", "") or type(model).__name__
             self.info.setText(f"<b>{family}</b> · {spec_text(spec)}")
-            self.z_group.setTitle(f"z ({spec.z_dim} dimensions)")
-            for i in range(spec.z_dim):
-                row = DimRow(f"z{i}", spec.z_range, f"Latent dimension {i}")
-                row.slider.valueChanged.connect(partial(self._on_z_slider, i))
-                row.reset.clicked.connect(partial(self.latent_state.set_z, i, 0.0))
-                self.z_layout.insertWidget(self.z_layout.count() - 1, row)
-                self.z_rows.append(row)
+            self.z_group.setTitle(f"z ({spec.z_dim:,} dimensions)")
+            self._build_z(spec)
             self._build_categorical(spec)
             self._build_continuous(spec)
             self._shown = np.full(spec.input_dim, np.nan, np.float32)  # everything differs: first sync sets all
         finally:
             self.setUpdatesEnabled(True)
 
+    def _build_z(self, spec: LatentSpec) -> None:
+        self.scroll.setVisible(spec.z_dim <= EAGER_ROWS)
+        if spec.z_dim > EAGER_ROWS:
+            self.virtual_z = VirtualDimRows("z", spec.z_range, lambda i: f"Latent dimension {i}", self._on_z_slider,
+                                            lambda i: self.latent_state.set_z(i, 0.0))
+            self.virtual_z.set_count(spec.z_dim)
+            self.z_outer.addWidget(self.virtual_z, 1)
+            return
+        for i in range(spec.z_dim):
+            row = DimRow(f"z{i}", spec.z_range, f"Latent dimension {i}")
+            row.slider.valueChanged.connect(partial(self._on_z_slider, i))
+            row.reset.clicked.connect(partial(self.latent_state.set_z, i, 0.0))
+            self.z_layout.insertWidget(self.z_layout.count() - 1, row)
+            self.z_rows.append(row)
+
     def _build_categorical(self, spec: LatentSpec) -> None:
         self.categorical_group.setVisible(bool(spec.categorical))
+        if len(spec.categorical) > MAX_CATEGORY_ROWS:
+            self.category_picker = CategoryPicker(tuple(spec.categorical), self.latent_state.category,
+                                                  self.latent_state.set_category)
+            self.categorical_layout.addWidget(self.category_picker)
+            return
         for b, k in enumerate(spec.categorical):
             row, control = category_row(b, k, partial(self.latent_state.set_category, b))
             self.category_controls.append(control)
@@ -177,6 +209,14 @@ class LatentPanel(ExplorePanel):
 
     def _build_continuous(self, spec: LatentSpec) -> None:
         self.continuous_group.setVisible(spec.continuous > 0)
+        offset = len(spec.categorical)
+        if spec.continuous > EAGER_ROWS:
+            self.virtual_codes = VirtualDimRows("c", spec.continuous_range, lambda i: f"Continuous code {i}",
+                                                self._on_code_slider, lambda i: self.latent_state.set_code(i, 0.0),
+                                                name_offset=offset)
+            self.virtual_codes.set_count(spec.continuous)
+            self.continuous_layout.addWidget(self.virtual_codes)
+            return
         for i in range(spec.continuous):
             row = DimRow(f"c{len(spec.categorical) + i}", spec.continuous_range,
                          f"Continuous code {i} (trained on uniform(-1, 1))")
@@ -189,6 +229,10 @@ class LatentPanel(ExplorePanel):
         for row in self.z_rows:
             self.z_layout.removeWidget(row)
             row.deleteLater()
+        if self.virtual_z is not None:
+            self.z_outer.removeWidget(self.virtual_z)
+            self.virtual_z.deleteLater()
+        self.virtual_z = self.virtual_codes = self.category_picker = None
         for layout in (self.categorical_layout, self.continuous_layout):
             while layout.count():
                 item = layout.takeAt(0)
@@ -274,12 +318,22 @@ class LatentPanel(ExplorePanel):
         self._shown = flat.copy()
         n_cat = sum(spec.categorical)
         code_start = spec.z_dim + n_cat
-        for i in changed:
-            if i < spec.z_dim:
+        z_changed, codes_changed = changed[changed < spec.z_dim], changed[changed >= code_start] - code_start
+        if self.virtual_z is not None:
+            if z_changed.size:
+                self.virtual_z.set_values(self._shown[: spec.z_dim])
+        else:
+            for i in z_changed:
                 set_quietly(self.z_rows[i].slider, float(flat[i]))
-            elif i >= code_start:
-                set_quietly(self.code_rows[i - code_start].slider, float(flat[i]))
-        if n_cat and np.any((changed >= spec.z_dim) & (changed < code_start)):
+        if self.virtual_codes is not None:
+            if codes_changed.size:
+                self.virtual_codes.set_values(self._shown[code_start:])
+        else:
+            for i in codes_changed:
+                set_quietly(self.code_rows[i].slider, float(flat[code_start + i]))
+        if self.category_picker is not None:
+            self.category_picker.refresh()
+        elif n_cat and np.any((changed >= spec.z_dim) & (changed < code_start)):
             for b in range(len(spec.categorical)):
                 value = self.latent_state.category(b)
                 control = self.category_controls[b]
@@ -291,9 +345,11 @@ class LatentPanel(ExplorePanel):
                         set_quietly(button, True)
 
     def _on_kl_changed(self, kl: np.ndarray | None) -> None:
-        have = kl is not None and len(kl) == len(self.z_rows)
+        have = kl is not None and self.spec is not None and len(kl) == self.spec.z_dim
         for i, row in enumerate(self.z_rows):
             row.show_kl(float(kl[i]) if have else None)
+        if self.virtual_z is not None:
+            self.virtual_z.set_kl(kl if have else None)
         self.sort_by_kl.setEnabled(have)
         if have:
             active = int((kl >= INACTIVE_KL).sum())
@@ -302,10 +358,14 @@ class LatentPanel(ExplorePanel):
 
     def _order_rows(self) -> None:
         kl = self.model_state.kl_per_dim
-        if self.sort_by_kl.isChecked() and kl is not None and len(kl) == len(self.z_rows):
+        z_dim = self.spec.z_dim if self.spec is not None else 0
+        if self.sort_by_kl.isChecked() and kl is not None and len(kl) == z_dim:
             order = list(np.argsort(-kl, kind="stable"))
         else:
-            order = list(range(len(self.z_rows)))
+            order = list(range(z_dim))
+        if self.virtual_z is not None:
+            self.virtual_z.set_order(np.asarray(order))
+            return
         for row in self.z_rows:
             self.z_layout.removeWidget(row)
         for pos, i in enumerate(order):

@@ -98,6 +98,38 @@ def category_row(code: int, k: int, choose: Callable[[int], None]) -> tuple[QWid
     return row, control
 
 
+class CategoryPicker(QWidget):
+    """For a model with very many categorical codes (a row of buttons each would not fit):
+    one box chooses the code, the other its category. ``read(code)`` gives a code's current
+    category, ``choose(code, category)`` is called on a user's pick."""
+
+    def __init__(self, categorical: tuple[int, ...], read: Callable[[int], int],
+                 choose: Callable[[int, int], None]) -> None:
+        super().__init__()
+        self.categorical, self.read, self.choose = categorical, read, choose
+        self.code, self.category = QSpinBox(), QSpinBox()
+        self.code.setRange(0, len(categorical) - 1)
+        self.code.setPrefix("c")
+        self.code.setToolTip(f"Which of the {len(categorical):,} categorical codes")
+        self.category.setToolTip("The chosen code's category")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("Code"))
+        layout.addWidget(self.code, 1)
+        layout.addWidget(QLabel("category"))
+        layout.addWidget(self.category, 1)
+        self.category.setRange(0, categorical[0] - 1)  # the value comes with the first refresh
+        self.code.valueChanged.connect(lambda _v: self.refresh())
+        self.category.valueChanged.connect(lambda value: self.choose(self.code.value(), value))
+
+    def refresh(self) -> None:
+        """Show the chosen code's range and current category (once the state holds this model's point)."""
+        code = self.code.value()
+        with signals_blocked(self.category):
+            self.category.setRange(0, self.categorical[code] - 1)
+            self.category.setValue(self.read(code))
+
+
 def set_quietly(widget: QWidget, value: object) -> None:
     """Show a value without emitting: the change came from the state, not the user."""
     with signals_blocked(widget):

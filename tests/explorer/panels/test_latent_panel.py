@@ -163,3 +163,76 @@ def test_random_draws_from_the_models_own_prior(qtbot, window):
     assert np.all(np.abs(np.linalg.norm(keyframes[:, :2], axis=1) - 10) < 0.6)
     z = model.sample_latents(200, torch.Generator().manual_seed(0))
     assert torch.all((z[:, :2].norm(dim=1) - 10).abs() < 0.6)
+
+
+def test_a_20000_dimension_latent_opens_at_once_with_rows_only_on_screen(qtbot, window):
+    """A stand-in model with a 20,000-dimension latent and a tiny decoder: building a row per
+    dimension froze the window; only the rows on screen exist now."""
+    from explorer.panels.latent_virtual import MAX_POOL
+
+    panel = window.latent_panel
+    t0 = time.perf_counter()
+    window.model_state.set_model(FakeGenerator(LatentSpec(z_dim=20_000, has_encoder=False)))
+    qtbot.wait(10)  # laid out and painted
+    opened = time.perf_counter() - t0
+    assert opened < 3.0, f"opening took {opened:.1f}s"
+    view = panel.virtual_z
+    assert view is not None and panel.z_rows == [] and 1 <= len(view.pool) <= MAX_POOL
+    assert "20,000 dimensions" in panel.z_group.title()
+    # the rows on screen show the state's point, and follow it
+    flat = window.latent_state.flat
+    assert view.pool[0].slider.value() == pytest.approx(np.clip(flat[0], -3, 3), abs=0.01)
+    # scrolling shows far dimensions in the same rows; a drag there writes that dimension
+    view.scroll_to(15_000)
+    row = view.row_of(15_000)
+    assert row is not None and row.name.text() == "z15000"
+    row.slider.setValue(2.25)
+    assert window.latent_state.flat[15_000] == pytest.approx(2.25)
+    window.latent_state.set_z(15_000, -1.5)  # state -> the row showing it
+    assert row.slider.value() == pytest.approx(-1.5)
+    row.reset.click()
+    assert window.latent_state.flat[15_000] == 0.0
+    window.random_action.trigger()
+    assert row.slider.value() == pytest.approx(np.clip(window.latent_state.flat[15_000], -3, 3), abs=0.01)
+    # a smaller model after it gets its row per dimension again
+    window.model_state.set_model(FakeGenerator(LatentSpec(z_dim=4, has_encoder=False)))
+    assert panel.virtual_z is None and len(panel.z_rows) == 4
+
+
+def test_a_wide_latents_kl_shows_on_its_rows_and_sorts_them(qtbot, window):
+    from explorer.panels.latent_panel import EAGER_ROWS
+
+    n = EAGER_ROWS + 44
+    window.model_state.set_model(FakeGenerator(LatentSpec(z_dim=n, has_encoder=True)))
+    panel = window.latent_panel
+    kl = np.linspace(0.0, 1.0, n)
+    kl[7] = 5.0
+    window.model_state.set_kl(kl)
+    view = panel.virtual_z
+    assert view.pool[0].kl.text() == "KL 0.00" and "8a8a8a" in view.pool[0].name.styleSheet()
+    panel.sort_by_kl.setChecked(True)
+    assert view.pool[0].name.text() == "z7" and view.pool[0].kl.text() == "KL 5.00"
+    assert view.pool[1].name.text() == f"z{n - 1}"
+    panel.sort_by_kl.setChecked(False)
+    assert view.pool[0].name.text() == "z0"
+
+
+def test_very_many_codes_share_a_picker_and_on_screen_rows(qtbot, window):
+    from explorer.panels.latent_panel import EAGER_ROWS, MAX_CATEGORY_ROWS
+
+    blocks = (3,) * (MAX_CATEGORY_ROWS + 36)
+    spec = LatentSpec(z_dim=2, categorical=blocks, continuous=EAGER_ROWS + 4, has_encoder=False)
+    window.model_state.set_model(FakeGenerator(spec))
+    panel = window.latent_panel
+    picker = panel.category_picker
+    assert picker is not None and panel.category_controls == []
+    picker.code.setValue(50)
+    picker.category.setValue(2)
+    assert window.latent_state.category(50) == 2
+    window.latent_state.set_category(50, 1)
+    assert picker.category.value() == 1
+    codes = panel.virtual_codes
+    assert codes is not None and panel.code_rows == []
+    assert codes.pool[0].name.text() == f"c{len(blocks)}"
+    codes.pool[0].slider.setValue(0.5)
+    assert window.latent_state.flat[2 + 3 * len(blocks)] == pytest.approx(0.5)
