@@ -40,7 +40,9 @@ import torch
 
 from models.data.base import Dataset
 from models.families.base import LatentModel
+from models.io.validate import check
 from models.runs.checkpoint import restore_optimizers
+from models.runs.checkpoint_header import TRAIN_CONFIG
 from models.runs.run_dir import RunDir
 from models.training.device import resolve_device
 from models.training.distributed import any_rank, rank_world
@@ -188,6 +190,9 @@ def train(
     run continues where it stopped instead of restarting with cold moments.
     """
     cfg = cfg or TrainConfig()
+    # one rule for settings from a form, flags or a resumed checkpoint: a batch size or log
+    # interval of 0 would otherwise fail steps later as a division by zero
+    check(cfg.to_dict(), TRAIN_CONFIG, "training settings")
     control = control or TrainControl()
     rank, world = rank_world()
     run = run if rank == 0 else None

@@ -287,3 +287,17 @@ def test_nan_in_an_older_train_state_still_opens_and_is_written_back_as_null(goo
         text = f.metadata()["train_state"]
     assert json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} written"))["validation"]["sample_fid"] is None
     assert load_checkpoint(again).train_state["validation"]["sample_fid"] is None
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"batch_size": 0}, "training settings: batch_size must be a positive integer, got 0"),
+    ({"log_every": 0}, "training settings: log_every must be a positive integer, got 0"),
+    ({"lr": "fast"}, "training settings: lr must be a non-negative number or null, got 'fast'"),
+    ({"lr_decay": "cosine"}, "training settings: lr_decay must be one of 'none', 'linear', got 'cosine'"),
+])
+def test_training_settings_are_checked_by_the_same_rules_before_a_step(tiny_dataset, settings, message):
+    from models.training.loop import TrainConfig, train
+
+    with pytest.raises(ValueError) as err:
+        next(train(build_model("ae", latent_dim=2, hidden=8), tiny_dataset, TrainConfig(steps=1, device="cpu", **settings)))
+    assert str(err.value) == message
