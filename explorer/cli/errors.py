@@ -40,7 +40,8 @@ def describe(e: BaseException) -> str:
                 f"({text.split('] ')[-1][:200] or 'the allocation failed'})")
     if isinstance(e, OSError) and not type(e).__module__.startswith("models"):
         name = os.path.basename(str(e.filename)) if e.filename else ""
-        what = describe_os_error(e)
+        # reading or writing is not known here (files read by the engine say which themselves)
+        what = "permission denied" if isinstance(e, PermissionError) else describe_os_error(e)
         return f"{name}: {what}" if name else what
     return text or type(e).__name__
 

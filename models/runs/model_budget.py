@@ -18,7 +18,6 @@ file whose tensors do not fit is refused from its header, before any tensor is r
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +113,3 @@ def shape_mismatch(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[
         if tuple(found[k]) != shape:
             return f"{k} is {list(found[k])} in the file, the config makes it {list(shape)}"
     return None
-
-
-def tensor_bytes(shapes: dict[str, tuple[int, ...]], bytes_per_value: int = BYTES_PER_VALUE) -> int:
-    return sum(math.prod(s) for s in shapes.values()) * bytes_per_value

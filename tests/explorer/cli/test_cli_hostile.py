@@ -231,7 +231,8 @@ def test_eval_json_is_strict_json(ckpt, capsys, monkeypatch):
     (RuntimeError("[enforce fail at alloc_cpu.cpp:127] data. DefaultCPUAllocator: not enough memory: you tried to "
                   "allocate 1600000000000 bytes."), "not enough memory for this"),
     (MemoryError(), "not enough memory for this"),
-    (PermissionError(13, "Permission denied", "/data/x.png"), "x.png: the file is not readable: permission denied"),
+    (PermissionError(13, "Permission denied", "/data/x.png"), "x.png: permission denied"),
+    (OSError(28, "No space left on device", "/data/z.npy"), "z.npy: the disk is full"),
     (FileNotFoundError(2, "No such file or directory", "/data/y.png"), "y.png: no such file"),
 ])
 def test_errors_are_told_in_the_users_words(ckpt, tmp_path, capsys, monkeypatch, error, words):
