@@ -161,7 +161,7 @@ class LatentPath:
     def _points(self, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Row r: the point at parameter ``t[r]`` of segment ``idx[r]`` (float64 maths,
         float32 out; t == 0 and t == 1 give the keyframes bit for bit)."""
-        a = np.stack([self.keyframes[i] for i in range(len(self.keyframes))]).astype(np.float64)
+        a = np.stack(self.keyframes).astype(np.float64)
         a, b = a[idx], a[idx + 1]
         tt = t[:, None]
         out = np.where(tt == 0, a, np.where(tt == 1, b, (1 - tt) * a + tt * b))
