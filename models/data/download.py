@@ -18,6 +18,8 @@ import urllib.request
 from pathlib import Path
 from typing import Callable
 
+from models.io.files import FileRefused, open_regular
+
 from .base import DataError
 
 
@@ -31,7 +33,7 @@ _USER_AGENT = "latent-explorer"
 def md5sum(path: str | Path) -> str:
     """Hex md5 digest of a file, read in chunks so large files don't load into memory."""
     h = hashlib.md5()
-    with open(path, "rb") as f:
+    with open_regular(path, "dataset file") as f:  # a FIFO planted in the cache never blocks
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
@@ -41,7 +43,7 @@ def check_md5(path: str | Path, md5: str) -> bool:
     """True when ``path`` exists and its md5 is ``md5`` (case-insensitive)."""
     try:
         return md5sum(path) == md5.lower()
-    except OSError:
+    except (OSError, FileRefused):
         return False
 
 
