@@ -150,6 +150,12 @@ def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
     return a.transpose(0, 2, 3, 1)
 
 
+def to_display(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    """One (C, H, W) image in [0, 1] -> a fresh uint8 (H, W) grey or (H, W, C) array, as views show it."""
+    a = to_uint8(image[None])[0]  # (H, W, C)
+    return a[..., 0].copy() if a.shape[2] == 1 else np.ascontiguousarray(a)
+
+
 def grid(images: torch.Tensor | np.ndarray, ncol: int | None = None, pad: int = 2, pad_value: int = 40) -> np.ndarray:
     """Tile (N, C, H, W) images into one (rows*H, cols*W, C) uint8 array."""
     tiles = to_uint8(images)
