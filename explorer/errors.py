@@ -77,6 +77,14 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0]}"
 
 
+def about_file(path: str | Path, exc: BaseException) -> str:
+    """:func:`error_text` of a failure with ``path``, its name in front once (the engine's
+    messages often name the file already)."""
+    name = Path(path).name
+    text = error_text(exc)
+    return text if not name or name in text else f"{name}: {text}"
+
+
 def describe_error(exc: BaseException) -> tuple[str, str]:
     """(title, message) a user can act on, for any exception a job or training run may raise."""
     name = type(exc).__name__
@@ -87,6 +95,8 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
         return "Could not open the model", text
     if name == "TrainingDiverged":
         return "Training diverged", text
+    if name == "ModelTooLarge":
+        return "The model is too large", text
     if is_out_of_memory(exc):
         detail = text.splitlines()[0] if "out of memory" in text.lower() else "The computer ran out of memory."
         return "Out of memory", f"{detail}\n\nTry a smaller batch size or model, or train on the CPU."

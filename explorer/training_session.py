@@ -144,6 +144,7 @@ class TrainingWorker(QObject):
     def _run(self) -> None:
         from models.families.registry import build_model
         from models.metrics.sample_quality import default_training_scorer
+        from models.runs.model_budget import check_budget, meta_model
         from models.runs.opening import downloads_allowed, load_model_dataset
         from models.training.loop import train
         from models.training.resume import plan_from_checkpoint
@@ -170,7 +171,10 @@ class TrainingWorker(QObject):
             return
         if plan is None:
             self.loading.emit(f"Building {req.family}…")
-            model = build_model(req.family, {**req.model_config, "image_shape": tuple(dataset.image_shape)})
+            # measured on the meta device first: a width that cannot fit is refused before it is allocated
+            measured = meta_model(req.family, {**req.model_config, "image_shape": tuple(dataset.image_shape)})
+            check_budget(measured, f"The {req.family} model")
+            model = build_model(req.family, measured.config)
             start_step, start_epoch, optimizer_state = 0, None, None
         else:
             model, start_step, start_epoch = plan.model, plan.start_step, plan.start_epoch

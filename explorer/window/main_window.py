@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
-from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QWidget
 
 from models.io.images import IMAGE_SUFFIXES
 from models.training.loop import StepMetrics
@@ -37,14 +37,19 @@ from ..training_session import TrainingSession, TrainStarted
 from ..widgets.image_view import ImageView
 from .actions import ActionState, build_menus, fill_recent_menu, update_enabled
 from .layout import WindowLayout, make_dock
+from .messages import error_box, fit_status_line
 from .model_controller import ModelController
 from .tool_windows import ToolWindows
 
 APP_TITLE = "Latent Explorer"
-STATUS_CHARS = 110  # what the status bar shows of a message at the default window width
 HINT = ("<p style='font-size:18px; color:#c8c8c8'>Open a model or press Train</p>"
         "<p>File ▸ Open (Ctrl+O) loads a checkpoint or a run folder; you can also drop one here.<br>"
         "Train (Ctrl+T) fits a new model: the <i>shapes</i> dataset needs no download.</p>")
+
+
+def _forwarded(part: str, name: str) -> property:
+    """A read-only attribute of the window that is ``self.<part>.<name>``."""
+    return property(lambda self: getattr(getattr(self, part), name))
 
 
 class MainWindow(QMainWindow):
@@ -202,21 +207,11 @@ class MainWindow(QMainWindow):
     def show_runs_browser(self) -> None:
         self.tools.show_runs_browser()
 
-    @property
-    def runs_browser(self) -> QDialog | None:
-        return self.tools.runs_browser
-
-    @property
-    def eval_dialog(self) -> QDialog | None:
-        return self.tools.eval_dialog
-
-    @property
-    def _help_dialog(self) -> QDialog | None:
-        return self.tools.help_dialog
-
-    @property
-    def _loading(self) -> str | None:
-        return self.models.loading
+    # the secondary windows (ToolWindows keeps them) and the file being opened (ModelController's)
+    runs_browser = _forwarded("tools", "runs_browser")
+    eval_dialog = _forwarded("tools", "eval_dialog")
+    _help_dialog = _forwarded("tools", "help_dialog")
+    _loading = _forwarded("models", "loading")
 
     def add_to_compare(self, paths: list[str | Path]) -> None:
         """Load checkpoints or runs into the Compare panel and bring that panel forward."""
@@ -265,10 +260,7 @@ class MainWindow(QMainWindow):
     def show_status(self, text: str, timeout_ms: int = 8000) -> None:
         """A message that fits the status bar: long ones are cut at a sentence or clause
         end with "…", and the whole text is the status bar's tooltip."""
-        line = text.splitlines()[0] if text else ""
-        if len(line) > STATUS_CHARS:
-            cut = max(line.rfind(sep, 0, STATUS_CHARS) for sep in (". ", "; ", ": ", ", "))
-            line = (line[:cut] if cut > STATUS_CHARS // 3 else line[:STATUS_CHARS]).rstrip(" .;:,") + "…"
+        line = fit_status_line(text)
         self.statusBar().setToolTip(text if line != text else "")
         self.statusBar().showMessage(line, timeout_ms)
 
@@ -278,12 +270,8 @@ class MainWindow(QMainWindow):
         self.show_status(f"{title}: {text}", 15000)
         if self._error_box is not None:
             self._error_box.close()
-        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
-        box.setModal(False)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box = self._error_box = error_box(self, title, text)
         box.destroyed.connect(lambda *_: setattr(self, "_error_box", None) if self._error_box is box else None)
-        self._error_box = box
-        box.show()
 
     # -- menus and title follow the state --------------------------------------------------
     def _update_actions(self) -> None:
@@ -343,10 +331,18 @@ class MainWindow(QMainWindow):
         self.handle_dropped(paths)
 
     def handle_dropped(self, paths: list[Path]) -> None:
+        """A checkpoint or run folder opens; else a path file goes to the Paths panel; else
+        an image is encoded."""
         images = [p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES]
-        models = [p for p in paths if p not in images]
+        path_files = [p for p in paths if p.suffix.lower() == ".json" and not p.is_dir()]
+        models = [p for p in paths if p not in images and p not in path_files]
+        dock = self.explore_docks.get("paths") if self.explore_docks else None
         if models:
             self.open_path(models[0])
+        elif path_files and dock is not None:
+            dock.show()
+            dock.raise_()
+            dock.widget().load_path_file(path_files[0])
         elif images:
             self.encode_file(images[0])
 

@@ -23,6 +23,7 @@ from models.families.base import LatentModel
 from models.runs.checkpoint import load_checkpoint
 from models.runs.listing import model_label
 
+from ...errors import about_file
 from ...model_access import snapshot_model
 from ...state import recorded_step
 from ...widgets.layout import push_button
@@ -137,7 +138,7 @@ class ComparePanel(ExplorePanel):
                     ckpt = load_checkpoint(p)
                     loaded.append((p, ckpt.model, recorded_step(ckpt.train_state)))
                 except Exception as e:  # noqa: BLE001 - report each file, keep the others
-                    errors.append(f"{p.name}: {e}")
+                    errors.append(about_file(p, e))
             return loaded, errors
 
         self.load_jobs.submit(job, on_done=self._on_loaded)

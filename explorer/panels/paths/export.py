@@ -123,6 +123,7 @@ class PathExport(QWidget):
         read; True when the read was started. A newer request replaces one still running."""
         model = snapshot_model(self.model_state)  # the job's own copy: the path is checked against it
         if model is None:
+            self.status.emit("Open or train a model before loading a path: a path is points of a model's latent space.")
             return False
         file = open_file(self, file, "Load path", PATH_FILTER)
         if file is None:

@@ -332,7 +332,8 @@ def test_single_key_shortcuts_do_not_steal_typing(qtbot, window, vae_checkpoint)
 def test_missing_dataset_message_fits_the_status_bar_and_keeps_the_whole_text(qtbot, tmp_path):
     """A VAE trained on MNIST opened where the MNIST files are not: the status bar says what
     is off and what to do in a line that fits; its tooltip has the loader's full message."""
-    from explorer.window.main_window import STATUS_CHARS, MainWindow
+    from explorer.window.main_window import MainWindow
+    from explorer.window.messages import STATUS_CHARS
     from models.data.base import DataError
 
     reason = ("mnist files not found: train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz; looked in "
