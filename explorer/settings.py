@@ -18,7 +18,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import platformdirs
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
@@ -30,6 +30,8 @@ APPLICATION = "Latent Explorer"
 MAX_RECENT = 8
 #: a longer text value is not a setting this app wrote (paths are far shorter)
 MAX_TEXT = 4096
+
+T = TypeVar("T")
 
 
 def home_dir() -> Path | None:
@@ -96,53 +98,54 @@ def _shown(value: Any) -> str:
     return "a value of another kind"
 
 
-def read_text(key: str, default: str = "", store: QSettings | None = None) -> str:
+def _read(key: str, default: T, store: QSettings | None, parse: Callable[[Any], T | None], expected: str) -> T:
+    """The setting ``key`` as ``parse`` reads it; the default when it is missing or ``parse``
+    says None (then said once: ignored, expected ``expected``)."""
     value = _raw(key, store)
     if value is _MISSING or value is None:
         return default
-    if isinstance(value, str) and len(value) <= MAX_TEXT and "\0" not in value:
-        return value
-    _ignored(key, "a text", value)
-    return default
+    parsed = parse(value)
+    if parsed is None:
+        _ignored(key, expected, value)
+        return default
+    return parsed
+
+
+def read_text(key: str, default: str = "", store: QSettings | None = None) -> str:
+    def parse(value: Any) -> str | None:
+        return value if isinstance(value, str) and len(value) <= MAX_TEXT and "\0" not in value else None
+
+    return _read(key, default, store, parse, "a text")
 
 
 def read_int(key: str, default: int, lo: int, hi: int, store: QSettings | None = None) -> int:
-    value = _raw(key, store)
-    if value is _MISSING or value is None:
-        return default
-    try:
-        number = int(value) if isinstance(value, str) and len(value) < 30 else value
-    except ValueError:
-        number = None
-    if isinstance(number, int) and not isinstance(number, bool) and lo <= number <= hi:
-        return number
-    _ignored(key, f"a whole number from {lo} to {hi}", value)
-    return default
+    def parse(value: Any) -> int | None:
+        try:
+            number = int(value) if isinstance(value, str) and len(value) < 30 else value
+        except ValueError:
+            return None
+        return number if isinstance(number, int) and not isinstance(number, bool) and lo <= number <= hi else None
+
+    return _read(key, default, store, parse, f"a whole number from {lo} to {hi}")
 
 
 def read_float(key: str, default: float, lo: float, hi: float, store: QSettings | None = None) -> float:
-    value = _raw(key, store)
-    if value is _MISSING or value is None:
-        return default
-    try:
-        number = float(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
-    except (ValueError, OverflowError):
-        number = None
-    if number is not None and math.isfinite(number) and lo <= number <= hi:
-        return number
-    _ignored(key, f"a number from {lo:g} to {hi:g}", value)
-    return default
+    def parse(value: Any) -> float | None:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            return None
+        try:
+            number = float(value)
+        except (ValueError, OverflowError):
+            return None
+        return number if math.isfinite(number) and lo <= number <= hi else None
+
+    return _read(key, default, store, parse, f"a number from {lo:g} to {hi:g}")
 
 
 def read_bytes(key: str, store: QSettings | None = None) -> QByteArray | None:
     """A saved blob (window geometry and dock layout), None when there is none or it is not one."""
-    value = _raw(key, store)
-    if value is _MISSING or value is None:
-        return None
-    if isinstance(value, QByteArray):
-        return value if not value.isEmpty() else None
-    _ignored(key, "saved window data", value)
-    return None
+    blob = _read(key, None, store, lambda v: v if isinstance(v, QByteArray) else None, "saved window data")
+    return blob if blob is not None and not blob.isEmpty() else None
 
 
 def read_text_list(key: str, most: int, store: QSettings | None = None) -> list[str]:

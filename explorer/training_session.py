@@ -41,6 +41,7 @@ from models.training.loop import StepMetrics, TrainConfig, TrainControl
 from .datasets import DatasetFactory, default_dataset_factory
 from .errors import describe_error
 from .jobs import register_qthread
+from .widgets.qt_utils import connect_all
 
 EMIT_INTERVAL_S = 0.05
 #: the GIL switch interval while a run trains in the window; None keeps Python's 5 ms.
@@ -255,13 +256,10 @@ class TrainingSession(QObject):
         thread.setObjectName(f"training {request.family} on {request.dataset}")
         worker = TrainingWorker(request, self.control, self.dataset_factory)
         worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.loading.connect(self.loading)
-        worker.download_progress.connect(self.download_progress)
-        worker.started.connect(self._on_started)
-        worker.metrics.connect(self._on_metrics)
-        worker.failed.connect(self.failed)
-        thread.finished.connect(self._on_thread_finished)
+        connect_all([(thread.started, worker.run), (worker.loading, self.loading),
+                     (worker.download_progress, self.download_progress), (worker.started, self._on_started),
+                     (worker.metrics, self._on_metrics), (worker.failed, self.failed),
+                     (thread.finished, self._on_thread_finished)])
         self._thread, self._worker = thread, worker
         register_qthread(thread)
         # while training runs the GUI thread decodes with one intra-op thread too: the

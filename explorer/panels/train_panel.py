@@ -9,7 +9,7 @@ form between sessions and shows a run's progress.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -27,6 +27,7 @@ from .. import settings
 from ..model_access import snapshot_model
 from ..state import ModelState
 from ..training_session import TrainingSession, TrainRequest, format_eta
+from ..widgets.qt_utils import connect_all
 from .config_form import ConfigForm, FieldControl
 from .train_sections import DataSection, TrainingSection
 
@@ -152,13 +153,10 @@ class TrainPanel(QWidget):
         run_box.addWidget(self.run_label)
         outer.addLayout(run_box)
 
-        session.state_changed.connect(self._on_state)
-        session.loading.connect(self._on_loading)
-        session.download_progress.connect(self._on_download)
-        session.started.connect(self._on_started)
-        session.metrics.connect(self._on_metrics)
-        session.finished.connect(self._on_finished)
-        session.failed.connect(lambda *_: self.progress.setFormat("Failed"))
+        connect_all([(session.state_changed, self._on_state), (session.loading, self._on_loading),
+                     (session.download_progress, self._on_download), (session.started, self._on_started),
+                     (session.metrics, self._on_metrics), (session.finished, self._on_finished),
+                     (session.failed, lambda *_: self.progress.setFormat("Failed"))])
         if model_state is not None:
             model_state.model_changed.connect(lambda _: self.refresh_continue())
 
@@ -204,12 +202,16 @@ class TrainPanel(QWidget):
         return TrainRequest(fam, dataset, data_dir, config, cfg, image_size=image_size, channels=channels)
 
     def start_training(self) -> None:
+        self._start(self.request, "Cannot start training")
+
+    def _start(self, make_request: Callable[[], TrainRequest], refusal: str) -> None:
+        """Start a run from ``make_request()`` (Train or Continue), or say why it can't start."""
         if self.session.active:
             return
         try:
-            request = self.request()
+            request = make_request()
         except ValueError as e:
-            self.error.emit("Cannot start training", str(e))
+            self.error.emit(refusal, str(e))
             return
         self._remember(request)
         self.session.start(request)
@@ -290,15 +292,7 @@ class TrainPanel(QWidget):
         return TrainRequest(model.family, dataset, chosen, {}, self.train_config(), resume=resume)
 
     def continue_training(self) -> None:
-        if self.session.active:
-            return
-        try:
-            request = self.continue_request()
-        except ValueError as e:
-            self.error.emit("Cannot continue training", str(e))
-            return
-        self._remember(request)
-        self.session.start(request)
+        self._start(self.continue_request, "Cannot continue training")
 
     # -- remembering the form ----------------------------------------------------------
     def _remember(self, request: TrainRequest) -> None:

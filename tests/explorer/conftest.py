@@ -113,6 +113,21 @@ def window(qtbot, dataset_factory):
 
 
 @pytest.fixture
+def real_data_window(qtbot):
+    """A main window on the real dataset loader (the ``window`` fixture's fake ignores size
+    and channels), so the window and the CLI read the same data."""
+    from explorer.datasets import default_dataset_factory
+    from explorer.window.main_window import MainWindow
+
+    w = MainWindow(dataset_factory=default_dataset_factory)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.shutdown()
+
+
+@pytest.fixture
 def vae_checkpoint(tmp_path) -> Path:
     """A small untrained VAE on 28x28 images, latent size 5."""
     model = build_model("vae", latent_dim=5, hidden=32, image_shape=(1, 28, 28))

@@ -83,9 +83,10 @@ def test_a_run_folders_metrics_and_samples_are_read_in_a_worker(qtbot, window, t
     assert shown[0][0] > 0 and shown[0][1] is not None
 
 
-def test_a_path_file_is_read_in_a_worker_and_the_newest_request_wins(qtbot, monkeypatch, tmp_path, ticks):
+@pytest.fixture
+def paths_panel(qtbot):
+    """A Paths panel on a small VAE (the panel, its model)."""
     from explorer.panels.paths import PathsPanel
-    from explorer.panels.paths import export
     from explorer.state import LatentState, ModelState
 
     model = build_model("vae", latent_dim=4, hidden=16)
@@ -94,48 +95,42 @@ def test_a_path_file_is_read_in_a_worker_and_the_newest_request_wins(qtbot, monk
     ls.reset(model.latent_spec)
     panel = PathsPanel(ms, ls, lambda: None)
     qtbot.addWidget(panel)
-    try:
-        from models.explore.latent_paths import save_path
-
-        first = save_path(random_path(model, 3, seed=1), tmp_path / "first.json")
-        second = save_path(random_path(model, 5, seed=2), tmp_path / "second.json")
-        gate = Gate(export.load_path)
-        monkeypatch.setattr(export, "load_path", gate)
-        assert panel.load_path_file(first)  # returns at once: the read waits on the gate meanwhile
-        _held_off_the_gui_thread(qtbot, gate, ticks)
-        assert panel.keyframes == [] and "Reading first.json" in panel.message.text()
-        assert panel.load_path_file(second)  # asked for while the first is still being read
-        gate.open()
-        qtbot.waitUntil(lambda: "Loaded second.json" in panel.message.text(), timeout=10_000)
-        assert len(panel.keyframes) == 5  # the newest request won; the first was never applied
-        qtbot.wait(50)
-        assert len(panel.keyframes) == 5
-    finally:
-        panel.shutdown()
+    yield panel, model
+    panel.shutdown()
 
 
-def test_a_path_with_100000_keyframes_is_refused_with_a_message(qtbot, monkeypatch, tmp_path):
-    from explorer.panels.paths import PathsPanel
+def test_a_path_file_is_read_in_a_worker_and_the_newest_request_wins(qtbot, monkeypatch, tmp_path, ticks, paths_panel):
+    from explorer.panels.paths import export
+    from models.explore.latent_paths import save_path
+
+    panel, model = paths_panel
+    first = save_path(random_path(model, 3, seed=1), tmp_path / "first.json")
+    second = save_path(random_path(model, 5, seed=2), tmp_path / "second.json")
+    gate = Gate(export.load_path)
+    monkeypatch.setattr(export, "load_path", gate)
+    assert panel.load_path_file(first)  # returns at once: the read waits on the gate meanwhile
+    _held_off_the_gui_thread(qtbot, gate, ticks)
+    assert panel.keyframes == [] and "Reading first.json" in panel.message.text()
+    assert panel.load_path_file(second)  # asked for while the first is still being read
+    gate.open()
+    qtbot.waitUntil(lambda: "Loaded second.json" in panel.message.text(), timeout=10_000)
+    assert len(panel.keyframes) == 5  # the newest request won; the first was never applied
+    qtbot.wait(50)
+    assert len(panel.keyframes) == 5
+
+
+def test_a_path_with_100000_keyframes_is_refused_with_a_message(qtbot, monkeypatch, tmp_path, paths_panel):
     from explorer.panels.paths import export
     from explorer.panels.paths.panel import MAX_KEYFRAMES
-    from explorer.state import LatentState, ModelState
 
-    model = build_model("vae", latent_dim=4, hidden=16)
-    ms, ls = ModelState(), LatentState()
-    ms.set_model(model)
-    ls.reset(model.latent_spec)
-    panel = PathsPanel(ms, ls, lambda: None)
-    qtbot.addWidget(panel)
-    try:
-        frames = np.random.default_rng(0).standard_normal((100_000, 4)).astype(np.float32)
-        huge = LatentPath(list(frames), ["linear"] * 99_999)
-        monkeypatch.setattr(export, "load_path", lambda file, model: huge)  # as read: the reading is the engine's
-        (tmp_path / "long.json").write_text("{}")
-        assert panel.load_path_file(tmp_path / "long.json")
-        qtbot.waitUntil(lambda: "100,000 keyframes" in panel.message.text(), timeout=10_000)
-        assert f"at most {MAX_KEYFRAMES:,}" in panel.message.text() and panel.keyframes == []
-    finally:
-        panel.shutdown()
+    panel, _model = paths_panel
+    frames = np.random.default_rng(0).standard_normal((100_000, 4)).astype(np.float32)
+    huge = LatentPath(list(frames), ["linear"] * 99_999)
+    monkeypatch.setattr(export, "load_path", lambda file, model: huge)  # as read: the reading is the engine's
+    (tmp_path / "long.json").write_text("{}")
+    assert panel.load_path_file(tmp_path / "long.json")
+    qtbot.waitUntil(lambda: "100,000 keyframes" in panel.message.text(), timeout=10_000)
+    assert f"at most {MAX_KEYFRAMES:,}" in panel.message.text() and panel.keyframes == []
 
 
 def test_the_run_browsers_preview_is_decoded_in_a_worker(qtbot, window, tiny_dataset, monkeypatch, ticks):

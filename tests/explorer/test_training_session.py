@@ -175,20 +175,6 @@ def _moment_steps(optimizer_state) -> dict | None:
     return {name: sorted({float(st["step"]) for st in sd["state"].values()}) for name, sd in optimizer_state.items()}
 
 
-@pytest.fixture
-def real_data_window(qtbot):
-    """A main window on the real dataset loader, so both doors read the same data."""
-    from explorer.datasets import default_dataset_factory
-    from explorer.window.main_window import MainWindow
-
-    w = MainWindow(dataset_factory=default_dataset_factory)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.shutdown()
-
-
 def _rgb_folder_run(tmp_path) -> Path:
     """An RGB 16x16 VAE at step 12 of a run on a folder of 40 colour images (its latest, with
     Adam's moments after 3 steps), the folder recorded in the checkpoint."""

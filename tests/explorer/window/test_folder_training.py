@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explorer.datasets import default_dataset_factory
 from models.families.registry import build_model
 from models.runs.checkpoint import load_checkpoint, save_checkpoint
 
@@ -22,19 +21,6 @@ def rgb_folder(tmp_path) -> Path:
     for i in range(40):
         Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(root / f"{i:02d}.png")
     return root
-
-
-@pytest.fixture
-def folder_window(qtbot):
-    """A main window on the real dataset loader (the conftest fake ignores size and channels)."""
-    from explorer.window.main_window import MainWindow
-
-    w = MainWindow(dataset_factory=default_dataset_factory)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.shutdown()
 
 
 def _run(qtbot, window, button) -> tuple[object, object]:
@@ -57,14 +43,14 @@ def _run(qtbot, window, button) -> tuple[object, object]:
     return started[0], finished[0]
 
 
-def test_train_a_fresh_rgb_folder_model_then_continue_it(qtbot, folder_window, small_vae_form, rgb_folder):
-    panel = folder_window.train_panel
+def test_train_a_fresh_rgb_folder_model_then_continue_it(qtbot, real_data_window, small_vae_form, rgb_folder):
+    panel = real_data_window.train_panel
     small_vae_form(panel, batch=8, epochs=1.0)  # 36 training images / 8: 4 steps
     panel.dataset.setCurrentText("folder")
     panel.data_dir.setText(str(rgb_folder))
     panel.image_size.setValue(16)
     panel.channels.setCurrentIndex(panel.channels.findData(3))
-    info, last = _run(qtbot, folder_window, panel.train_button)
+    info, last = _run(qtbot, real_data_window, panel.train_button)
     assert tuple(info.dataset.image_shape) == (3, 16, 16) == tuple(info.model.config.image_shape)
     assert last is not None and last.event == "done" and last.step == 4
     ckpt = load_checkpoint(last.checkpoint)
@@ -75,22 +61,22 @@ def test_train_a_fresh_rgb_folder_model_then_continue_it(qtbot, folder_window, s
     panel.image_size.setValue(64)
     panel.channels.setCurrentIndex(panel.channels.findData(1))
     assert panel.continue_button.isEnabled()
-    info, last = _run(qtbot, folder_window, panel.continue_button)
+    info, last = _run(qtbot, real_data_window, panel.continue_button)
     assert tuple(info.dataset.image_shape) == (3, 16, 16) and info.start_step == 4
     assert info.run_dir == Path(ckpt.path).parents[1]  # its latest: the run goes on in its folder
     assert last is not None and last.event == "done" and last.step == 8
 
 
-def test_continue_an_rgb_folder_model_opened_from_disk(qtbot, folder_window, rgb_folder, tmp_path):
+def test_continue_an_rgb_folder_model_opened_from_disk(qtbot, real_data_window, rgb_folder, tmp_path):
     """A checkpoint of an RGB 16x16 folder model: Continue reads the folder as RGB 16x16."""
     model = build_model("vae", latent_dim=3, hidden=16, image_shape=(3, 16, 16))
     path = save_checkpoint(tmp_path / "run" / "checkpoints" / "latest.safetensors", model,
                            {"dataset": "folder", "data_dir": str(rgb_folder), "step": 12,
                             "train_config": {"batch_size": 8}})
-    with qtbot.waitSignal(folder_window.model_state.model_changed, timeout=10_000):
-        assert folder_window.open_path(path)
-    qtbot.waitUntil(lambda: folder_window._loading is None, timeout=10_000)
-    panel = folder_window.train_panel
+    with qtbot.waitSignal(real_data_window.model_state.model_changed, timeout=10_000):
+        assert real_data_window.open_path(path)
+    qtbot.waitUntil(lambda: real_data_window._loading is None, timeout=10_000)
+    panel = real_data_window.train_panel
     assert panel.dataset.currentText() == "folder"
     panel.data_dir.setText("")
     assert panel.continue_request().data_dir is None  # no folder chosen: the one the checkpoint records
@@ -98,9 +84,9 @@ def test_continue_an_rgb_folder_model_opened_from_disk(qtbot, folder_window, rgb
     panel.epochs.setValue(1.0)
     panel.device.setCurrentText("cpu")
     # the window found the recorded folder for Encode too, in the model's shape
-    qtbot.waitUntil(lambda: folder_window.data_state.dataset is not None, timeout=10_000)
-    assert tuple(folder_window.data_state.dataset.image_shape) == (3, 16, 16)
-    info, last = _run(qtbot, folder_window, panel.continue_button)
+    qtbot.waitUntil(lambda: real_data_window.data_state.dataset is not None, timeout=10_000)
+    assert tuple(real_data_window.data_state.dataset.image_shape) == (3, 16, 16)
+    info, last = _run(qtbot, real_data_window, panel.continue_button)
     assert tuple(info.dataset.image_shape) == (3, 16, 16) and info.start_step == 12
     assert info.run_dir == tmp_path / "run"
     assert last is not None and last.event == "done" and last.step == 12 + 36 // 8
