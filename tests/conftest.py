@@ -55,3 +55,31 @@ def tiny_dataset():
     labels = torch.randint(0, 10, (250,), generator=g)
     return Dataset("tiny", TensorSplit(imgs[:200], labels[:200]), TensorSplit(imgs[200:], labels[200:]),
                    class_names=tuple(str(i) for i in range(10)))
+
+
+def _finishes(fn, timeout: float = 10.0):
+    """``fn()`` in a thread: its value (or its exception, re-raised), or a failure if it is
+    still running after ``timeout`` seconds — how hostile-file tests show nothing blocks."""
+    import threading
+
+    out: dict = {}
+
+    def target():
+        try:
+            out["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed back to the test
+            out["error"] = e
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(timeout)
+    assert not t.is_alive(), f"blocked for more than {timeout} s"
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
+
+
+@pytest.fixture
+def finishes():
+    """Run a call with a deadline (see _finishes)."""
+    return _finishes

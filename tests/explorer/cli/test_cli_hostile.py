@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from pathlib import Path
 
@@ -17,24 +16,6 @@ from explorer.cli import main
 from models.families.registry import build_model
 from models.runs.checkpoint import save_checkpoint
 from models.runs.run_dir import RunDir
-
-
-def finishes(fn, timeout: float = 10.0):
-    out: dict = {}
-
-    def target():
-        try:
-            out["value"] = fn()
-        except BaseException as e:  # noqa: BLE001 - handed back to the test
-            out["error"] = e
-
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join(timeout)
-    assert not t.is_alive(), f"blocked for more than {timeout} s"
-    if "error" in out:
-        raise out["error"]
-    return out.get("value")
 
 
 def one_line(capsys) -> str:
@@ -147,7 +128,7 @@ def test_hostile_checkpoint_fields_are_one_line_in_every_command(ckpt, tmp_path,
 
 
 @pytest.mark.parametrize("command", ["sample", "eval", "traverse", "render-path", "train", "runs"])
-def test_a_fifo_named_like_a_checkpoint_never_hangs_a_command(tmp_path, capsys, command):
+def test_a_fifo_named_like_a_checkpoint_never_hangs_a_command(tmp_path, capsys, command, finishes):
     fifo = tmp_path / "x.safetensors"
     os.mkfifo(fifo)
     argv = {"sample": ["sample", str(fifo), "--out", str(tmp_path / "s.png")],
@@ -163,7 +144,7 @@ def test_a_fifo_named_like_a_checkpoint_never_hangs_a_command(tmp_path, capsys, 
     assert rc == 2 and "x.safetensors: is not a regular file" in one_line(capsys)
 
 
-def test_a_path_file_that_is_a_fifo_never_hangs_render_path(ckpt, tmp_path, capsys):
+def test_a_path_file_that_is_a_fifo_never_hangs_render_path(ckpt, tmp_path, capsys, finishes):
     fifo = tmp_path / "p.json"
     os.mkfifo(fifo)
     assert finishes(lambda: main(["render-path", str(ckpt), str(fifo), "--out", str(tmp_path / "a.gif")])) == 2

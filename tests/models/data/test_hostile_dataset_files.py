@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import os
 import struct
-import threading
 
 import pytest
 import torch
@@ -13,24 +12,6 @@ import torch
 from models.data import idx as idx_module
 from models.data.base import DataError
 from models.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx, read_images
-
-
-def finishes(fn, timeout: float = 5.0):
-    out: dict = {}
-
-    def target():
-        try:
-            out["value"] = fn()
-        except BaseException as e:  # noqa: BLE001 - handed back to the test
-            out["error"] = e
-
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join(timeout)
-    assert not t.is_alive(), f"blocked for more than {timeout} s"
-    if "error" in out:
-        raise out["error"]
-    return out.get("value")
 
 
 def idx_bytes(magic: int, dims: tuple[int, ...], data: bytes) -> bytes:
@@ -82,7 +63,7 @@ def test_mnist_files_have_mnist_sized_caps():
 
 
 @pytest.mark.parametrize("name", ["train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte"])
-def test_a_fifo_named_like_an_mnist_file_is_refused_at_once(tmp_path, name):
+def test_a_fifo_named_like_an_mnist_file_is_refused_at_once(tmp_path, name, finishes):
     fifo = tmp_path / name
     os.mkfifo(fifo)
     with pytest.raises(DataError, match="is not a regular file"):
@@ -104,7 +85,7 @@ def _tiny_dataset():
 
 
 @pytest.mark.parametrize("make", ["fifo", "foreign-shapes", "garbage"])
-def test_a_bad_classifier_cache_is_ignored_without_blocking_or_reading_its_tensors(tmp_path, make):
+def test_a_bad_classifier_cache_is_ignored_without_blocking_or_reading_its_tensors(tmp_path, make, finishes):
     from safetensors.torch import save_file
 
     from models.metrics import classifier as clf_module

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 
 import numpy as np
@@ -14,24 +13,6 @@ import torch
 from models.explore import latent_paths as paths
 from models.explore import render
 from models.families.registry import build_model
-
-
-def finishes(fn, timeout: float = 5.0):
-    out: dict = {}
-
-    def target():
-        try:
-            out["value"] = fn()
-        except BaseException as e:  # noqa: BLE001 - handed back to the test
-            out["error"] = e
-
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join(timeout)
-    assert not t.is_alive(), f"blocked for more than {timeout} s"
-    if "error" in out:
-        raise out["error"]
-    return out.get("value")
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +74,7 @@ def test_a_hostile_path_file_is_one_clear_error(vae, tmp_path, text, message):
     assert len(str(err.value).splitlines()) == 1
 
 
-def test_a_fifo_named_like_a_path_file_is_refused_at_once(vae, tmp_path):
+def test_a_fifo_named_like_a_path_file_is_refused_at_once(vae, tmp_path, finishes):
     fifo = tmp_path / "p.json"
     os.mkfifo(fifo)
     with pytest.raises(ValueError, match="p.json: is not a regular file"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,25 +14,6 @@ from models.io.files import FileRefused, check_regular_file, open_regular, read_
 from models.io.json_io import MAX_DEPTH, dumps_json, nesting_depth, parse_json, read_json
 from models.io.validate import (Bool, Int, InvalidField, ListOf, Number, Obj, Str, check, check_config,
                                 config_schema)
-
-
-def finishes(fn, timeout: float = 5.0):
-    """Run ``fn`` in a thread; fail (instead of hanging the suite) if it does not return in time."""
-    out: dict = {}
-
-    def target():
-        try:
-            out["value"] = fn()
-        except BaseException as e:  # noqa: BLE001 - handed back to the test
-            out["error"] = e
-
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join(timeout)
-    assert not t.is_alive(), f"blocked for more than {timeout} s"
-    if "error" in out:
-        raise out["error"]
-    return out.get("value")
 
 
 def _fifo(path: Path) -> Path:
@@ -51,7 +31,7 @@ NOT_READABLE = [
 
 @pytest.mark.parametrize("kind,make,reason", NOT_READABLE, ids=[k for k, _, _ in NOT_READABLE])
 @pytest.mark.parametrize("reader", ["check", "open", "bytes", "text", "json"])
-def test_non_regular_and_missing_files_are_refused_without_blocking(tmp_path, kind, make, reason, reader):
+def test_non_regular_and_missing_files_are_refused_without_blocking(tmp_path, kind, make, reason, reader, finishes):
     path = tmp_path / "x.safetensors"
     make(path)
     call = {"check": lambda: check_regular_file(path, "checkpoint"),
@@ -87,7 +67,7 @@ def test_open_that_fails_after_stat_is_described_too(tmp_path, monkeypatch):
         read_bytes(path)
 
 
-def test_a_fifo_swapped_in_after_the_stat_is_caught_by_fstat(tmp_path, monkeypatch):
+def test_a_fifo_swapped_in_after_the_stat_is_caught_by_fstat(tmp_path, monkeypatch, finishes):
     fifo = _fifo(tmp_path / "swap.json")
     regular = os.stat(tmp_path)  # any stat result passes the first check once S_ISREG is faked below
     monkeypatch.setattr(files, "check_regular_file", lambda *a, **k: regular)
@@ -128,7 +108,7 @@ HOSTILE_JSON = [
 
 
 @pytest.mark.parametrize("text,match", [(t, m) for _, t, m in HOSTILE_JSON], ids=[i for i, _, _ in HOSTILE_JSON])
-def test_hostile_json_is_refused_with_the_file_and_field_named(tmp_path, text, match):
+def test_hostile_json_is_refused_with_the_file_and_field_named(tmp_path, text, match, finishes):
     path = tmp_path / "state.json"
     path.write_text(text)
     with pytest.raises(FileRefused, match=match) as err:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import threading
 import time
 
 import pytest
@@ -21,24 +20,6 @@ from models.runs import checkpoint as checkpoint_module
 from models.runs.checkpoint import (CheckpointError, checkpoint_state, load_checkpoint, load_optimizer_state,
                                     save_checkpoint)
 from models.runs.model_budget import MAX_PARAMETERS, ModelTooLarge, build_within_budget, check_budget, meta_model
-
-
-def finishes(fn, timeout: float = 5.0):
-    out: dict = {}
-
-    def target():
-        try:
-            out["value"] = fn()
-        except BaseException as e:  # noqa: BLE001 - handed back to the test
-            out["error"] = e
-
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join(timeout)
-    assert not t.is_alive(), f"blocked for more than {timeout} s"
-    if "error" in out:
-        raise out["error"]
-    return out.get("value")
 
 
 @pytest.fixture
@@ -191,7 +172,7 @@ def test_an_unknown_family_is_named(good, family, message):
         load_checkpoint(rewrite(good, family=family))
 
 
-def test_a_fifo_named_like_a_checkpoint_is_refused_at_once(tmp_path):
+def test_a_fifo_named_like_a_checkpoint_is_refused_at_once(tmp_path, finishes):
     fifo = tmp_path / "x.safetensors"
     os.mkfifo(fifo)
     for read in (load_checkpoint, checkpoint_state, load_optimizer_state):
@@ -219,7 +200,7 @@ class _returns_none:
     (lambda p: p.write_bytes((10**6).to_bytes(8, "little") + b'{"__metadata__": {}}'), "corrupt or truncated"),
     (lambda p: save_file({"w": torch.zeros(1)}, str(p), metadata={"format": "other"}), "not a Latent Explorer"),
 ])
-def test_empty_garbled_and_foreign_files(tmp_path, make, message):
+def test_empty_garbled_and_foreign_files(tmp_path, make, message, finishes):
     p = tmp_path / "f.safetensors"
     make(p)
     with pytest.raises(CheckpointError, match=message):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 
 import pytest
 
@@ -13,24 +12,6 @@ from models.families.registry import build_model
 from models.io.files import FileRefused
 from models.runs.listing import find_runs, summarize_run
 from models.runs.run_dir import RunDir, record_eval
-
-
-def finishes(fn, timeout: float = 5.0):
-    out: dict = {}
-
-    def target():
-        try:
-            out["value"] = fn()
-        except BaseException as e:  # noqa: BLE001 - handed back to the test
-            out["error"] = e
-
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join(timeout)
-    assert not t.is_alive(), f"blocked for more than {timeout} s"
-    if "error" in out:
-        raise out["error"]
-    return out.get("value")
 
 
 def make_run(path, step=5):
@@ -73,7 +54,7 @@ def test_a_bad_config_json_is_named_and_the_run_still_lists(tmp_path, text, prob
 
 
 @pytest.mark.parametrize("name", ["config.json", "metrics.jsonl", "eval.json"])
-def test_a_fifo_in_place_of_a_run_file_never_blocks_the_listing(tmp_path, name):
+def test_a_fifo_in_place_of_a_run_file_never_blocks_the_listing(tmp_path, name, finishes):
     run = make_run(tmp_path / "r")
     (run.path / name).unlink(missing_ok=True)
     os.mkfifo(run.path / name)
@@ -81,7 +62,7 @@ def test_a_fifo_in_place_of_a_run_file_never_blocks_the_listing(tmp_path, name):
     assert f"{name}" in summary.problem and "not a regular file" in summary.problem
 
 
-def test_a_fifo_metrics_file_is_refused_when_read_or_appended_to(tmp_path):
+def test_a_fifo_metrics_file_is_refused_when_read_or_appended_to(tmp_path, finishes):
     run = make_run(tmp_path / "r")
     run.metrics_path.unlink()
     os.mkfifo(run.metrics_path)
