@@ -165,13 +165,15 @@ class Bool(Spec):
 
 @dataclasses.dataclass(frozen=True)
 class AnyValue(Spec):
+    """Whatever JSON holds (it was still parsed within the depth and size bounds)."""
+
     optional: bool = True
 
     def describe(self) -> str:
         return "any value"
 
-    def accepts(self, value: Any) -> bool:
-        return True
+    def check(self, value: Any, path: str | Path, at: list[str | int]) -> Any:
+        return value
 
 
 @dataclasses.dataclass(frozen=True)
