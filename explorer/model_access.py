@@ -64,22 +64,28 @@ def to_display(image: torch.Tensor | np.ndarray) -> np.ndarray:
     return a[..., 0].copy() if a.shape[2] == 1 else np.ascontiguousarray(a)
 
 
+#: indices a typed list may expand to (repeats allowed) when the limit is smaller
+MAX_INDICES = 10_000
+
+
 def parse_indices(text: str, limit: int) -> list[int]:
-    """"0, 3, 10-12" -> [0, 3, 10, 11, 12]; ValueError naming the bad part."""
+    """"0, 3, 10-12" -> [0, 3, 10, 11, 12]; ValueError naming the bad part. Each index and
+    each range's ends are checked against ``limit`` before a range is expanded, so
+    "0-99999999" is refused, not listed; at most MAX_INDICES (or ``limit``) indices in all."""
     out: list[int] = []
     for part in text.replace(";", ",").split(","):
         part = part.strip()
         if not part:
             continue
         try:
-            if "-" in part:
-                a, b = part.split("-", 1)
-                out.extend(range(int(a), int(b) + 1))
-            else:
-                out.append(int(part))
+            a, b = part.split("-", 1) if "-" in part[1:] else (part, part)
+            first, last = int(a), int(b)
         except ValueError:
             raise ValueError(f"{part!r} is not an index or a range like 3-7") from None
-    for i in out:
-        if not 0 <= i < limit:
-            raise ValueError(f"index {i} is out of range: the test set has images 0..{limit - 1}")
+        for i in (first, last):
+            if not 0 <= i < limit:
+                raise ValueError(f"index {i} is out of range: the test set has images 0..{limit - 1}")
+        if len(out) + last - first + 1 > max(limit, MAX_INDICES):
+            raise ValueError(f"that is more than {max(limit, MAX_INDICES):,} indices")
+        out.extend(range(first, last + 1))
     return out

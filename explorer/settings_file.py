@@ -80,11 +80,11 @@ def usable_file(path: Path) -> Path:
     if known is not None and known[0] == signature:
         return known[1]
     if stat.S_ISDIR(st.st_mode):
-        return _session_file(path, "it is a folder, not a file")
+        return _session_file(path, "is a folder, not a file")
     if not stat.S_ISREG(st.st_mode):
-        return _session_file(path, "it is not a regular file (a pipe or device)")
+        return _session_file(path, "is not a regular file (a pipe or device)")
     if st.st_size > MAX_SETTINGS_BYTES:
-        return _set_aside(path, f"it is {st.st_size / 2**20:.0f} MB, far more than settings take")
+        return _set_aside(path, f"is {st.st_size / 2**20:.0f} MB, far more than settings take")
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_SETTINGS_BYTES + 1)
@@ -100,18 +100,18 @@ def usable_file(path: Path) -> Path:
 def ini_problem(data: bytes) -> str | None:
     """Why ``data`` is not a settings file QSettings wrote, or None."""
     if len(data) > MAX_SETTINGS_BYTES:
-        return "it is larger than settings take"
+        return "is larger than settings take"
     if b"\0" in data:
-        return "it holds binary data"
+        return "holds binary data"
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        return "it is not text"
+        return "is not text"
     for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line[0] in ";#" or (line[0] == "[" and line[-1] == "]") or "=" in line:
             continue
-        return f"line {n} is not a setting"
+        return f"has a line ({n}) that is not a setting"
     return None
 
 
@@ -119,7 +119,7 @@ def _creatable(path: Path) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        return _session_file(path, f"its folder cannot be made: {_os_words(e)}")
+        return _session_file(path, f"cannot be made (its folder: {_os_reason(e)})")
     return path
 
 
@@ -133,16 +133,15 @@ def _set_aside(path: Path, reason: str) -> Path:
     try:
         path.rename(backup)
     except OSError as e:
-        return _session_file(path, f"{reason}, and it could not be moved aside: {_os_words(e)}")
-    notice(f"Ignored the settings in {path}: {reason}. The file is kept as {backup.name}; "
-           "the window starts with its default settings.")
+        return _session_file(path, f"{reason}, and could not be moved aside ({_os_reason(e)})")
+    notice(f"Settings ignored, the defaults used: {path.name} {reason}. The file is kept as {backup.name} "
+           f"in {path.parent}.")
     return path
 
 
 def _session_file(path: Path, reason: str) -> Path:
     """A private stand-in file for this session, the user's own left as it is."""
-    notice(f"Ignored the settings at {path}: {reason}. The window starts with its default settings, "
-           "and changes made now are not kept.")
+    notice(f"Settings ignored, the defaults used: {path} {reason}; changes made now are not kept.")
     stand_in = _session_files.get(path)
     if stand_in is None:
         folder = Path(tempfile.mkdtemp(prefix="latent-explorer-settings-"))
@@ -151,8 +150,14 @@ def _session_file(path: Path, reason: str) -> Path:
     return stand_in
 
 
+def _os_reason(e: OSError) -> str:
+    from .errors import os_error_words
+
+    return os_error_words(e)
+
+
 def _os_words(e: OSError) -> str:
     from .errors import os_error_words
 
-    return ("it is not readable: permission denied" if isinstance(e, PermissionError)
-            else f"it cannot be read: {os_error_words(e)}")
+    return ("is not readable: permission denied" if isinstance(e, PermissionError)
+            else f"cannot be read: {os_error_words(e)}")

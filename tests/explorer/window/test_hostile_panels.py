@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import struct
 import zlib
 from pathlib import Path
@@ -199,6 +200,7 @@ def test_every_control_at_its_extremes_then_every_button(qtbot, window, tmp_path
     window.model_state.set_model(make_model(), None, {"dataset": "tiny", "step": 1})
     panels = dict(_panels(window), train=window.train_panel, training=window.training_view)
     spare = {"Train", "Continue training"}  # they start a run: tested on their own with a stopped run
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for name, panel in panels.items():
         dock = window.explore_docks.get(name)
         if dock is not None:  # in front: a dock tabbed behind another hides its controls
@@ -228,6 +230,8 @@ def test_every_control_at_its_extremes_then_every_button(qtbot, window, tmp_path
             edit.clearFocus()
         _click_everything(qtbot, window, panel, spare)
     assert window.open_action.isEnabled()
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024
+    assert grown_mb < 1000, f"the sweep took {grown_mb:.0f} MB more at its peak (a typed value expanded unchecked?)"
 
 
 def test_training_a_model_too_large_for_the_machine_is_refused_with_a_message(qtbot, window, no_modal_dialogs):
