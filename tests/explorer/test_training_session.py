@@ -261,9 +261,9 @@ def test_session_coalesces_metrics_and_stops(qtbot, tiny_dataset, tmp_path):
     session.metrics.connect(batches.append)
     request = TrainRequest("vae", "tiny", None, {"latent_dim": 2, "hidden": 16},
                            TrainConfig(epochs=2000, batch_size=20, device="cpu"), runs_root=tmp_path)
+    t_start = time.monotonic()  # before the worker can emit anything: the rate is over the whole run
     with qtbot.waitSignal(session.started, timeout=10_000) as started:
         session.start(request)
-    t_start = time.monotonic()
     info = started.args[0]
     assert info.run_dir.parent == tmp_path and info.total_steps == 20_000
     assert torch.get_num_threads() == 1  # the GUI thread leaves the other core to training
