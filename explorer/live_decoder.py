@@ -30,6 +30,8 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
+from models.io.images import to_display
+
 from .jobs import JobContext, JobRunner
 from .state import LatentState, ModelState
 
@@ -37,12 +39,6 @@ SYNC_BUDGET_S = 0.003
 #: decodes timed before the mode is chosen for a new model
 PROBE_DECODES = 3
 
-
-def to_display(images: torch.Tensor) -> np.ndarray:
-    """(1, C, H, W) floats in [0, 1] -> a fresh uint8 (H, W) or (H, W, C) array."""
-    img = images[0].clamp(0, 1).mul(255).add_(0.5).to(torch.uint8)
-    arr = img.numpy()
-    return arr[0].copy() if arr.shape[0] == 1 else np.ascontiguousarray(arr.transpose(1, 2, 0))
 
 
 class Decoder(QObject):
@@ -98,7 +94,7 @@ class Decoder(QObject):
             if model is None:
                 return None, 0.0
             z = torch.from_numpy(np.asarray(flat, np.float32).reshape(1, -1))
-            image = to_display(model.decode(z))
+            image = to_display(model.decode(z)[0])
         return image, time.perf_counter() - t0
 
     def _record(self, seconds: float) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from models.families.base import LatentModel
-from models.io.images import to_uint8
+from models.io.images import to_display
 
 from .state import ModelState
 
@@ -57,11 +57,6 @@ def decode_one(model_state: ModelState, flat: np.ndarray) -> np.ndarray | None:
         x = model.decode(torch.as_tensor(np.asarray(flat, np.float32))[None]).float().clamp(0, 1)
     return to_display(x[0])
 
-
-def to_display(image: torch.Tensor | np.ndarray) -> np.ndarray:
-    """(C, H, W) floats in [0, 1] -> fresh uint8 (H, W) or (H, W, C)."""
-    a = to_uint8(image[None])[0]  # (H, W, C)
-    return a[..., 0].copy() if a.shape[2] == 1 else np.ascontiguousarray(a)
 
 
 #: indices a typed list may expand to (repeats allowed) when the limit is smaller

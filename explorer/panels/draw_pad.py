@@ -18,7 +18,8 @@ from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
-from ..model_access import decode_one, has_encoder, to_display
+from models.io.images import to_display
+from ..model_access import decode_one, has_encoder
 from ..widgets.layout import check_box, push_button, spin_box
 from ..widgets.tiles import Tile
 from .base import ExplorePanel

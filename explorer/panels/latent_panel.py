@@ -29,7 +29,8 @@ from PySide6.QtWidgets import QButtonGroup, QGroupBox, QLabel, QSpinBox, QVBoxLa
 from models.latent import LatentSpec
 
 from ..image_input import encode_images
-from ..model_access import to_display
+from models.io.images import to_display
+
 from ..state import DataState, LatentState, ModelState
 from ..widgets.layout import check_box, double_spin_box, hrow, push_button, scroll_area, spin_box
 from ..widgets.tiles import array_to_qimage

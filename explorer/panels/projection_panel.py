@@ -17,7 +17,8 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar
 
 from models.explore.projection import ProjectionResult, project
 
-from ..model_access import dataset_problem, snapshot_model, to_display
+from models.io.images import to_display
+from ..model_access import dataset_problem, snapshot_model
 from ..widgets.layout import check_box, double_spin_box, hrow, push_button, spin_box
 from ..widgets.tiles import Tile
 from .base import IMAGE_FILE, Dropped, ExplorePanel, dropped_of

@@ -34,7 +34,6 @@ import numpy as np
 import torch
 
 from models.explore.interpolation import Vector, slerp_rows
-from models.explore.interpolation import latent_arithmetic  # noqa: F401  # TEMP-REEXPORT
 from models.families.base import LatentModel
 from models.io.atomic import atomic_write_bytes
 from models.io.files import MAX_PATH_FILE_BYTES, FileRefused, read_text

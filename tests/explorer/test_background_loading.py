@@ -12,7 +12,6 @@ from PySide6.QtCore import QTimer
 
 from models.explore.latent_paths import LatentPath, random_path
 from models.families.registry import build_model
-from models.runs.checkpoint import save_checkpoint
 
 
 class Gate:

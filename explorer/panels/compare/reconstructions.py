@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QLineEdit, QVBoxLayout, QWidg
 from models.metrics.reconstruction import error_heatmap
 
 from ...image_input import IMAGE_FILTER, load_image_file
-from ...model_access import parse_indices, to_display
+from models.io.images import to_display
+from ...model_access import parse_indices
 from ...widgets.layout import check_box, hrow, push_button, scroll_area, spin_box
 from ...widgets.tiles import Tile
 from ..base import open_files

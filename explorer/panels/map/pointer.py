@@ -12,7 +12,8 @@ from PySide6.QtCore import QObject, QPointF, Signal
 from models.data.base import Dataset
 from models.explore.latent_paths import LatentPath, path_from_keyframes
 
-from ...model_access import to_display
+from models.io.images import to_display
+
 from ...state import LatentState, ModelState
 from .coordinates import MODE_LATENT, latent_at, nearest_point, resample_stroke
 from .jobs import Encoded

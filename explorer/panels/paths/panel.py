@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Signal
 
-from models.explore.latent_paths import LatentPath, ModelIdentity, latent_arithmetic, random_path
+from models.explore.interpolation import latent_arithmetic
+from models.explore.latent_paths import LatentPath, ModelIdentity, random_path
 
 from ...model_access import decode_one
 from ...widgets.layout import grid_group, push_button, spin_box

@@ -222,7 +222,7 @@ def test_traversal_infogan_figure():
 
 def test_latent_arithmetic_moves_noise_and_codes_and_keeps_cs_category():
     from models.latent import LatentSpec
-    from models.explore.latent_paths import latent_arithmetic
+    from models.explore.interpolation import latent_arithmetic
 
     spec = LatentSpec(z_dim=2, categorical=(3,), continuous=1)
     a = np.array([1.0, 2.0, 1, 0, 0, 0.5], np.float32)  # "bold 0"
