@@ -43,3 +43,22 @@ def test_old_run_folder_lists_opens_and_resumes(tmp_path):
     assert [r["step"] for r in run.read_metrics() if "total" in r][-1] == 20
     ckpt = load_checkpoint(run.latest)
     assert ckpt.optimizer_state  # Adam's moments, for resuming
+
+
+def test_classifier_caches_keep_their_name_and_folder(monkeypatch, tmp_path):
+    """Earlier versions cached MNIST's scoring classifier as <cache>/classifiers/mnist-1x28x28-v2.safetensors
+    (several MB, so no copy is kept here): the same file is still looked up, under the same folder."""
+    from models.data.base import Dataset, TensorSplit
+    from models.io.cache import default_cache_dir
+    from models.metrics.classifier import cache_path
+
+    monkeypatch.delenv("LATENT_EXPLORER_DATA", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    images = torch.zeros(2, 1, 28, 28, dtype=torch.uint8)
+    mnist = Dataset("mnist", TensorSplit(images), TensorSplit(images))
+    assert cache_path(mnist) == default_cache_dir() / "classifiers" / "mnist-1x28x28-v2.safetensors"
+    import sys
+
+    if sys.platform.startswith("linux"):
+        assert default_cache_dir() == tmp_path / ".cache" / "latent-explorer"
