@@ -70,10 +70,13 @@ def run(args: argparse.Namespace) -> int:
 
     rank, world, device_name = init_from_env(args.device)
     device = resolve_device(device_name)  # fail early and clearly on a missing GPU
+    finished = False
     try:
-        return _train(args, device, rank, world)
+        code = _train(args, device, rank, world)
+        finished = True
+        return code
     finally:
-        shutdown()
+        shutdown(synchronize=finished)
 
 
 def _train(args: argparse.Namespace, device: Any, rank: int, world: int) -> int:

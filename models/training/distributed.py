@@ -42,8 +42,14 @@ def init_from_env(device_name: str = "auto") -> tuple[int, int, str]:
     return dist.get_rank(), dist.get_world_size(), device_name
 
 
-def shutdown() -> None:
+def shutdown(synchronize: bool = False) -> None:
+    """Leave the process group. With ``synchronize`` (a run that ended normally on every rank)
+    the ranks first meet at a barrier: a rank that tore its group down while another was still
+    finishing the last collective could abort the other ("terminate called without an active
+    exception" in gloo)."""
     if dist.is_available() and dist.is_initialized():
+        if synchronize and dist.get_world_size() > 1:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -14,6 +14,7 @@ import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 
 from models.families.registry import build_model
+from models.training.distributed import shutdown
 from models.training.loop import TrainConfig, train
 
 FAMILIES = {
@@ -46,8 +47,9 @@ def _worker(rank: int, world: int, rendezvous: str, out: str) -> None:
             save_file({**state, "__noise__": noise}, f"{out}/{family}-{rank}.safetensors")
             save_file({k: v.contiguous() for k, v in before.items() if v.is_floating_point()},
                       f"{out}/{family}-{rank}-init.safetensors")
+        shutdown(synchronize=True)
     finally:
-        dist.destroy_process_group()
+        shutdown()
 
 
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
@@ -86,8 +88,9 @@ def _stopping_worker(rank: int, world: int, rendezvous: str, out: str, stop_on: 
                 control.stop()
         with open(f"{out}/final-{rank}.txt", "w") as f:
             f.write(f"{m.event} {m.step} {m.checkpoint}")
+        shutdown(synchronize=True)
     finally:
-        dist.destroy_process_group()
+        shutdown()
 
 
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
