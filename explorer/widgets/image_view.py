@@ -76,9 +76,6 @@ class ImageView(QWidget):
             self.hint.setText(hint)
         self._stack.setCurrentWidget(self.hint)
 
-    def set_hint(self, hint: str) -> None:
-        self.hint.setText(hint)
-
 
 class ImageGrid:
     """A titled image slot inside a GraphicsLayoutWidget (training previews)."""

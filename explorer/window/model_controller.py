@@ -139,7 +139,6 @@ class ModelController(QObject):
             return
         self.model_state.set_model(ckpt.model, ckpt.path, ckpt.train_state)
         settings.add_recent_file(requested)
-        self.changed.emit()
         step = self.model_state.step
         self.status.emit(f"Opened {ckpt.family} from {ckpt.path}" + (f" (step {step})" if step is not None else ""), 8000)
         self.model_opened.emit(ckpt.model, self.model_state.train_state)

@@ -145,11 +145,6 @@ def _plain_floats(value: Any) -> Any:
     return value
 
 
-def is_overflow(value: Any) -> bool:
-    """Whether ``value`` is an infinity (read from ``Infinity`` or from a number too large)."""
-    return isinstance(value, float) and math.isinf(value)
-
-
 def read_json(path: str | Path, what: str = "file", *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_DEPTH,
               nonfinite: Nonfinite = "error") -> Any:
     """The JSON value of the regular file ``path`` (at most ``max_bytes``), or FileRefused

@@ -24,7 +24,7 @@ from models.families.registry import UnknownFamily, build_model
 from models.io.atomic import atomic_write_bytes
 from models.io.files import FileRefused, check_regular_file, describe_os_error
 from models.io.json_io import dumps_json
-from models.runs.checkpoint_header import (FORMAT, OPTIM_PREFIX, CheckpointError, CheckpointHeader, check_train_state,
+from models.runs.checkpoint_header import (FORMAT, OPTIM_PREFIX, CheckpointError, check_train_state,
                                            config_from, read_header, read_metadata)
 from models.runs.model_budget import ModelTooLarge, check_budget, expected_shapes, meta_model, shape_mismatch
 
@@ -268,11 +268,6 @@ def checkpoint_metadata(path: str | Path) -> dict[str, str] | None:
         return dict(read_metadata(Path(path))[0])
     except CheckpointError:
         return None
-
-
-def checkpoint_header(path: str | Path) -> CheckpointHeader:
-    """The checked header of a checkpoint (no tensor read); CheckpointError when anything in it is wrong."""
-    return read_header(path)
 
 
 def checkpoint_state(path: str | Path) -> dict[str, Any] | None:

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from models.io.files import FileRefused, describe_os_error, open_regular
-from models.runs.checkpoint import CheckpointError, checkpoint_header, checkpoint_metadata
+from models.runs.checkpoint import CheckpointError, checkpoint_metadata
+from models.runs.checkpoint_header import read_header
 from models.runs.run_dir import RunDir, _record
 
 
@@ -130,7 +131,7 @@ def summarize_run(path: str | Path) -> RunSummary | None:
     if s.openable:  # the checkpoint's header: checked, so a bad one shows here, not when opened
         ckpt = run.latest if s.has_latest else run.best
         try:
-            header = checkpoint_header(ckpt)
+            header = read_header(ckpt)
             if s.family == "?":  # older or hand-made folders: the checkpoint knows
                 s.family = header.family
             if s.dataset == "?" and header.train_state.get("dataset"):

@@ -277,7 +277,8 @@ def train(
         return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
     def weights_finite() -> bool:
-        return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+        flags = [torch.isfinite(p).all() for p in model.parameters()]
+        return bool(torch.stack(flags).all()) if flags else True  # one device sync, not one per tensor
 
     def checkpoint(step: int, epoch: float, seconds: float, val: dict[str, float]) -> str | None:
         if run is None or not weights_finite():
