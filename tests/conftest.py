@@ -83,3 +83,63 @@ def _finishes(fn, timeout: float = 10.0):
 def finishes():
     """Run a call with a deadline (see _finishes)."""
     return _finishes
+
+
+#: ATen ops that read a tensor's value on the host: on an accelerator each one waits for the
+#: device (a sync) and cannot be captured in a CUDA graph
+HOST_READING_OPS = frozenset({
+    "_local_scalar_dense", "item", "nonzero", "nonzero_static", "bincount", "unique", "_unique", "_unique2",
+    "unique_dim", "unique_consecutive", "masked_select", "equal", "is_nonzero", "allclose", "histc",
+    "repeat_interleave", "_assert_async", "argwhere",
+})
+
+
+class HostReadSpy:
+    """Records every ATen op run under it; ``host_reads`` lists those that read values on
+    the host (:data:`HOST_READING_OPS`). Use ``with spy:`` around the code under test and
+    ``with spy.paused():`` around code that is not (a torch optimizer's CPU step)."""
+
+    def __init__(self) -> None:
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        spy = self
+        self.ops: list[str] = []
+        self._recording = True
+
+        class _Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                if spy._recording:
+                    spy.ops.append(func._schema.name.split("::", 1)[-1])
+                return func(*args, **(kwargs or {}))
+
+        self._mode = _Mode()
+
+    @property
+    def host_reads(self) -> list[str]:
+        return [op for op in self.ops if op in HOST_READING_OPS]
+
+    def __enter__(self) -> "HostReadSpy":
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._mode.__exit__(*exc)
+
+    def paused(self):
+        import contextlib
+
+        @contextlib.contextmanager
+        def _paused():
+            self._recording = False
+            try:
+                yield
+            finally:
+                self._recording = True
+
+        return _paused()
+
+
+@pytest.fixture
+def host_read_spy() -> HostReadSpy:
+    """A :class:`HostReadSpy` (see there): which host-reading ATen ops the code under it ran."""
+    return HostReadSpy()
