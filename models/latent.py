@@ -45,12 +45,16 @@ class LatentSpec:
         categories: torch.Tensor | None = None,
         codes: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """(B, z_dim), (B, n_cat) int, (B, continuous) -> (B, input_dim)."""
+        """(B, z_dim), (B, n_cat) int, (B, continuous) -> (B, input_dim). A category outside
+        [0, k) gives an all-zero block."""
         parts = [z]
         B = z.shape[0]
         for i, k in enumerate(self.categorical):
             idx = categories[:, i] if categories is not None else torch.zeros(B, dtype=torch.long, device=z.device)
-            parts.append(torch.nn.functional.one_hot(idx.long(), k).to(z.dtype))
+            # a comparison, not F.one_hot: on the CPU one_hot reads its input's min and max on
+            # the host (on CUDA it does not); this reads nothing anywhere, so every device runs
+            # the same ops (training draws InfoGAN's latents here every step)
+            parts.append((idx.long()[:, None] == torch.arange(k, device=idx.device)).to(z.dtype))
         if self.continuous:
             parts.append(codes if codes is not None else z.new_zeros(B, self.continuous))
         return torch.cat(parts, dim=1)

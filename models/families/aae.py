@@ -16,6 +16,9 @@ that separate step has a fixed size whatever D's verdict, and over long runs the
 from the prior (see ``AAEConfig.adv_weight``); in the joint loss the push back grows with D's
 confidence.
 
+Neither schedule reads anything back from the device, so on CUDA the training loop may
+capture all of a step's updates (two or three optimizers) in one graph.
+
 Priors (``prior``), all sampled on the device:
 
 * ``"normal"``: N(0, I);
@@ -101,7 +104,6 @@ class AdversarialAE(AutoEncoder):
     family = "aae"
     Config = AAEConfig
     has_prior = True
-    graph_capturable = False  # three optimizers: the training loop runs the step eagerly
 
     def __init__(self, config: AAEConfig) -> None:
         if config.prior not in PRIORS:

@@ -14,18 +14,23 @@ The default step (one call of ``training_step`` per batch, two Adam optimizers):
 Reported terms: ``d_loss``, ``g_loss``, ``d_real`` (mean D(x) as a probability) and
 ``d_fake`` (mean D(G(z)) before the generator update). GANs have no held-out loss, so
 ``validation_terms`` is empty and the best checkpoint is never chosen by score.
+
+The step and the weight average that follows it (``on_train_step_end``) read nothing back
+from the device: on CUDA the training loop may capture both updates, their optimizers'
+steps and the average in one graph.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.optim.swa_utils import AveragedModel
 
 from models.families.base import LatentModel, ModelConfig, adam
+from models.families.weight_average import WeightAverage
 from models.latent import LatentSpec
 
 
@@ -118,23 +123,6 @@ def ema_ramp_decay(decay: float, n_updates: torch.Tensor) -> torch.Tensor:
     return torch.clamp((1 + n) / (10 + n), max=decay)
 
 
-def ema_update(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor], torch.Tensor], None]:
-    """An ``AveragedModel`` multi_avg_fn: avg <- d * avg + (1 - d) * current with the ramped
-    decay d (computed on the device: no host sync per step); integer buffers (batch norm's
-    step counters) are copied."""
-
-    @torch.no_grad()
-    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n_averaged: torch.Tensor) -> None:
-        weight = 1 - ema_ramp_decay(decay, n_averaged)
-        for avg, cur in zip(averaged, current):
-            if avg.is_floating_point():
-                avg.lerp_(cur, weight.to(avg.dtype))
-            else:
-                avg.copy_(cur)
-
-    return update
-
-
 # ---------------------------------------------------------------------------------------
 # the shared adversarial model
 # ---------------------------------------------------------------------------------------
@@ -142,12 +130,10 @@ class AdversarialModel(LatentModel):
     """Generator ``self.generator`` (latent -> [-1, 1] images) and ``self.discriminator``
     ([-1, 1] images -> logits). Subclasses build the two nets and may change the step."""
 
-    graph_capturable = False  # two optimizers: the training loop runs the step eagerly
-
     generator: nn.Module
     discriminator: nn.Module
     #: the exponential moving average of G's weights (None when the config's ``ema`` is 0)
-    generator_ema: AveragedModel | None
+    generator_ema: WeightAverage | None
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
@@ -160,13 +146,13 @@ class AdversarialModel(LatentModel):
         :func:`ema_ramp_decay`). Samples, previews and the explorer decode with the copy.
         Why: G's weights jitter from step to step around what D currently rewards; averaging
         them (Yazici et al. 2019, "The Unusual Effectiveness of Averaging in GAN Training")
-        gives cleaner samples at no training cost."""
+        gives cleaner samples at no training cost. The update never syncs with the device
+        (see :mod:`models.families.weight_average`)."""
         decay = float(self.config.ema)
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"ema must be in [0, 1): got {decay}")
         if decay > 0:
-            self.generator_ema = AveragedModel(self.generator, multi_avg_fn=ema_update(decay), use_buffers=True)
-            self.generator_ema.requires_grad_(False)
+            self.generator_ema = WeightAverage(self.generator, functools.partial(ema_ramp_decay, decay))
 
     def set_ema(self, decay: float) -> None:
         """Switch the weight average on (it starts from G's current weights), off (0), or to
@@ -179,7 +165,7 @@ class AdversarialModel(LatentModel):
 
     def on_train_step_end(self) -> None:
         if self.generator_ema is not None:
-            self.generator_ema.update_parameters(self.generator)
+            self.generator_ema.update(self.generator)
 
     @property
     def sampling_generator(self) -> nn.Module:
