@@ -22,6 +22,11 @@ Determinism: the only inputs are tables computed once in float64 on the CPU and 
 float32, and the per-pixel work uses only +, -, *, abs, max and comparisons, each as a
 separate tensor op.  Those are exactly rounded IEEE operations on every backend, so an
 index renders to the same bits on CPU and GPU (no sin/cos or fused ops on the device).
+
+Two ways to render the same bits: on the CPU the batch is grouped by shape so each pixel is
+tested against its own shape only (the group sizes are read on the host); on accelerators
+every pixel is tested against all three shapes and each image picks its own with
+``torch.where``, so nothing waits for the device and a CUDA graph can capture the render.
 """
 from __future__ import annotations
 
@@ -102,7 +107,13 @@ _TABLE_CACHE: dict[tuple[int, str], dict[str, torch.Tensor]] = {}
 
 
 def _tables_on(size: int, device: torch.device) -> dict[str, torch.Tensor]:
-    """The tables for ``size`` on ``device``, built once (CPU float64) and cached."""
+    """The tables for ``size`` on ``device``, built once (CPU float64) and cached.
+
+    Later calls are a dict lookup and touch no tensor, so they are safe inside a CUDA graph
+    capture.  The first call on a device builds the tables and copies them from pageable
+    host memory, which syncs and cannot be captured: a trainer's eager warm-up steps make
+    that first call before any capture.
+    """
     key = (size, str(device))
     tables = _TABLE_CACHE.get(key)
     if tables is None:
@@ -138,13 +149,21 @@ def factors_to_index(factors: torch.Tensor) -> torch.Tensor:
     return (factors * strides).sum(-1)
 
 
-def render_index(index: torch.Tensor, size: int = 64) -> torch.Tensor:
-    """Render flat indices as float32 (N, 1, size, size) images in {0, 1} on ``index.device``."""
+def render_index(index: torch.Tensor, size: int = 64, grouped: bool | None = None) -> torch.Tensor:
+    """Render flat indices as float32 (N, 1, size, size) images in {0, 1} on ``index.device``.
+
+    ``grouped`` picks how, never what: both ways give the same bits.  True tests each image
+    only against its own shape (the cheapest on the CPU, but it reads the per-shape counts
+    on the host); False tests every image against every shape and selects per image with
+    ``torch.where`` (about three times the work, but no value is read on the host, so
+    nothing syncs and a CUDA graph can capture it).  None: grouped on the CPU, selected on
+    any other device.
+    """
     _check_size(size)
     index = index.reshape(-1).long()
-    device = index.device
-    n = index.shape[0]
-    t = _tables_on(size, device)
+    if grouped is None:
+        grouped = index.device.type == "cpu"
+    t = _tables_on(size, index.device)
     pos_y = index.remainder(FACTOR_SIZES[4])
     pos_x = index.div(FACTOR_SIZES[4], rounding_mode="floor").remainder(FACTOR_SIZES[3])
     combo = index.div(_POSITIONS, rounding_mode="floor")  # (shape, scale, rotation) together
@@ -159,10 +178,18 @@ def render_index(index: torch.Tensor, size: int = 64) -> torch.Tensor:
     qx = (coef[:, 1:2] * dy).unsqueeze(2)  # (N, H, 1)
     py = (coef[:, 2:3] * dx).unsqueeze(1)
     qy = (coef[:, 3:4] * dy + coef[:, 4:5]).unsqueeze(2)
+    masks = _render_grouped if grouped else _render_selected
+    return masks(shape, px, qx, py, qy).unsqueeze(1).to(torch.float32)
 
-    # Each shape has its own inside test; evaluating all three for every image and then
-    # selecting costs >10x more than testing each image only against its own shape, so
-    # group the batch by shape (one host sync for the group sizes).
+
+def _render_grouped(shape: torch.Tensor, px: torch.Tensor, qx: torch.Tensor, py: torch.Tensor,
+                    qy: torch.Tensor) -> torch.Tensor:
+    """(N, H, W) inside masks, each image tested only against its own shape.
+
+    Testing every image against all three shapes costs about three times as much, so
+    the batch is grouped by shape (one host read for the group sizes).
+    """
+    n, size = shape.shape[0], px.shape[-1]
     order = torch.argsort(shape, stable=True)
     counts = torch.bincount(shape, minlength=len(SHAPE_NAMES)).tolist()
     masks = []
@@ -175,22 +202,54 @@ def render_index(index: torch.Tensor, size: int = 64) -> torch.Tensor:
         x = px[sel] + qx[sel]  # (n_k, H, W)
         y = py[sel] + qy[sel]
         masks.append(_inside(k, x, y))
-    out = torch.empty(n, size, size, dtype=torch.bool, device=device)
+    out = torch.empty(n, size, size, dtype=torch.bool, device=shape.device)
     if masks:
         out[order] = torch.cat(masks)
-    return out.unsqueeze(1).to(torch.float32)
+    return out
+
+
+def _render_selected(shape: torch.Tensor, px: torch.Tensor, qx: torch.Tensor, py: torch.Tensor,
+                     qy: torch.Tensor) -> torch.Tensor:
+    """(N, H, W) inside masks: every shape's test on every image, each image picking its own.
+
+    Every op's shape depends only on the batch size, never on the values, so this neither
+    syncs nor breaks a CUDA graph capture.  The tests share their intermediates (x*x, y*y,
+    their sum) through the same helpers as :func:`_inside`, op for op, so each pixel gets
+    exactly the value the grouped path computes.
+    """
+    x = px + qx  # (N, H, W)
+    y = py + qy
+    x2 = x * x
+    y2 = y * y
+    r2 = _radius2(x2, y2)
+    which = shape.view(-1, 1, 1)
+    return torch.where(which == 0, _square(x, y), torch.where(which == 1, r2 <= 1.0, _heart(x2, y2, y, r2)))
 
 
 def _inside(shape: int, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Boolean inside test in the shape's normalised local frame."""
     if shape == 0:
-        return torch.maximum(x.abs(), y.abs()) <= 1.0
-    if shape == 1:
-        return (x * x + y * y) <= 1.0
-    # Heart, evaluated with plain products (no pow) to keep results bitwise reproducible.
+        return _square(x, y)
     x2 = x * x
     y2 = y * y
-    t = x2 + y2 - 1.0
+    r2 = _radius2(x2, y2)
+    if shape == 1:
+        return r2 <= 1.0
+    return _heart(x2, y2, y, r2)
+
+
+def _square(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return torch.maximum(x.abs(), y.abs()) <= 1.0
+
+
+def _radius2(x2: torch.Tensor, y2: torch.Tensor) -> torch.Tensor:
+    """x^2 + y^2 from the squares: the ellipse's test and the heart's first term."""
+    return x2 + y2
+
+
+def _heart(x2: torch.Tensor, y2: torch.Tensor, y: torch.Tensor, r2: torch.Tensor) -> torch.Tensor:
+    # Plain products (no pow), each its own op, to keep results bitwise reproducible.
+    t = r2 - 1.0
     return (t * t * t - x2 * (y2 * y)) <= 0.0
 
 
@@ -232,6 +291,8 @@ class ShapesSplit(Split):
         return self._labels
 
     def batch(self, idx: torch.Tensor) -> torch.Tensor:
+        # Both moves are no-ops once the split lives on idx's device (Trainer moves it
+        # there), so the gather and the render stay on the device without a sync.
         flat = self.indices[idx.to(self.indices.device)].to(idx.device)
         return render_index(flat, self.size)
 
