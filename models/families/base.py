@@ -79,7 +79,9 @@ class LatentModel(nn.Module):
     family: ClassVar[str] = ""
     #: the config dataclass of the family
     Config: ClassVar[type[ModelConfig]] = ModelConfig
-    #: whether the single-optimizer step may be captured whole in a CUDA graph
+    #: whether ``training_step`` (with ``on_train_step_end``) may be captured whole in a CUDA
+    #: graph: every op on the device, no value read on the host, the same shapes every step.
+    #: Every family here is; one that is not sets False and trains eagerly on CUDA too
     graph_capturable: ClassVar[bool] = True
     #: whether ``sample`` draws from a prior the model was trained to match (every family
     #: but the plain autoencoder, whose codes follow no declared distribution)
@@ -166,9 +168,21 @@ class LatentModel(nn.Module):
         return {k: v.detach() for k, v in self.loss(batch).items()}
 
 
+def _fused_adam_devices() -> frozenset[str]:
+    """Device types torch has a fused Adam kernel for (MPS since torch 2.4)."""
+    try:
+        from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
+    except ImportError:  # a torch that moved the helper: CUDA has had the kernel longest
+        return frozenset({"cuda"})
+    return frozenset(_get_fused_kernels_supported_devices())
+
+
 def adam(params: Iterable[nn.Parameter], lr: float, betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Optimizer:
-    """Adam, fused on CUDA (one kernel for all parameters) and capturable so a CUDA graph
-    can hold the optimizer step too."""
+    """Adam, fused (one kernel for all parameters, its step count kept on the device) on CUDA
+    and MPS; the CPU keeps torch's default. Never built capturable: a capturable optimizer
+    stepping eagerly warns and runs slower, so the captured step (``models.training.capture``)
+    switches ``capturable`` on for the optimizers it captures and off again if capture fails."""
     params = list(params)
-    on_cuda = bool(params) and params[0].is_cuda
-    return torch.optim.Adam(params, lr=lr, betas=betas, fused=on_cuda or None, capturable=on_cuda)
+    device = params[0].device.type if params else "cpu"
+    fused = device != "cpu" and device in _fused_adam_devices()
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=fused or None)

@@ -1,13 +1,18 @@
-"""One training step, eager or captured in a CUDA graph, and the choice between them.
+"""One training step, and the choice of how ``train`` runs it.
 
-Both accumulate every loss term on the device; :meth:`EagerStep.read_and_reset` is the one
-host sync, called only when the loop logs. The captured step (CUDA only, one optimizer,
-constant learning rate) replays the whole step - batch gather, forward, backward,
-optimizer step, loss accumulation - as one graph: the same maths with far fewer launches.
+A stepper has ``run(idx)`` (one optimisation step on the train images ``idx``),
+``read_and_reset(n)`` (the mean of every loss term over the last ``n`` steps) and ``name``,
+the path actually taken, which the loop reports: "cuda graph", "eager", "eager (DDP)", or
+"eager (CUDA graph capture failed: <error>)". Every stepper accumulates the loss terms on
+the device; ``read_and_reset`` is its one host sync, called only when the loop logs.
+
+The eager step is here; the step captured whole in a CUDA graph is
+:mod:`models.training.capture`. :func:`make_step` picks one; :func:`set_group_lr` changes
+a learning rate in a way both honour.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -21,10 +26,12 @@ if TYPE_CHECKING:  # the loop imports this module, so its config is named for ty
 class EagerStep:
     """Gather a batch, run the model's training step, add its terms to device accumulators."""
 
-    def __init__(self, model: LatentModel, optimizers: dict, split, step_model: torch.nn.Module | None = None) -> None:
+    def __init__(self, model: LatentModel, optimizers: dict, split, step_model: torch.nn.Module | None = None,
+                 name: str | None = None) -> None:
         self.model, self.optimizers, self.split = model, optimizers, split
         self.acc: dict[str, torch.Tensor] = {}
         self.step_model = step_model  # a DDP wrapper, when distributed
+        self.name = name or ("eager (DDP)" if step_model is not None else "eager")
 
     def run(self, idx: torch.Tensor) -> None:
         x = self.split.batch(idx)
@@ -51,52 +58,23 @@ class EagerStep:
         return vals
 
 
-class GraphStep(EagerStep):
-    """The whole step in one CUDA graph. Weights and optimizer state are restored after the
-    warm-up iterations, so the captured run starts exactly where the eager one would."""
-
-    def __init__(self, model: LatentModel, optimizers: dict, split, batch_size: int) -> None:
-        super().__init__(model, optimizers, split)
-        device = model.device
-        self.static_idx = torch.zeros(batch_size, dtype=torch.long, device=device)
-        params = [p for p in model.parameters()]
-        saved_params = [p.detach().clone() for p in params]
-        saved_buffers = [b.detach().clone() for b in model.buffers()]
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):  # warm-up: lets cuBLAS/optimizer allocate their state
-            for _ in range(3):
-                warm_terms = self.model.training_step(split.batch(self.static_idx), optimizers)
-        torch.cuda.current_stream().wait_stream(side)
-        # accumulators live outside the graph's memory pool and are only added to inside it
-        # (allocating them during capture would re-zero them at every replay)
-        self.acc = {k: torch.zeros((), device=device) for k in warm_terms}
-        for p, s in zip(params, saved_params):
-            p.data.copy_(s)
-        for b, s in zip(model.buffers(), saved_buffers):
-            b.copy_(s)
-        for opt in optimizers.values():
-            for st in opt.state.values():
-                for v in st.values():
-                    if torch.is_tensor(v):
-                        v.zero_()
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            terms = self.model.training_step(split.batch(self.static_idx), optimizers)
-            for k, v in terms.items():
-                self.acc[k] += v.float()
-
-    def run(self, idx: torch.Tensor) -> None:
-        self.static_idx.copy_(idx, non_blocking=True)
-        self.graph.replay()
-        self.model.on_train_step_end()
+def set_group_lr(group: dict[str, Any], value: float) -> None:
+    """Set a param group's learning rate between steps. A captured step's rate is a device
+    tensor its optimizer kernel reads at every replay, so it is filled in place (no sync:
+    the fill is queued like any kernel); a Python float is simply replaced."""
+    lr = group["lr"]
+    if torch.is_tensor(lr):
+        lr.fill_(value)
+    else:
+        group["lr"] = float(value)
 
 
 def make_step(model: LatentModel, optimizers: dict, split, cfg: TrainConfig, world: int) -> EagerStep:
     """The step ``train`` runs: DDP-wrapped for one optimizer over several ranks, eager with
     gradients averaged across ranks for several optimizers, captured in a CUDA graph when
-    ``cfg`` and the model allow it, else eager."""
-    device = model.device
+    ``cfg`` (``fast="auto"``) and the model (``graph_capturable``) allow it on a CUDA device
+    and the train split holds at least one batch, else eager. A capture that fails warns and
+    falls back to eager (see :func:`models.training.capture.capture_or_eager`)."""
     if world > 1 and len(optimizers) == 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -104,11 +82,12 @@ def make_step(model: LatentModel, optimizers: dict, split, cfg: TrainConfig, wor
     if world > 1:
         average_gradients_across_ranks(model, optimizers)
         return EagerStep(model, optimizers, split)
-    # a decaying rate is a Python float the captured optimizer kernel would never see again
-    if (cfg.fast == "auto" and device.type == "cuda" and model.graph_capturable and len(optimizers) == 1
-            and cfg.lr_decay == "none"):
-        try:
-            return GraphStep(model, optimizers, split, cfg.batch_size)
-        except RuntimeError:  # some op could not be captured: the eager path gives the same maths
-            torch.cuda.synchronize()
+    # a split smaller than one batch has no fixed-size batch for the graph's static index
+    if (cfg.fast == "auto" and model.device.type == "cuda" and model.graph_capturable
+            and len(split) >= cfg.batch_size):
+        # imported here: the captured step builds on EagerStep, so it imports this module
+        from models.training import capture
+
+        return capture.capture_or_eager(model, optimizers, split, cfg.batch_size,
+                                        tensor_lr=cfg.lr_decay != "none")
     return EagerStep(model, optimizers, split)
