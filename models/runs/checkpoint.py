@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as st_save
@@ -46,9 +47,11 @@ class Checkpoint:
         return self.model.family
 
 
-def _optimizer_tensors(optimizers: dict[str, torch.optim.Optimizer]) -> tuple[dict[str, torch.Tensor], str]:
-    """Optimizer state as flat tensors ``__optimizer__/<name>/<param index>/<key>`` plus the
-    non-tensor parts (param groups, scalar state) as JSON, so no pickle is needed."""
+def optimizer_parts(optimizers: dict[str, torch.optim.Optimizer]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The optimizers' state split for a file: the state tensors, live (not copied), keyed
+    ``__optimizer__/<name>/<param index>/<key>``, and the rest (param groups, scalar state) as
+    a structure for :func:`optimizer_meta_json`. Param-group values may still be tensors here
+    (a captured run keeps its learning rate as a device tensor)."""
     tensors: dict[str, torch.Tensor] = {}
     meta: dict[str, Any] = {}
     for name, opt in optimizers.items():
@@ -57,11 +60,41 @@ def _optimizer_tensors(optimizers: dict[str, torch.optim.Optimizer]) -> tuple[di
         for idx, st in sd["state"].items():
             for key, value in st.items():
                 if isinstance(value, torch.Tensor):
-                    tensors[f"{OPTIM_PREFIX}{name}/{idx}/{key}"] = value.detach().to("cpu").contiguous().clone()
+                    tensors[f"{OPTIM_PREFIX}{name}/{idx}/{key}"] = value.detach()
                 else:
                     scalars.setdefault(str(idx), {})[key] = value
         meta[name] = {"param_groups": sd["param_groups"], "scalars": scalars}
-    return tensors, dumps_json(meta)
+    return tensors, meta
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every tensor in it as a number (or a list of them), for JSON."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() == 1 and value.dtype == torch.float32:
+            # the shortest decimal that is this float32: the rate as configured (0.001, which a
+            # float run writes), not its float32 neighbour 0.0010000000474974513
+            return float(str(np.float32(value.item())))
+        return value.item() if value.numel() == 1 else value.tolist()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def optimizer_meta_json(meta: dict[str, Any]) -> str:
+    """The non-tensor part of :func:`optimizer_parts` as the file's ``optimizers`` metadata:
+    tensor-valued hyperparameters are written as plain numbers, so a file is the same whether
+    the run kept its learning rate as a float or as a tensor (reading a device tensor here
+    waits for the device: pass CPU copies where that matters)."""
+    return dumps_json(_plain(meta))
+
+
+def _optimizer_tensors(optimizers: dict[str, torch.optim.Optimizer]) -> tuple[dict[str, torch.Tensor], str]:
+    """Optimizer state as flat tensors ``__optimizer__/<name>/<param index>/<key>`` (CPU
+    copies) plus the non-tensor parts (param groups, scalar state) as JSON, so no pickle is needed."""
+    tensors, meta = optimizer_parts(optimizers)
+    return {k: v.to("cpu").contiguous().clone() for k, v in tensors.items()}, optimizer_meta_json(meta)
 
 
 def _optimizer_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any] | None) -> dict[str, dict[str, Any]] | None:
@@ -84,20 +117,35 @@ def _optimizer_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any] | No
     return out
 
 
-def checkpoint_bytes(model: LatentModel, train_state: dict[str, Any] | None = None,
-                     optimizers: dict[str, torch.optim.Optimizer] | None = None) -> bytes:
-    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-    meta = {
+def model_metadata(model: LatentModel, train_state: dict[str, Any] | None = None) -> dict[str, str]:
+    """The metadata every checkpoint carries (model family and config, training state) but
+    the optimizers': what loading rebuilds the model from."""
+    return {
         "format": FORMAT,
         "family": model.family,
         "model_config": model.config.to_json(),
         "latent_spec": json.dumps(model.latent_spec.to_dict()),
         "train_state": dumps_json(train_state or {}, default=str),
     }
+
+
+def checkpoint_bytes(model: LatentModel, train_state: dict[str, Any] | None = None,
+                     optimizers: dict[str, torch.optim.Optimizer] | None = None) -> bytes:
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    meta = model_metadata(model, train_state)
     if optimizers:
         opt_tensors, meta["optimizers"] = _optimizer_tensors(optimizers)
         tensors.update(opt_tensors)
     return st_save(tensors, metadata=meta)
+
+
+def write_checkpoint_file(path: Path, data: bytes) -> None:
+    """Write a serialised checkpoint atomically. Raises CheckpointError (e.g. disk full)
+    with the old file untouched."""
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as e:
+        raise CheckpointError(f"could not write checkpoint {path}: {e.strerror or e}") from e
 
 
 def save_checkpoint(path: str | Path, model: LatentModel, train_state: dict[str, Any] | None = None,
@@ -107,10 +155,7 @@ def save_checkpoint(path: str | Path, model: LatentModel, train_state: dict[str,
     path = Path(path)
     if path.suffix != ".safetensors":
         path = path.with_suffix(path.suffix + ".safetensors") if path.suffix else path.with_suffix(".safetensors")
-    try:
-        atomic_write_bytes(path, checkpoint_bytes(model, train_state, optimizers))
-    except OSError as e:
-        raise CheckpointError(f"could not write checkpoint {path}: {e.strerror or e}") from e
+    write_checkpoint_file(path, checkpoint_bytes(model, train_state, optimizers))
     return path
 
 

@@ -174,13 +174,21 @@ class RunDir:
              optimizers: dict[str, torch.optim.Optimizer] | None = None) -> bool:
         """Write latest (with the optimizers' state, for resuming); also best (weights
         only: it is for exploring) when ``score`` (lower is better) beats the best so far.
-        Returns whether best was written."""
+        Returns whether best was written. :class:`models.runs.checkpoint_writer.CheckpointWriter`
+        writes the same two files off the training thread."""
         save_checkpoint(self.latest, model, state, optimizers)
-        if score is not None and score < self.best_score:
-            self.best_score = score
+        if self.claim_best(score):
             save_checkpoint(self.best, model, {**state, "best_score": score})
             return True
         return False
+
+    def claim_best(self, score: float | None) -> bool:
+        """Whether a checkpoint of ``score`` (lower is better; None: unranked) is the new
+        best; if so it becomes the score to beat, so the caller must write it as best."""
+        if score is None or not score < self.best_score:
+            return False
+        self.best_score = score
+        return True
 
     def newest_samples(self) -> Path | None:
         """The sample grid of the highest step (files are named step_<8 digits>.png)."""

@@ -8,8 +8,12 @@ group (NCCL on CUDA, gloo on CPU) and pins each rank to its GPU. The training lo
 splits every epoch's permutation across ranks and wraps single-optimizer families in DDP;
 rank 0 alone writes the run folder. Families with several optimizers, which one DDP wrapper
 cannot serve, average their gradients across ranks instead
-(:func:`average_gradients_across_ranks`). :func:`any_rank` lets the ranks agree on a flag
-(the loop's stop), so that they all stop at the same step.
+(:func:`average_gradients_across_ranks`).
+
+The ranks must leave the loop together: one that stopped or raised alone would leave the
+others waiting in the next step's collective forever. :func:`any_rank` lets them agree on a
+flag (a stop, a diverged loss) at the same log step, and :func:`gather_from_ranks` shares
+what each one has to say about it (which loss diverged, where rank 0's checkpoint is).
 """
 from __future__ import annotations
 
@@ -66,6 +70,15 @@ def any_rank(flag: bool, device: torch.device) -> bool:
     t = torch.tensor([int(flag)], device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item())
+
+
+def gather_from_ranks(obj: Any) -> list[Any]:
+    """Every rank's ``obj`` (picklable, small), in rank order. A collective, like :func:`any_rank`;
+    the loop calls it only once something went wrong, so its cost (pickling, two transfers)
+    never lands on a healthy step."""
+    out: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
 
 
 def average_gradients_across_ranks(model: LatentModel, optimizers: dict[str, torch.optim.Optimizer]) -> None:

@@ -1,39 +1,51 @@
 """The one training loop, a generator used unchanged by the GUI and the CLI.
 
     for m in train(model, dataset, TrainConfig(epochs=10), control, run):
-        ...  # m is a StepMetrics: plain floats, plus weights/previews on snapshot steps
+        ...  # m is a StepMetrics: plain floats, plus previews (and, opted in, weights) on snapshots
 
 It never prints. It reads loss values off the device only when it logs (every
 ``log_every`` steps), so a GPU never waits on the host in between. Pause and stop are
 ``threading.Event``s checked between steps, so they act within one step.
 
-Intervals: metrics every ``log_every`` steps; weights, previews and a sample grid every
+Intervals: metrics every ``log_every`` steps; previews, a sample grid and (with
+``keep_weights``, for the window's live decoder) a CPU copy of the weights every
 ``snapshot_every`` steps only (an epoch end is no snapshot: on a handful of images every step
 ends an epoch); validation at each epoch end and with each checkpoint, every
 ``checkpoint_every`` steps or, when that is 0, at each epoch end. The end of a run (done or
 stopped) always leaves one checkpoint and one sample grid.
 
-Fast path (CUDA only): data resident on the GPU, fused capturable Adam, and the whole step
-(batch gather, forward, backward, optimizer step, loss accumulation) captured once in a
-CUDA graph and replayed. Same maths as the eager path, far fewer launches.
+End-of-epoch work stays off the critical path: validation sums its terms on the device and
+reads them with one host sync (:mod:`models.training.validation`); a checkpoint costs the
+training thread only its device-to-host copies, the serialising and fsync happen on a writer
+thread (:mod:`models.runs.checkpoint_writer`). The loop waits for that write before its final
+event and before it raises TrainingDiverged, so the checkpoint either names is on disk.
+
+Fast path (CUDA only): data resident on the GPU, fused capturable optimizers, and every
+family's whole step (batch gather, noise draws, each optimizer's zero_grad, backward and
+step - a GAN's D and G updates, WGAN-GP's critic loop - loss accumulation and the GAN weight
+average) captured once in a CUDA graph and replayed. A decaying learning rate stays in the
+graph: each group's rate is a device tensor refilled between replays
+(:func:`models.training.steps.set_group_lr`). Same maths as the eager path, far fewer
+launches; ``StepMetrics.stepper`` and ``on_start`` say which step actually runs.
 
 Distributed: under ``torchrun`` (``torch.distributed`` initialised) each rank draws its own
 share of every epoch's permutation and single-optimizer families are wrapped in
-DistributedDataParallel; only rank 0 writes the run folder. A stop on any rank (each gets
+DistributedDataParallel; only rank 0 writes the run folder. The ranks leave the loop
+together, or one would wait for the others' gradients forever: a stop on any rank (each gets
 torchrun's SIGTERM, maybe at different steps) takes effect on all of them at the same log
-step: a rank that stopped alone would leave the others waiting for its gradients forever.
+step, and a loss that diverged on any rank raises TrainingDiverged on every rank at that
+log step (:mod:`models.training.divergence`).
 
 The step itself (eager, or captured in a CUDA graph) is :mod:`models.training.steps`; the
 device choice :mod:`models.training.device`; ranks and gradient averaging
-:mod:`models.training.distributed`.
+:mod:`models.training.distributed`; the settings and the yielded metrics
+:mod:`models.training.config`.
 """
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import math
-import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import torch
@@ -42,117 +54,17 @@ from models.data.base import Dataset
 from models.families.base import LatentModel
 from models.io.validate import check
 from models.runs.checkpoint import restore_optimizers
-from models.runs.checkpoint_header import TRAIN_CONFIG
+from models.runs.checkpoint_header import TRAIN_CONFIG, CheckpointError
+from models.runs.checkpoint_writer import CheckpointWriter
 from models.runs.run_dir import RunDir
+from models.training.config import StepMetrics, TrainConfig, TrainControl, TrainingDiverged, resume_point
 from models.training.device import resolve_device
 from models.training.distributed import any_rank, rank_world
-from models.training.steps import make_step
+from models.training.divergence import diverged_message, divergence
+from models.training.steps import make_step, set_group_lr
+from models.training.validation import validation_means
 
-
-class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite; the message says which and where the last good checkpoint is."""
-
-
-@dataclass
-class TrainConfig:
-    #: length of the run: ``steps`` when given, else ``epochs`` passes over the train split
-    epochs: float | None = 10
-    steps: int | None = None
-    batch_size: int = 128
-    #: None: the family's paper default
-    lr: float | None = None
-    #: "auto" (CUDA, then MPS, then CPU), "cuda", "mps" or "cpu"
-    device: str = "auto"
-    seed: int = 0
-    #: steps between metrics (and the only host syncs)
-    log_every: int = 50
-    #: steps between weight snapshots + preview images (0: only at the end)
-    snapshot_every: int = 500
-    #: steps between checkpoints (0: at each epoch end)
-    checkpoint_every: int = 0
-    #: test images used for the validation loss that picks the best checkpoint
-    validation_size: int = 2000
-    #: "auto": capture the step in a CUDA graph when possible; "off": always eager
-    fast: str = "auto"
-    #: "none": constant learning rates; "linear": every optimizer's rate falls linearly to 0
-    #: over this run's steps (as the DCGAN authors' MNIST code and WGAN-GP's released code do
-    #: at the end of training: annealing averages out the last steps' noise, so samples sharpen)
-    lr_decay: str = "none"
-    #: a loss term whose size exceeds this many times its first logged size (or 1, if larger)
-    #: counts as exploding and halts the run like a NaN does (0 = never)
-    explode_factor: float = 1e4
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-@dataclass
-class StepMetrics:
-    step: int
-    total_steps: int
-    epoch: float
-    seconds: float
-    #: mean of each loss term since the last log
-    terms: dict[str, float]
-    steps_per_s: float
-    #: "log", "snapshot", "epoch", "done" or "stopped"
-    event: str = "log"
-    #: CPU copy of the model's state_dict (snapshot, done, stopped)
-    weights: dict[str, torch.Tensor] | None = None
-    #: preview images on CPU: "samples", and "originals"/"reconstructions" for encoders
-    previews: dict[str, torch.Tensor] | None = None
-    validation: dict[str, float] | None = None
-    checkpoint: str | None = None
-    device: str = ""
-
-    @property
-    def eta_s(self) -> float:
-        left = self.total_steps - self.step
-        return left / self.steps_per_s if self.steps_per_s > 0 else math.inf
-
-
-class TrainControl:
-    """Pause / resume / stop, safe to call from any thread (the GUI sets these directly)."""
-
-    def __init__(self) -> None:
-        self._stop = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
-
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._running.set()  # wake a paused loop so it can see the stop
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
-
-    def wait_while_paused(self) -> None:
-        self._running.wait()
-
-
-def resume_point(train_state: dict[str, Any]) -> tuple[int, float | None]:
-    """(step, epoch) a checkpoint's train state reached, for ``train(start_step=...,
-    start_epoch=...)``; a missing or malformed value reads as step 0 / epoch unknown."""
-    try:
-        step = max(0, int(train_state.get("step") or 0))
-    except (TypeError, ValueError):
-        step = 0
-    try:
-        epoch = float(train_state["epoch"])
-    except (KeyError, TypeError, ValueError):
-        return step, None
-    return step, epoch if math.isfinite(epoch) and epoch >= 0 else None
+__all__ = ["StepMetrics", "TrainConfig", "TrainControl", "TrainingDiverged", "resume_point", "train"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -169,6 +81,8 @@ def train(
     optimizer_state: dict[str, dict[str, Any]] | None = None,
     sample_scorer: Callable[[LatentModel], dict[str, float]] | None = None,
     start_epoch: float | None = None,
+    keep_weights: bool = False,
+    on_start: Callable[[str], None] | None = None,
 ) -> Iterator[StepMetrics]:
     """Train ``model`` on ``dataset``; yield a StepMetrics every ``log_every`` steps.
 
@@ -179,8 +93,10 @@ def train(
     ``sample_fid`` - a GAN's losses say little about its samples.
 
     Raises TrainingDiverged on a NaN/inf loss (the run folder keeps the last good
-    checkpoint). On stop it saves a checkpoint and yields a final "stopped" event; under
-    torchrun every rank stops at the first log step after a stop on any of them.
+    checkpoint, on disk by then). On stop it saves a checkpoint and yields a final "stopped"
+    event; under torchrun every rank stops at the first log step after a stop on any of them,
+    and every rank raises at the log step where a loss diverged on any of them. A checkpoint
+    that could not be written raises CheckpointError at the next checkpoint or at the end.
 
     ``start_step`` continues a run (the model holds its weights): step numbers, epochs and
     the length count on from there; ``start_epoch`` (the checkpoint's ``epoch``) is where the
@@ -188,6 +104,11 @@ def train(
     batch size changed (default: that quotient). ``optimizer_state`` (``Checkpoint.optimizer_state`` of
     the run's latest checkpoint, which stores it) carries Adam's moments over, so a resumed
     run continues where it stopped instead of restarting with cold moments.
+
+    ``keep_weights``: snapshot, done and stopped events carry a CPU copy of the weights
+    (``StepMetrics.weights``); off by default, as copying them costs time nobody but the
+    window's live decoder needs. ``on_start(stepper)`` is called once the step is built,
+    before the first step, with the name of the step that runs (``StepMetrics.stepper``).
     """
     cfg = cfg or TrainConfig()
     # one rule for settings from a form, flags or a resumed checkpoint: a batch size or log
@@ -216,7 +137,6 @@ def train(
     preview_gen = torch.Generator(device="cpu").manual_seed(cfg.seed + 1)
     preview_latents = model.preview_latents(preview_gen).to(device)
     n_val = min(cfg.validation_size, len(test_split))
-    val_idx = torch.arange(n_val, device=device)
     originals = test_split.batch(torch.arange(min(8, len(test_split)), device=device)) if model.latent_spec.has_encoder else None
 
     optimizers = model.configure_optimizers(cfg.lr)
@@ -226,15 +146,17 @@ def train(
         raise ValueError(f"unknown lr_decay {cfg.lr_decay!r}: use 'none' or 'linear'")
     base_lrs = {name: [float(g["lr"]) for g in opt.param_groups] for name, opt in optimizers.items()}
     stepper = make_step(model, optimizers, train_split, cfg, world)
+    stepper_name = str(getattr(stepper, "name", "eager"))
     if world > 1:  # every rank draws its own noise (a GAN's z, a VAE's epsilon), or they would all repeat rank 0's
         torch.manual_seed(cfg.seed + start_step + 7919 * rank)
 
     def set_decayed_lr(step: int) -> None:
-        """Rates for the step after ``step``: base * (steps left) / (run length)."""
+        """Rates for the step after ``step``: base * (steps left) / (run length); a captured
+        step's rate is a device tensor, refilled in place so the graph reads the new value."""
         frac = max(0.0, (total - step) / max(1, total - start_step))
         for name, opt in optimizers.items():
             for g, base in zip(opt.param_groups, base_lrs[name]):
-                g["lr"] = base * frac
+                set_group_lr(g, base * frac)
 
     state_base = {
         "dataset": dataset.name,
@@ -261,129 +183,143 @@ def train(
 
     def validate() -> dict[str, float]:
         model.eval()
-        sums: dict[str, float] = {}
-        with torch.no_grad():
-            for a in range(0, n_val, 500):
-                idx = val_idx[a : a + 500]
-                for k, v in model.validation_terms(test_split.batch(idx)).items():
-                    sums[k] = sums.get(k, 0.0) + float(v) * len(idx)
-            out = {k: v / n_val for k, v in sums.items()}
-            if sample_scorer is not None and (run is not None or world == 1):
-                out.update(sample_scorer(model))
+        out = validation_means(model, test_split, n_val)
+        if sample_scorer is not None and (run is not None or world == 1):
+            out.update(sample_scorer(model))
         model.train()
         return out
 
-    def cpu_weights() -> dict[str, torch.Tensor]:
+    def cpu_weights() -> dict[str, torch.Tensor] | None:
+        if not keep_weights:
+            return None
         return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
     def weights_finite() -> bool:
         flags = [torch.isfinite(p).all() for p in model.parameters()]
         return bool(torch.stack(flags).all()) if flags else True  # one device sync, not one per tensor
 
-    def checkpoint(step: int, epoch: float, seconds: float, val: dict[str, float]) -> str | None:
-        if run is None or not weights_finite():
-            return None
-        state = {**state_base, "step": step, "epoch": epoch, "seconds": seconds, "validation": val}
-        score = val.get("total", val.get("sample_fid"))  # a held-out loss where there is one
-        run.save(model, state, score=score, optimizers=optimizers)
-        return str(run.latest)
+    with contextlib.ExitStack() as stack:
+        # closed on every way out: a write in flight lands (or its error is raised) first
+        writer = stack.enter_context(CheckpointWriter(run)) if run is not None else None
 
-    t0 = time.perf_counter()
-    last_log_t, last_log_step = t0, start_step
-    since_log = 0
-    perm = torch.empty(0, dtype=torch.long, device=device)
-    last_ckpt: str | None = None
-    ckpt_step, ckpt_val = -1, {}  # the step the last checkpoint holds, and its validation
-    samples_step = -1  # the step of the last sample grid written to the run folder
-    last_terms: dict[str, float] = {}
-    first_sizes: dict[str, float] | None = None  # each term's size at the first log: the scale "exploding" is judged by
-    stopped = False  # by a stop request, on this rank or (agreed at log steps) on another
-    step = start_step
-    while step < total:
-        if control.paused:
-            pause_started = time.perf_counter()
-            control.wait_while_paused()
-            paused_for = time.perf_counter() - pause_started
-            t0 += paused_for  # paused time doesn't count as training time
-            last_log_t += paused_for
-        if world == 1:
-            stopped = control.stop_requested  # distributed: agreed at log steps, below
-        if stopped:
-            break
-        in_epoch = step % steps_per_epoch
-        if in_epoch == 0 or perm.numel() == 0:  # a new epoch, or a run resumed mid-epoch
-            perm = torch.randperm(n_train, device=device, generator=order_gen)
-        a = (in_epoch * world + rank) * per_rank
-        stepper.run(perm[a : a + per_rank])
-        step += 1
-        since_log += 1
-        if cfg.lr_decay == "linear":
-            set_decayed_lr(step)
+        def checkpoint(step: int, epoch: float, seconds: float, val: dict[str, float]) -> str | None:
+            """Hand this step's weights to the writer; the path they go to, None when not written."""
+            if writer is None or not weights_finite():
+                return None
+            state = {**state_base, "step": step, "epoch": epoch, "seconds": seconds, "validation": val}
+            score = val.get("total", val.get("sample_fid"))  # a held-out loss where there is one
+            return str(writer.submit(model, state, score=score, optimizers=optimizers))
 
-        epoch_end = step % steps_per_epoch == 0
-        want_snapshot = cfg.snapshot_every and step % cfg.snapshot_every == 0
-        want_ckpt = (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or (not cfg.checkpoint_every and epoch_end)
-        if step % cfg.log_every and not (epoch_end or want_snapshot or want_ckpt or step == total):
-            continue
+        def last_good_checkpoint() -> str:
+            """The sentence naming the last good checkpoint, once it is on disk."""
+            if not last_ckpt:
+                return " No checkpoint had been written yet."
+            try:
+                if writer is not None:
+                    writer.flush()
+            except CheckpointError as e:  # the newest write failed: latest still holds an older one, if any
+                older = f" {last_ckpt} holds an earlier one." if run is not None and run.latest.exists() else ""
+                return f" The last checkpoint could not be written ({e}).{older}"
+            return f" The last good checkpoint is {last_ckpt}."
 
-        terms = last_terms = stepper.read_and_reset(since_log)
+        if on_start is not None:
+            on_start(stepper_name)
+        t0 = time.perf_counter()
+        last_log_t, last_log_step = t0, start_step
         since_log = 0
-        if first_sizes is None:
-            first_sizes = {k: max(abs(v), 1.0) for k, v in terms.items() if math.isfinite(v)}
-        bad = [k for k, v in terms.items() if not math.isfinite(v)]
-        exploded = [k for k, v in terms.items() if cfg.explode_factor and k in first_sizes
-                    and abs(v) > cfg.explode_factor * first_sizes[k]]
-        if bad or exploded:
-            where = f" The last good checkpoint is {last_ckpt}." if last_ckpt else " No checkpoint had been written yet."
-            what = (f"loss term {bad[0]!r} became {terms[bad[0]]}" if bad else
-                    f"loss term {exploded[0]!r} exploded to {terms[exploded[0]]:.4g} (first logged: {first_sizes[exploded[0]]:.4g})")
-            raise TrainingDiverged(f"training diverged: {what} at step {step}; the run was stopped.{where} Try a lower learning rate.")
-        now = time.perf_counter()
-        rate = (step - last_log_step) / max(now - last_log_t, 1e-9)
-        last_log_t, last_log_step = now, step
-        epoch = epochs_at(step)
-        m = StepMetrics(step, total, epoch, now - t0, terms, rate, device=str(device))
-        val: dict[str, float] = {}
-        if want_ckpt or epoch_end:
-            val = validate()
-            m.validation = val or None
-            if want_ckpt:
-                last_ckpt = checkpoint(step, epoch, now - t0, val) or last_ckpt
-                m.checkpoint = last_ckpt
-                ckpt_step, ckpt_val = step, val
-        if epoch_end:
-            m.event = "epoch"
-        if want_snapshot:
-            m.event = "snapshot"
-            m.weights = cpu_weights()
-            m.previews = previews()
-            if run is not None:
-                run.save_samples(m.previews["samples"], step, ncol=model.preview_columns())
-                samples_step = step
-        if run is not None:
-            run.append_metrics({"step": step, "epoch": round(epoch, 4), "seconds": round(now - t0, 3), **terms,
-                                **{f"val_{k}": v for k, v in val.items()}})
-        yield m
-        if world > 1:  # every rank reaches this step's log, so here they can agree
-            stopped = any_rank(control.stop_requested, device)
+        perm = torch.empty(0, dtype=torch.long, device=device)
+        last_ckpt: str | None = None
+        ckpt_step, ckpt_val = -1, {}  # the step the last checkpoint holds, and its validation
+        samples_step = -1  # the step of the last sample grid written to the run folder
+        last_terms: dict[str, float] = {}
+        first_sizes: dict[str, float] | None = None  # each term's size at the first log: the scale "exploding" is judged by
+        stopped = False  # by a stop request, on this rank or (agreed at log steps) on another
+        step = start_step
+        while step < total:
+            if control.paused:
+                pause_started = time.perf_counter()
+                control.wait_while_paused()
+                paused_for = time.perf_counter() - pause_started
+                t0 += paused_for  # paused time doesn't count as training time
+                last_log_t += paused_for
+            if world == 1:
+                stopped = control.stop_requested  # distributed: agreed at log steps, below
+            if stopped:
+                break
+            in_epoch = step % steps_per_epoch
+            if in_epoch == 0 or perm.numel() == 0:  # a new epoch, or a run resumed mid-epoch
+                perm = torch.randperm(n_train, device=device, generator=order_gen)
+            a = (in_epoch * world + rank) * per_rank
+            stepper.run(perm[a : a + per_rank])
+            step += 1
+            since_log += 1
+            if cfg.lr_decay == "linear":
+                set_decayed_lr(step)
 
-    # finished or stopped: leave a checkpoint, a final snapshot and the final step's sample
-    # grid (a run shorter than snapshot_every would otherwise leave none to browse)
-    seconds = time.perf_counter() - t0
-    epoch = epochs_at(step)
-    if ckpt_step == step:  # the run ended on a checkpoint step: the weights are already saved
-        val = ckpt_val
-    else:
-        val = validate()
-        last_ckpt = checkpoint(step, epoch, seconds, val) or last_ckpt
-    terms = stepper.read_and_reset(since_log) if since_log else last_terms
-    final = StepMetrics(
-        step, total, epoch, seconds, terms, (step - start_step) / max(seconds, 1e-9),
-        event="stopped" if stopped or control.stop_requested else "done",
-        weights=cpu_weights(),
-        previews=previews(), validation=val or None, checkpoint=last_ckpt, device=str(device),
-    )
-    if run is not None and samples_step != step:
-        run.save_samples(final.previews["samples"], step, ncol=model.preview_columns())
-    model.eval()
-    yield final
+            epoch_end = step % steps_per_epoch == 0
+            want_snapshot = cfg.snapshot_every and step % cfg.snapshot_every == 0
+            want_ckpt = (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or (not cfg.checkpoint_every and epoch_end)
+            if step % cfg.log_every and not (epoch_end or want_snapshot or want_ckpt or step == total):
+                continue
+
+            terms = last_terms = stepper.read_and_reset(since_log)
+            since_log = 0
+            if first_sizes is None:
+                first_sizes = {k: max(abs(v), 1.0) for k, v in terms.items() if math.isfinite(v)}
+            what = divergence(terms, first_sizes, cfg.explode_factor)
+            # every rank logs at the same steps, so here they can agree (a collective)
+            if any_rank(what is not None, device) if world > 1 else what is not None:
+                raise TrainingDiverged(diverged_message(what, last_good_checkpoint(), step, world))
+            now = time.perf_counter()
+            rate = (step - last_log_step) / max(now - last_log_t, 1e-9)
+            last_log_t, last_log_step = now, step
+            epoch = epochs_at(step)
+            m = StepMetrics(step, total, epoch, now - t0, terms, rate, device=str(device), stepper=stepper_name)
+            val: dict[str, float] = {}
+            if want_ckpt or epoch_end:
+                val = validate()
+                m.validation = val or None
+                if want_ckpt:
+                    last_ckpt = checkpoint(step, epoch, now - t0, val) or last_ckpt
+                    m.checkpoint = last_ckpt
+                    ckpt_step, ckpt_val = step, val
+            if epoch_end:
+                m.event = "epoch"
+            if want_snapshot:
+                m.event = "snapshot"
+                m.weights = cpu_weights()
+                m.previews = previews()
+                if run is not None:
+                    run.save_samples(m.previews["samples"], step, ncol=model.preview_columns())
+                    samples_step = step
+            if run is not None:
+                run.append_metrics({"step": step, "epoch": round(epoch, 4), "seconds": round(now - t0, 3), **terms,
+                                    **{f"val_{k}": v for k, v in val.items()}})
+            yield m
+            if world > 1:  # after the yield: a stop asked for while this event was handled counts at this step
+                stopped = any_rank(control.stop_requested, device)
+
+        # finished or stopped: leave a checkpoint, a final snapshot and the final step's sample
+        # grid (a run shorter than snapshot_every would otherwise leave none to browse)
+        seconds = time.perf_counter() - t0
+        epoch = epochs_at(step)
+        if ckpt_step == step:  # the run ended on a checkpoint step: the weights are already saved
+            val = ckpt_val
+        else:
+            val = validate()
+            last_ckpt = checkpoint(step, epoch, seconds, val) or last_ckpt
+        terms = stepper.read_and_reset(since_log) if since_log else last_terms
+        # distributed: only the agreed stop, so every rank names the same end
+        ended_by_stop = stopped or (world == 1 and control.stop_requested)
+        final = StepMetrics(
+            step, total, epoch, seconds, terms, (step - start_step) / max(seconds, 1e-9),
+            event="stopped" if ended_by_stop else "done",
+            weights=cpu_weights(),
+            previews=previews(), validation=val or None, checkpoint=last_ckpt, device=str(device), stepper=stepper_name,
+        )
+        if run is not None and samples_step != step:
+            run.save_samples(final.previews["samples"], step, ncol=model.preview_columns())
+        if writer is not None:
+            writer.flush()  # the final checkpoint is on disk when its event arrives
+        model.eval()
+        yield final

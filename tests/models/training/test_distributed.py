@@ -104,3 +104,57 @@ def test_a_stop_on_any_rank_stops_every_rank_at_one_step_and_rank_0_checkpoints(
     assert [f[:2] for f in finals] == [["stopped", str(first)]] * 2  # together, at the first stop's log step
     assert finals[0][2].endswith("latest.safetensors") and finals[1][2] == "None"  # rank 0 writes the run
     assert checkpoint_state(tmp_path / "run" / "checkpoints" / "latest.safetensors")["step"] == first
+
+
+def _diverging_worker(rank: int, world: int, rendezvous: str, out: str) -> None:
+    """Rank 1's loss turns NaN at step 6, a log step; rank 0's is still finite there (its
+    weights go NaN only through that step's averaged gradients)."""
+    from datetime import timedelta
+
+    from models.runs.run_dir import RunDir
+    from models.training.loop import TrainingDiverged
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=world,
+                            timeout=timedelta(seconds=30))  # a rank left waiting fails instead of hanging
+    try:
+        torch.manual_seed(rank)
+        model = build_model("vae", image_shape=(1, 28, 28), **FAMILIES["vae"])
+        if rank == 1:
+            real_loss, calls = model.loss, [0]
+
+            def loss(batch):
+                calls[0] += 1
+                terms = real_loss(batch)
+                if calls[0] >= 6:
+                    terms["kl"] = terms["kl"] * float("nan")
+                    terms["total"] = terms["recon"] + terms["kl"]
+                return terms
+
+            model.loss = loss
+        cfg = TrainConfig(steps=40, batch_size=16, device="cpu", log_every=2, snapshot_every=0, checkpoint_every=2,
+                          validation_size=0)
+        try:
+            for m in train(model, _blobs(), cfg, run=RunDir(f"{out}/run")):
+                pass
+            outcome = f"finished at step {m.step}"
+        except TrainingDiverged as e:
+            outcome = str(e)
+        with open(f"{out}/outcome-{rank}.txt", "w") as f:
+            f.write(outcome)
+        shutdown(synchronize=True)
+    finally:
+        shutdown()
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
+def test_a_loss_that_diverges_on_one_rank_stops_every_rank_at_that_step(tmp_path):
+    from models.runs.checkpoint import checkpoint_state
+
+    mp.spawn(_diverging_worker, args=(2, str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=2, join=True)
+    outcomes = [(tmp_path / f"outcome-{r}.txt").read_text() for r in (0, 1)]
+    assert outcomes[0] == outcomes[1]  # one message on every rank
+    latest = tmp_path / "run" / "checkpoints" / "latest.safetensors"
+    assert outcomes[0] == ("training diverged: loss term 'kl' became nan on rank 1 at step 6; the run was stopped."
+                           f" The last good checkpoint is {latest}. Try a lower learning rate.")
+    assert checkpoint_state(latest)["step"] == 4  # rank 0's, on disk

@@ -28,7 +28,7 @@ def test_short_run_lowers_the_loss_and_changes_weights(tiny_dataset):
 
 def test_metrics_are_floats_and_steps_advance(tiny_dataset):
     m = build_model("ae", latent_dim=3, hidden=16)
-    events = list(train(m, tiny_dataset, _cfg(steps=20, log_every=5)))
+    events = list(train(m, tiny_dataset, _cfg(steps=20, log_every=5), keep_weights=True))
     assert [e.step for e in events if e.event == "log"][:2] == [5, 10]
     assert all(isinstance(v, float) for e in events for v in e.terms.values())
     assert events[-1].event == "done" and events[-1].weights is not None
@@ -262,14 +262,16 @@ def test_a_stopped_run_leaves_its_final_samples(tiny_dataset, tmp_path, monkeypa
 
 def _checkpoint_writes(monkeypatch) -> list[int]:
     """The step of every checkpoint written to a run folder, in order."""
+    from models.runs.checkpoint_writer import CheckpointWriter
+
     written: list[int] = []
-    real = RunDir.save
+    real = CheckpointWriter.submit
 
     def counting(self, model, state, score=None, optimizers=None):
         written.append(state["step"])
         return real(self, model, state, score=score, optimizers=optimizers)
 
-    monkeypatch.setattr(RunDir, "save", counting)
+    monkeypatch.setattr(CheckpointWriter, "submit", counting)
     return written
 
 
@@ -318,3 +320,164 @@ def test_a_run_start_clears_temp_files_a_killed_save_left(tiny_dataset, tmp_path
     os.utime(left, (time.time() - 120, time.time() - 120))
     list(train(build_model("ae", latent_dim=3, hidden=16), tiny_dataset, _cfg(steps=2, log_every=1), run=run))
     assert not left.exists() and run.latest.exists()
+
+
+def _slow_checkpoint_writes(monkeypatch, seconds: float = 0.3) -> None:
+    """Every background checkpoint write takes ``seconds`` longer: a loop that handed out a
+    checkpoint's path without waiting for its write would point at no file, or an older one."""
+    from models.runs import checkpoint_writer
+
+    real = checkpoint_writer.write_checkpoint_file
+
+    def slow(path, data):
+        time.sleep(seconds)
+        real(path, data)
+
+    monkeypatch.setattr(checkpoint_writer, "write_checkpoint_file", slow)
+
+
+def test_the_final_checkpoint_is_on_disk_when_its_event_arrives(tiny_dataset, tmp_path, monkeypatch):
+    from models.runs.checkpoint import load_checkpoint
+
+    _slow_checkpoint_writes(monkeypatch)
+    run = RunDir(tmp_path / "r")
+    for m in train(build_model("vae", latent_dim=3, hidden=16), tiny_dataset, _cfg(steps=8, log_every=4), run=run):
+        if m.event == "done":  # 6 steps per epoch: checkpoints at 6 and at the end, 8
+            assert m.checkpoint == str(run.latest)
+            assert load_checkpoint(m.checkpoint).train_state["step"] == 8
+    assert m.event == "done"
+
+
+def test_a_diverged_run_names_a_checkpoint_that_is_on_disk(tiny_dataset, tmp_path, monkeypatch):
+    from models.runs.checkpoint import load_checkpoint
+
+    _slow_checkpoint_writes(monkeypatch)
+    m = build_model("vae", latent_dim=3, hidden=16)
+    run = RunDir(tmp_path / "r")
+    _spoil_loss_after(m, _nan_kl, calls=13)  # steps 1-12 and the validation at step 6 are good
+    with pytest.raises(TrainingDiverged) as info:
+        list(train(m, tiny_dataset, _cfg(steps=100, log_every=5), run=run))
+    assert f"The last good checkpoint is {run.latest}." in str(info.value)
+    good = load_checkpoint(run.latest)  # the step-12 write was still in flight when the NaN was logged
+    assert good.train_state["step"] == 12 and all(torch.isfinite(p).all() for p in good.model.parameters())
+
+
+@pytest.mark.parametrize("steps", [14, 4], ids=["raised at the next checkpoint", "raised at the end"])
+def test_a_checkpoint_that_could_not_be_written_stops_the_run(tiny_dataset, tmp_path, monkeypatch, steps):
+    from models.runs import checkpoint_writer
+    from models.runs.checkpoint import CheckpointError
+
+    def full_disk(path, data):
+        raise CheckpointError(f"could not write checkpoint {path}: No space left on device")
+
+    monkeypatch.setattr(checkpoint_writer, "write_checkpoint_file", full_disk)
+    events = []
+    with pytest.raises(CheckpointError, match="No space left"):
+        for e in train(build_model("vae", latent_dim=3, hidden=16), tiny_dataset, _cfg(steps=steps, log_every=2),
+                       run=RunDir(tmp_path / "r")):
+            events.append(e)
+    assert not any(e.event in ("done", "stopped") for e in events)  # no end reported over a lost checkpoint
+
+
+def test_a_reader_never_sees_a_partial_checkpoint(tiny_dataset, tmp_path):
+    from models.runs.checkpoint import CheckpointError, load_checkpoint
+
+    run = RunDir(tmp_path / "r")
+    done, seen, errors = threading.Event(), [], []
+
+    def poll():
+        while not done.is_set():
+            if run.latest.exists():
+                try:
+                    seen.append(load_checkpoint(run.latest).train_state["step"])
+                except CheckpointError as e:
+                    errors.append(e)
+
+    reader = threading.Thread(target=poll)
+    reader.start()
+    try:
+        list(train(build_model("vae", latent_dim=3, hidden=16), tiny_dataset,
+                   _cfg(steps=30, log_every=1, checkpoint_every=1), run=run))
+    finally:
+        done.set()
+        reader.join(10)
+    assert seen and not errors
+    assert seen == sorted(seen)  # one write at a time, in order
+
+
+def test_weights_are_copied_to_the_cpu_only_when_asked(tiny_dataset):
+    events = list(train(build_model("ae", latent_dim=3, hidden=16), tiny_dataset, _cfg(steps=12, snapshot_every=4)))
+    assert [e.step for e in events if e.previews is not None] == [4, 8, 12, 12]  # snapshots, and the end
+    assert all(e.weights is None for e in events)
+    model = build_model("ae", latent_dim=3, hidden=16)
+    kept = list(train(model, tiny_dataset, _cfg(steps=12, snapshot_every=4), keep_weights=True))
+    assert [e.step for e in kept if e.weights is not None] == [4, 8, 12, 12]
+    assert all(torch.equal(v, model.state_dict()[k]) and v.device.type == "cpu" for k, v in kept[-1].weights.items())
+
+
+def test_on_start_names_the_step_once_before_the_first_step(tiny_dataset, monkeypatch):
+    calls: list[str] = []
+    model = build_model("ae", latent_dim=3, hidden=16)
+    real_step = model.training_step
+
+    def step(batch, optimizers):
+        calls.append("step")
+        return real_step(batch, optimizers)
+
+    monkeypatch.setattr(model, "training_step", step)
+    events = list(train(model, tiny_dataset, _cfg(steps=3, log_every=1), on_start=calls.append))
+    assert calls == ["eager", "step", "step", "step"]
+    assert {e.stepper for e in events} == {"eager"}
+
+
+def test_a_tensor_learning_rate_decays_in_place_and_is_saved_as_a_number(tiny_dataset, tmp_path, monkeypatch):
+    """A captured step keeps each group's rate as a tensor its kernel reads at every replay:
+    the decay must refill that very tensor (a new float would never reach the graph)."""
+    from models.training import loop
+    from models.runs.checkpoint import load_checkpoint
+
+    real_make_step = loop.make_step
+    rates: list[torch.Tensor] = []
+
+    def with_tensor_rates(model, optimizers, split, cfg, world):
+        for opt in optimizers.values():
+            for g in opt.param_groups:
+                g["lr"] = torch.tensor(float(g["lr"]))
+                rates.append(g["lr"])
+        return real_make_step(model, optimizers, split, cfg, world)
+
+    monkeypatch.setattr(loop, "make_step", with_tensor_rates)
+    seen: list[float] = []
+    model = build_model("ae", latent_dim=3, hidden=16)
+    real_step = model.training_step
+
+    def recording_step(batch, optimizers):
+        seen.append(float(optimizers["model"].param_groups[0]["lr"]))
+        return real_step(batch, optimizers)
+
+    monkeypatch.setattr(model, "training_step", recording_step)
+    run = RunDir(tmp_path / "r")
+    list(train(model, tiny_dataset, _cfg(steps=4, log_every=2, lr_decay="linear"), run=run))
+    base = model.config.lr
+    assert seen == pytest.approx([base, 0.75 * base, 0.5 * base, 0.25 * base])
+    assert rates and float(rates[0]) == 0.0  # the same tensor, filled to the end rate
+    saved = load_checkpoint(run.latest).optimizer_state["model"]["param_groups"][0]["lr"]
+    assert type(saved) is float and saved == 0.0
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_captured_run_with_a_decaying_rate_leaves_a_whole_checkpoint(tiny_dataset, tmp_path):
+    """On CUDA the whole run: the captured step with device-tensor rates, checkpoints copied
+    to pinned memory and written in the background, one validation read per epoch."""
+    from models.runs.checkpoint import load_checkpoint
+
+    run = RunDir(tmp_path / "cuda")
+    names: list[str] = []
+    events = list(train(build_model("vae", latent_dim=3, hidden=16), tiny_dataset,
+                        _cfg(steps=14, log_every=7, device="cuda", lr_decay="linear"), run=run, on_start=names.append))
+    assert names == ["cuda graph"] and events[-1].stepper == "cuda graph"
+    saved = load_checkpoint(events[-1].checkpoint)
+    assert saved.train_state["step"] == 14
+    assert all(torch.isfinite(p).all() for p in saved.model.parameters())
+    assert saved.optimizer_state["model"]["param_groups"][0]["lr"] == 0.0  # decayed to the end, as a number
