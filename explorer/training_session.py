@@ -8,9 +8,10 @@ bookkeeping (``explorer.jobs.live_threads``) and its errors go through the same
 
 Threads and cores. On a 2-core CPU the training thread and the GUI share the machine:
 
-* the training thread runs ``torch.set_num_threads(1)`` on CPU, so its kernels keep to one
-  core and the GUI thread always has the other one for painting and slider decodes
-  (intra-op parallelism gains little on these small models anyway);
+* the training thread runs one intra-op thread on CPU
+  (:func:`models.training.threads.window_threads`), so its kernels keep to one core and the
+  GUI thread always has the other one for painting and slider decodes (intra-op parallelism
+  gains little on these small models anyway, and collapses when a thread is descheduled);
 * metrics reach the GUI at a bounded rate: the worker coalesces StepMetrics and emits
   a batch at most every ``EMIT_INTERVAL_S`` (only the final event goes at once), so the
   GUI does at most ~20 small updates a second whatever the step rate;
@@ -37,6 +38,7 @@ from models.runs.checkpoint import Checkpoint
 from models.runs.run_dir import RunDir
 from models.training.device import device_description, resolve_device
 from models.training.loop import StepMetrics, TrainConfig, TrainControl
+from models.training.threads import apply_threads, window_threads
 
 from .datasets import DatasetFactory, default_dataset_factory
 from .errors import describe_error
@@ -84,7 +86,7 @@ class TrainStarted:
     model: LatentModel  # a CPU copy, for exploring with live weights
     dataset: Dataset
     run_dir: Path
-    device: str  # human-readable ("CPU (1 threads)", "CUDA: NVIDIA H100 ...")
+    device: str  # human-readable ("CPU (1 training thread)", "CUDA: NVIDIA H100 ...")
     preview_columns: int
     total_steps: int
     #: the step the run starts from (non-zero when continuing a model)
@@ -120,6 +122,7 @@ class TrainingWorker(QObject):
     loading = Signal(str)  # what it is doing before the first step
     download_progress = Signal(int, int)
     started = Signal(object)  # TrainStarted
+    stepper = Signal(str)  # the training step train() built ("cuda graph", "eager", ...), after started
     metrics = Signal(object)  # list[StepMetrics], coalesced
     failed = Signal(str, str)  # title, message
     finished = Signal()
@@ -156,7 +159,7 @@ class TrainingWorker(QObject):
         cfg = copy.deepcopy(req.train_config)
         device = resolve_device(cfg.device)
         if device.type == "cpu":
-            torch.set_num_threads(1)  # keep the GUI's core free (see the module docstring)
+            apply_threads(window_threads())  # keep the GUI's core free (see the module docstring)
         self.loading.emit(f"Loading {req.dataset}…")
         # the resume plan reads the run's latest checkpoint (its moments): here, off the GUI thread
         plan = None if req.resume is None else plan_from_checkpoint(req.resume, dataset=req.dataset,
@@ -195,13 +198,14 @@ class TrainingWorker(QObject):
         if not model.latent_spec.has_encoder:
             self.loading.emit("Preparing the sample scores…")  # the test set through the classifier: seconds
         scorer = default_training_scorer(model, dataset, device)
-        where = "CPU (1 training thread)" if device.type == "cpu" else device_description(device)
+        where = f"CPU ({window_threads()} training thread)" if device.type == "cpu" else device_description(device)
         self.started.emit(TrainStarted(copy.deepcopy(model).eval(), dataset, run.path, where,
                                        model.preview_columns(), total, start_step))
         pending: list[StepMetrics] = []
         last_emit = 0.0
+        # keep_weights: snapshots carry CPU copies of the weights, which the explored model loads
         for m in train(model, dataset, cfg, self.control, run, start_step=start_step, optimizer_state=optimizer_state,
-                       sample_scorer=scorer, start_epoch=start_epoch):
+                       sample_scorer=scorer, start_epoch=start_epoch, keep_weights=True, on_start=self.stepper.emit):
             pending.append(m)
             now = time.monotonic()
             # snapshots wait for the interval too (a fast model makes one every few ms; the
@@ -223,6 +227,9 @@ class TrainingSession(QObject):
     loading = Signal(str)
     download_progress = Signal(int, int)
     started = Signal(object)  # TrainStarted
+    #: the training step the run uses ("cuda graph", "eager", "eager (CUDA graph capture failed: ...)"),
+    #: once train() has built it: after ``started``, before the first metrics
+    stepper = Signal(str)
     metrics = Signal(object)  # list[StepMetrics]
     failed = Signal(str, str)
     finished = Signal(object)  # the last StepMetrics (done/stopped) or None
@@ -236,6 +243,8 @@ class TrainingSession(QObject):
         self._worker: TrainingWorker | None = None
         self._last: StepMetrics | None = None
         self.info: TrainStarted | None = None
+        #: the current run's training step (see ``stepper``), "" until it is built
+        self.stepper_name = ""
         self._gui_threads = torch.get_num_threads()
 
     @property
@@ -251,13 +260,14 @@ class TrainingSession(QObject):
         if self.active:
             raise RuntimeError("a training run is already going")
         self.control = TrainControl()
-        self._last, self.info = None, None
+        self._last, self.info, self.stepper_name = None, None, ""
         thread = QThread()
         thread.setObjectName(f"training {request.family} on {request.dataset}")
         worker = TrainingWorker(request, self.control, self.dataset_factory)
         worker.moveToThread(thread)
         connect_all([(thread.started, worker.run), (worker.loading, self.loading),
                      (worker.download_progress, self.download_progress), (worker.started, self._on_started),
+                     (worker.stepper, self._on_stepper),
                      (worker.metrics, self._on_metrics), (worker.failed, self.failed),
                      (thread.finished, self._on_thread_finished)])
         self._thread, self._worker = thread, worker
@@ -322,6 +332,11 @@ class TrainingSession(QObject):
         if self.state == "loading":
             self._set_state("running")
         self.started.emit(info)
+
+    @Slot(str)
+    def _on_stepper(self, name: str) -> None:
+        self.stepper_name = name
+        self.stepper.emit(name)
 
     @Slot(object)
     def _on_metrics(self, batch: list[StepMetrics]) -> None:

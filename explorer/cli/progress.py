@@ -1,12 +1,15 @@
 """Progress on stderr: a tqdm bar on a terminal, occasional plain lines in logs.
 
-Covers dataset downloads, the one-off training of the classifier that scores samples, and
-training itself.
+Covers dataset downloads, the one-off training of the classifier that scores samples,
+training's first line (:class:`StartLine`) and training itself.
 """
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Any, Callable
+
+from .errors import PROG
 
 
 def download_progress() -> Callable[[int, int], None]:
@@ -91,3 +94,60 @@ class TrainingProgress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class StartLine:
+    """``train``'s first line, printed once the training step is built (so it names the step
+    actually used: a CUDA graph, or eager after a failed capture), and what comes up before it.
+
+    While entered, notices (:meth:`notice`) and Python warnings wait until the first line is
+    out, then follow it; after it they print at once. Warnings print as one readable line
+    ("latent-explorer: warning: ..."), not as a source location and a line of code. On exit
+    anything still waiting is printed (a run that failed before its first line). ``quiet``
+    (ranks other than 0) prints nothing but warnings, which say which rank they come from.
+    """
+
+    def __init__(self, quiet: bool = False, rank: int = 0) -> None:
+        self.quiet, self.rank = quiet, rank
+        self.shown = False
+        self._waiting: list[str] = []
+        self._previous: Any = None
+
+    def __enter__(self) -> "StartLine":
+        self._previous = warnings.showwarning
+        warnings.showwarning = self._show_warning  # the filters still decide what shows, and how often
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        warnings.showwarning = self._previous
+        self._flush()
+
+    def __call__(self, text: str) -> None:
+        """Print the first line (once) and then whatever waited for it."""
+        if self.shown:
+            return
+        self.shown = True
+        if not self.quiet:
+            print(text, file=sys.stderr, flush=True)
+        self._flush()
+
+    def notice(self, text: str) -> None:
+        """A line for after the first one (now, if it is out)."""
+        if not self.quiet:
+            self._say(text)
+
+    def _show_warning(self, message: Any, category: type, filename: str, lineno: int, file: Any = None,
+                      line: str | None = None) -> None:
+        who = f"{PROG} (rank {self.rank})" if self.rank else PROG
+        self._say(f"{who}: warning: {' '.join(str(message).split())}")
+
+    def _say(self, text: str) -> None:
+        if self.shown:
+            print(text, file=sys.stderr, flush=True)
+        else:
+            self._waiting.append(text)
+
+    def _flush(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        for text in waiting:
+            print(text, file=sys.stderr, flush=True)

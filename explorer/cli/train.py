@@ -1,6 +1,9 @@
 """``latent-explorer train``: train a model headless into a run folder, or continue one (--resume).
 
 Runs under torchrun too: every rank trains, rank 0 alone prints and scores samples.
+On the CPU it trains with one thread fewer than the cores (``--threads`` changes it;
+:mod:`models.training.threads` says why). The first line on stderr says what trains on what:
+the device, the CPU threads and the training step actually used.
 Exit codes: 0 when the run reached its end; 130 / 143 when Ctrl+C / SIGTERM stopped it
 (:mod:`.stopping`); 2 for the user's errors (a bad flag, missing data, a diverged run).
 """
@@ -16,7 +19,7 @@ from .errors import CLIError
 from .flags import (add_device_flag, add_model_flags, family_fields, non_negative_float, non_negative_int, positive_float,
                     positive_int, seed_int)
 from .inputs import load_data, load_model_data
-from .progress import TrainingProgress, scoring_classifier
+from .progress import StartLine, TrainingProgress, scoring_classifier
 from .stopping import StopOnSignals
 
 #: training settings a resumed run keeps unless the command line gives them. Not its length
@@ -47,6 +50,9 @@ def add_parser(sub: Any) -> None:
                                                    "update), or the resumed run's")
     t.add_argument("--lr", type=positive_float, help="learning rate (default: the family's, or the resumed run's)")
     add_device_flag(t)
+    t.add_argument("--threads", type=positive_int, metavar="N",
+                   help="CPU threads for training (default: OMP_NUM_THREADS if set, else one fewer than the cores, "
+                        "which keeps the pace when something else runs; on a GPU: torch's own)")
     t.add_argument("--seed", type=seed_int, default=0)
     t.add_argument("--log-every", type=positive_int, help="steps between log lines / metrics (default 50)")
     t.add_argument("--snapshot-every", type=non_negative_int, help="steps between sample grids (default 1000)")
@@ -65,24 +71,54 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from models.training.distributed import init_from_env, shutdown
     from models.training.device import resolve_device
 
     rank, world, device_name = init_from_env(args.device)
     device = resolve_device(device_name)  # fail early and clearly on a missing GPU
+    threads_before = torch.get_num_threads()  # put back for whoever called main() in-process
     finished = False
     try:
-        code = _train(args, device, rank, world)
+        where = _where(device, args.threads)
+        code = _train(args, device, where, rank, world)
         finished = True
         return code
     finally:
         shutdown(synchronize=finished)
+        torch.set_num_threads(threads_before)
 
 
-def _train(args: argparse.Namespace, device: Any, rank: int, world: int) -> int:
+def _where(device: Any, requested: int | None) -> str:
+    """Set the CPU threads training uses and say them with the device, for the first line.
+
+    On the CPU: ``--threads``, else OMP_NUM_THREADS (torchrun sets it to 1 for each of
+    several processes on one machine), else the policy. On a GPU the CPU only launches
+    kernels, so its threads barely matter: torch's own count unless ``--threads`` is given."""
+    from models.training.device import device_description
+    from models.training.threads import OMP_ENV, apply_threads, env_threads, usable_cores
+
+    if device.type != "cpu":
+        if requested is None:
+            return device_description(device)
+        n = apply_threads(requested)
+        return f"{device_description(device)} ({n} CPU thread{'s' if n != 1 else ''}, from --threads)"
+    if requested is not None:
+        n = apply_threads(requested)
+        return f"CPU ({n} thread{'s' if n != 1 else ''}, from --threads)"
+    if env_threads() is not None:
+        n = apply_threads(env_threads())
+        return f"CPU ({n} thread{'s' if n != 1 else ''}, from {OMP_ENV})"
+    n, cores = apply_threads(None), usable_cores()
+    if cores == 1:
+        return "CPU (1 thread on 1 core; --threads N to change)"
+    return f"CPU ({n} of {cores} cores: one left for the rest of the machine; --threads N to change)"
+
+
+def _train(args: argparse.Namespace, device: Any, where: str, rank: int, world: int) -> int:
     from models.runs.run_dir import RunDir
     from models.training.loop import TrainConfig, TrainControl, train
-    from models.training.device import device_description
 
     overrides = {name: getattr(args, name) for name in family_fields() if getattr(args, name, None) is not None}
     if args.resume is not None:
@@ -102,18 +138,26 @@ def _train(args: argparse.Namespace, device: Any, rank: int, world: int) -> int:
     run_dir = RunDir(args.out)
     control = TrainControl()
     quiet = rank != 0  # one voice under torchrun
-    if not quiet:
-        print(f"training {args.model} on {dataset.name} ({len(dataset.train)} images) on {device_description(device)}"
-              f"{f' x {world} processes' if world > 1 else ''} -> {run_dir.path}", file=sys.stderr)
+    head = (f"training {args.model} on {dataset.name} ({len(dataset.train)} images) on {where}"
+            f"{f' x {world} processes' if world > 1 else ''}")
     progress = TrainingProgress(tty=sys.stderr.isatty() and rank == 0, quiet=quiet, log_every=cfg.log_every)
+    # the samples are scored on rank 0 alone; its flags are checked now, the scorer is built
+    # after the first line (building it may print, even train a classifier for minutes)
+    scorer = _LateScorer(args.score_samples, model, dataset, device) if rank == 0 else None
+
+    def started(stepper: str) -> None:  # train() built its step: now it is known which one
+        start_line(f"{head}, step: {stepper} -> {run_dir.path}")
+        if scorer is not None:
+            scorer.prepare(start_line.notice)
+
     last = None
     # Ctrl+C and SIGTERM stop between steps and still leave a checkpoint
-    with StopOnSignals(control.stop) as signals:
+    with StopOnSignals(control.stop) as signals, StartLine(quiet, rank) as start_line:
         try:
-            scorer = _training_scorer(args.score_samples, model, dataset, device, quiet) if rank == 0 else None
             for last in train(model, dataset, cfg, control, run_dir, extra_state={"cli": " ".join(sys.argv[1:])},
-                              start_step=start_step, optimizer_state=optimizer_state, sample_scorer=scorer,
-                              start_epoch=start_epoch):
+                              start_step=start_step, optimizer_state=optimizer_state,
+                              sample_scorer=scorer if scorer is not None and scorer.wanted else None,
+                              start_epoch=start_epoch, on_start=started):
                 progress.show(last)
         finally:
             progress.close()
@@ -176,23 +220,33 @@ def _continued_settings(args: argparse.Namespace, previous: dict) -> dict:
     return out
 
 
-def _training_scorer(n: int | None, model: Any, dataset: Any, device: Any, quiet: bool) -> Any:
-    """train()'s sample scorer for ``--score-samples`` (None: see its help), or None."""
-    from models.metrics.sample_quality import TRAINING_SAMPLES, default_training_scorer, training_scorer
+class _LateScorer:
+    """train()'s sample scorer for ``--score-samples`` (None: see its help), checked at once
+    and built by :meth:`prepare` once training has started; it scores nothing until then
+    (and nothing when the default finds no cached classifier)."""
 
-    if n is None:  # by default only where it costs nothing up front and losses say least
-        scorer = default_training_scorer(model, dataset, device)
-        if scorer is not None and not quiet:
-            print(f"scoring {TRAINING_SAMPLES} samples at every checkpoint (sample_is, sample_fid; --score-samples 0: off)",
-                  file=sys.stderr)
-        return scorer
-    if n <= 0:
-        return None
-    if not model.has_prior:
-        raise CLIError(f"--score-samples: {model.family} has no prior to sample from")
-    if not dataset.labelled:
-        raise CLIError(f"--score-samples: {dataset.name} has no class labels to train the scoring classifier on")
-    classifier = scoring_classifier(dataset, device)
-    if not quiet:
-        print(f"scoring {n} samples at every checkpoint (sample_is, sample_fid)", file=sys.stderr)
-    return training_scorer(classifier, dataset.test, n=n)
+    def __init__(self, n: int | None, model: Any, dataset: Any, device: Any) -> None:
+        if n is not None and n > 0:
+            if not model.has_prior:
+                raise CLIError(f"--score-samples: {model.family} has no prior to sample from")
+            if not dataset.labelled:
+                raise CLIError(f"--score-samples: {dataset.name} has no class labels to train the scoring classifier on")
+        self.n, self.model, self.dataset, self.device = n, model, dataset, device
+        self.wanted = n is None or n > 0
+        self._score: Any = None
+
+    def prepare(self, say: Any) -> None:
+        """Build the scorer; ``say(line)`` tells what it will score."""
+        from models.metrics.sample_quality import TRAINING_SAMPLES, default_training_scorer, training_scorer
+
+        if self.n is None:  # by default only where it costs nothing up front and losses say least
+            self._score = default_training_scorer(self.model, self.dataset, self.device)
+            if self._score is not None:
+                say(f"scoring {TRAINING_SAMPLES} samples at every checkpoint (sample_is, sample_fid; --score-samples 0: off)")
+        elif self.n > 0:
+            classifier = scoring_classifier(self.dataset, self.device)
+            say(f"scoring {self.n} samples at every checkpoint (sample_is, sample_fid)")
+            self._score = training_scorer(classifier, self.dataset.test, n=self.n)
+
+    def __call__(self, model: Any) -> dict[str, float]:
+        return self._score(model) if self._score is not None else {}

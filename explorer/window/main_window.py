@@ -128,7 +128,7 @@ class MainWindow(QMainWindow):
         """Messages on the left; device, speed and epoch always visible on the right."""
         detected = resolve_device("auto")
         self.device_label = QLabel(device_description(detected) if detected.type != "cpu" else "CPU")
-        self.device_label.setToolTip("The device training runs on")
+        self.device_label.setToolTip("The device training runs on (and a run's training step: cuda graph or eager)")
         self.rate_label = QLabel("")
         self.epoch_label = QLabel("")
         for w in (self.rate_label, self.epoch_label, self.device_label):
@@ -155,6 +155,7 @@ class MainWindow(QMainWindow):
         s.state_changed.connect(lambda _: self._update_actions())
         s.loading.connect(lambda text: self.statusBar().showMessage(text))
         s.started.connect(self._on_training_started)
+        s.stepper.connect(self._on_training_stepper)
         s.metrics.connect(self._on_training_metrics)
         s.finished.connect(self._on_training_finished)
         s.failed.connect(self.show_error)
@@ -355,6 +356,10 @@ class MainWindow(QMainWindow):
         self.training_dock.show()
         self.statusBar().showMessage(f"Training {info.model.family} on {info.dataset.name}: {info.total_steps} steps", 5000)
         self._update_title()
+
+    def _on_training_stepper(self, name: str) -> None:  # the step actually used: a failed capture shows here
+        if self.session.info is not None:
+            self.device_label.setText(f"{self.session.info.device} · {name}")
 
     def _on_training_metrics(self, batch: list[StepMetrics]) -> None:
         if not batch:

@@ -258,7 +258,10 @@ def test_window_and_cli_resume_a_checkpoint_alike(qtbot, real_data_window, run_c
 def test_session_coalesces_metrics_and_stops(qtbot, tiny_dataset, tmp_path):
     session = TrainingSession(lambda name, data_dir=None, **kw: tiny_dataset)
     batches: list = []
+    order: list[str] = []  # "metrics" or the stepper's name, as the signals came
     session.metrics.connect(batches.append)
+    session.metrics.connect(lambda _: order.append("metrics"))
+    session.stepper.connect(order.append)
     request = TrainRequest("vae", "tiny", None, {"latent_dim": 2, "hidden": 16},
                            TrainConfig(epochs=2000, batch_size=20, device="cpu"), runs_root=tmp_path)
     t_start = time.monotonic()  # before the worker can emit anything: the rate is over the whole run
@@ -270,11 +273,14 @@ def test_session_coalesces_metrics_and_stops(qtbot, tiny_dataset, tmp_path):
     with pytest.raises(RuntimeError):
         session.start(request)  # one run at a time
     qtbot.waitUntil(lambda: sum(len(b) for b in batches) >= 10, timeout=15_000)
+    # the step train() built is told once, before the first metrics: eager on the CPU
+    assert order[0] == "eager" and order.count("eager") == 1 and session.stepper_name == "eager"
     t0 = time.monotonic()
     with qtbot.waitSignal(session.finished, timeout=5000) as finished:
         session.stop()
     assert time.monotonic() - t0 < 2.0
     assert finished.args[0].event == "stopped"
+    assert finished.args[0].weights is not None  # the window asks for CPU weight copies: it explores them live
     # bounded rate: at most one batch per 50 ms (+ the final one), however fast the steps
     elapsed = time.monotonic() - t_start
     assert len(batches) <= elapsed / 0.05 + 2

@@ -279,6 +279,7 @@ def test_train_scores_a_gans_samples_at_its_checkpoints(tmp_path, monkeypatch, c
     assert main([*common, "--score-samples", "100", "--out", str(tmp_path / "on")]) == 0  # asked: trains it
     err = capsys.readouterr().err
     assert "training the folder classifier" in err and "scoring 100 samples at every checkpoint" in err
+    assert err.splitlines()[0].startswith("training gan on folder")  # the first line stays first
     run = RunDir(tmp_path / "on")
     scored = [r for r in run.read_metrics() if "val_sample_fid" in r]
     assert scored and all(1.0 <= r["val_sample_is"] <= 2.0 + 1e-6 for r in scored)  # two classes

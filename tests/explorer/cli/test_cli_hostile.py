@@ -42,6 +42,8 @@ FLAGS = [
     (TRAIN + ["--epochs", "nan"], "argument --epochs: must be a finite positive number, got 'nan'"),
     (TRAIN + ["--epochs", "-1"], "argument --epochs: must be a finite positive number, got '-1'"),
     (TRAIN + ["--steps", "0"], "argument --steps: must be a positive integer, got '0'"),
+    (TRAIN + ["--threads", "0"], "argument --threads: must be a positive integer, got '0'"),
+    (TRAIN + ["--threads", "-2"], "argument --threads: must be a positive integer, got '-2'"),
     (TRAIN + ["--lr", "0"], "argument --lr: must be a finite positive number, got '0'"),
     (TRAIN + ["--lr", "nan"], "argument --lr: must be a finite positive number, got 'nan'"),
     (TRAIN + ["--lr", "1e999"], "argument --lr: must be a finite positive number, got '1e999'"),

@@ -33,6 +33,8 @@ def test_train_click_curves_previews_live_weights_then_stop(qtbot, window, small
     # snapshots reach the explored model: the decoded image changes with live weights
     qtbot.waitUntil(lambda: not np.array_equal(window.image_view.image, first_image), timeout=20_000)
     assert "steps/s" in window.rate_label.text() and "epoch" in window.epoch_label.text()
+    # the status bar names the device, its one training thread and the step actually used
+    assert window.device_label.text() == "CPU (1 training thread) · eager"
     assert "Step" in panel.progress.format() and "ETA" in panel.progress.format()
     # pause / resume through the real buttons, then Stop ends the thread
     panel.pause_button.click()
