@@ -20,7 +20,8 @@ training thread only its device-to-host copies, the serialising and fsync happen
 thread (:mod:`models.runs.checkpoint_writer`). The loop waits for that write before its final
 event and before it raises TrainingDiverged, so the checkpoint either names is on disk.
 
-Fast path (CUDA only): data resident on the GPU, fused capturable optimizers, and every
+Fast path (CUDA only): data resident on the GPU, fused optimizers (switched to capturable only for
+the captured step), and every
 family's whole step (batch gather, noise draws, each optimizer's zero_grad, backward and
 step - a GAN's D and G updates, WGAN-GP's critic loop - loss accumulation and the GAN weight
 average) captured once in a CUDA graph and replayed. A decaying learning rate stays in the
@@ -36,7 +37,7 @@ torchrun's SIGTERM, maybe at different steps) takes effect on all of them at the
 step, and a loss that diverged on any rank raises TrainingDiverged on every rank at that
 log step (:mod:`models.training.divergence`).
 
-The step itself (eager, or captured in a CUDA graph) is :mod:`models.training.steps`; the
+The step itself is :mod:`models.training.steps` (captured: :mod:`models.training.capture`); the
 device choice :mod:`models.training.device`; ranks and gradient averaging
 :mod:`models.training.distributed`; the settings and the yielded metrics
 :mod:`models.training.config`.
