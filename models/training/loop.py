@@ -20,10 +20,9 @@ training thread only its device-to-host copies, the serialising and fsync happen
 thread (:mod:`models.runs.checkpoint_writer`). The loop waits for that write before its final
 event and before it raises TrainingDiverged, so the checkpoint either names is on disk.
 
-Fast path (CUDA only): data resident on the GPU, fused optimizers (switched to capturable only for
-the captured step), and every
-family's whole step (batch gather, noise draws, each optimizer's zero_grad, backward and
-step - a GAN's D and G updates, WGAN-GP's critic loop - loss accumulation and the GAN weight
+Fast path (CUDA only): data resident on the GPU, fused optimizers (made capturable only for
+the captured step), and every family's whole step (batch gather, noise draws, each
+optimizer's zero_grad, backward and step - a GAN's D and G updates, WGAN-GP's critic loop - loss accumulation and the GAN weight
 average) captured once in a CUDA graph and replayed. A decaying learning rate stays in the
 graph: each group's rate is a device tensor refilled between replays
 (:func:`models.training.steps.set_group_lr`). Same maths as the eager path, far fewer
