@@ -89,6 +89,9 @@ class LatentModel(nn.Module):
     #: whether the encoder gives a Gaussian posterior per latent dimension (``encode_stats``
     #: -> mu, logvar), so each dimension has a KL to the prior (the VAE families)
     has_kl: ClassVar[bool] = False
+    #: whether the app can train this model and continue its runs (every family; a model
+    #: opened from elsewhere, models.foreign, only explores)
+    trainable: ClassVar[bool] = True
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()

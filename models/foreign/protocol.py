@@ -173,7 +173,7 @@ FEATURES = ("decode", "encode", "kl", "project", "sample_scores", "train", "save
 
 def is_trainable(model: LatentModel | None) -> bool:
     """Whether Train and Continue training may run on ``model``: the app's own families
-    are (a class without a ``trainable`` flag is one of them), imported models are not."""
+    are, imported models are not."""
     return model is not None and bool(getattr(type(model), "trainable", True))
 
 
