@@ -8,6 +8,10 @@ one line and exit code 2 ("argument --batch-size: must be a positive integer, go
 never a value silently replaced by a default or a traceback later. They say their rules
 with the engine's own field checks (:mod:`models.io.validate`), so a flag and a file's
 field are refused in the same words.
+
+:func:`add_open_flags` gives every command that opens a MODEL the flags that say how
+(the allows for pickles and adapter code, and what a file made elsewhere does not record);
+:func:`explorer.cli.inputs.load_run` reads them.
 """
 from __future__ import annotations
 
@@ -85,25 +89,93 @@ def add_device_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=DEVICES)
 
 
-def add_allow_pickle_flag(p: argparse.ArgumentParser, explain: bool = False) -> None:
-    """``--allow-pickle``; ``explain`` shows the warning in the command's help."""
-    p.add_argument("--allow-pickle", action="store_true",
-                   help="allow .pt/.pth/.ckpt files (can run code!)" if explain else None)
+#: the positional MODEL's help, for every command that opens one
+MODEL_HELP = ("run folder, checkpoint, or a model made elsewhere: a state dict (.safetensors, .pth/.pt with "
+              "--allow-pickle), an ONNX file or folder with a manifest.json, an adapter .py (with --allow-code)")
+
+
+def add_model_argument(p: argparse.ArgumentParser) -> None:
+    """The positional MODEL (``args.run``): anything the app opens."""
+    p.add_argument("run", type=Path, metavar="MODEL", help=MODEL_HELP)
 
 
 def add_run_command(sub: Any, name: str, help: str) -> argparse.ArgumentParser:
-    """A command that draws images from a run (render-path, traverse): its parser, with the
-    ``run`` argument first. The command adds its own flags, then :func:`add_image_out_flags`."""
+    """A command that draws images from a model (render-path, traverse): its parser, with the
+    MODEL argument first. The command adds its own flags, then :func:`add_image_out_flags`."""
     p = sub.add_parser(name, help=help)
-    p.add_argument("run", type=Path)
+    add_model_argument(p)
     return p
 
 
 def add_image_out_flags(p: argparse.ArgumentParser, out_help: str) -> None:
     """The last flags of a command from :func:`add_run_command`: the required ``--out FILE``
-    and ``--allow-pickle``."""
+    and the flags that say how to open MODEL (:func:`add_open_flags`)."""
     p.add_argument("--out", required=True, type=Path, help=out_help)
-    add_allow_pickle_flag(p)
+    add_open_flags(p)
+
+
+def add_open_flags(p: argparse.ArgumentParser) -> None:
+    """How to open MODEL: ``--allow-pickle``, ``--allow-code``, and for files made elsewhere
+    ``--family``/``--config`` (a bare state dict of one of the app's families),
+    ``--output-range`` (ONNX) and ``--image-shape`` (an examples VAE of non-square images).
+    :func:`explorer.cli.inputs.load_run` reads them all."""
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="allow pickle-based .pt/.pth/.ckpt files, for files you trust (they are read tensors-only, "
+                        "and one holding anything else is refused)")
+    g = p.add_argument_group("models made elsewhere")
+    g.add_argument("--allow-code", action="store_true",
+                   help="allow a Python adapter file (.py): opening it runs its code, so only for files you trust")
+    g.add_argument("--family", metavar="NAME", help="a bare state dict of this app family (vae, dcgan, ...), "
+                                                   "instead of recognising it from its tensor names")
+    g.add_argument("--config", type=config_json, metavar="JSON",
+                   help="with --family: its config, as JSON text or a .json file (default: the family's defaults)")
+    # two values, not "LO,HI": argparse reads "-1,1" as an unknown option, while "-1" alone is a number
+    g.add_argument("--output-range", nargs=2, type=finite_float, action=_RangeAction, metavar=("LO", "HI"),
+                   help="ONNX: the range of the decoder's raw output, e.g. -1 1 (default: read from its last op "
+                        "or the manifest)")
+    g.add_argument("--image-shape", type=image_shape, metavar="C,H,W",
+                   help="a PyTorch examples VAE state dict: its images' shape (default: square, 1 channel)")
+
+
+def config_json(text: str) -> dict[str, Any]:
+    """``--config``: a JSON object given inline (``{"latent_dim": 8}``) or as a file's name."""
+    from models.io.files import FileRefused
+    from models.io.json_io import parse_json, read_json
+
+    try:
+        value = parse_json(text, "--config") if text.lstrip().startswith("{") else read_json(text, "config file")
+    except FileRefused as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object of config fields, got a {type(value).__name__}")
+    return value
+
+
+def _numbers(text: str, n: int, what: str) -> list[float]:
+    values = finite_floats(text)  # refuses NaN and infinities itself
+    if len(values) != n:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+    return values
+
+
+class _RangeAction(argparse.Action):
+    """``--output-range LO HI``: stored as a (lo, hi) tuple; LO not below HI is a usage error."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        lo, hi = values
+        if not lo < hi:
+            raise argparse.ArgumentError(self, f"must be LO HI with LO below HI, got {lo:g} {hi:g}")
+        setattr(namespace, self.dest, (float(lo), float(hi)))
+
+
+def image_shape(text: str) -> tuple[int, int, int]:
+    """``--image-shape``: channels (1 or 3), height and width, positive integers ("1,28,28")."""
+    shape = _numbers(text, 3, "three comma-separated integers C,H,W")
+    if any(v != int(v) or v < 1 or v > 2**16 for v in shape) or shape[0] not in (1, 3):
+        raise argparse.ArgumentTypeError(f"must be C,H,W: C 1 or 3, H and W positive integers, got {text!r}")
+    c, h, w = (int(v) for v in shape)
+    return c, h, w
 
 
 def field_families() -> dict[str, list[str]]:

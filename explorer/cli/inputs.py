@@ -1,19 +1,86 @@
-"""What the commands read: a run's checkpoint, a dataset, and a model's own data."""
+"""What the commands read: the model (anything the app opens, with the flags that say how),
+a dataset, and a model's own data."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 from typing import Any
 
+from .errors import CLIError
 from .progress import download_progress
 
 
 def load_run(args: argparse.Namespace, device: str = "cpu") -> Any:
-    """The checkpoint named by ``args.run`` (a run folder or a file), on ``device``."""
-    from models.runs.checkpoint import load_checkpoint
+    """The model named by ``args.run`` as a Checkpoint on ``device``: anything the app opens
+    (a run folder, one of its checkpoints, a state dict, ONNX, an adapter file), with the
+    flags of :func:`explorer.cli.flags.add_open_flags` (a command without some of them gets
+    their defaults). A flag that does not apply to that kind of file is refused, not ignored."""
+    from models.foreign.open import open_model
     from models.training.device import resolve_device
 
-    return load_checkpoint(args.run, resolve_device(device), allow_pickle=getattr(args, "allow_pickle", False))
+    return open_model(args.run, resolve_device(device), **open_options(args))
+
+
+def open_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`models.foreign.open.open_model` that ``args`` gives,
+    checked against the kind of file ``args.run`` is; CLIError for a flag that would be ignored."""
+    from models.foreign.open import STATE_DICT_SUFFIXES, trust_needed
+
+    path = Path(args.run).expanduser()
+    _check_exists(path)
+    family, config = getattr(args, "family", None), getattr(args, "config", None)
+    output_range, shape = getattr(args, "output_range", None), getattr(args, "image_shape", None)
+    allow_code = bool(getattr(args, "allow_code", False))
+    suffix = path.suffix.lower()
+    state_dict = suffix in STATE_DICT_SUFFIXES and not _is_dir(path)
+    if config is not None and family is None:
+        raise CLIError("--config goes with --family (the family whose config it is)")
+    if family is not None and not state_dict:
+        raise CLIError(f"--family opens a bare state dict (.safetensors, .pth, .pt); {path.name} is not one")
+    if shape is not None and (not state_dict or family is not None):
+        raise CLIError("--image-shape is for a PyTorch examples VAE state dict (without --family)")
+    if output_range is not None and not _is_onnx(path):
+        raise CLIError(f"--output-range is for ONNX models (.onnx, manifest.json or its folder); {path.name} is not one")
+    if trust_needed(path) == "code" and not allow_code:
+        # before the engine is asked: the file is not even read
+        raise CLIError(f"{path.name}: is a Python adapter file, and opening it would run its code, so it was not "
+                       "opened; pass --allow-code if you trust it")
+    return {"allow_pickle": bool(getattr(args, "allow_pickle", False)), "allow_code": allow_code,
+            "family": family, "config": config, "output_range": output_range, "image_shape": shape}
+
+
+def _check_exists(path: Path) -> None:
+    """CLIError naming ``path`` when it cannot be looked at (missing, not readable), worded
+    for what the name says it is; before the flags are checked against its kind."""
+    import os
+
+    from models.foreign.open import STATE_DICT_SUFFIXES
+    from models.io.files import describe_os_error
+
+    try:
+        os.stat(path)
+    except OSError as e:
+        what = "checkpoint" if path.suffix.lower() in STATE_DICT_SUFFIXES else "file or folder"
+        raise CLIError(f"{path.name or path}: {describe_os_error(e, what)}") from None
+
+
+def _is_dir(path: Path) -> bool:
+    """Whether ``path`` is a folder; False when it cannot be looked at (the engine then says why)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _is_onnx(path: Path) -> bool:
+    from models.foreign.manifest import MANIFEST_NAME
+
+    if path.suffix.lower() in (".onnx", ".json"):
+        return True
+    try:
+        return path.is_dir() and (path / MANIFEST_NAME).is_file()
+    except OSError:
+        return False
 
 
 def load_data(name: str, data_dir: Path | None, image_size: int | None, channels: int, no_download: bool,

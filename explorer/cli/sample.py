@@ -8,20 +8,20 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CLIError
-from .flags import add_allow_pickle_flag, finite_floats, non_negative_int, positive_float, positive_int, seed_int
+from .flags import add_model_argument, add_open_flags, finite_floats, non_negative_int, positive_float, positive_int, seed_int
 from .inputs import load_run
 
 
 def add_parser(sub: Any) -> None:
     s = sub.add_parser("sample", help="decode random latents to a .npy array or a .png grid")
-    s.add_argument("run", type=Path)
+    add_model_argument(s)
     s.add_argument("--n", type=positive_int, default=64)
     s.add_argument("--out", required=True, type=Path, help="FILE.npy (float32 N x C x H x W in [0,1]) or FILE.png")
     s.add_argument("--seed", type=seed_int, default=0)
     s.add_argument("--truncation", type=positive_float, help="clamp |z| to this (GANs)")
     s.add_argument("--categorical", type=non_negative_int, help="InfoGAN: fix the categorical code to this value")
     s.add_argument("--continuous", type=finite_floats, help="InfoGAN: fix the continuous codes, e.g. 0.5,-1")
-    add_allow_pickle_flag(s)
+    add_open_flags(s)
 
 
 def run(args: argparse.Namespace) -> int:

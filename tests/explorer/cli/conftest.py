@@ -1,0 +1,189 @@
+"""Models made elsewhere for the CLI tests, made here the way their authors make them: the
+PyTorch examples' VAE and DCGAN generator (github.com/pytorch/examples, vae/main.py and
+dcgan/main.py, as their scripts define them) saved with ``torch.save(model.state_dict())``,
+graphs exported with ``torch.onnx``, and an adapter file.
+
+(The same classes as tests/models/foreign/conftest.py: a conftest's fixtures are only seen
+under its own folder.)"""
+from __future__ import annotations
+
+import json
+import textwrap
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class VAE(nn.Module):
+    """pytorch/examples vae/main.py."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 400)
+        self.fc21 = nn.Linear(400, 20)
+        self.fc22 = nn.Linear(400, 20)
+        self.fc3 = nn.Linear(20, 400)
+        self.fc4 = nn.Linear(400, 784)
+
+    def encode(self, x):
+        h1 = F.relu(self.fc1(x))
+        return self.fc21(h1), self.fc22(h1)
+
+    def decode(self, z):
+        h3 = F.relu(self.fc3(z))
+        return torch.sigmoid(self.fc4(h3))
+
+    def forward(self, x):
+        mu, logvar = self.encode(x.view(-1, 784))
+        return self.decode(mu), mu, logvar
+
+
+class Generator(nn.Module):
+    """pytorch/examples dcgan/main.py's netG (nz, ngf, nc as arguments instead of globals)."""
+
+    def __init__(self, nz=100, ngf=64, nc=3):
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh(),
+        )
+
+    def forward(self, input):
+        return self.main(input)
+
+
+def weights_init(m):
+    """dcgan/main.py's init, but with weights ten times larger (the script's 0.02 makes an
+    untrained net draw the same grey image for every latent, which no test could tell
+    apart), and running statistics that are not the defaults (so a test notices batch norm
+    running on batch statistics instead)."""
+    name = m.__class__.__name__
+    if name.find("Conv") != -1:
+        m.weight.data.normal_(0.0, 0.2)
+    elif name.find("BatchNorm") != -1:
+        m.weight.data.normal_(1.0, 0.02)
+        m.bias.data.fill_(0)
+        m.running_mean.data.normal_(0.0, 0.1)
+        m.running_var.data.uniform_(0.5, 1.5)
+
+
+class VAEDecoder(nn.Module):
+    """The examples VAE's decode as images, the way one exports it."""
+
+    def __init__(self, vae: VAE) -> None:
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, z):
+        return self.vae.decode(z).view(-1, 1, 28, 28)
+
+
+class VAEEncoder(nn.Module):
+    """The examples VAE's encoder means, from images (N, 1, 28, 28)."""
+
+    def __init__(self, vae: VAE) -> None:
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, x):
+        return self.vae.encode(x.reshape(-1, 784))[0]
+
+
+def export_graph(module: nn.Module, example: torch.Tensor, path: Path) -> Path:
+    """``module`` as an ONNX file the way a user exports one (torch.onnx, TorchScript exporter)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (example,), str(path), input_names=["input"], output_names=["output"],
+                          dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=17, dynamo=False)
+    return path
+
+
+ADAPTER = textwrap.dedent('''
+    import torch
+    from torch import nn
+
+    class Decoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(3)
+            self.fc = nn.Linear(3, 16)
+
+        def forward(self, z):
+            return torch.sigmoid(self.fc(z)).view(-1, 1, 4, 4)
+
+    def load():
+        return {"decoder": Decoder().eval(), "latent_dim": 3, "image_shape": (1, 4, 4), "name": "tiny adapter"}
+''')
+
+
+@pytest.fixture
+def examples_vae() -> VAE:
+    torch.manual_seed(0)
+    return VAE().eval()
+
+
+@pytest.fixture
+def small_generator() -> Generator:
+    """The DCGAN example's generator with few channels (fast), grey 64 x 64 images."""
+    torch.manual_seed(0)
+    g = Generator(nz=16, ngf=4, nc=1)
+    g.apply(weights_init)
+    return g.eval()
+
+
+@pytest.fixture
+def vae_pth(examples_vae, tmp_path) -> Path:
+    path = tmp_path / "vae.pth"
+    torch.save(examples_vae.state_dict(), path)  # what vae/main.py's users save
+    return path
+
+
+@pytest.fixture
+def netg_pth(small_generator, tmp_path) -> Path:
+    path = tmp_path / "netG_epoch_24.pth"
+    torch.save(small_generator.state_dict(), path)  # dcgan/main.py: torch.save(netG.state_dict(), ...)
+    return path
+
+
+@pytest.fixture
+def vae_onnx_folder(examples_vae, tmp_path) -> Path:
+    """The examples VAE exported by hand as decoder and encoder graphs with a manifest."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    folder = tmp_path / "vae-onnx"
+    folder.mkdir()
+    export_graph(VAEDecoder(examples_vae).eval(), torch.zeros(2, 20), folder / "dec.onnx")
+    export_graph(VAEEncoder(examples_vae).eval(), torch.zeros(2, 1, 28, 28), folder / "enc.onnx")
+    (folder / "manifest.json").write_text(json.dumps(
+        {"version": 1, "decoder": "dec.onnx", "encoder": "enc.onnx", "latent_dim": 20, "prior": "normal"}))
+    return folder
+
+
+@pytest.fixture
+def onnx_export():
+    """:func:`export_graph`, for tests that export a graph of their own."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    return export_graph
+
+
+@pytest.fixture
+def adapter(tmp_path) -> Path:
+    path = tmp_path / "my_model.py"
+    path.write_text(ADAPTER)
+    return path
+
+
+@pytest.fixture
+def adapter_decoder() -> nn.Module:
+    """The adapter's decoder, built here as :data:`ADAPTER` builds it (same seed, same layer)."""
+    torch.manual_seed(3)
+    fc = nn.Linear(3, 16)
+    return nn.Sequential(fc, nn.Sigmoid(), nn.Unflatten(1, (1, 4, 4))).eval()
