@@ -10,7 +10,9 @@
 * continuous codes: their own labelled sliders in a separate group (on-screen rows only
   beyond :data:`EAGER_ROWS` codes too);
 * Random / Zero for every model; Encode a test image for models with an encoder;
-  a truncation control and a seed box for models without one.
+  a truncation control and a seed box for models without one;
+* a Directions mode (``latent_directions``): instead of a slider per z dimension, one per
+  principal direction of the model, computed in a job; switching back keeps the point.
 
 Wiring (napari-style): a control writes to LatentState; LatentState.changed updates the
 controls with their signals blocked, touching only rows whose value actually changed so
@@ -35,6 +37,7 @@ from ..state import DataState, LatentState, ModelState
 from ..widgets.layout import check_box, double_spin_box, hrow, push_button, scroll_area, spin_box
 from ..widgets.tiles import array_to_qimage
 from .base import ExplorePanel
+from .latent_directions import DirectionsControls
 from .latent_rows import INACTIVE_KL, CategoryPicker, DimRow, category_row, set_quietly, spec_text
 from .latent_virtual import VirtualDimRows
 
@@ -70,6 +73,7 @@ class LatentPanel(ExplorePanel):
         #: the one picker of a model with more than MAX_CATEGORY_ROWS codes
         self.category_picker: CategoryPicker | None = None
         self._shown = np.zeros(0, np.float32)
+        self.directions_jobs = self.job_runner("directions", failure_prefix="Could not compute principal directions: ")
 
     def _build(self) -> None:
         # -- header: what the model is, Random / Zero
@@ -106,6 +110,15 @@ class LatentPanel(ExplorePanel):
                                                           "carries (mean KL over test images); greyed rows are inactive "
                                                           "(KL < 0.01)")
         self.sort_by_kl.setEnabled(False)
+        self.dims_mode = push_button("Dimensions", "A slider per latent dimension", checkable=True)
+        self.directions_mode = push_button("Directions", "A slider per principal direction: the directions of the "
+                                           "latent space that change the model's features most (GANSpace)", checkable=True)
+        self.dims_mode.setChecked(True)
+        self.mode_group = QButtonGroup(self)  # exclusive: one mode at a time
+        for button in (self.dims_mode, self.directions_mode):
+            self.mode_group.addButton(button)
+        self.directions = DirectionsControls(self.model_state, self.latent_state, self.directions_jobs, self.say)
+        self.directions.setVisible(False)
 
         # -- groups built per spec
         self.categorical_group = QGroupBox("Categorical codes")
@@ -115,7 +128,9 @@ class LatentPanel(ExplorePanel):
         self.z_group = QGroupBox("z")
         self.z_outer = z_outer = QVBoxLayout(self.z_group)
         z_outer.setContentsMargins(4, 4, 4, 4)
+        z_outer.addLayout(hrow(self.dims_mode, self.directions_mode, stretch=True))
         z_outer.addWidget(self.sort_by_kl)
+        z_outer.addWidget(self.directions, 1)
         self.z_container = QWidget()
         self.z_layout = QVBoxLayout(self.z_container)
         self.z_layout.setContentsMargins(0, 0, 6, 0)
@@ -135,6 +150,7 @@ class LatentPanel(ExplorePanel):
 
     def _wire(self) -> None:
         self.sort_by_kl.toggled.connect(self._order_rows)
+        self.directions_mode.toggled.connect(self._show_mode)
         self.model_state.kl_changed.connect(self._on_kl_changed)
         self.latent_state.changed.connect(self._on_latent_changed)
 
@@ -178,6 +194,7 @@ class LatentPanel(ExplorePanel):
             self._build_categorical(spec)
             self._build_continuous(spec)
             self._shown = np.full(spec.input_dim, np.nan, np.float32)  # everything differs: first sync sets all
+            self._show_mode(self.directions_mode.isChecked())
         finally:
             self.setUpdatesEnabled(True)
 
@@ -195,6 +212,17 @@ class LatentPanel(ExplorePanel):
             row.reset.clicked.connect(partial(self.latent_state.set_z, i, 0.0))
             self.z_layout.insertWidget(self.z_layout.count() - 1, row)
             self.z_rows.append(row)
+
+    def _show_mode(self, directions: bool) -> None:
+        """Directions mode or a slider per dimension; the point stays where it is (the
+        dimension sliders follow it while hidden)."""
+        spec = self.spec
+        self.directions.setVisible(directions)
+        self.scroll.setVisible(not directions and spec is not None and spec.z_dim <= EAGER_ROWS)
+        if self.virtual_z is not None:
+            self.virtual_z.setVisible(not directions)
+        self.sort_by_kl.setVisible(not directions and spec is not None and spec.has_encoder)
+        self.directions.set_active(directions and spec is not None)
 
     def _build_categorical(self, spec: LatentSpec) -> None:
         self.categorical_group.setVisible(bool(spec.categorical))

@@ -51,6 +51,12 @@ class DimRow(QWidget):
         layout.addWidget(self.kl)
         layout.addWidget(self.reset)
 
+    def show_note(self, text: str, tooltip: str = "") -> None:
+        """A short note where the KL goes (a direction's explained variance)."""
+        self.kl.setText(text)
+        self.kl.setToolTip(tooltip)
+        self.kl.setVisible(bool(text))
+
     def show_kl(self, kl: float | None) -> None:
         if kl is None:
             self.kl.setVisible(False)

@@ -2,6 +2,10 @@
 
 InfoGAN gets its paper's figure instead: rows are the values of the categorical code,
 columns sweep one chosen continuous code, everything else held at the current point.
+"Principal directions" sweeps the model's top principal directions instead of its
+dimensions (rows: directions, columns: -R..+R standard deviations along each, around the
+current point or the sampled latents' mean); they come from the model state's
+:class:`~explorer.directions_state.DirectionsStore`, computed in the render job when new.
 
 The grid is rendered in a background job on a model copy (a few hundred decodes), at most
 one at a time and only the newest (moving a slider re-renders, debounced). A hidden
@@ -23,10 +27,12 @@ from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QLineEdit
 from models.families.base import LatentModel
 from models.io.images import grid, save_png
 from models.latent import LatentSpec
+from models.explore.directions import direction_latents
 from models.explore.render import decode_batched
 from models.explore.traversal import dimension_influence, infogan_latents, traversal_latents
 from models.metrics.kl import has_kl, kl_per_dimension
 
+from ..directions_state import DirectionsRequest, directions_store, variance_text
 from ..model_access import dataset_problem, parse_indices, snapshot_model
 from ..widgets.image_view import ImageView
 from ..widgets.layout import check_box, double_spin_box, push_button, spin_box
@@ -132,6 +138,7 @@ class TraversalPanel(ExplorePanel):
                 for c in range(max(1, spec.continuous)):
                     self.sweep.addItem(f"Category × code {c}" if spec.continuous else "Category", ("category", c))
             self.sweep.addItem("z dimensions", ("z", 0))
+            self.sweep.addItem("Principal directions", ("directions", 0))
         with signals_blocked(self.value_range):
             self.value_range.setValue(float(spec.z_range[1]))
         self.top_k.setMaximum(max(1, spec.z_dim))
@@ -150,13 +157,16 @@ class TraversalPanel(ExplorePanel):
         self.on_model_changed(self.model_state.model)
 
     def _update_controls(self) -> None:
-        z_mode = self.sweep.currentData() is None or self.sweep.currentData()[0] == "z"
+        sweep = (self.sweep.currentData() or ("z", 0))[0]
+        z_mode, pca = sweep == "z", sweep == "directions"
         rows = self.rows_mode.currentData()
-        for w in (self.rows_mode, self.value_range):
-            w.setEnabled(z_mode)
-        self.top_k.setVisible(rows != ROWS_CUSTOM)
-        self.top_k.setEnabled(z_mode and rows in (ROWS_ACTIVE, ROWS_INFLUENTIAL))
-        self.custom_dims.setVisible(rows == ROWS_CUSTOM)
+        self.rows_mode.setEnabled(z_mode)
+        self.value_range.setEnabled(z_mode or pca)
+        self.value_range.setToolTip("Offsets from -R to +R standard deviations along each direction" if pca else
+                                    "z values swept from -R to +R (replacing the dimension's value)")
+        self.top_k.setVisible(pca or rows != ROWS_CUSTOM)
+        self.top_k.setEnabled(pca or (z_mode and rows in (ROWS_ACTIVE, ROWS_INFLUENTIAL)))
+        self.custom_dims.setVisible(not pca and rows == ROWS_CUSTOM)
         self.custom_dims.setEnabled(z_mode)
         self.schedule()
 
@@ -245,6 +255,9 @@ class TraversalPanel(ExplorePanel):
                 if around is None or not spec.continuous:
                     return infogan_latents(model, code=code, steps=steps, seed=0)
                 return category_sweep_latents(spec, around, code, steps)
+        elif sweep[0] == "directions":
+            self._render_directions(spec, steps, around)
+            return
         elif self.rows_mode.currentData() == ROWS_INFLUENTIAL:
             r, k = self.value_range.value(), self.top_k.value()
             model = snapshot_model(self.model_state)
@@ -276,6 +289,34 @@ class TraversalPanel(ExplorePanel):
             return grid(decode_batched(model, latents(model)), ncol=steps)
 
         self.jobs.submit(job, on_done=lambda image: self._show(image, rows, steps, caption))
+
+    def _render_directions(self, spec: LatentSpec, steps: int, around: np.ndarray | None) -> None:
+        """Rows: the top-k principal directions (the store's, or computed first in the job)."""
+        store = directions_store(self.model_state)
+        request = DirectionsRequest(k=min(self.top_k.value(), spec.z_dim))
+        cached = store.find(request.k)
+        model = snapshot_model(self.model_state)
+        compute, key = store.job(request, model)
+        r = self.value_range.value()
+        if cached is None:
+            self.say(f"Computing {request.k} principal directions…")
+
+        def job(ctx):
+            directions = cached if cached is not None else compute(ctx)
+            return directions, grid(decode_batched(model, direction_latents(directions, around, steps, r)), ncol=steps)
+
+        def done(out) -> None:
+            directions, image = out
+            if cached is None:
+                store.put(key, directions)
+                self.say(f"Computed {directions.k} principal directions")
+            shares = ", ".join(variance_text(float(v)) for v in directions.explained_variance)
+            origin = "the current point" if around is not None else "the latents' mean"
+            self._show(image, [f"PC{i + 1}" for i in range(directions.k)], steps,
+                       f"rows: principal directions ({shares} of the variance); columns: {-r:g} to {r:g} σ "
+                       f"around {origin}; {directions.source}")
+
+        self.jobs.submit(job, on_done=done)
 
     def _show(self, image: np.ndarray, rows: list[str], steps: int, caption: str) -> None:
         new_layout = self.image is None or image.shape != self.image.shape or rows != self.rows
