@@ -58,6 +58,17 @@ class _NumberItem(QTableWidgetItem):
         return super().__lt__(other)
 
 
+def _eval_text(r: RunSummary) -> str:
+    """The last eval's headline, with the disentanglement scores where the run has them
+    (eval.json is read unchecked past its known fields, so only numbers are shown)."""
+    parts = [r.headline] if r.headline else []
+    for key, label in (("mig", "MIG"), ("dci", "DCI")):
+        value = r.scores.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            parts.append(f"{label} {value:.3f}")
+    return ", ".join(parts)
+
+
 def _losses(last: dict[str, float], most: int = 3) -> str:
     return "  ".join(f"{k} {v:.4g}" for k, v in list(last.items())[:most])
 
@@ -189,7 +200,7 @@ class RunsBrowser(QDialog):
                 _NumberItem(r.step, "" if r.step is None else f"{r.step:,}"),
                 _NumberItem(r.epoch, "" if r.epoch is None else f"{r.epoch:.1f}"),
                 _NumberItem(r.seconds, format_duration(r.seconds)),
-                _NumberItem(r.headline_value, r.headline),  # sorts by IS, or by test loss (lower first)
+                _NumberItem(r.headline_value, _eval_text(r)),  # sorts by IS, or by test loss (lower first)
                 QTableWidgetItem(_losses(r.last)),
                 _NumberItem(r.modified or None, changed),
             ]
@@ -253,9 +264,9 @@ class RunsBrowser(QDialog):
             lines.append(f"samples: {r.samples.name}")
         if r.last:
             lines.append(", ".join(f"{k} {v:.4g}" for k, v in r.last.items()))
-        if r.headline:
+        if _eval_text(r):
             when = str(r.scores.get("evaluated", ""))[:16].replace("T", " ")
-            lines.append(f"eval{' ' + when if when else ''}: {r.headline}")
+            lines.append(f"eval{' ' + when if when else ''}: {_eval_text(r)}")
         if r.problem:
             lines.append(r.problem)
         self.details.setText("\n".join(lines))

@@ -10,6 +10,10 @@ the reparameterisation) + KL, in nats.
 Long work takes the engine's one cancellation token (:mod:`models.cancel`): ``cancel`` is
 checked between phases and inside the classifier's first training, and raises
 ``Cancelled``; ``progress(done, total)`` reports that training's steps.
+
+On a dataset that knows its ground-truth factors (the shapes set), encoder families also get
+the disentanglement scores of :mod:`models.metrics.disentanglement` (``mig``, ``dci`` and their
+per-factor figures).
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from models.cancel import Cancelled, CancelToken, cancel_requested, raise_if_can
 from models.data.base import Dataset, Split
 from models.families.base import LatentModel
 from models.families.vae import gaussian_kl
+from models.metrics.disentanglement import DISENTANGLEMENT_CODES, evaluate_disentanglement, has_factors
 
 if TYPE_CHECKING:  # the classifier module imports training: loaded only when scoring
     from models.metrics.classifier import Classifier
@@ -79,13 +84,16 @@ def evaluate_model(
     *,
     progress: Progress | None = None,
     cancel: CancelToken = None,
+    disentanglement_codes: int | None = None,
 ) -> dict[str, Any]:
     """Every figure that fits the model's family (``latent-explorer eval`` and the window's
     Evaluate): reconstruction figures for encoder families (AAE: its ``test_loss`` is the
     reconstruction term, said in ``note``); for families with a prior, the dataset
     classifier's scores of ``n`` samples (``classifier_fid``, ``inception_score``,
     ``class_coverage``, the real-data ``reference``) and, for a categorical code,
-    ``code_accuracy``.
+    ``code_accuracy``. On a dataset with ground-truth factors, encoder families also get
+    ``mig``, ``mig_per_factor``, ``dci`` and DCI's completeness and informativeness (overall
+    and per factor) of ``disentanglement_codes`` test codes (None: 10,000; 0 skips them).
 
     ``n`` None: 10,000 samples, except that an encoder family is scored only when the
     classifier is already cached (training one costs minutes on a CPU; ``sample_note`` says
@@ -110,6 +118,10 @@ def evaluate_model(
         if model.family == "aae":
             result["note"] = "AAE test_loss is the reconstruction term only (no KL: the prior is matched adversarially)"
             result["test_loss"] = result["recon_bce"]
+        codes = DISENTANGLEMENT_CODES if disentanglement_codes is None else disentanglement_codes
+        if codes > 0 and has_factors(dataset.test):
+            result.update(evaluate_disentanglement(model, dataset.test, n=codes, seed=seed, cancel=cancel))
+            raise_if_cancelled(cancel)
     samples = DEFAULT_SAMPLES if n is None else n
     if not model.has_prior or (samples <= 0 and encoder):
         return result
@@ -162,7 +174,9 @@ def comparison_row(model: LatentModel, dataset: Dataset, scorer: SampleScorer | 
     metrics on the test set for encoder families (``mse``, ``bce``, ``ssim`` per pixel and
     ``n`` images, see :mod:`models.metrics.reconstruction`) and, with a ``scorer`` and a
     prior, the scores of ``n`` seeded prior samples (``inception_score``, ``sample_fid``:
-    the classifier FID, ``classes``: the class coverage). A model made for other images
+    the classifier FID, ``classes``: the class coverage). On a dataset with ground-truth
+    factors, encoder families also get ``mig`` and ``dci`` (10,000 codes, or the whole test
+    set when smaller; ``dci`` missing without scikit-learn). A model made for other images
     than the dataset's gets None."""
     from models.metrics.reconstruction import reconstruction_metrics
 
@@ -171,6 +185,9 @@ def comparison_row(model: LatentModel, dataset: Dataset, scorer: SampleScorer | 
     row: dict[str, float] = {}
     if model.latent_spec.has_encoder:
         row.update(reconstruction_metrics(model, dataset.test))
+        if has_factors(dataset.test):
+            scores = evaluate_disentanglement(model, dataset.test)
+            row.update({k: scores[k] for k in ("mig", "dci") if isinstance(scores.get(k), float)})
     if scorer is not None and model.has_prior:
         s = scorer(model, n=n)
         row.update(inception_score=s["inception_score"], sample_fid=s["classifier_fid"], classes=s["class_coverage"])

@@ -1,6 +1,7 @@
 """The Compare panel's Metrics tab: one table of every model's reconstruction error on the test
 set and the quality of its prior samples (inception score, classifier FID, classes covered),
-so autoencoders and GANs read on one scale. Computed in a cancellable job; copied as TSV."""
+so autoencoders and GANs read on one scale; on the shapes set also each encoder's
+disentanglement (MIG, DCI). Computed in a cancellable job; copied as TSV."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
@@ -8,8 +9,10 @@ from PySide6.QtWidgets import (
     QAbstractItemView, QApplication, QHeaderView, QProgressBar, QTableWidget, QTableWidgetItem, QVBoxLayout,
 )
 
+from models.foreign.protocol import unavailable
 from models.metrics.report import COMPARE_SAMPLES, compare_models
 
+from ...model_access import model_name
 from ...widgets.layout import check_box, hrow, push_button
 from .tab import CompareTab
 
@@ -29,7 +32,13 @@ COLUMNS: list[tuple[str, str, str, str]] = [
     ("Sample FID ↓", "sample_fid", "min", f"Fréchet distance between {SAMPLE_SCORE_N:,} prior samples and the test "
                                           "set in the classifier's feature space"),
     ("Classes", "classes", "", "Share of classes holding at least 5 % of the samples"),
+    ("MIG ↑", "mig", "max", "Mutual information gap of the encoder's codes against the dataset's ground-truth "
+                            "factors (0: entangled, 1: each factor in one dimension; shapes only)"),
+    ("DCI ↑", "dci", "max", "DCI disentanglement: how much each code dimension is about one factor alone "
+                            "(Eastwood & Williams 2018; shapes only; needs scikit-learn)"),
 ]
+#: columns shown only when some model has the figure (datasets with ground-truth factors)
+OPTIONAL_COLUMNS = ("mig", "dci")
 
 
 SAMPLE_QUALITY_TIP = (
@@ -43,7 +52,7 @@ def _cell(key: str, value) -> str:
     if value is None:
         return "—"
     formats = {"mse": "{:.5f}", "bce": "{:.4f}", "ssim": "{:.4f}", "n": "{}", "inception_score": "{:.2f}",
-               "sample_fid": "{:.1f}", "classes": "{:.0%}"}
+               "sample_fid": "{:.1f}", "classes": "{:.0%}", "mig": "{:.3f}", "dci": "{:.3f}"}
     return formats[key].format(value)
 
 
@@ -102,7 +111,10 @@ class MetricsTab(CompareTab):
             self.status.emit("Add models to compare first.")
             return
         models = [e.model for e in self.entries]
-        scores = self.sample_quality.isChecked() and any(m.has_prior for m in models)
+        scores = self.sample_quality.isChecked() and any(unavailable(m, "sample_scores") is None for m in models)
+        if self.sample_quality.isChecked() and not scores:
+            self.status.emit(f"No sample scores: {unavailable(models[0], 'sample_scores')}" if len(models) == 1 else
+                             "No sample scores: no model here declares a prior its samples were trained to match.")
         if scores and not ds.labelled:
             self.status.emit(f"Sample quality needs class labels; {ds.name} has none: reconstruction metrics only.")
             scores = False
@@ -146,10 +158,13 @@ class MetricsTab(CompareTab):
             values = [m[key] for m in self.metrics if m and key in m]
             if better and len(values) > 1:
                 best[key] = max(values) if better == "max" else min(values)
+        for c, (_, key, _, _) in enumerate(COLUMNS):
+            if key in OPTIONAL_COLUMNS:
+                self.table.setColumnHidden(c, not any(m and key in m for m in self.metrics))
         for r, e in enumerate(self.entries):
             m = (self.metrics[r] if r < len(self.metrics) else None) or {}
             for c, (_, key, _, _) in enumerate(COLUMNS):
-                text = {"name": e.name, "family": e.model.family}.get(key) or _cell(key, m.get(key))
+                text = {"name": e.name, "family": model_name(e.model)}.get(key) or _cell(key, m.get(key))
                 item = QTableWidgetItem(text)
                 if c >= 2:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -162,8 +177,9 @@ class MetricsTab(CompareTab):
     def table_text(self) -> str:
         """The metrics table as tab-separated text: a header line, then a line per model."""
         t = self.table
-        header = [t.horizontalHeaderItem(c).text() for c in range(t.columnCount())]
-        rows = [[(t.item(r, c).text() if t.item(r, c) else "") for c in range(t.columnCount())] for r in range(t.rowCount())]
+        shown = [c for c in range(t.columnCount()) if not t.isColumnHidden(c)]  # as the table reads
+        header = [t.horizontalHeaderItem(c).text() for c in shown]
+        rows = [[(t.item(r, c).text() if t.item(r, c) else "") for c in shown] for r in range(t.rowCount())]
         return "\n".join("\t".join(cells) for cells in [header, *rows]) + "\n"
 
     def copy_table(self) -> None:
