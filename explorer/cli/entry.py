@@ -8,12 +8,12 @@ import sys
 from typing import Sequence
 
 from . import eval as eval_command
-from . import decode, encode, export, render_path, runs, sample, train, traverse
+from . import decode, encode, export, render_path, runs, sample, timeline, train, traverse
 from .errors import PROG, debugging, describe, unexpected, user_errors
 
 #: command name -> its module (``add_parser(sub)``, ``run(args) -> exit code``), in --help order
 COMMANDS = {"train": train, "eval": eval_command, "sample": sample, "decode": decode, "encode": encode,
-            "render-path": render_path, "traverse": traverse, "export": export, "runs": runs}
+            "render-path": render_path, "traverse": traverse, "timeline": timeline, "export": export, "runs": runs}
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,5 +1,6 @@
 """A run folder: ``config.json``, ``checkpoints/`` (latest and best), ``metrics.jsonl``,
-``samples/`` and ``eval.json``. :class:`RunDir` names every part of this layout;
+``samples/``, ``snapshots/`` (what the timeline decodes with: :mod:`models.runs.snapshots`)
+and ``eval.json``. :class:`RunDir` names every part of this layout;
 :mod:`models.runs.listing` reads many run folders through it for the run browser."""
 from __future__ import annotations
 
@@ -50,6 +51,8 @@ class RunDir:
         self.path = Path(path).expanduser()
         self.checkpoints = self.path / "checkpoints"
         self.samples = self.path / "samples"
+        #: light snapshots of the decoder (models.runs.snapshots); never a checkpoint: not best, not latest
+        self.snapshots = self.path / "snapshots"
         self.metrics_path = self.path / "metrics.jsonl"
         self.config_path = self.path / "config.json"
         #: the last ``eval`` of this run (what the run browser shows)
@@ -70,7 +73,7 @@ class RunDir:
         checkpoint and sample writes that were killed midway."""
         self.create()
         self._repair_metrics_tail()
-        for folder in (self.path, self.checkpoints, self.samples):
+        for folder in (self.path, self.checkpoints, self.samples, self.snapshots):
             remove_stale_temp_files(folder)
         return self
 

@@ -12,7 +12,10 @@ Intervals: metrics every ``log_every`` steps; previews, a sample grid and (with
 ``snapshot_every`` steps only (an epoch end is no snapshot: on a handful of images every step
 ends an epoch); validation at each epoch end and with each checkpoint, every
 ``checkpoint_every`` steps or, when that is 0, at each epoch end. The end of a run (done or
-stopped) always leaves one checkpoint and one sample grid.
+stopped) always leaves one checkpoint and one sample grid. Light snapshots of the decoder
+for the timeline follow their own schedule (every ``snapshot_every`` steps, denser before the
+first, and at the end), thinned to a bounded count (:mod:`models.runs.snapshots`, written by
+:mod:`models.runs.snapshot_writer`).
 
 End-of-epoch work stays off the critical path: validation sums its terms on the device and
 reads them with one host sync (:mod:`models.training.validation`); a checkpoint costs the
@@ -57,6 +60,7 @@ from models.runs.checkpoint import restore_optimizers
 from models.runs.checkpoint_header import TRAIN_CONFIG, CheckpointError
 from models.runs.checkpoint_writer import CheckpointWriter
 from models.runs.run_dir import RunDir
+from models.runs.snapshot_writer import SnapshotWriter
 from models.training.config import StepMetrics, TrainConfig, TrainControl, TrainingDiverged, resume_point
 from models.training.device import resolve_device
 from models.training.distributed import any_rank, rank_world
@@ -201,6 +205,8 @@ def train(
     with contextlib.ExitStack() as stack:
         # closed on every way out: a write in flight lands (or its error is raised) first
         writer = stack.enter_context(CheckpointWriter(run)) if run is not None else None
+        # the timeline's light snapshots, on their own schedule and at the end (models.runs.snapshots)
+        snapshots = stack.enter_context(SnapshotWriter(run, model, state_base, cfg.snapshot_every)) if run is not None else None
 
         def checkpoint(step: int, epoch: float, seconds: float, val: dict[str, float]) -> str | None:
             """Hand this step's weights to the writer; the path they go to, None when not written."""
@@ -255,6 +261,8 @@ def train(
             since_log += 1
             if cfg.lr_decay == "linear":
                 set_decayed_lr(step)
+            if snapshots is not None and snapshots.due(step):  # only its copies to the host, here
+                snapshots.submit(step, epochs_at(step), time.perf_counter() - t0)
 
             epoch_end = step % steps_per_epoch == 0
             want_snapshot = cfg.snapshot_every and step % cfg.snapshot_every == 0
@@ -319,6 +327,9 @@ def train(
         )
         if run is not None and samples_step != step:
             run.save_samples(final.previews["samples"], step, ncol=model.preview_columns())
+        if snapshots is not None:
+            snapshots.submit(step, epoch, seconds)
+            snapshots.flush()
         if writer is not None:
             writer.flush()  # the final checkpoint is on disk when its event arrives
         model.eval()
