@@ -1,6 +1,7 @@
 """Starting the window: ``main(paths)`` builds the QApplication and the main window, installs
 the last-resort exception hook (an uncaught error is shown and the window lives on), opens
-the given checkpoints (or the bundled demo model) and runs the event loop."""
+the given models (anything File > Open takes, asking first for a file that would run code;
+else the bundled demo model) and runs the event loop."""
 from __future__ import annotations
 
 import logging
@@ -34,7 +35,7 @@ def make_app(argv: list[str] | None = None) -> QApplication:
 
 
 def main(paths: list[str] | None = None) -> int:
-    """Open the window; ``paths`` are checkpoints, run folders or images to open."""
+    """Open the window; ``paths`` are models (checkpoints, run folders, models made elsewhere) or images to open."""
     app = make_app()
     from .window.main_window import MainWindow  # after QApplication: pyqtgraph wants one for some setup
 

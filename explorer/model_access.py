@@ -5,9 +5,9 @@ snapshots write it. A job gets its own deep copy taken under the state's lock
 (:func:`snapshot_model`; these models are a few MB at most, a copy is milliseconds), so it
 may run for seconds without blocking slider decodes or seeing half of a weight update.
 
-Beside it: whether a model can encode or read a dataset's test images (and why not), one
-decode on the GUI thread, the conversion to a displayable array, and the parsing of the
-test-image indices a person types.
+Beside it: the name a model is shown by, whether it can encode or read a dataset's test
+images (and why not), one decode on the GUI thread, the conversion to a displayable array,
+and the parsing of the test-image indices a person types.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from models.families.base import LatentModel
+from models.foreign.protocol import ForeignModel
 from models.io.images import to_display
 
 from .state import ModelState
@@ -34,11 +35,32 @@ def has_encoder(model: LatentModel | None) -> bool:
     return model is not None and model.latent_spec.has_encoder
 
 
+def model_name(model: LatentModel) -> str:
+    """What the window calls a model: its family ("vae"), or for one made elsewhere what it
+    is ("the PyTorch examples VAE (784-400-20)")."""
+    return model.describe() if isinstance(model, ForeignModel) else model.family
+
+
+def sentence(text: str) -> str:
+    """``text`` with its first letter capitalised: a reason that starts with a foreign model's
+    description ("the PyTorch examples VAE ...") starting a hint or a message box (never a
+    family name, which is spelt as it is)."""
+    return text[:1].upper() + text[1:]
+
+
+def image_shape_text(model: LatentModel) -> str:
+    """"1×28×28": the images a model reads and makes."""
+    return "×".join(str(int(v)) for v in model.config.image_shape)
+
+
 def dataset_problem(model: LatentModel | None, dataset: Any) -> str | None:
     """Why the model can't be fed this dataset's test images, or None when it can."""
     if model is None:
         return "Open or train a model first."
     if dataset is None:
+        if isinstance(model, ForeignModel):  # it records no dataset: the one chosen in Model & data serves
+            return sentence(f"{model_name(model)} comes with no dataset: choose a dataset of "
+                            f"{image_shape_text(model)} images in Model & data to use test images.")
         return "Load a dataset (train a model or open a checkpoint with its dataset) to use test images."
     ds_shape, m_shape = tuple(dataset.test.image_shape), tuple(model.config.image_shape)
     if ds_shape != m_shape:

@@ -20,9 +20,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QHeaderV
 from models.cancel import Cancelled
 from models.data.base import Dataset
 from models.families.base import LatentModel
+from models.foreign.protocol import ForeignModel, unavailable
+from models.metrics.disentanglement import has_factors
 
 from ..errors import describe_error
 from ..jobs import JobContext, JobRunner
+from ..model_access import model_name
 from ..state import recorded_step
 from ..widgets.layout import caption_label
 
@@ -56,7 +59,7 @@ class EvaluationDialog(QDialog):
     def __init__(self, model: LatentModel, dataset: Dataset, source: Path | None = None,
                  train_state: dict[str, Any] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle(f"Evaluate {model.family} on {dataset.name}")
+        self.setWindowTitle(f"Evaluate {model_name(model)} on {dataset.name}")
         self.model, self.dataset, self.source = model, dataset, source
         self.train_state = dict(train_state or {})
         self.result: dict[str, Any] | None = None
@@ -116,9 +119,22 @@ class EvaluationDialog(QDialog):
 
     def _intro(self) -> str:
         what = "reconstruction figures on the test set" if self.model.latent_spec.has_encoder else ""
+        if what and has_factors(self.dataset.test):  # the shapes set: codes scored against its factors
+            what += ", disentanglement (MIG, DCI) against its ground-truth factors"
         if self.model.has_prior:
             what += (" and " if what else "") + "sample scores from the dataset's classifier (trained once, then cached)"
-        return f"{what[0].upper()}{what[1:]}." if what else "Nothing to evaluate for this model."
+        return (f"{what[0].upper()}{what[1:]}." if what else "Nothing to evaluate for this model.") + self._foreign_note()
+
+    def _foreign_note(self) -> str:
+        """For a model made elsewhere: which test set serves (it comes with none) and what it cannot be scored on."""
+        if not isinstance(self.model, ForeignModel):
+            return ""
+        note = f" It comes with no dataset: the figures are on the {self.dataset.name} test set chosen in Model & data."
+        for feature, what in (("encode", "No reconstruction figures"), ("sample_scores", "No sample scores")):
+            reason = unavailable(self.model, feature)
+            if reason is not None:
+                note += f" {what}: {reason}"
+        return note
 
     # -- the job -------------------------------------------------------------------------
     def start(self) -> None:

@@ -3,7 +3,8 @@
 Both are built from live state rather than written out by hand: the shortcut table reads
 the window's actions, so it cannot drift from what the keys really do, and "About" shows
 what a bug report needs (versions, the device training would use, where runs, settings
-and caches live).
+and caches live) and which kinds of model file open (``models.foreign.open.FORMATS``),
+with the command that installs ONNX support when it is missing.
 """
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHeaderView, QLabel, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
+
+from models.foreign.errors import ONNX_INSTALL_HINT, onnx_available
+from models.foreign.open import FORMATS
 
 from .. import settings
 
@@ -48,6 +52,20 @@ def _device_text() -> str:
     return f"CPU, no GPU found ({os.cpu_count() or '?'} cores)" if device.type == "cpu" else device_description(device)
 
 
+def onnx_text() -> str:
+    """The ONNX packages' versions, or how to install them."""
+    if not onnx_available():
+        return f"not installed: ONNX models neither open nor export; {ONNX_INSTALL_HINT} adds them"
+    return f"onnx {_version('onnx')}, onnxruntime {_version('onnxruntime')}"
+
+
+def formats_html() -> str:
+    """Which model files open, as a list (About)."""
+    items = "".join(f"<li>{f}</li>" for f in FORMATS)
+    hint = "" if onnx_available() else f"<p>ONNX needs two more packages: <code>{ONNX_INSTALL_HINT}</code></p>"
+    return f"<p><b>Opens</b> (File ▸ Open, drag and drop, Open Recent):</p><ul>{items}</ul>{hint}"
+
+
 def about_facts() -> list[tuple[str, str]]:
     """What a bug report needs, as (label, value) rows."""
     import torch
@@ -62,6 +80,7 @@ def about_facts() -> list[tuple[str, str]]:
         ("PyTorch", torch.__version__),
         ("PySide6", pyside if pyside != "not installed" else _version("PySide6")),
         ("pyqtgraph", _version("pyqtgraph")),
+        ("ONNX", onnx_text()),
         ("Training device", _device_text()),
         ("Runs folder", str(settings.runs_dir())),
         ("Data and classifier cache", str(default_cache_dir())),
@@ -109,6 +128,9 @@ class AboutDialog(QDialog):
         rows = "".join(f"<tr><td style='padding-right:12px'><b>{k}</b></td><td>{v}</td></tr>" for k, v in self.facts)
         body = QLabel(f"<table>{rows}</table>")
         body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.formats = QLabel(formats_html())
+        self.formats.setWordWrap(True)
+        self.formats.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.copy_button = QPushButton("Copy for a bug report")
         self.copy_button.clicked.connect(self.copy)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -117,6 +139,7 @@ class AboutDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(title)
         layout.addWidget(body)
+        layout.addWidget(self.formats)
         layout.addWidget(buttons)
 
     def text(self) -> str:

@@ -5,8 +5,10 @@ its own: its controls, its jobs, its hints. :class:`ExplorePanel` gives them
 
 * the preamble: the model state, the latent state and a dataset provider, and the order a
   panel is set up in (``_setup``, ``_build``, ``_wire``, then the current model);
-* its states: a hint instead of the body while the panel can't work, saying why (no model;
-  a model without an encoder: ``NO_MODEL_HINT`` and ``NO_ENCODER_HINT``);
+* its states: a hint instead of the body while the panel can't work, saying why (no model:
+  ``NO_MODEL_HINT``; a feature the model lacks, ``NEEDS``: the one-line reason of
+  ``models.foreign.protocol.unavailable``, or ``NO_ENCODER_HINT`` for the app's own models
+  without an encoder, then what to use instead, ``INSTEAD``);
 * one way to tell the user, :meth:`say`: the panel's message line and ``status``, which the
   window shows in its status bar;
 * its background work: the :class:`~explorer.jobs.JobRunner` s and timers it owns (their
@@ -33,11 +35,14 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import QFileDialog, QLabel, QLayout, QProgressBar, QSpinBox, QVBoxLayout, QWidget
 
 from models.data.base import Dataset
+from models.foreign.manifest import MANIFEST_NAME
+from models.foreign.open import OPENABLE_SUFFIXES
+from models.foreign.protocol import ForeignModel, unavailable
 from models.io.images import IMAGE_SUFFIXES
 
 from ..image_input import IMAGE_FILTER, encode_images, load_image_file
 from ..jobs import JobRunner
-from ..model_access import has_encoder
+from ..model_access import has_encoder, sentence
 from ..state import LatentState, ModelState
 from ..widgets.layout import HintStack, caption_label, install_hint_stack, panel_body, thin_busy_bar
 
@@ -46,16 +51,20 @@ L = TypeVar("L", bound=QLayout)
 
 #: what a dropped file is, by its name (see :func:`drop_kind`)
 IMAGE_FILE, PATH_FILE, MODEL_FILE = "image", "path", "model"
+#: the file dialogs' filter for models (folders are added with a folder dialog)
+MODEL_FILTER = (f"Models ({' '.join(MANIFEST_NAME if s == '.json' else '*' + s for s in OPENABLE_SUFFIXES)});;"
+                "All files (*)")
 
 
 def drop_kind(file: str) -> str | None:
-    """IMAGE_FILE, PATH_FILE (a path's JSON), MODEL_FILE (a checkpoint or a run folder) or None."""
+    """IMAGE_FILE, PATH_FILE (a path's JSON), MODEL_FILE (anything File > Open takes: a
+    checkpoint, a run folder, a state dict, an ONNX model or manifest, an adapter) or None."""
     name = file.lower()
-    if name.endswith(".json"):
+    if name.endswith(".json") and Path(name).name != MANIFEST_NAME:
         return PATH_FILE
     if name.endswith(IMAGE_SUFFIXES):
         return IMAGE_FILE
-    if name.endswith(".safetensors") or Path(file).is_dir():
+    if name.endswith(OPENABLE_SUFFIXES) or Path(file).is_dir():
         return MODEL_FILE
     return None
 
@@ -111,8 +120,12 @@ class ExplorePanel(QWidget):
 
     #: the hint while no model is open
     NO_MODEL_HINT = "Open or train a model to explore it."
-    #: set by a panel that needs an encoder: the hint for a model without one ({family})
+    #: the features (``models.foreign.protocol.FEATURES``) the panel cannot work without
+    NEEDS: tuple[str, ...] = ()
+    #: set by a panel that needs an encoder: the hint for one of the app's models without one ({family})
     NO_ENCODER_HINT: str | None = None
+    #: (feature, text): what to use instead, said after the reason when the model has that feature
+    INSTEAD: tuple[str, str] | None = None
 
     def __init__(self, model_state: ModelState, latent_state: LatentState, dataset_provider: DatasetProvider,
                  parent: QWidget | None = None) -> None:
@@ -157,8 +170,14 @@ class ExplorePanel(QWidget):
         model = self.model_state.model
         if model is None:
             return self.NO_MODEL_HINT
-        if self.NO_ENCODER_HINT is not None and not has_encoder(model):
+        if self.NO_ENCODER_HINT is not None and not has_encoder(model) and not isinstance(model, ForeignModel):
             return self.NO_ENCODER_HINT.format(family=model.family)
+        for feature in self.NEEDS:
+            reason = unavailable(model, feature)
+            if reason is not None:
+                if self.INSTEAD is not None and unavailable(model, self.INSTEAD[0]) is None:
+                    reason += "\n" + self.INSTEAD[1]
+                return sentence(reason)
         return None
 
     def refresh_availability(self) -> bool:

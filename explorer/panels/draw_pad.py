@@ -123,8 +123,10 @@ class DrawPadPanel(ExplorePanel):
     encoded = Signal(object)
 
     NO_MODEL_HINT = "Open or train a model with an encoder (AE, VAE, β-VAE, AAE) to draw into it."
+    NEEDS = ("encode",)
     NO_ENCODER_HINT = ("This {family} model has no encoder, so it can't read a drawing.\n"
                        "Use Projection to find a GAN latent for an image instead.")
+    INSTEAD = ("project", "The drawing pad needs an encoder; use Projection to find a latent for an image instead.")
 
     def _setup(self) -> None:
         self._throttle = self.make_timer(THROTTLE_MS, self.encode_now)

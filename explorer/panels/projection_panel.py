@@ -5,7 +5,8 @@ copy, reporting progress each few steps and polling Cancel (``should_stop``) eve
 a cancelled run still returns its best latent so far, which is shown like a finished one.
 The result becomes the slider state (so the main view shows it) and/or a path keyframe
 (``keyframe_ready``, wired to the Paths panel). Encoder models work too: projection then
-refines the encoder's guess.
+refines the encoder's guess. A decoder without gradients (an ONNX graph) cannot be projected
+through: the panel says so (``NEEDS``) instead of its controls.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class ProjectionPanel(ExplorePanel):
     finished = Signal(object)  # ProjectionResult
 
     NO_MODEL_HINT = "Open or train a model to project images into its latent space."
+    NEEDS = ("project",)
 
     def _setup(self) -> None:
         self.target: torch.Tensor | None = None  # (C, H, W) in [0, 1]
@@ -138,6 +140,10 @@ class ProjectionPanel(ExplorePanel):
 
     # -- running -----------------------------------------------------------------------
     def run(self) -> None:
+        reason = self.unavailable_reason()
+        if reason is not None:  # no model, or a decoder without gradients
+            self.say(reason)
+            return
         if self.target is None:
             self.say("Choose a target image first.")
             return

@@ -4,11 +4,12 @@ The per-family hyperparameter rows are a :class:`~.config_form.ConfigForm` gener
 family's config dataclass (``models.families.registry.config_class``), so a new family gets
 its own controls without touching this file. The Data and Training groups are in
 ``train_sections``; this module chooses the family, starts and continues runs, remembers the
-form between sessions and shows a run's progress.
+form between sessions and shows a run's progress. Train and Continue training are greyed,
+saying why in their tooltips, while a model made elsewhere is open (the app trains only its
+own families: ``models.foreign.protocol.unavailable``).
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any, Callable
 
 from PySide6.QtCore import Qt, Signal
@@ -18,7 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from models.families.base import LatentModel
-from models.families.registry import FAMILIES, config_class
+from models.families.registry import config_class
+from models.foreign.protocol import unavailable
 from models.runs.checkpoint import Checkpoint
 from models.runs.opening import recorded_data_dir
 from models.training.loop import StepMetrics, TrainConfig
@@ -29,34 +31,10 @@ from ..state import ModelState
 from ..training_session import TrainingSession, TrainRequest, format_eta
 from ..widgets.qt_utils import connect_all
 from .config_form import ConfigForm, FieldControl
-from .train_sections import DataSection, TrainingSection
+from .train_sections import CONTINUE_TIP, TRAIN_TIP, DataSection, TrainingSection, family_availability
 
 #: fields every run sets elsewhere (image_shape from the dataset, lr in the Training group)
 HIDDEN_FIELDS = ("image_shape", "lr")
-
-
-def family_availability() -> dict[str, str | None]:
-    """family -> None when importable, else why not (families land one by one)."""
-    out: dict[str, str | None] = {}
-    for fam, (module, name) in FAMILIES.items():
-        try:
-            getattr(importlib.import_module(module), name)
-            out[fam] = None
-        except Exception as e:  # noqa: BLE001 - any import failure just greys the family out
-            out[fam] = f"{type(e).__name__}: {e}"
-    return out
-
-
-CONTINUE_TIP = (
-    "Continue training the loaded model from its current weights and step count (Ctrl+Shift+T), "
-    "on the dataset it was trained on, in its own image size and colour (as latent-explorer train --resume).\n"
-    "Epochs, Batch size, Learning rate and Device below apply. The Family and model fields do not, nor do "
-    "Image size and Colour: they only shape new models (Train). Adam's moments carry on when the run's latest "
-    "checkpoint holds them for this step; otherwise the optimizer starts afresh.\n"
-    "A run's latest checkpoint continues that run: metrics are appended and its checkpoints updated. "
-    "An older checkpoint of a run (a best behind its latest) or one outside a run folder continues in "
-    "a new run folder."
-)
 
 
 class TrainPanel(QWidget):
@@ -104,7 +82,7 @@ class TrainPanel(QWidget):
 
         # -- run controls
         self.train_button = QPushButton("Train")
-        self.train_button.setToolTip("Start training a new model with these settings (Ctrl+T)")
+        self.train_button.setToolTip(TRAIN_TIP)
         self.pause_button = QPushButton("Pause")
         self.pause_button.setToolTip("Pause training (Space)")
         self.resume_button = QPushButton("Resume")
@@ -130,6 +108,7 @@ class TrainPanel(QWidget):
         self.run_label.setWordWrap(True)
         self.run_label.setStyleSheet("color: #8a8a8a; font-size: 11px;")
         self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._said_untrainable = ""  # the reason run_label shows while an untrainable model is open
 
         inner = QWidget()
         layout = QVBoxLayout(inner)
@@ -158,7 +137,7 @@ class TrainPanel(QWidget):
                      (session.metrics, self._on_metrics), (session.finished, self._on_finished),
                      (session.failed, lambda *_: self.progress.setFormat("Failed"))])
         if model_state is not None:
-            model_state.model_changed.connect(lambda _: self.refresh_continue())
+            model_state.model_changed.connect(lambda _: (self.refresh_train(), self.refresh_continue()))
 
         first = next((i for i in range(self.family.count()) if self.family.itemData(i) == "vae"
                       and self.availability.get("vae") is None), 0)
@@ -202,7 +181,32 @@ class TrainPanel(QWidget):
         return TrainRequest(fam, dataset, data_dir, config, cfg, image_size=image_size, channels=channels)
 
     def start_training(self) -> None:
+        problem = self.train_problem()
+        if problem is not None and not self.session.active:
+            self.error.emit("Cannot start training", problem)
+            return
         self._start(self.request, "Cannot start training")
+
+    def train_problem(self) -> str | None:
+        """Why Train can't start now (a run is going; a model made elsewhere is open); None when it can."""
+        if self.session.active:
+            return "A training run is going."
+        model = self.model_state.model if self.model_state is not None else None
+        reason = unavailable(model, "train") if model is not None else None
+        return f"{reason} Close it (File ▸ Close Model) to train a new model." if reason else None
+
+    def refresh_train(self) -> None:
+        problem = self.train_problem()
+        self.train_button.setEnabled(problem is None)
+        self.train_button.setToolTip(TRAIN_TIP + (f"\n\nNot available: {problem}" if problem else ""))
+        # said under the buttons too, not only on hover: the whole form stays editable meanwhile
+        model = self.model_state.model if self.model_state is not None else None
+        why = unavailable(model, "train") if model is not None else None
+        if why is not None:
+            self.run_label.setText(why)
+        elif self.run_label.text() == self._said_untrainable:
+            self.run_label.setText("")
+        self._said_untrainable = why or ""
 
     def _start(self, make_request: Callable[[], TrainRequest], refusal: str) -> None:
         """Start a run from ``make_request()`` (Train or Continue), or say why it can't start."""
@@ -255,6 +259,9 @@ class TrainPanel(QWidget):
         ms = self.model_state
         if ms is None or ms.model is None:
             return "Open or train a model first."
+        reason = unavailable(ms.model, "train")  # a model made elsewhere: nothing to continue
+        if reason is not None:
+            return reason
         dataset = ms.train_state.get("dataset")
         if not isinstance(dataset, str) or dataset not in self.known_datasets:
             which = f" ({dataset})" if isinstance(dataset, str) and dataset else ""
@@ -332,7 +339,7 @@ class TrainPanel(QWidget):
     # -- run feedback ------------------------------------------------------------------
     def _on_state(self, state: str) -> None:
         idle = state == "idle"
-        self.train_button.setEnabled(idle)
+        self.refresh_train()
         self.refresh_continue()
         self.pause_button.setEnabled(state == "running")
         self.resume_button.setEnabled(state == "paused")

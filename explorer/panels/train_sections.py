@@ -4,10 +4,12 @@ Data: which dataset, the folder it is read from (datasets kept on disk), for an 
 the size and colour its images are read in (the CLI's ``--image-size`` / ``--channels``),
 and a line saying what it is. Training: epochs, batch size, learning rate and its decay,
 and the device, with what "auto" finds on this computer. Both only hold settings; the panel
-reads them when it starts a run.
+reads them when it starts a run. The Train and Continue training buttons' tooltips are here
+too (the panel adds why a button is greyed), and which families can be built here.
 """
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import torch
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import (
     QSpinBox, QToolButton, QWidget,
 )
 
+from models.families.registry import FAMILIES
 from models.training.loop import TrainConfig
 
 from models.training.device import device_description, resolve_device
@@ -33,6 +36,32 @@ DATASET_HELP = {
 NOTE_STYLE = "color: #8a8a8a; font-size: 11px;"
 #: an image folder's images unless the form says otherwise (load_dataset's own default)
 FOLDER_IMAGE_SIZE = 64
+
+
+
+def family_availability() -> dict[str, str | None]:
+    """family -> None when importable, else why not (families land one by one)."""
+    out: dict[str, str | None] = {}
+    for fam, (module, name) in FAMILIES.items():
+        try:
+            getattr(importlib.import_module(module), name)
+            out[fam] = None
+        except Exception as e:  # noqa: BLE001 - any import failure just greys the family out
+            out[fam] = f"{type(e).__name__}: {e}"
+    return out
+
+
+TRAIN_TIP = "Start training a new model with these settings (Ctrl+T)"
+CONTINUE_TIP = (
+    "Continue training the loaded model from its current weights and step count (Ctrl+Shift+T), "
+    "on the dataset it was trained on, in its own image size and colour (as latent-explorer train --resume).\n"
+    "Epochs, Batch size, Learning rate and Device below apply. The Family and model fields do not, nor do "
+    "Image size and Colour: they only shape new models (Train). Adam's moments carry on when the run's latest "
+    "checkpoint holds them for this step; otherwise the optimizer starts afresh.\n"
+    "A run's latest checkpoint continues that run: metrics are appended and its checkpoints updated. "
+    "An older checkpoint of a run (a best behind its latest) or one outside a run folder continues in "
+    "a new run folder."
+)
 
 
 class DataSection(QGroupBox):

@@ -4,11 +4,14 @@
 attribute it is kept under, the slot it calls (an attribute path on the window, e.g.
 ``"session.stop"``) and the rule that says when it is enabled. ``build_menus`` makes the
 QActions and menus from it; ``update_enabled`` applies the rules to an ``ActionState``
-whenever the window's state changes. Help > Keyboard Shortcuts reads the built QActions,
-so it always lists the keys that really work.
+whenever the window's state changes; a greyed action's tooltip then says why (the open
+model's own reason, from ``models.foreign.protocol.unavailable``, when it has one: Save and
+Train for a model made elsewhere). Help > Keyboard Shortcuts reads the built QActions, so it
+always lists the keys that really work.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from operator import attrgetter
@@ -28,6 +31,11 @@ class ActionState:
     has_image: bool  # the decoder has produced an image of the open model
     can_continue: bool  # the open model can be trained further (TrainPanel.continue_problem() is None)
     opening: bool  # a model file is being read
+    trainable: bool = True  # no model is open, or one the app trains (not one made elsewhere)
+    savable: bool = True  # the open model can be saved as a checkpoint
+    onnx: bool = True  # the onnx and onnxruntime packages are installed (Export Model as ONNX)
+    #: action name -> why it is greyed out now, for the ones the open model itself rules out
+    reasons: Mapping[str, str] = field(default_factory=dict)
 
 
 class When(Enum):
@@ -41,6 +49,10 @@ class When(Enum):
     MODEL_OPEN = "a model is open"
     IMAGE_SHOWN = "a model is open and its image is shown"
     CAN_CONTINUE = "the open model can be trained further"
+    CAN_TRAIN = "no training session is going and no model made elsewhere is open"
+    CAN_SAVE = "a model the app can save as a checkpoint is open"
+    CAN_CLOSE = "a model is open, none is being opened and no training session is going"
+    CAN_EXPORT_ONNX = "a model is open and the ONNX packages are installed"
 
     def holds(self, state: ActionState) -> bool:
         return _RULES[self](state)
@@ -56,6 +68,10 @@ _RULES: dict[When, Callable[[ActionState], bool]] = {
     When.MODEL_OPEN: lambda s: s.has_model,
     When.IMAGE_SHOWN: lambda s: s.has_model and s.has_image,
     When.CAN_CONTINUE: lambda s: s.can_continue,
+    When.CAN_TRAIN: lambda s: s.session == "idle" and s.trainable,
+    When.CAN_SAVE: lambda s: s.has_model and s.savable,
+    When.CAN_CLOSE: lambda s: s.has_model and s.session == "idle" and not s.opening,
+    When.CAN_EXPORT_ONNX: lambda s: s.has_model and s.onnx,
 }
 
 Shortcut = Union[QKeySequence.StandardKey, Qt.Key, str, None]
@@ -91,23 +107,29 @@ Entry = Union[ActionSpec, SubMenu, _Marker]
 MENUS: tuple[tuple[str, tuple[Entry, ...]], ...] = (
     ("&File", (
         ActionSpec("open_action", "&Open…", "models.open_dialog", QKeySequence.StandardKey.Open,
-                   "Open a checkpoint (.safetensors) or a run folder", When.CAN_OPEN),
-        ActionSpec("open_run_action", "Open &Run Folder…", "models.open_run_dialog", None,
-                   "Open the best checkpoint of a training run folder", When.IDLE),
+                   "Open a checkpoint or a model made elsewhere: a PyTorch state dict (.safetensors, .pth), "
+                   "an ONNX model, a Python adapter file", When.CAN_OPEN),
+        ActionSpec("open_run_action", "Open &Folder…", "models.open_run_dialog", None,
+                   "Open a training run folder (its best checkpoint) or a folder with an ONNX manifest.json", When.IDLE),
         ActionSpec("runs_action", "&Browse Runs…", "tools.show_runs_browser", "Ctrl+Shift+O",
                    "Every training run as a table with its samples: open one or add it to Compare"),
         SubMenu("recent_menu", "Open &Recent", When.IDLE),
         SEPARATOR,
         ActionSpec("save_action", "&Save Model As…", "models.save_dialog", QKeySequence.StandardKey.Save,
-                   "Save the current model as a .safetensors checkpoint", When.MODEL_OPEN),
+                   "Save the current model as a .safetensors checkpoint", When.CAN_SAVE),
+        ActionSpec("export_model_action", "Export &Model as ONNX…", "models.export_model_dialog", None,
+                   "Write the model as decoder.onnx (and encoder.onnx) with a manifest.json, checked to decode "
+                   "as the model does", When.CAN_EXPORT_ONNX),
         ActionSpec("export_action", "&Export Image as PNG…", "models.export_dialog", "Ctrl+E",
                    "Save the decoded image (upscaled with crisp pixels)", When.IMAGE_SHOWN),
+        ActionSpec("close_model_action", "&Close Model", "models.close_model", None,
+                   "Stop exploring the open model", When.CAN_CLOSE),
         SEPARATOR,
         ActionSpec("quit_action", "&Quit", "close", QKeySequence.StandardKey.Quit),
     )),
     ("&Training", (
         ActionSpec("train_action", "&Train", "train_panel.start_training", "Ctrl+T",
-                   "Train a new model with the settings of the Model & data panel", When.IDLE),
+                   "Train a new model with the settings of the Model & data panel", When.CAN_TRAIN),
         ActionSpec("continue_action", "&Continue Training", "train_panel.continue_training", "Ctrl+Shift+T",
                    "Continue training the loaded model from its weights and step count", When.CAN_CONTINUE),
         ActionSpec("pause_action", "&Pause / Resume", "session.toggle_pause", Qt.Key.Key_Space,
@@ -151,6 +173,7 @@ class WindowActions:
     actions: dict[str, QAction] = field(default_factory=dict)
     submenus: dict[str, QMenu] = field(default_factory=dict)
     rules: dict[str, When] = field(default_factory=dict)  # action or submenu name -> its rule
+    tips: dict[str, str] = field(default_factory=dict)  # action name -> its tooltip while it is enabled
 
 
 def _make_action(window: QMainWindow, spec: ActionSpec) -> QAction:
@@ -175,6 +198,7 @@ def build_menus(window: QMainWindow, dock_toggles: list[QAction]) -> WindowActio
     bar = window.menuBar()
     for title, entries in MENUS:
         menu = bar.addMenu(title)
+        menu.setToolTipsVisible(True)  # a greyed entry's tooltip says why it is greyed
         for entry in entries:
             if entry is SEPARATOR:
                 menu.addSeparator()
@@ -189,14 +213,22 @@ def build_menus(window: QMainWindow, dock_toggles: list[QAction]) -> WindowActio
                 menu.addAction(action)
                 built.actions[entry.name] = action
                 built.rules[entry.name] = entry.enabled_when
+                built.tips[entry.name] = entry.tip
     return built
 
 
 def update_enabled(built: WindowActions, state: ActionState) -> None:
-    """Enable each action and submenu by its rule."""
+    """Enable each action and submenu by its rule; a greyed action whose reason ``state``
+    gives says it in its tooltip and status tip."""
     for name, rule in built.rules.items():
         target = built.actions.get(name) or built.submenus[name]
-        target.setEnabled(rule.holds(state))
+        enabled = rule.holds(state)
+        target.setEnabled(enabled)
+        if isinstance(target, QAction):
+            reason = None if enabled else state.reasons.get(name)
+            tip = f"Not available: {reason}" if reason else built.tips.get(name, "")
+            target.setToolTip(tip)
+            target.setStatusTip(tip)
 
 
 def menu_actions(window: QMainWindow) -> list[QAction]:

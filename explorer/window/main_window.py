@@ -2,14 +2,15 @@
 
     Model & data (left dock) ──> TrainingSession ──> metrics ──> Training (bottom dock)
                                         └── snapshot weights ──> ModelController ──> ModelState
-    File > Open / drops ──> ModelController (load_checkpoint in a JobRunner) ──> ModelState
+    File > Open / drops ──> ModelController (open_model in a JobRunner) ──> ModelState
     ModelState ──> LatentState.reset ──> Latent panel (right dock)
     LatentState / new weights ──> Decoder ──> ImageView (centre)
 
 Widgets talk through the state objects; this class builds and wires them and owns the
 status bar and error reporting. The menus are the table in ``actions``; the model's life
-(open, save, export, the model being trained) is ``model_controller``; the dock layout is
-``layout``; the secondary windows are ``tool_windows``.
+(open, save, export, the model being trained) is ``model_controller``; what the open model
+allows and the title are ``capabilities``; dropped files are sorted by ``drops``; the dock
+layout is ``layout``; the secondary windows are ``tool_windows``.
 """
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QWidget
 
-from models.io.images import IMAGE_SUFFIXES
 from models.training.loop import StepMetrics
 
 from models.training.device import device_description, resolve_device
@@ -35,15 +35,17 @@ from ..settings_file import set_notice_handler, take_notices
 from ..state import DataState, LatentState, ModelState
 from ..training_session import TrainingSession, TrainStarted
 from ..widgets.image_view import ImageView
-from .actions import ActionState, build_menus, fill_recent_menu, update_enabled
+from .actions import build_menus, fill_recent_menu, update_enabled
+from .capabilities import APP_TITLE, action_state, window_title
+from .drops import sort_drops
 from .layout import WindowLayout, make_dock
 from .messages import error_box, fit_status_line
 from .model_controller import ModelController
 from .tool_windows import ToolWindows
 
-APP_TITLE = "Latent Explorer"
 HINT = ("<p style='font-size:18px; color:#c8c8c8'>Open a model or press Train</p>"
-        "<p>File ▸ Open (Ctrl+O) loads a checkpoint or a run folder; you can also drop one here.<br>"
+        "<p>File ▸ Open (Ctrl+O) loads a checkpoint, a run folder or a model made elsewhere<br>"
+        "(a PyTorch state dict, an ONNX model, a Python adapter file); you can also drop one here.<br>"
         "Train (Ctrl+T) fits a new model: the <i>shapes</i> dataset needs no download.</p>")
 
 
@@ -58,7 +60,9 @@ class MainWindow(QMainWindow):
     open_run_action: QAction
     runs_action: QAction
     save_action: QAction
+    export_model_action: QAction
     export_action: QAction
+    close_model_action: QAction
     quit_action: QAction
     train_action: QAction
     continue_action: QAction
@@ -107,7 +111,8 @@ class MainWindow(QMainWindow):
 
         # what the menus do
         self.models = ModelController(self.model_state, self.latent_state, self.data_state, self.decoder, self.session,
-                                      self.jobs, self.dataset_factory, self._chosen_data_dir, self)
+                                      self.jobs, self.dataset_factory, self._chosen_data_dir, self,
+                                      chosen_dataset=self.train_panel.dataset.currentText)
         self.tools = ToolWindows(self, self.model_state, self.data_state, self.open_path, self.add_to_compare)
         self.menus = build_menus(self, [d.toggleViewAction() for d in (self.train_dock, self.latent_dock, self.training_dock)])
         for name, action in self.menus.actions.items():
@@ -150,6 +155,7 @@ class MainWindow(QMainWindow):
         m.model_opened.connect(self.train_panel.show_model)
         m.history_ready.connect(self.training_view.show_history)
         m.image_encoded.connect(self.latent_panel.set_thumbnail)
+        self.train_panel.dataset.currentTextChanged.connect(lambda _name: m.data.dataset_choice_changed())
         self.tools.status.connect(lambda text, timeout_ms: self.statusBar().showMessage(text, timeout_ms))
         s = self.session
         s.state_changed.connect(lambda _: self._update_actions())
@@ -276,30 +282,21 @@ class MainWindow(QMainWindow):
 
     # -- menus and title follow the state --------------------------------------------------
     def _update_actions(self) -> None:
-        can_continue = False
+        problem: str | None = "The Model & data panel could not say."
         try:
             self.train_panel.refresh_continue()  # source / train_state may have changed under it
-            can_continue = self.train_panel.continue_problem() is None
+            problem = self.train_panel.continue_problem()
         finally:  # the menus follow the state whatever happened above: Open must never stay greyed out
-            update_enabled(self.menus, ActionState(
-                session=self.session.state,
-                has_model=self.model_state.model is not None,
-                has_image=self.decoder.last_image is not None,
-                can_continue=can_continue,
-                opening=self.models.loading is not None,
-            ))
+            update_enabled(self.menus, action_state(self.model_state.model, self.session.state,
+                                                    self.decoder.last_image is not None, problem,
+                                                    self.models.loading is not None))
 
     def _on_first_image(self, _image: object) -> None:
         if not self.export_action.isEnabled():
             self._update_actions()
 
     def _update_title(self) -> None:
-        model = self.model_state.model
-        if model is None:
-            self.setWindowTitle(APP_TITLE)
-            return
-        where = self.model_state.source.name if self.model_state.source else ("training…" if self.session.active else "unsaved")
-        self.setWindowTitle(f"{model.family} ({where}) — {APP_TITLE}")
+        self.setWindowTitle(window_title(self.model_state.model, self.model_state.source, self.session.active))
 
     def _rebuild_recent_menu(self) -> None:
         fill_recent_menu(self.recent_menu, self.models.recent_files(), self.open_path, self.models.clear_recent_files)
@@ -332,20 +329,18 @@ class MainWindow(QMainWindow):
         self.handle_dropped(paths)
 
     def handle_dropped(self, paths: list[Path]) -> None:
-        """A checkpoint or run folder opens; else a path file goes to the Paths panel; else
-        an image is encoded."""
-        images = [p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES]
-        path_files = [p for p in paths if p.suffix.lower() == ".json" and not p.is_dir()]
-        models = [p for p in paths if p not in images and p not in path_files]
+        """A model (anything File > Open takes) opens; else a path file goes to the Paths
+        panel; else an image is encoded (see ``drops``)."""
+        drops = sort_drops(paths)
         dock = self.explore_docks.get("paths") if self.explore_docks else None
-        if models:
-            self.open_path(models[0])
-        elif path_files and dock is not None:
+        if drops.models:
+            self.open_path(drops.models[0])
+        elif drops.path_files and dock is not None:
             dock.show()
             dock.raise_()
-            dock.widget().load_path_file(path_files[0])
-        elif images:
-            self.encode_file(images[0])
+            dock.widget().load_path_file(drops.path_files[0])
+        elif drops.images:
+            self.encode_file(drops.images[0])
 
     # -- training: what the views show (ModelController keeps the model) ------------------
     def _on_training_started(self, info: TrainStarted) -> None:

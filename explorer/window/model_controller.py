@@ -1,10 +1,17 @@
 """Which model the window explores, and where it comes from and goes to.
 
-    File > Open / drops / recent files ──> JobRunner (load_checkpoint) ──> ModelState
+    File > Open / drops / recent files ──> (ask: pickle? code?) ──> JobRunner (open_model) ──> ModelState
     TrainingSession.started ──> ModelState (the model being trained)
     TrainingSession.metrics ──> live weight snapshots ──> ModelState.load_weights
     TrainingSession.finished ──> the run's checkpoint becomes the model's source
-    save / export ──> .safetensors / PNG;   a dropped image ──> its latent ──> LatentState
+    save / export ──> .safetensors / ONNX folder / PNG;   a dropped image ──> its latent ──> LatentState
+
+Anything the app opens comes in through ``models.foreign.open.open_model``: its own
+checkpoints and run folders, and models made elsewhere (state dicts, ONNX, adapters). What
+a file would need the user to trust is known from its name (``trust_needed``), so the
+window asks before anything is read, and a refused or failed file opens nothing and is
+said once, the previous model staying loaded. A model made elsewhere cannot be saved as a
+checkpoint: it is exported to ONNX instead (``export_onnx``, in the job runner).
 
 ``ModelController`` is a QObject, not a widget: it reports through signals (messages,
 errors, "menus and title need a refresh") and the window shows them. After every open
@@ -21,8 +28,11 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
+from models.foreign.errors import ONNX_INSTALL_HINT, onnx_available
+from models.foreign.open import open_model, trust_needed
+from models.foreign.protocol import ForeignModel, unavailable
 from models.io.images import IMAGE_SUFFIXES, load_png
-from models.runs.checkpoint import PICKLE_SUFFIXES, Checkpoint, load_checkpoint, save_checkpoint
+from models.runs.checkpoint import Checkpoint, save_checkpoint
 from models.runs.run_dir import RunDir
 from models.training.loop import StepMetrics
 
@@ -30,13 +40,17 @@ from .. import settings
 from ..assets import DEMO_DIR
 from ..datasets import DatasetFactory
 from ..image_input import encode_images, load_image_file
-from ..errors import describe_error, error_text
+from ..errors import about_file, describe_error, error_text
 from ..jobs import JobRunner
 from ..live_decoder import Decoder
+from ..model_access import model_name, sentence, snapshot_model
 from ..state import DataState, LatentState, ModelState
 from ..training_session import TrainingSession, TrainStarted
 # looked up here at call time, so tests can replace it (no modal dialog)
-from .file_dialogs import ask_checkpoint_path, ask_model_to_open, ask_png_path, ask_run_folder, confirm_untrusted
+from .file_dialogs import (
+    ask_checkpoint_path, ask_export_folder, ask_model_to_open, ask_png_path, ask_run_folder, confirm_code,
+    confirm_untrusted,
+)
 from .model_data import ModelData
 
 
@@ -62,11 +76,13 @@ class ModelController(QObject):
     model_opened = Signal(object, object)  # model, train_state: the Model & data form follows it
     history_ready = Signal(object, str, object)  # metrics records, run name, last sample grid (or None)
     image_encoded = Signal(object)  # the (C, H, W) image whose latent was just set
+    exported = Signal(object)  # export_onnx's result dict, once File > Export Model has written the folder
 
     def __init__(self, model_state: ModelState, latent_state: LatentState, data_state: DataState,
                  decoder: Decoder, session: TrainingSession, jobs: JobRunner, dataset_factory: DatasetFactory,
-                 chosen_data_dir: Callable[[str], str | None], window: QWidget) -> None:
-        """``window``: the parent of the dialogs; ``chosen_data_dir``: see ``ModelData``."""
+                 chosen_data_dir: Callable[[str], str | None], window: QWidget,
+                 chosen_dataset: Callable[[], str | None] | None = None) -> None:
+        """``window``: the parent of the dialogs; ``chosen_data_dir``, ``chosen_dataset``: see ``ModelData``."""
         super().__init__(window)
         self.window = window
         self.model_state, self.latent_state, self.data_state = model_state, latent_state, data_state
@@ -74,7 +90,7 @@ class ModelController(QObject):
         #: the path being opened, None when no load is under way
         self.loading: str | None = None
         self._training_generation = -1
-        self.data = ModelData(model_state, data_state, jobs, dataset_factory, chosen_data_dir, self)
+        self.data = ModelData(model_state, data_state, jobs, dataset_factory, chosen_data_dir, self, chosen_dataset)
         self.data.status.connect(self.status)
         self.data.report.connect(self.report)
         session.started.connect(self._on_training_started)
@@ -97,8 +113,9 @@ class ModelController(QObject):
         return Path(recent[0]).parent if recent else Path.home()
 
     def open_path(self, path: str | Path) -> bool:
-        """Open a checkpoint or run folder in the background; an image file is encoded.
-        Returns whether a load was started."""
+        """Open anything the app opens (a checkpoint, a run folder, a state dict, an ONNX file
+        or folder, an adapter file) in the background, asking first when it would run code;
+        an image file is encoded. Returns whether a load was started."""
         path = Path(path).expanduser()
         if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
             self.encode_file(path)
@@ -110,17 +127,18 @@ class ModelController(QObject):
         if refused is not None:  # said now: the loader would wait on a pipe forever
             self.error.emit("Could not open the model", refused)
             return False
-        allow_pickle = False
-        if path.suffix.lower() in PICKLE_SUFFIXES:
-            if not confirm_untrusted(self.window, path):
-                self.status.emit(f"Did not open {path.name}", 5000)
-                return False
-            allow_pickle = True
+        trust = trust_needed(path) if not path.is_dir() else None
+        # asked before anything is read: refused, nothing of the file runs
+        confirm = {"pickle": confirm_untrusted, "code": confirm_code}.get(trust or "")
+        if confirm is not None and not confirm(self.window, path):
+            self.status.emit(f"Did not open {path.name}", 5000)
+            return False
+        allow_pickle, allow_code = trust == "pickle", trust == "code"
         self.loading = str(path)
         self.status.emit(f"Opening {path}…", 0)
         self.changed.emit()
         try:
-            self.jobs.submit(lambda _ctx: load_checkpoint(path, allow_pickle=allow_pickle),
+            self.jobs.submit(lambda _ctx: open_model(path, allow_pickle=allow_pickle, allow_code=allow_code),
                              on_done=lambda ckpt: self._on_loaded(path, ckpt),
                              on_error=lambda e: self._on_load_failed(path, e))
         except BaseException:
@@ -140,7 +158,8 @@ class ModelController(QObject):
         self.model_state.set_model(ckpt.model, ckpt.path, ckpt.train_state)
         settings.add_recent_file(requested)
         step = self.model_state.step
-        self.status.emit(f"Opened {ckpt.family} from {ckpt.path}" + (f" (step {step})" if step is not None else ""), 8000)
+        self.status.emit(f"Opened {model_name(ckpt.model)} from {ckpt.path}" + (f" (step {step})" if step is not None else ""),
+                         8000)
         self.model_opened.emit(ckpt.model, self.model_state.train_state)
         self.changed.emit()  # the form's Continue may have changed with it
         self.data.load_for_model()
@@ -148,7 +167,8 @@ class ModelController(QObject):
 
     def _on_load_failed(self, path: Path, error: BaseException) -> None:
         self._end_loading()
-        self.error.emit(*describe_error(error))  # the previous model stays loaded
+        # one message naming the file, whatever refused it (the engine's checks, the OS); the previous model stays
+        self.error.emit("Could not open the model", about_file(path, error))
 
     def _load_run_history(self, checkpoint: Path | None) -> None:
         """A checkpoint inside a run folder: its loss curves and last sample grid (read in a
@@ -185,7 +205,7 @@ class ModelController(QObject):
 
     # -- saving and exporting ------------------------------------------------------------
     def save_dialog(self) -> None:
-        if self.model_state.model is None:
+        if self.model_state.model is None or self._refused_save():
             return
         path = ask_checkpoint_path(self.window, self.last_dir() / f"{self.model_state.model.family}.safetensors")
         if path:
@@ -193,7 +213,7 @@ class ModelController(QObject):
 
     def save_model(self, path: str | Path) -> Path | None:
         model = self.model_state.model
-        if model is None:
+        if model is None or self._refused_save():
             return None
         try:
             with self.model_state.lock:
@@ -207,6 +227,54 @@ class ModelController(QObject):
         self.changed.emit()
         self.status.emit(f"Saved {saved}", 8000)
         return saved
+
+    def _refused_save(self) -> bool:
+        """A model made elsewhere is not saved as a checkpoint: say so, and that Export takes it."""
+        reason = unavailable(self.model_state.model, "save_checkpoint")
+        if reason is not None:
+            self.error.emit("Cannot save this model as a checkpoint", sentence(f"{reason} (File ▸ Export Model as ONNX…)"))
+        return reason is not None
+
+    def export_model_dialog(self) -> None:
+        if self.model_state.model is None:
+            return
+        folder = ask_export_folder(self.window, self.last_dir())
+        if folder:
+            self.export_model(folder)
+
+    def export_model(self, folder: str | Path) -> bool:
+        """Write the model as ONNX graphs and a manifest into ``folder`` (in the job runner;
+        the export is opened again and compared with the model before anything is written).
+        Returns whether the export was started; ``exported`` carries the result."""
+        if self.model_state.model is None:
+            return False
+        if not onnx_available():
+            self.error.emit("ONNX is not installed",
+                            f"Exporting to ONNX needs the onnx and onnxruntime packages: {ONNX_INSTALL_HINT}")
+            return False
+        from models.foreign.export import export_onnx
+
+        folder, model = Path(folder).expanduser(), snapshot_model(self.model_state)
+        self.status.emit(f"Exporting to {folder} as ONNX…", 0)
+        self.jobs.submit(lambda _ctx: export_onnx(model, folder), self._on_exported,
+                         lambda e: self.error.emit("Could not export the model", about_file(folder, e)))
+        return True
+
+    def _on_exported(self, result: dict[str, Any]) -> None:
+        diff = result["max_abs_diff"]
+        files = ", ".join(p.name for p in (result["decoder"], result["encoder"], result["manifest"]) if p is not None)
+        enc = f" and encodes within {diff['encoder']:.1e}" if diff.get("encoder") is not None else ""
+        self.report.emit(f"Exported as ONNX: opened again, it decodes within {diff['decoder']:.1e} of the model{enc}. "
+                         f"Wrote {files} to {result['manifest'].parent}.", 15000)
+        self.exported.emit(result)
+
+    def close_model(self) -> None:
+        """Explore no model (a model made elsewhere is closed this way before Train)."""
+        if self.session.active or self.model_state.model is None:
+            return
+        self.model_state.set_model(None)
+        self.model_opened.emit(None, {})
+        self.changed.emit()
 
     def export_dialog(self) -> None:
         if self.decoder.last_image is None:
@@ -244,7 +312,8 @@ class ModelController(QObject):
             self.error.emit("No model", "Open or train a model before dropping images on the window.")
             return False
         if not model.latent_spec.has_encoder:
-            self.error.emit("This model has no encoder",
+            reason = unavailable(model, "encode") or ""
+            self.error.emit("This model has no encoder", sentence(reason) if isinstance(model, ForeignModel) else
                             f"{model.family} generates images from noise but cannot map an image to its latent space.")
             return False
         try:

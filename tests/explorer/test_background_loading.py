@@ -53,8 +53,8 @@ def _held_off_the_gui_thread(qtbot, gate: Gate, ticks: list) -> None:
 def test_opening_a_checkpoint_runs_in_a_worker(qtbot, window, vae_checkpoint, monkeypatch, ticks):
     from explorer.window import model_controller
 
-    gate = Gate(model_controller.load_checkpoint)
-    monkeypatch.setattr(model_controller, "load_checkpoint", gate)
+    gate = Gate(model_controller.open_model)  # the one door every model comes in by
+    monkeypatch.setattr(model_controller, "open_model", gate)
     assert window.open_path(vae_checkpoint)
     _held_off_the_gui_thread(qtbot, gate, ticks)
     assert window.model_state.model is None and window.models.loading is not None

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
 from models.families.base import LatentModel
+
+from ...model_access import model_name
 
 
 @dataclass
@@ -15,4 +18,4 @@ class CompareEntry:
     @property
     def description(self) -> str:
         spec = self.model.latent_spec
-        return f"{self.name}  ·  {self.model.family}, latent {spec.input_dim}"
+        return f"{self.name}  ·  {model_name(self.model)}, latent {spec.input_dim}"

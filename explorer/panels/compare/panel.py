@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QListWidget, QTabW
 
 from models.explore.latent_paths import LatentPath
 from models.families.base import LatentModel
-from models.runs.checkpoint import load_checkpoint
+from models.foreign.open import open_model, trust_needed
 from models.runs.listing import model_label
 
 from ...errors import about_file
@@ -28,7 +28,7 @@ from ...model_access import snapshot_model
 from ...state import recorded_step
 from ...widgets.layout import push_button
 from ...widgets.tiles import Tile
-from ..base import IMAGE_FILE, MODEL_FILE, Dropped, ExplorePanel, dropped_of, open_files, open_folder
+from ..base import IMAGE_FILE, MODEL_FILE, MODEL_FILTER, Dropped, ExplorePanel, dropped_of, open_files, open_folder
 from .entry import CompareEntry
 from .metrics_table import MetricsTab
 from .path_playback import PathPlaybackTab
@@ -57,8 +57,11 @@ class ComparePanel(ExplorePanel):
         top.addWidget(self.model_list, 1)
         buttons = QVBoxLayout()
         self.add_current_btn = push_button("Add current model", clicked=self.add_current)
-        self.add_file_btn = push_button("Add checkpoints…", clicked=self.add_files)
-        self.add_run_btn = push_button("Add run folder…", clicked=self._add_run_dialog)
+        self.add_file_btn = push_button("Add models…", "Checkpoints, state dicts, ONNX models (a pickle or an adapter "
+                                                       "file: open it with File ▸ Open, then Add current model)",
+                                        clicked=self.add_files)
+        self.add_run_btn = push_button("Add folder…", "A training run folder, or a folder with an ONNX manifest.json",
+                                       clicked=self._add_run_dialog)
         self.remove_btn = push_button("Remove", clicked=self.remove_selected)
         for b in (self.add_current_btn, self.add_file_btn, self.add_run_btn, self.remove_btn):
             buttons.addWidget(b)
@@ -124,18 +127,26 @@ class ComparePanel(ExplorePanel):
         return candidate
 
     def add_files(self, files: list[str | Path] | None = None) -> None:
-        """Load checkpoints / run folders in a job, then add them."""
-        files = open_files(self, files, "Add checkpoints", "Checkpoints (*.safetensors)")
+        """Load models (anything File > Open takes but files that would run code) in a job,
+        then add them."""
+        files = open_files(self, files, "Add models", MODEL_FILTER)
         if not files:
             return
         paths = [Path(f) for f in files]
+        # a pickle or an adapter runs code: File > Open asks first, then "Add current model" adds it
+        refused = [f"{p.name}: it could run code, so Compare does not open it; open it with File ▸ Open "
+                   "(which asks first), then Add current model" for p in paths if not p.is_dir() and trust_needed(p)]
+        paths = [p for p in paths if p.is_dir() or not trust_needed(p)]
+        if not paths:
+            self.say("; ".join(refused))
+            return
         self.say(f"Loading {len(paths)} model(s)…")
 
         def job(ctx) -> tuple[list[tuple[Path, LatentModel, int | None]], list[str]]:
-            loaded, errors = [], []
+            loaded, errors = [], list(refused)
             for p in paths:
                 try:
-                    ckpt = load_checkpoint(p)
+                    ckpt = open_model(p)
                     loaded.append((p, ckpt.model, recorded_step(ckpt.train_state)))
                 except Exception as e:  # noqa: BLE001 - report each file, keep the others
                     errors.append(about_file(p, e))
@@ -144,7 +155,7 @@ class ComparePanel(ExplorePanel):
         self.load_jobs.submit(job, on_done=self._on_loaded)
 
     def _add_run_dialog(self) -> None:
-        folder = open_folder(self, "Add a run folder")
+        folder = open_folder(self, "Add a run folder or an ONNX model's folder")
         if folder:
             self.add_files([folder])
 

@@ -10,6 +10,7 @@ import torch
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
+from models.foreign.protocol import unavailable
 from models.metrics.reconstruction import error_heatmap
 
 from ...image_input import IMAGE_FILTER, load_image_file
@@ -199,7 +200,8 @@ class ReconstructionsTab(CompareTab):
             names.append(e.name + (" (error)" if heat else ""))
             if r is None:
                 rows.append([None] * n)
-                notes.append("No encoder: this model cannot reconstruct images (its samples are scored under Metrics)."
+                scored = " (its samples are scored under Metrics)" if unavailable(e.model, "sample_scores") is None else ""
+                notes.append(f"No encoder: this model cannot reconstruct images{scored}."
                              if not e.model.latent_spec.has_encoder else
                              f"Works on {tuple(e.model.config.image_shape)} images, not these.")
             elif heat:

@@ -21,6 +21,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QSplitter
 
 from models.explore.latent_paths import LatentPath
+from models.foreign.protocol import unavailable
 
 from ...model_access import dataset_problem, has_encoder, snapshot_model
 from ..base import ExplorePanel
@@ -39,8 +40,10 @@ class MapPanel(ExplorePanel):
     map_ready = Signal()
 
     NO_MODEL_HINT = "Open or train a model to map its latent space."
+    NEEDS = ("encode",)
     NO_ENCODER_HINT = ("The latent map needs a model with an encoder (AE, VAE, β-VAE, AAE).\n"
                        "This {family} model only maps latents to images: use Projection to find the latent of a given image.")
+    INSTEAD = ("project", "The latent map needs an encoder; use Projection to find the latent of a given image.")
 
     def _setup(self) -> None:
         self.encoded: Encoded | None = None
@@ -151,7 +154,7 @@ class MapPanel(ExplorePanel):
         """Encode a sample of the test set (background job with progress)."""
         model = self.model_state.model
         dataset = self.dataset_provider()
-        problem = dataset_problem(model, dataset) if has_encoder(model) else "This model has no encoder."
+        problem = dataset_problem(model, dataset) if has_encoder(model) else unavailable(model, "encode")
         if problem:
             self.say(problem)
             return

@@ -1,0 +1,42 @@
+"""What files dropped on the window are: models to open, path files for the Paths panel,
+or images to encode.
+
+A model is anything File > Open takes (a checkpoint, a run folder, a PyTorch state dict,
+an ONNX file or a folder with its manifest, an adapter file); a ``.json`` is a path file,
+except an ONNX ``manifest.json``, which opens its model; an image is any image file the
+app reads. The window opens the first model, else loads the first path file, else
+encodes the first image.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from models.foreign.manifest import MANIFEST_NAME
+from models.io.images import IMAGE_SUFFIXES
+
+
+@dataclass
+class Drops:
+    """Dropped paths by kind, each in the order they were dropped."""
+
+    models: list[Path] = field(default_factory=list)
+    path_files: list[Path] = field(default_factory=list)
+    images: list[Path] = field(default_factory=list)
+
+
+def is_path_file(path: Path) -> bool:
+    """A Paths panel file: a ``.json`` that is not a folder, nor an ONNX manifest."""
+    return path.suffix.lower() == ".json" and path.name.lower() != MANIFEST_NAME and not path.is_dir()
+
+
+def sort_drops(paths: list[Path]) -> Drops:
+    drops = Drops()
+    for p in paths:
+        if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir():
+            drops.images.append(p)
+        elif is_path_file(p):
+            drops.path_files.append(p)
+        else:
+            drops.models.append(p)
+    return drops

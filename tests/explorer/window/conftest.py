@@ -1,0 +1,121 @@
+"""Models made elsewhere, for the window tests that open them: the PyTorch examples' VAE
+(vae/main.py) and DCGAN generator (dcgan/main.py) as their scripts define them, saved the
+way those scripts save them (``torch.save(model.state_dict(), path)``) and as safetensors,
+and an ONNX folder written by the app's own export."""
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ExamplesVAE(nn.Module):
+    """pytorch/examples vae/main.py's VAE (784-400-20, sigmoid output)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 400)
+        self.fc21 = nn.Linear(400, 20)
+        self.fc22 = nn.Linear(400, 20)
+        self.fc3 = nn.Linear(20, 400)
+        self.fc4 = nn.Linear(400, 784)
+
+    def encode(self, x):
+        h1 = F.relu(self.fc1(x))
+        return self.fc21(h1), self.fc22(h1)
+
+    def decode(self, z):
+        h3 = F.relu(self.fc3(z))
+        return torch.sigmoid(self.fc4(h3))
+
+
+class ExamplesGenerator(nn.Module):
+    """pytorch/examples dcgan/main.py's netG (nz, ngf, nc are the script's globals; arguments here)."""
+
+    def __init__(self, nz=100, ngf=64, nc=3):
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),
+            nn.Tanh(),
+        )
+
+    def forward(self, input):
+        return self.main(input)
+
+
+def weights_init(m):
+    """dcgan/main.py's init, with running statistics that are not the defaults (a window that
+    ran batch norm on batch statistics would show other images) and conv weights large enough
+    that the images are not a flat grey."""
+    classname = m.__class__.__name__
+    if classname.find("Conv") != -1:
+        m.weight.data.normal_(0.0, 0.3)
+    elif classname.find("BatchNorm") != -1:
+        m.weight.data.normal_(1.0, 0.02)
+        m.bias.data.fill_(0)
+        m.running_mean.data.normal_(0.0, 0.1)
+        m.running_var.data.uniform_(0.5, 1.5)
+
+
+class ForeignFiles(SimpleNamespace):
+    """The modules and the files written from them (see the ``foreign`` fixture)."""
+
+    vae: ExamplesVAE
+    gen: ExamplesGenerator
+    nz: int
+    folder: Path
+
+    # -- what the original modules make --------------------------------------------------
+    @torch.no_grad()
+    def vae_images(self, z: torch.Tensor) -> torch.Tensor:
+        return self.vae.decode(z).reshape(-1, 1, 28, 28)
+
+    @torch.no_grad()
+    def vae_means(self, x: torch.Tensor) -> torch.Tensor:
+        return self.vae.encode(x.reshape(-1, 784))[0]
+
+    @torch.no_grad()
+    def gen_images(self, z: torch.Tensor) -> torch.Tensor:
+        return ((self.gen(z.reshape(-1, self.nz, 1, 1)) + 1) / 2).clamp(0, 1)
+
+    # -- the files ----------------------------------------------------------------------
+    def state_dict_file(self, which: str, suffix: str) -> Path:
+        """``which`` ("vae" | "gen") saved as ``.pth`` (torch.save) or ``.safetensors``."""
+        module = self.vae if which == "vae" else self.gen
+        path = self.folder / f"{'vae' if which == 'vae' else 'netG'}{suffix}"
+        if suffix == ".safetensors":
+            from safetensors.torch import save_file
+
+            save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(path))
+        else:
+            torch.save(module.state_dict(), path)
+        return path
+
+    def onnx_folder(self, which: str = "gen") -> Path:
+        """The model opened from its safetensors, exported by the app (decoder.onnx, manifest.json)."""
+        from models.foreign.export import export_onnx
+        from models.foreign.open import open_model
+
+        out = self.folder / f"{which}-onnx"
+        export_onnx(open_model(self.state_dict_file(which, ".safetensors")).model, out)
+        return out
+
+
+@pytest.fixture
+def foreign(tmp_path) -> ForeignFiles:
+    """The examples VAE and a small examples DCGAN generator (nz 16, ngf 4, grey 64x64), in eval mode."""
+    torch.manual_seed(0)
+    vae = ExamplesVAE().eval()
+    gen = ExamplesGenerator(nz=16, ngf=4, nc=1)
+    gen.apply(weights_init)
+    folder = tmp_path / "foreign"
+    folder.mkdir()
+    return ForeignFiles(vae=vae, gen=gen.eval(), nz=16, folder=folder)
