@@ -91,7 +91,7 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
     text = str(exc) or name
     if name == "DataError":
         return "Could not load the dataset", text
-    if name == "CheckpointError":
+    if any(c.__name__ == "CheckpointError" for c in type(exc).__mro__):  # and ForeignModelError, a kind of it
         return "Could not open the model", text
     if name == "TrainingDiverged":
         return "Training diverged", text

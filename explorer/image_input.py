@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from models.foreign.protocol import unavailable
+
 from models.io.images import IMAGE_SUFFIXES, read_image_tensor
 
 from .state import ModelState
@@ -22,7 +24,7 @@ def encode_images(model_state: ModelState, x: torch.Tensor) -> np.ndarray:
         if model is None:
             raise ValueError("no model is loaded")
         if not model.latent_spec.has_encoder:
-            raise ValueError(f"{model.family} has no encoder: it cannot map images to its latent space")
+            raise ValueError(unavailable(model, "encode") or f"{model.family} has no encoder: it cannot map images to its latent space")
         shape = tuple(model.config.image_shape)
         if tuple(x.shape[1:]) != shape:
             raise ValueError(f"the image is {tuple(x.shape[1:])} but the model reads {shape}")

@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     gui = sub.add_parser("gui", help="open the explorer window (the default)")
-    gui.add_argument("paths", nargs="*", help="checkpoints or run folders to open")
+    gui.add_argument("paths", nargs="*", help="models to open: checkpoints, run folders, state dicts, ONNX files or folders, adapter files")
     for command in COMMANDS.values():
         command.add_parser(sub)
     return parser

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import QButtonGroup, QGroupBox, QLabel, QSpinBox, QVBoxLa
 from models.latent import LatentSpec
 
 from ..image_input import encode_images
+from ..model_access import model_name
 from models.io.images import to_display
 
 from ..state import DataState, LatentState, ModelState
@@ -187,8 +188,7 @@ class LatentPanel(ExplorePanel):
                 self._shown = np.zeros(0, np.float32)
                 return
             model = self.model_state.model
-            family = getattr(model, "family", "") or type(model).__name__
-            self.info.setText(f"<b>{family}</b> · {spec_text(spec)}")
+            self.info.setText(f"<b>{model_name(model)}</b> · {spec_text(spec)}")
             self.z_group.setTitle(f"z ({spec.z_dim:,} dimensions)")
             self._build_z(spec)
             self._build_categorical(spec)

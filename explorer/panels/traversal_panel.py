@@ -29,6 +29,7 @@ from models.io.images import grid, save_png
 from models.latent import LatentSpec
 from models.explore.directions import direction_latents
 from models.explore.render import decode_batched
+from models.foreign.protocol import unavailable
 from models.explore.traversal import dimension_influence, infogan_latents, traversal_latents
 from models.metrics.kl import has_kl, kl_per_dimension
 
@@ -219,7 +220,7 @@ class TraversalPanel(ExplorePanel):
     def _kl_problem(self) -> str | None:
         model = self.model_state.model
         if not has_kl(model):
-            return "Activity by KL needs a VAE."
+            return unavailable(model, "kl") or "Activity by KL needs a VAE."
         return dataset_problem(model, self.dataset_provider())
 
     def _request_kl(self) -> None:

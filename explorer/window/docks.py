@@ -32,6 +32,7 @@ from ..panels.draw_pad import DrawPadPanel
 from ..panels.map import MapPanel
 from ..panels.paths import PathsPanel
 from ..panels.projection_panel import ProjectionPanel
+from ..panels.timeline_panel import TimelinePanel
 from ..panels.traversal_panel import TraversalPanel
 from ..state import LatentState, ModelState
 from .layout import make_dock
@@ -59,6 +60,7 @@ DOCKS: dict[str, DockSpec] = {
     "traversal": DockSpec("Traversal", TraversalPanel, _BOTTOM),
     "map": DockSpec("Latent map", MapPanel, _BOTTOM),
     "compare": DockSpec("Compare", ComparePanel, _BOTTOM),
+    "timeline": DockSpec("Timeline", TimelinePanel, _BOTTOM),
 }
 
 

@@ -351,6 +351,10 @@ class MainWindow(QMainWindow):
         self.training_dock.show()
         self.statusBar().showMessage(f"Training {info.model.family} on {info.dataset.name}: {info.total_steps} steps", 5000)
         self._update_title()
+        if "timeline" in self.explore_docks:  # the run being trained is the one to watch learn
+            from .docks import explore_panel
+
+            explore_panel(self.explore_docks["timeline"]).load_run(info.run_dir)
 
     def _on_training_stepper(self, name: str) -> None:  # the step actually used: a failed capture shows here
         if self.session.info is not None:
@@ -382,6 +386,7 @@ class MainWindow(QMainWindow):
         stop every helper thread. Safe to call twice."""
         self.session.shutdown(timeout_ms)
         self.decoder.close()
+        self.latent_panel.shutdown()
         if self.explore_docks:
             from .docks import shutdown_explore_docks
 

@@ -45,12 +45,12 @@ def window(qtbot, tiny_dataset):
 
 def test_docks_are_tabbed_behind_the_windows_own(qtbot, window):
     w, own, docks, _, _ = window
-    assert list(docks) == list(DOCKS) == ["paths", "projection", "draw", "traversal", "map", "compare"]
+    assert list(docks) == list(DOCKS) == ["paths", "projection", "draw", "traversal", "map", "compare", "timeline"]
     assert {d.objectName() for d in docks.values()} == {f"dock_explore_{k}" for k in DOCKS}
     left_tabs = set(w.tabifiedDockWidgets(own["left"]))
     bottom_tabs = set(w.tabifiedDockWidgets(own["bottom"]))
     assert {docks[k] for k in ("paths", "projection", "draw")} <= left_tabs
-    assert {docks[k] for k in ("traversal", "map", "compare")} <= bottom_tabs
+    assert {docks[k] for k in ("traversal", "map", "compare", "timeline")} <= bottom_tabs
     assert not own["left"].visibleRegion().isEmpty()  # the window's own docks stay in front
     view = next(a.menu() for a in w.menuBar().actions() if a.text() == "&View")
     texts = [a.text() for a in view.actions()]
@@ -61,7 +61,7 @@ def test_docks_are_tabbed_behind_the_windows_own(qtbot, window):
     w.grab().save("/tmp/panel_docks_window.png")
     # no tab bar left over from building the groups (a Qt 6 quirk before the first show)
     bars = [b for b in w.findChildren(QTabBar) if b.isVisible() and b.parent() is w]  # not panels' own tabs
-    assert sorted(b.count() for b in bars) == [4, 4]
+    assert sorted(b.count() for b in bars) == [4, 5]  # left: own + 3; bottom: own + 4
     # only the dock in front works: the map behind the Training tab encodes nothing yet
     assert docks["map"].widget().encoded is None
     docks["map"].raise_()
