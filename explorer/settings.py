@@ -1,4 +1,5 @@
-"""Where the window keeps what it remembers: layout, recent files, the last training form.
+"""Where the window keeps what it remembers: layout, recent files, the last training form,
+the family and config last given for a bare state dict of one of the app's families.
 
 ``$LATENT_EXPLORER_HOME`` (tests and portable installs set it) holds everything in one
 folder: ``settings.ini`` and ``runs/``. Without it, settings go where the platform keeps
@@ -14,6 +15,7 @@ and says so once, for a value of the wrong type or out of range.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -178,3 +180,33 @@ def add_recent_file(path: str | Path) -> list[str]:
 
 def clear_recent_files() -> None:
     settings().setValue("recent_files", [])
+
+
+# -- the family and config last given for a bare state dict --------------------------------
+def family_weights_answers() -> list[dict[str, Any]]:
+    """The answers the family dialog was last given, newest first: ``{"path", "family",
+    "config"}`` each (texts and a dict; the caller validates the config against the family).
+    An entry that is not one is left out, and said once."""
+    entries = read_text_list("family_weights_answers", MAX_RECENT)
+    answers = []
+    for text in entries:
+        try:
+            entry = json.loads(text)
+        except ValueError:
+            entry = None
+        ok = isinstance(entry, dict) and isinstance(entry.get("path"), str) and isinstance(entry.get("family"), str) \
+            and isinstance(entry.get("config"), dict)
+        if not ok:
+            _ignored("family_weights_answers", "a path, a family and its config", text)
+            continue
+        answers.append({"path": entry["path"], "family": entry["family"], "config": entry["config"]})
+    return answers
+
+
+def add_family_weights_answer(path: str | Path, family: str, config: dict[str, Any]) -> None:
+    """Remember ``family`` and ``config`` for the state dict at ``path`` (the newest answer
+    first, at most MAX_RECENT files; one too long to store is not kept)."""
+    path = str(Path(path).expanduser().resolve())
+    text = json.dumps({"path": path, "family": family, "config": config}, sort_keys=True)
+    kept = [json.dumps(a, sort_keys=True) for a in family_weights_answers() if a["path"] != path]
+    settings().setValue("family_weights_answers", ([text] if len(text) <= MAX_TEXT else []) + kept[:MAX_RECENT - 1])

@@ -1,6 +1,7 @@
 """Which model the window explores, and where it comes from and goes to.
 
     File > Open / drops / recent files ──> (ask: pickle? code?) ──> JobRunner (open_model) ──> ModelState
+                  a bare state dict of our families ──> (ask: family, config?) ──> JobRunner (open_model) ─┘
     TrainingSession.started ──> ModelState (the model being trained)
     TrainingSession.metrics ──> live weight snapshots ──> ModelState.load_weights
     TrainingSession.finished ──> the run's checkpoint becomes the model's source
@@ -10,7 +11,10 @@ Anything the app opens comes in through ``models.foreign.open.open_model``: its 
 checkpoints and run folders, and models made elsewhere (state dicts, ONNX, adapters). What
 a file would need the user to trust is known from its name (``trust_needed``), so the
 window asks before anything is read, and a refused or failed file opens nothing and is
-said once, the previous model staying loaded. A model made elsewhere cannot be saved as a
+said once, the previous model staying loaded. A bare state dict of one of the app's own
+families (weights only) cannot say its config: the job then returns the families its names
+match, and the window asks which family and config made it
+(:mod:`explorer.dialogs.family_weights_dialog`) before opening it again with them. A model made elsewhere cannot be saved as a
 checkpoint: it is exported to ONNX instead (``export_onnx``, in the job runner).
 
 ``ModelController`` is a QObject, not a widget: it reports through signals (messages,
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,8 +33,9 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
-from models.foreign.errors import ONNX_INSTALL_HINT, onnx_available
-from models.foreign.open import open_model, trust_needed
+from models.foreign.errors import ONNX_INSTALL_HINT, ForeignModelError, onnx_available
+from models.foreign.family_weights import guess_families
+from models.foreign.open import STATE_DICT_SUFFIXES, open_model, trust_needed
 from models.foreign.protocol import ForeignModel, unavailable
 from models.io.images import IMAGE_SUFFIXES, load_png
 from models.runs.checkpoint import Checkpoint, save_checkpoint
@@ -39,6 +45,7 @@ from models.training.loop import StepMetrics
 from .. import settings
 from ..assets import DEMO_DIR
 from ..datasets import DatasetFactory
+from ..dialogs.family_weights_dialog import FamilyAnswer, ask_family_weights, remembered_answer
 from ..image_input import encode_images, load_image_file
 from ..errors import about_file, describe_error, error_text
 from ..jobs import JobRunner
@@ -66,6 +73,34 @@ def _not_a_file_or_folder(path: Path) -> str | None:
     if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
         return None
     return f"{path.name}: is not a regular file (a pipe or device), so it is not read"
+
+
+@dataclass(frozen=True)
+class FamilyNeeded:
+    """What opening returns for a bare state dict of the app's families, given no family:
+    the families its tensor names match, the likeliest first."""
+
+    matches: list[str]
+
+
+def open_or_guess(path: Path, allow_pickle: bool, allow_code: bool,
+                  answer: FamilyAnswer | None = None) -> Checkpoint | FamilyNeeded:
+    """``open_model`` (of ``answer``'s family and config when given); in the job runner. A
+    state dict that it refuses, opened without a family, whose tensor names are those of
+    one of the app's families, is FamilyNeeded instead: the user can say which."""
+    family, config = (answer.family, answer.config) if answer is not None else (None, None)
+    try:
+        return open_model(path, allow_pickle=allow_pickle, allow_code=allow_code, family=family, config=config)
+    except ForeignModelError as refused:
+        if answer is not None or path.suffix.lower() not in STATE_DICT_SUFFIXES or not path.is_file():
+            raise
+        try:
+            matches = guess_families(path, allow_pickle)
+        except ForeignModelError:
+            matches = []
+        if not matches:
+            raise refused from None
+        return FamilyNeeded(matches)
 
 
 class ModelController(QObject):
@@ -133,18 +168,35 @@ class ModelController(QObject):
         if confirm is not None and not confirm(self.window, path):
             self.status.emit(f"Did not open {path.name}", 5000)
             return False
-        allow_pickle, allow_code = trust == "pickle", trust == "code"
+        self._start_open(path, trust == "pickle", trust == "code")
+        return True
+
+    def _start_open(self, path: Path, allow_pickle: bool, allow_code: bool, answer: FamilyAnswer | None = None) -> None:
         self.loading = str(path)
         self.status.emit(f"Opening {path}…", 0)
         self.changed.emit()
         try:
-            self.jobs.submit(lambda _ctx: open_model(path, allow_pickle=allow_pickle, allow_code=allow_code),
-                             on_done=lambda ckpt: self._on_loaded(path, ckpt),
+            self.jobs.submit(lambda _ctx: open_or_guess(path, allow_pickle, allow_code, answer),
+                             on_done=lambda result: self._on_opened(path, allow_pickle, result),
                              on_error=lambda e: self._on_load_failed(path, e))
         except BaseException:
             self._end_loading()
             raise
-        return True
+
+    def _on_opened(self, path: Path, allow_pickle: bool, result: Checkpoint | FamilyNeeded) -> None:
+        if isinstance(result, Checkpoint):
+            self._on_loaded(path, result)
+            return
+        self._end_loading()
+        if self.session.active:
+            return
+        # asked again each time, with the last answer filled in: the config is the user's claim, not the file's
+        answer = ask_family_weights(self.window, path, result.matches, remembered_answer(path, result.matches))
+        if answer is None:
+            self.status.emit(f"Did not open {path.name}", 5000)
+            return
+        settings.add_family_weights_answer(path, answer.family, answer.config)
+        self._start_open(path, allow_pickle, False, answer)
 
     def _end_loading(self) -> None:
         """Every open ends here, however it ended: the menus and Open come back."""

@@ -5,19 +5,26 @@ The model is measured on the meta device and checked against the size budget bef
 built, then loaded with ``strict=True``; a dict that does not fit gets one message listing
 the missing and unexpected names (and the first shape that differs), so a user can tell a
 wrong config (every shape off) from a wrong family (every name off).
+
+A window asking the user for the family first needs a guess to preselect:
+:func:`guess_families` reads only a ``.safetensors`` header (names and shapes, no tensor
+data) or an allowed pickle (``weights_only``), and ranks the families whose names match.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
 
 from models.families.base import LatentModel, ModelConfig
 from models.families.registry import UnknownFamily, build_model, config_class
 from models.foreign.errors import ForeignModelError
-from models.io.files import FileRefused
+from models.foreign.state_dicts import MAX_STATE_DICT_BYTES, OwnCheckpoint, read_state_dict, strip_prefixes
+from models.io.files import FileRefused, check_regular_file, check_size
 from models.io.validate import check_config
 from models.runs.model_budget import (
     ModelTooLarge,
@@ -28,6 +35,10 @@ from models.runs.model_budget import (
 
 #: names a message lists of each kind before it says "and N more"
 SHOWN = 5
+#: which of several families with the same tensor names to guess first, when the shapes do
+#: not tell (a VAE of latent d and an AE of latent 2d have identical state dicts): the ones
+#: people train and export most often first
+COMMON_FIRST = ("vae", "dcgan", "beta-vae", "gan", "wgan-gp", "infogan", "aae", "ae")
 
 
 def _names(keys: list[str]) -> str:
@@ -85,18 +96,69 @@ def load_family_weights(tensors: Mapping[str, torch.Tensor], path: str | Path, f
     return model.eval()
 
 
+@functools.cache
+def _default_shapes(family: str) -> dict[str, tuple[int, ...]] | None:
+    """The state dict shapes of ``family`` at its default config (None: it does not build);
+    cached, as the defaults never change while the app runs."""
+    try:
+        return expected_shapes(meta_model(family))
+    except Exception:  # noqa: BLE001 - a family that cannot build at its defaults is simply no match
+        return None
+
+
+def _families_with_names(names: Iterable[str]) -> list[str]:
+    from models.families.registry import FAMILIES
+
+    wanted = set(names)
+    return [f for f in FAMILIES if (shapes := _default_shapes(f)) is not None and set(shapes) == wanted]
+
+
 def families_named_like(tensors: Mapping[str, torch.Tensor]) -> list[str]:
     """The app's families whose default model has exactly these tensor names (the shapes
     may differ: another config; several families share names, the VAEs do): the hint for a
     bare state dict opened without a family."""
-    from models.families.registry import FAMILIES
+    return _families_with_names(tensors)
 
-    names = set(tensors)
-    found = []
-    for family in FAMILIES:
-        try:
-            if set(meta_model(family).state_dict()) == names:
-                found.append(family)
-        except Exception:  # a family that cannot build at its defaults is simply no match
-            continue
-    return found
+
+def rank_families(shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
+    """The families whose tensor names ``shapes`` has, the likeliest first: those whose
+    default config gives more of these shapes, then in :data:`COMMON_FIRST` order."""
+    def key(family: str) -> tuple[int, int]:
+        defaults = _default_shapes(family) or {}
+        same = sum(tuple(shapes[k]) == v for k, v in defaults.items())
+        common = COMMON_FIRST.index(family) if family in COMMON_FIRST else len(COMMON_FIRST)
+        return -same, common
+
+    return sorted(_families_with_names(shapes), key=key)
+
+
+def file_shapes(path: str | Path, allow_pickle: bool = False) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of the state dict at ``path``, unwrapped as :func:`read_state_dict`
+    does: a ``.safetensors`` header only (no tensor data is read), a pickle only when
+    allowed (``weights_only``). ForeignModelError (or OwnCheckpoint) as the reader raises."""
+    path = Path(path)
+    if path.suffix.lower() != ".safetensors":
+        return {k: tuple(v.shape) for k, v in read_state_dict(path, allow_pickle).items()}
+    try:
+        st = check_regular_file(path, "state dict")
+        check_size(path, st.st_size, MAX_STATE_DICT_BYTES, "state dict")
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118 - the header's names
+    except FileRefused as e:
+        raise ForeignModelError(path, e.reason) from None
+    except SafetensorError as e:
+        raise ForeignModelError(path, f"is not a readable safetensors file (corrupt or truncated: {e})") from None
+    except OSError as e:
+        raise ForeignModelError(path, f"cannot be read: {e.strerror or e}") from None
+    return strip_prefixes(shapes)  # type: ignore[arg-type] - it reads the names only
+
+
+def guess_families(path: str | Path, allow_pickle: bool = False) -> list[str]:
+    """The app's families whose tensor names the state dict at ``path`` has, the likeliest
+    first (:func:`rank_families`); [] when none match or the file is one of the app's own
+    pickle checkpoints. Reads what :func:`file_shapes` reads; ForeignModelError for a file
+    it cannot read (a pickle without ``allow_pickle``, a corrupt file)."""
+    try:
+        return rank_families(file_shapes(path, allow_pickle))
+    except OwnCheckpoint:
+        return []

@@ -1,0 +1,44 @@
+"""Which of the app's families a bare state dict is: the guess a window preselects before it
+asks the user for the config (names from a safetensors header alone, a pickle only with the
+allow, the likeliest family first)."""
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from models.families.registry import build_model
+from models.foreign.errors import ForeignModelError
+from models.foreign.family_weights import file_shapes, guess_families
+
+
+def _save(tensors, path):
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path))
+    return path
+
+
+def test_a_vae_of_another_config_is_guessed_vae_first_from_either_format(tmp_path):
+    sd = build_model("vae", latent_dim=4, hidden=32).state_dict()
+    assert guess_families(_save(sd, tmp_path / "v.safetensors"))[0] == "vae"
+    torch.save(sd, tmp_path / "v.pth")
+    assert guess_families(tmp_path / "v.pth", allow_pickle=True)[0] == "vae"
+    with pytest.raises(ForeignModelError, match="pickle-based"):  # never unpickled without the allow
+        guess_families(tmp_path / "v.pth")
+
+
+def test_the_shapes_of_a_default_config_decide_between_families_with_the_same_names(tmp_path):
+    # an AE at its defaults has a VAE's tensor names; its shapes are the AE defaults' only
+    assert guess_families(_save(build_model("ae").state_dict(), tmp_path / "ae.safetensors"))[0] == "ae"
+    assert guess_families(_save(build_model("dcgan", z_dim=8).state_dict(), tmp_path / "g.safetensors")) == ["dcgan"]
+
+
+def test_a_wrapped_or_unknown_dict_and_the_header_only_read(tmp_path):
+    sd = build_model("vae", latent_dim=3, hidden=16).state_dict()
+    wrapped = _save({f"module.{k}": v for k, v in sd.items()}, tmp_path / "dp.safetensors")
+    assert guess_families(wrapped)[0] == "vae"  # DataParallel's prefix is no other family
+    assert file_shapes(wrapped)["to_latent.weight"] == (6, 16)
+    assert guess_families(_save({"conv1.weight": torch.zeros(8, 3, 3, 3)}, tmp_path / "r.safetensors")) == []
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not a header")
+    with pytest.raises(ForeignModelError, match="broken.safetensors"):
+        guess_families(broken)
