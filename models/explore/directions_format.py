@@ -129,7 +129,8 @@ def _array(values: list, name: str, field: str, shape: tuple[int, ...]) -> np.nd
         raise ValueError(f"{name}: {field} must hold only numbers, in rows of equal length") from None
     if a.shape != shape:
         raise ValueError(f"{name}: {field} has shape {a.shape}, expected {shape}")
-    if not np.all(np.isfinite(a)):
+    # checked as float32 too: 1e300 is finite as a double but overflows to inf when stored
+    if not np.all(np.isfinite(a)) or not np.all(np.abs(a) <= np.finfo(np.float32).max):
         raise ValueError(f"{name}: {field} holds a value that is not a finite number")
     return a.astype(np.float32)
 

@@ -213,3 +213,13 @@ def test_refuses_what_is_not_directions(saved, change, message):
     with pytest.raises(ValueError, match=message) as e:
         Directions.from_dict(d, name="session.json")
     assert "session.json" in str(e.value)
+
+
+def test_a_value_beyond_float32_is_refused_not_stored_as_infinity():
+    from models.explore.directions_format import _array
+
+    import pytest as _pytest
+
+    with _pytest.raises(ValueError, match="not a finite number"):
+        _array([[1e300, 0.0]], "d.json", "mean", (1, 2))
+    assert _array([[1.0, -2.5]], "d.json", "mean", (1, 2)).dtype.name == "float32"
