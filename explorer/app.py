@@ -1,7 +1,8 @@
 """Starting the window: ``main(paths)`` builds the QApplication and the main window, installs
 the last-resort exception hook (an uncaught error is shown and the window lives on), opens
 the given models (anything File > Open takes, asking first for a file that would run code;
-else the bundled demo model) and runs the event loop."""
+else the bundled demo model) or follows a run another process is writing, and runs the
+event loop."""
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,9 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     return app  # type: ignore[return-value]
 
 
-def main(paths: list[str] | None = None) -> int:
-    """Open the window; ``paths`` are models (checkpoints, run folders, models made elsewhere) or images to open."""
+def main(paths: list[str] | None = None, follow: str | None = None) -> int:
+    """Open the window; ``paths`` are models (checkpoints, run folders, models made elsewhere) or images to open;
+    ``follow``: a run folder another process is writing, followed live (instead of the demo model)."""
     app = make_app()
     from .window.main_window import MainWindow  # after QApplication: pyqtgraph wants one for some setup
 
@@ -49,7 +51,9 @@ def main(paths: list[str] | None = None) -> int:
     paths = list(paths or [])
 
     def open_initial() -> None:  # once the event loop runs, so the window paints first
-        if paths:
+        if follow is not None:
+            window.follow.follow(follow)
+        elif paths:
             for p in paths:
                 window.open_path(p)
         else:

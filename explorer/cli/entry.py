@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     gui = sub.add_parser("gui", help="open the explorer window (the default)")
     gui.add_argument("paths", nargs="*", help="models to open: checkpoints, run folders, state dicts, ONNX files or folders, adapter files")
+    gui.add_argument("--follow", metavar="RUN", help="follow a run folder another process is writing (latent-explorer "
+                                                     "train, torchrun; a shared folder): curves, samples, checkpoints")
     for command in COMMANDS.values():
         command.add_parser(sub)
     return parser
@@ -54,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{PROG}: error: the window needs PySide6 and pyqtgraph ({e}); the headless commands still work",
                   file=sys.stderr)
             return 2
-        return gui_main(args.paths)
+        return gui_main(args.paths, follow=args.follow)
     try:
         return COMMANDS[args.command].run(args)
     except BrokenPipeError:  # `latent-explorer runs | head`: the reader has what it wanted

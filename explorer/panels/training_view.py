@@ -152,6 +152,8 @@ class TrainingView(QWidget):
         self._dirty = False
         self.redraws = 0
         self.preview_columns = 8
+        #: metrics records shown by show_history / extend_history since the last reset
+        self.history_records = 0
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_INTERVAL_MS)
         self._timer.timeout.connect(self._redraw)
@@ -205,6 +207,7 @@ class TrainingView(QWidget):
         self.preview_columns = preview_columns
         self.set_reconstructions_shown(reconstructions)
         self.summary.setText("Starting…")
+        self.history_records = 0
 
     def add_metrics(self, batch: list[StepMetrics]) -> None:
         for m in batch:
@@ -226,6 +229,14 @@ class TrainingView(QWidget):
         terms, validation ones prefixed ``val_``) and its newest sample grid (uint8 image),
         shown when a run or one of its checkpoints is opened."""
         self.reset(reconstructions=False)  # the run folder keeps sample grids only
+        self.extend_history(records, title)
+        if samples is not None:
+            self.show_sample_grid(samples, "Samples (last saved grid)")
+
+    def extend_history(self, records: list[dict], title: str | None = None) -> None:
+        """More of a run's metrics.jsonl records (as ``show_history`` takes them) added to
+        the curves: a run another process is writing grows this way. With ``title`` (the
+        run's name) the summary says how far the run has come."""
         last = None
         for r in records:  # a file's records: anything that is not a finite number is left out
             step = r.get("step") if isinstance(r, dict) else None
@@ -239,16 +250,19 @@ class TrainingView(QWidget):
                 if name not in UNPLOTTED:
                     self._series(name).append(step, float(value))
             last = r
-        if samples is not None:
-            self.samples.set_image(_grey(samples))
-            self.samples.label.setText("Samples (last saved grid)")
-        if last is None:
-            self.summary.setText(f"{title}: no metrics recorded")
-        else:
+        self.history_records += len(records)
+        if title is not None and last is not None:
             epoch = last.get("epoch")
-            self.summary.setText(f"{title}: {len(records)} logs up to step {last.get('step')}"
+            self.summary.setText(f"{title}: {self.history_records} logs up to step {last.get('step')}"
                                  + (f", epoch {epoch:.2f}" if _finite(epoch) else ""))
+        elif title is not None and self.history_records == 0:
+            self.summary.setText(f"{title}: no metrics recorded")
         self._mark_dirty()
+
+    def show_sample_grid(self, image: np.ndarray, title: str = "Samples (newest grid)") -> None:
+        """A sample grid as a run folder keeps it (a uint8 image), in place of the samples preview."""
+        self.samples.set_image(_grey(image))
+        self.samples.label.setText(title)
 
     def show_previews(self, previews: dict) -> None:
         samples = previews.get("samples")

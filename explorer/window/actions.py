@@ -111,6 +111,9 @@ MENUS: tuple[tuple[str, tuple[Entry, ...]], ...] = (
                    "an ONNX model, a Python adapter file", When.CAN_OPEN),
         ActionSpec("open_run_action", "Open &Folder…", "models.open_run_dialog", None,
                    "Open a training run folder (its best checkpoint) or a folder with an ONNX manifest.json", When.IDLE),
+        ActionSpec("follow_run_action", "Fo&llow Run…", "follow.ask_and_follow", None,
+                   "Follow a run folder that another process is writing (latent-explorer train, torchrun, a GPU box "
+                   "through a shared folder): its curves, sample grids and newest checkpoint, live", When.CAN_OPEN),
         ActionSpec("runs_action", "&Browse Runs…", "tools.show_runs_browser", "Ctrl+Shift+O",
                    "Every training run as a table with its samples: open one or add it to Compare"),
         SubMenu("recent_menu", "Open &Recent", When.IDLE),

@@ -10,7 +10,7 @@ Widgets talk through the state objects; this class builds and wires them and own
 status bar and error reporting. The menus are the table in ``actions``; the model's life
 (open, save, export, the model being trained) is ``model_controller``; what the open model
 allows and the title are ``capabilities``; dropped files are sorted by ``drops``; the dock
-layout is ``layout``; the secondary windows are ``tool_windows``.
+layout is ``layout``; the secondary windows are ``tool_windows``; following a run is ``follow_mode``.
 """
 from __future__ import annotations
 
@@ -20,9 +20,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QWidget
 
-from models.training.loop import StepMetrics
-
 from models.training.device import device_description, resolve_device
+from models.training.loop import StepMetrics
 
 from ..datasets import DatasetFactory, default_dataset_factory
 from ..jobs import JobRunner
@@ -38,6 +37,7 @@ from ..widgets.image_view import ImageView
 from .actions import build_menus, fill_recent_menu, update_enabled
 from .capabilities import APP_TITLE, action_state, window_title
 from .drops import sort_drops
+from .follow_mode import FollowMode
 from .layout import WindowLayout, make_dock
 from .messages import error_box, fit_status_line
 from .model_controller import ModelController
@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
     # the menu actions, made from actions.MENUS and kept under these names
     open_action: QAction
     open_run_action: QAction
+    follow_run_action: QAction
     runs_action: QAction
     save_action: QAction
     export_model_action: QAction
@@ -114,6 +115,7 @@ class MainWindow(QMainWindow):
                                       self.jobs, self.dataset_factory, self._chosen_data_dir, self,
                                       chosen_dataset=self.train_panel.dataset.currentText)
         self.tools = ToolWindows(self, self.model_state, self.data_state, self.open_path, self.add_to_compare)
+        self.follow = FollowMode(self)  # File > Follow Run…: a run another process is writing
         self.menus = build_menus(self, [d.toggleViewAction() for d in (self.train_dock, self.latent_dock, self.training_dock)])
         for name, action in self.menus.actions.items():
             setattr(self, name, action)
@@ -153,7 +155,7 @@ class MainWindow(QMainWindow):
         m.error.connect(self.show_error)
         m.changed.connect(self._on_models_changed)
         m.model_opened.connect(self.train_panel.show_model)
-        m.history_ready.connect(self.training_view.show_history)
+        m.history_ready.connect(self.follow.unless_following(self.training_view.show_history))
         m.image_encoded.connect(self.latent_panel.set_thumbnail)
         self.train_panel.dataset.currentTextChanged.connect(lambda _name: m.data.dataset_choice_changed())
         self.tools.status.connect(lambda text, timeout_ms: self.statusBar().showMessage(text, timeout_ms))
@@ -250,9 +252,6 @@ class MainWindow(QMainWindow):
 
     def reset_layout(self) -> None:
         self.dock_layout.reset()
-
-    def save_layout(self) -> None:
-        self.dock_layout.save()
 
     # -- errors and messages -------------------------------------------------------------
     def _say_settings_notices(self) -> None:
@@ -384,6 +383,7 @@ class MainWindow(QMainWindow):
     def shutdown(self, timeout_ms: int = 2000) -> None:
         """Stop training (its loop saves a checkpoint), wait at most ``timeout_ms``, and
         stop every helper thread. Safe to call twice."""
+        self.follow.stop()
         self.session.shutdown(timeout_ms)
         self.decoder.close()
         self.latent_panel.shutdown()
@@ -396,7 +396,7 @@ class MainWindow(QMainWindow):
         if self._error_box is not None:
             self._error_box.close()
         self.tools.shutdown()
-        self.save_layout()
+        self.dock_layout.save()
         handler = set_notice_handler(None)
         if handler is not getattr(self, "_notice_handler", None):
             set_notice_handler(handler)  # another window's: leave it

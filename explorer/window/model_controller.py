@@ -2,6 +2,7 @@
 
     File > Open / drops / recent files ──> (ask: pickle? code?) ──> JobRunner (open_model) ──> ModelState
                   a bare state dict of our families ──> (ask: family, config?) ──> JobRunner (open_model) ─┘
+    a followed run's newest checkpoint (follow_mode) ──> adopt_followed ──> ModelState (in place when it fits)
     TrainingSession.started ──> ModelState (the model being trained)
     TrainingSession.metrics ──> live weight snapshots ──> ModelState.load_weights
     TrainingSession.finished ──> the run's checkpoint becomes the model's source
@@ -13,7 +14,7 @@ a file would need the user to trust is known from its name (``trust_needed``), s
 window asks before anything is read, and a refused or failed file opens nothing and is
 said once, the previous model staying loaded. A bare state dict of one of the app's own
 families (weights only) cannot say its config: the job then returns the families its names
-match, and the window asks which family and config made it
+match (``open_job``), and the window asks which family and config made it
 (:mod:`explorer.dialogs.family_weights_dialog`) before opening it again with them. A model made elsewhere cannot be saved as a
 checkpoint: it is exported to ONNX instead (``export_onnx``, in the job runner).
 
@@ -23,9 +24,6 @@ or run it asks ``ModelData`` for the model's test images and per-dimension KL.
 """
 from __future__ import annotations
 
-import os
-import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,9 +31,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
-from models.foreign.errors import ONNX_INSTALL_HINT, ForeignModelError, onnx_available
-from models.foreign.family_weights import guess_families
-from models.foreign.open import STATE_DICT_SUFFIXES, open_model, trust_needed
+from models.foreign.errors import ONNX_INSTALL_HINT, onnx_available
+from models.foreign.open import open_model, trust_needed
 from models.foreign.protocol import ForeignModel, unavailable
 from models.io.images import IMAGE_SUFFIXES, load_png
 from models.runs.checkpoint import Checkpoint, save_checkpoint
@@ -47,10 +44,11 @@ from ..assets import DEMO_DIR
 from ..datasets import DatasetFactory
 from ..dialogs.family_weights_dialog import FamilyAnswer, ask_family_weights, remembered_answer
 from ..image_input import encode_images, load_image_file
-from ..errors import about_file, describe_error, error_text
+from ..errors import about_file, describe_error
 from ..jobs import JobRunner
 from ..live_decoder import Decoder
 from ..model_access import model_name, sentence, snapshot_model
+from ..run_follower import apply_checkpoint
 from ..state import DataState, LatentState, ModelState
 from ..training_session import TrainingSession, TrainStarted
 # looked up here at call time, so tests can replace it (no modal dialog)
@@ -59,48 +57,7 @@ from .file_dialogs import (
     confirm_untrusted,
 )
 from .model_data import ModelData
-
-
-def _not_a_file_or_folder(path: Path) -> str | None:
-    """Why ``path`` can be neither a checkpoint nor a run folder, from its ``stat`` alone
-    (a FIFO or a device), or None (a missing file is the loader's to say)."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        return error_text(e)
-    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
-        return None
-    return f"{path.name}: is not a regular file (a pipe or device), so it is not read"
-
-
-@dataclass(frozen=True)
-class FamilyNeeded:
-    """What opening returns for a bare state dict of the app's families, given no family:
-    the families its tensor names match, the likeliest first."""
-
-    matches: list[str]
-
-
-def open_or_guess(path: Path, allow_pickle: bool, allow_code: bool,
-                  answer: FamilyAnswer | None = None) -> Checkpoint | FamilyNeeded:
-    """``open_model`` (of ``answer``'s family and config when given); in the job runner. A
-    state dict that it refuses, opened without a family, whose tensor names are those of
-    one of the app's families, is FamilyNeeded instead: the user can say which."""
-    family, config = (answer.family, answer.config) if answer is not None else (None, None)
-    try:
-        return open_model(path, allow_pickle=allow_pickle, allow_code=allow_code, family=family, config=config)
-    except ForeignModelError as refused:
-        if answer is not None or path.suffix.lower() not in STATE_DICT_SUFFIXES or not path.is_file():
-            raise
-        try:
-            matches = guess_families(path, allow_pickle)
-        except ForeignModelError:
-            matches = []
-        if not matches:
-            raise refused from None
-        return FamilyNeeded(matches)
+from .open_job import FamilyNeeded, not_a_file_or_folder, open_or_guess
 
 
 class ModelController(QObject):
@@ -158,7 +115,7 @@ class ModelController(QObject):
         if self.session.active:
             self.error.emit("Training is running", "Stop training before opening another model.")
             return False
-        refused = _not_a_file_or_folder(path)
+        refused = not_a_file_or_folder(path)
         if refused is not None:  # said now: the loader would wait on a pipe forever
             self.error.emit("Could not open the model", refused)
             return False
@@ -176,7 +133,8 @@ class ModelController(QObject):
         self.status.emit(f"Opening {path}…", 0)
         self.changed.emit()
         try:
-            self.jobs.submit(lambda _ctx: open_or_guess(path, allow_pickle, allow_code, answer),
+            # open_model looked up here when the job runs: the one door every model comes in by
+            self.jobs.submit(lambda _ctx: open_or_guess(path, allow_pickle, allow_code, answer, open_model),
                              on_done=lambda result: self._on_opened(path, allow_pickle, result),
                              on_error=lambda e: self._on_load_failed(path, e))
         except BaseException:
@@ -208,6 +166,11 @@ class ModelController(QObject):
         if self.session.active:  # training started while the file was loading: keep the live model
             return
         self.model_state.set_model(ckpt.model, ckpt.path, ckpt.train_state)
+        self._show_opened(requested, ckpt)
+        self._load_run_history(ckpt.path)
+
+    def _show_opened(self, requested: Path, ckpt: Checkpoint) -> None:
+        """A new model is in ModelState: remember its file, say so, refresh the form, the menus and its data."""
         settings.add_recent_file(requested)
         step = self.model_state.step
         self.status.emit(f"Opened {model_name(ckpt.model)} from {ckpt.path}" + (f" (step {step})" if step is not None else ""),
@@ -215,7 +178,21 @@ class ModelController(QObject):
         self.model_opened.emit(ckpt.model, self.model_state.train_state)
         self.changed.emit()  # the form's Continue may have changed with it
         self.data.load_for_model()
-        self._load_run_history(ckpt.path)
+
+    def adopt_followed(self, ckpt: Checkpoint) -> None:
+        """The newest checkpoint of a run another process is writing (``follow_mode``): its
+        weights copied into the open model when that has the same architecture (the sliders
+        and the point stay), else opened like any model, without reading the run's history
+        (the follower feeds the curves). A training session of this window keeps its model."""
+        if self.session.active:
+            return
+        if apply_checkpoint(self.model_state, ckpt):
+            step = ckpt.train_state.get("step")
+            self.status.emit("Showing the run's newest checkpoint" + (f" (step {step})" if step is not None else ""), 3000)
+            self.changed.emit()  # the title names the model's source
+            return
+        run = RunDir.of_checkpoint(ckpt.path)
+        self._show_opened(run.path if run is not None else ckpt.path, ckpt)
 
     def _on_load_failed(self, path: Path, error: BaseException) -> None:
         self._end_loading()
