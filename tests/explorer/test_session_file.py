@@ -224,7 +224,7 @@ def test_directions_that_do_not_fit_are_refused(tmp_path, infogan, directions):
 def test_directions_past_float32_are_refused(tmp_path, infogan, directions):
     d = saved_dict(tmp_path, infogan, directions)
     d["directions"]["stdev"][0] = 1e300  # finite as JSON reads it, infinite as the float32 a slider uses
-    assert "directions hold a value too large for a float32" in refused(write(tmp_path / "f.json", d))
+    assert "stdev holds a value that is not a finite number" in refused(write(tmp_path / "f.json", d))
 
 
 def test_random_corruptions_only_ever_give_one_clear_refusal(tmp_path, infogan, directions):
