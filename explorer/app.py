@@ -39,6 +39,7 @@ def main(paths: list[str] | None = None, follow: str | None = None) -> int:
     """Open the window; ``paths`` are models (checkpoints, run folders, models made elsewhere) or images to open;
     ``follow``: a run folder another process is writing, followed live (instead of the demo model)."""
     app = make_app()
+    from .session import offer_last_session
     from .window.main_window import MainWindow  # after QApplication: pyqtgraph wants one for some setup
 
     try:
@@ -56,7 +57,7 @@ def main(paths: list[str] | None = None, follow: str | None = None) -> int:
         elif paths:
             for p in paths:
                 window.open_path(p)
-        else:
+        elif not offer_last_session(window):  # off by default: the demo model opens
             window.open_default_model()
 
     QTimer.singleShot(0, open_initial)

@@ -118,6 +118,13 @@ MENUS: tuple[tuple[str, tuple[Entry, ...]], ...] = (
                    "Every training run as a table with its samples: open one or add it to Compare"),
         SubMenu("recent_menu", "Open &Recent", When.IDLE),
         SEPARATOR,
+        ActionSpec("open_session_action", "Open Sess&ion…", "sessions.open_dialog", "Ctrl+Alt+O",
+                   "Open a saved session: its model, latent point, path, directions, panel settings and layout",
+                   When.CAN_OPEN),
+        ActionSpec("save_session_action", "Save Sessio&n…", "sessions.save_dialog", "Ctrl+Shift+S",
+                   "Save the open model's file name, the latent point, the path, the directions, the panel settings "
+                   "and the layout as one session file", When.IDLE),
+        SEPARATOR,
         ActionSpec("save_action", "&Save Model As…", "models.save_dialog", QKeySequence.StandardKey.Save,
                    "Save the current model as a .safetensors checkpoint", When.CAN_SAVE),
         ActionSpec("export_model_action", "Export &Model as ONNX…", "models.export_model_dialog", None,

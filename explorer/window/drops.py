@@ -1,10 +1,10 @@
 """What files dropped on the window are: models to open, path files for the Paths panel,
-or images to encode.
+images to encode, or a session to reopen.
 
 A model is anything File > Open takes (a checkpoint, a run folder, a PyTorch state dict,
 an ONNX file or a folder with its manifest, an adapter file); a ``.json`` is a path file,
 except an ONNX ``manifest.json``, which opens its model; an image is any image file the
-app reads. The window opens the first model, else loads the first path file, else
+app reads. The window reopens the first session, else opens the first model, else loads the first path file, else
 encodes the first image.
 """
 from __future__ import annotations
@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from models.foreign.manifest import MANIFEST_NAME
+
+from ..session_file import SUFFIX as SESSION_SUFFIX
 from models.io.images import IMAGE_SUFFIXES
 
 
@@ -21,6 +23,7 @@ class Drops:
     """Dropped paths by kind, each in the order they were dropped."""
 
     models: list[Path] = field(default_factory=list)
+    sessions: list[Path] = field(default_factory=list)
     path_files: list[Path] = field(default_factory=list)
     images: list[Path] = field(default_factory=list)
 
@@ -33,7 +36,9 @@ def is_path_file(path: Path) -> bool:
 def sort_drops(paths: list[Path]) -> Drops:
     drops = Drops()
     for p in paths:
-        if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir():
+        if p.name.lower().endswith(SESSION_SUFFIX) and not p.is_dir():
+            drops.sessions.append(p)
+        elif p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir():
             drops.images.append(p)
         elif is_path_file(p):
             drops.path_files.append(p)

@@ -37,6 +37,7 @@ from ..widgets.image_view import ImageView
 from .actions import build_menus, fill_recent_menu, update_enabled
 from .capabilities import APP_TITLE, action_state, window_title
 from .drops import sort_drops
+from ..session import SessionController
 from .follow_mode import FollowMode
 from .layout import WindowLayout, make_dock
 from .messages import error_box, fit_status_line
@@ -59,6 +60,8 @@ class MainWindow(QMainWindow):
     open_action: QAction
     open_run_action: QAction
     follow_run_action: QAction
+    open_session_action: QAction
+    save_session_action: QAction
     runs_action: QAction
     save_action: QAction
     export_model_action: QAction
@@ -116,10 +119,12 @@ class MainWindow(QMainWindow):
                                       chosen_dataset=self.train_panel.dataset.currentText)
         self.tools = ToolWindows(self, self.model_state, self.data_state, self.open_path, self.add_to_compare)
         self.follow = FollowMode(self)  # File > Follow Run…: a run another process is writing
+        self.sessions = SessionController(self)
         self.menus = build_menus(self, [d.toggleViewAction() for d in (self.train_dock, self.latent_dock, self.training_dock)])
         for name, action in self.menus.actions.items():
             setattr(self, name, action)
         self.recent_menu = self.menus.submenus["recent_menu"]
+        self.sessions.install_reopen_toggle(after=self.save_session_action)
         self._rebuild_recent_menu()
 
         self._wire()
@@ -328,11 +333,13 @@ class MainWindow(QMainWindow):
         self.handle_dropped(paths)
 
     def handle_dropped(self, paths: list[Path]) -> None:
-        """A model (anything File > Open takes) opens; else a path file goes to the Paths
+        """A session reopens; else a model (anything File > Open takes) opens; else a path file goes to the Paths
         panel; else an image is encoded (see ``drops``)."""
         drops = sort_drops(paths)
         dock = self.explore_docks.get("paths") if self.explore_docks else None
-        if drops.models:
+        if drops.sessions:
+            self.sessions.open(drops.sessions[0])
+        elif drops.models:
             self.open_path(drops.models[0])
         elif drops.path_files and dock is not None:
             dock.show()

@@ -300,3 +300,22 @@ def test_the_last_session_is_offered_at_start_only_when_asked_for(qtbot, window,
         assert offer_last_session(w3, ctl3)
     assert asked == [file.absolute()]
     np.testing.assert_array_equal(w3.latent_state.flat, window.latent_state.flat)
+
+
+def test_the_file_menu_saves_a_session_and_a_dropped_session_reopens_it(qtbot, window, fresh_window, vae_checkpoint,
+                                                                        tmp_path, monkeypatch):
+    assert window.sessions is controller(window)  # the window makes its own controller
+    assert window.save_session_action.shortcut().toString() == "Ctrl+Shift+S"
+    assert window.open_session_action.shortcut().toString() == "Ctrl+Alt+O"
+    open_and_wait(qtbot, window, vae_checkpoint)
+    window.latent_panel.z_rows[2].slider.setValue(0.75)
+    point = window.latent_state.flat
+    target = tmp_path / "menu.session.json"
+    monkeypatch.setattr("explorer.session.QFileDialog.getSaveFileName", lambda *a, **k: (str(target), ""))
+    window.save_session_action.trigger()
+    qtbot.waitUntil(target.exists, timeout=5000)
+    w2 = fresh_window()
+    with qtbot.waitSignal(w2.sessions.restored, timeout=JOB_MS):
+        w2.handle_dropped([target])  # what a drop on the window does
+    np.testing.assert_array_equal(w2.latent_state.flat, point)
+    assert Path(w2.model_state.source).resolve() == vae_checkpoint.resolve()
