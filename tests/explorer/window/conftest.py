@@ -9,46 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 
-class ExamplesVAE(nn.Module):
-    """pytorch/examples vae/main.py's VAE (784-400-20, sigmoid output)."""
-
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(784, 400)
-        self.fc21 = nn.Linear(400, 20)
-        self.fc22 = nn.Linear(400, 20)
-        self.fc3 = nn.Linear(20, 400)
-        self.fc4 = nn.Linear(400, 784)
-
-    def encode(self, x):
-        h1 = F.relu(self.fc1(x))
-        return self.fc21(h1), self.fc22(h1)
-
-    def decode(self, z):
-        h3 = F.relu(self.fc3(z))
-        return torch.sigmoid(self.fc4(h3))
-
-
-class ExamplesGenerator(nn.Module):
-    """pytorch/examples dcgan/main.py's netG (nz, ngf, nc are the script's globals; arguments here)."""
-
-    def __init__(self, nz=100, ngf=64, nc=3):
-        super().__init__()
-        self.main = nn.Sequential(
-            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),
-            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
-            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
-            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
-            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),
-            nn.Tanh(),
-        )
-
-    def forward(self, input):
-        return self.main(input)
+from pytorch_examples import VAE as ExamplesVAE, Generator as ExamplesGenerator  # noqa: E402
 
 
 def weights_init(m):
