@@ -28,7 +28,8 @@ Modules
 * ``protocol``: :class:`ForeignModel` (the protocol over any decoder and encoder), capabilities;
 * ``open``: :func:`open_model` (anything the app opens -> Checkpoint), :func:`open_foreign`,
   :func:`trust_needed`, the suffixes and formats File > Open and Help list;
-* ``state_dicts``, ``recognise``, ``family_weights``: PyTorch state dicts;
+* ``state_dicts``, ``pth``, ``recognise``, ``family_weights``: PyTorch state dicts (``pth``: torch.save
+  files read with bounded memory);
 * ``onnx_graph``, ``onnx_model``, ``manifest``: ONNX graphs and their manifest (the format);
 * ``adapter``: Python adapter files; ``export``: :func:`export_onnx`;
 * ``arrays``: checked latents and images, batched decode/encode, ``.npy`` in and out;

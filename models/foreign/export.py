@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import copy
 import io
+import math
+import unicodedata
 import warnings
 from pathlib import Path
 from typing import Any
@@ -115,7 +117,9 @@ def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def _name(model: LatentModel) -> str:
-    return model.describe() if isinstance(model, ForeignModel) else model.family
+    """The manifest's name: one line of printable text that fits its field (a file name may hold anything)."""
+    name = model.describe() if isinstance(model, ForeignModel) else model.family
+    return "".join(c for c in " ".join(name.split()) if not unicodedata.category(c).startswith("C"))[:200]
 
 
 def export_onnx(model: LatentModel, out_dir: str | Path) -> dict[str, Any]:
@@ -133,10 +137,13 @@ def export_onnx(model: LatentModel, out_dir: str | Path) -> dict[str, Any]:
                              prior=None if model.has_prior else "none", output_range=rng, name=_name(model))
     exported = _reopen(out, manifest, dec_bytes, enc_bytes)
     diffs = _compare(model, exported)
-    worst = max(v for v in diffs.values() if v is not None)
-    if not worst <= TOLERANCE:  # NaN fails too
-        raise ForeignModelError(out, f"the exported graphs differ from the model by up to {worst:.2g} "
-                                     f"(more than {TOLERANCE:g}); nothing was written")
+    for part, diff in diffs.items():
+        if diff is not None and math.isnan(diff):  # the model itself gives NaN (max() would have skipped it)
+            raise ForeignModelError(out, f"the model's {part} gives NaN or infinite values on sample inputs, so its "
+                                         "export cannot be checked; nothing was written")
+        if diff is not None and not diff <= TOLERANCE:
+            raise ForeignModelError(out, f"the exported graphs differ from the model by up to {diff:.2g} (the {part}; "
+                                         f"more than {TOLERANCE:g}); nothing was written")
     try:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(out / DECODER_NAME, dec_bytes)

@@ -18,13 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
 
 from models.families.base import LatentModel, ModelConfig
 from models.families.registry import UnknownFamily, build_model, config_class
 from models.foreign.errors import ForeignModelError
-from models.foreign.state_dicts import MAX_STATE_DICT_BYTES, OwnCheckpoint, read_state_dict, strip_prefixes
-from models.io.files import FileRefused, check_regular_file, check_size
+from models.foreign.state_dicts import (
+    OwnCheckpoint,
+    check_finite,
+    read_state_dict,
+    safetensors_shapes,
+    strip_prefixes,
+)
+from models.io.files import FileRefused
 from models.io.validate import check_config
 from models.runs.model_budget import (
     ModelTooLarge,
@@ -88,6 +93,7 @@ def load_family_weights(tensors: Mapping[str, torch.Tensor], path: str | Path, f
     misfit = describe_misfit(expected_shapes(measured), {k: tuple(v.shape) for k, v in tensors.items()})
     if misfit:
         raise ForeignModelError(path, f"does not hold the weights of a {family} model of this config: {misfit}")
+    check_finite(path, tensors)
     model = build_model(family, cfg)
     try:
         model.load_state_dict(dict(tensors), strict=True)
@@ -139,17 +145,7 @@ def file_shapes(path: str | Path, allow_pickle: bool = False) -> dict[str, tuple
     path = Path(path)
     if path.suffix.lower() != ".safetensors":
         return {k: tuple(v.shape) for k, v in read_state_dict(path, allow_pickle).items()}
-    try:
-        st = check_regular_file(path, "state dict")
-        check_size(path, st.st_size, MAX_STATE_DICT_BYTES, "state dict")
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118 - the header's names
-    except FileRefused as e:
-        raise ForeignModelError(path, e.reason) from None
-    except SafetensorError as e:
-        raise ForeignModelError(path, f"is not a readable safetensors file (corrupt or truncated: {e})") from None
-    except OSError as e:
-        raise ForeignModelError(path, f"cannot be read: {e.strerror or e}") from None
+    shapes = safetensors_shapes(path)
     return strip_prefixes(shapes)  # type: ignore[arg-type] - it reads the names only
 
 

@@ -21,33 +21,46 @@ opens as a model)::
 
 The flat latent is laid out ``[z | one-hot blocks | continuous codes]`` (models.latent), so
 ``z`` has ``latent_dim - sum(categorical) - continuous`` values. Files may not leave the
-manifest's folder; an unknown field is refused (a misspelt one would be ignored silently).
+manifest's folder (``..``, absolute paths and symbolic links out of it are refused); an
+unknown field is refused (a misspelt one would be ignored silently), and so is a field
+given twice (JSON readers disagree on which one wins). Ranges are finite, of low < high,
+within +-:data:`MAX_RANGE`; the image has at most the model budget's values; the name is
+one line of printable text.
 """
 from __future__ import annotations
 
 import json
+import math
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from models.foreign.errors import ForeignModelError
-from models.io.files import FileRefused
-from models.io.json_io import read_json
+from models.io.files import FileRefused, read_text
+from models.io.json_io import parse_json
 from models.io.validate import Int, ListOf, Number, Obj, Str, check
 from models.latent import LatentSpec
+from models.runs.model_budget import MAX_IMAGE_VALUES
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 PRIORS = ("normal", "uniform", "none")
 #: a manifest is a few hundred bytes; anything near this is not one
 MAX_MANIFEST_BYTES = 1 * 2**20
+#: the widest latent a model may have (a slider each)
+MAX_LATENT_DIM = 2**20
+#: the largest magnitude a range's end may have: sliders and output scales far beyond any model's
+MAX_RANGE = 1e6
+#: the narrowest a range may be (an output range narrower maps rounding noise to the whole of [0, 1])
+MIN_SPAN = 1e-6
 
 _RANGE = ListOf(Number(), length=2, optional=True)
 SCHEMA = Obj({
     "version": Int(lo=1),
     "decoder": Str(max_len=1024),
     "encoder": Str(max_len=1024, optional=True),
-    "latent_dim": Int(lo=1, hi=2**20),
+    "latent_dim": Int(lo=1, hi=MAX_LATENT_DIM),
     "categorical": ListOf(Int(lo=2, hi=2**16), max_len=64, optional=True),
     "continuous": Int(lo=0, hi=2**16, optional=True),
     "prior": Str(choices=PRIORS, optional=True),
@@ -87,24 +100,65 @@ class Manifest:
 
 def _inside(folder: Path, name: str, manifest: Path, field: str) -> Path:
     rel = Path(name)
+    if "\0" in name:
+        raise ForeignModelError(manifest, f"{field} {name!r} holds a NUL character, so no file has that name")
     if not name or rel.is_absolute() or rel.drive:
         raise ForeignModelError(manifest, f"{field} must be a file name relative to the manifest's folder, got {name!r}")
-    full = (folder / rel).resolve()
     try:
-        full.relative_to(folder.resolve())
+        full = (folder / rel).resolve()
+        base = folder.resolve()
+    except (OSError, RuntimeError):  # a loop of symbolic links
+        raise ForeignModelError(manifest, f"{field} {name!r} cannot be followed (a loop of symbolic links?)") from None
+    try:
+        full.relative_to(base)
     except ValueError:
         raise ForeignModelError(manifest, f"{field} {name!r} leaves the manifest's folder; its files must be "
                                           "beside it") from None
     return full
 
 
+def range_problem(lo: float, hi: float) -> str | None:
+    """Why (lo, hi) is no usable range (finite, low < high, within :data:`MAX_RANGE`, at
+    least :data:`MIN_SPAN` wide), or None."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "its ends must be finite numbers"
+    if not lo < hi:
+        return "it must be [low, high] with low < high"
+    if max(abs(lo), abs(hi)) > MAX_RANGE:
+        return f"its ends must be within +-{MAX_RANGE:g}"
+    if hi - lo < MIN_SPAN:
+        return f"it must be at least {MIN_SPAN:g} wide"
+    return None
+
+
 def _range(value: list[float] | None, field: str, path: Path) -> tuple[float, float] | None:
     if value is None:
         return None
     lo, hi = float(value[0]), float(value[1])
-    if not lo < hi:
-        raise ForeignModelError(path, f"{field} must be [low, high] with low < high, got {value}")
+    problem = range_problem(lo, hi)
+    if problem:
+        raise ForeignModelError(path, f"{field} {value} is no range: {problem}")
     return lo, hi
+
+
+def _one_line(value: str, field: str, path: Path) -> str:
+    if any(unicodedata.category(c).startswith("C") for c in value):
+        raise ForeignModelError(path, f"{field} must be one line of printable text (no control or direction "
+                                      "characters)")
+    return value
+
+
+def _no_repeats(text: str, path: Path) -> None:
+    """Refuse an object with a key given twice (``json`` would keep the last silently)."""
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen:
+                raise ForeignModelError(path, f"gives the field {key!r} twice; a manifest gives each once")
+            seen.add(key)
+        return dict(items)
+
+    json.loads(text, object_pairs_hook=pairs)  # the text already passed parse_json's bounds
 
 
 def parse_manifest(value: Any, path: str | Path) -> Manifest:
@@ -132,6 +186,9 @@ def parse_manifest(value: Any, path: str | Path) -> Manifest:
     shape = value.get("image_shape")
     if shape is not None and shape[0] not in (1, 3):
         raise ForeignModelError(path, f"image_shape must have 1 (grey) or 3 (RGB) channels, got {shape[0]}")
+    if shape is not None and math.prod(shape) > MAX_IMAGE_VALUES:
+        raise ForeignModelError(path, f"image_shape {shape} has {math.prod(shape):,} values per image, over the "
+                                      f"{MAX_IMAGE_VALUES:,} a model may work on")
     return Manifest(
         path=path, decoder=_inside(folder, value["decoder"], path, "decoder"),
         encoder=_inside(folder, value["encoder"], path, "encoder") if value.get("encoder") else None,
@@ -140,7 +197,8 @@ def parse_manifest(value: Any, path: str | Path) -> Manifest:
         z_range=_range(value.get("z_range"), "z_range", path) or (-3.0, 3.0),
         continuous_range=_range(value.get("continuous_range"), "continuous_range", path) or (-2.0, 2.0),
         image_shape=tuple(shape) if shape is not None else None,
-        output_range=_range(value.get("output_range"), "output_range", path), name=value.get("name") or "",
+        output_range=_range(value.get("output_range"), "output_range", path),
+        name=_one_line(value.get("name") or "", "name", path),
     )
 
 
@@ -150,9 +208,13 @@ def read_manifest(path: str | Path) -> Manifest:
     if path.is_dir():
         path = path / MANIFEST_NAME
     try:
-        value = read_json(path, "manifest", max_bytes=MAX_MANIFEST_BYTES)
+        text = read_text(path, "manifest", max_bytes=MAX_MANIFEST_BYTES)
+        if not text.strip():
+            raise ForeignModelError(path, "is empty")
+        value = parse_json(text, path)
     except FileRefused as e:
         raise ForeignModelError(path, e.reason) from None
+    _no_repeats(text, path)
     return parse_manifest(value, path)
 
 

@@ -23,6 +23,7 @@ from models.families.base import LatentModel, ModelConfig
 from models.foreign.arrays import (
     ArrayRefused,
     check_latents,
+    check_memory,
     decode_array,
     encode_array,
 )
@@ -30,6 +31,15 @@ from models.latent import LatentSpec
 from models.runs.checkpoint import Checkpoint
 
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
+
+#: the most latents one call makes (sample_latents' n, interpolate's steps), whatever the memory
+MAX_ROWS = 10_000_000
+
+
+def _count(value: Any, name: str, least: int) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not least <= value <= MAX_ROWS:
+        raise ArrayRefused(f"{name} must be an integer from {least} to {MAX_ROWS:,}; got {value!r}")
+    return int(value)
 
 
 def _like(result: torch.Tensor, template: Any) -> Any:
@@ -96,9 +106,15 @@ class LoadedModel:
 
     def sample_latents(self, n: int, seed: int | None = None, truncation: float | None = None) -> np.ndarray:
         """``n`` latents from the model's prior, (n, d) float32 numpy; ``seed`` repeats them."""
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-            raise ArrayRefused(f"n must be a non-negative integer; got {n!r}")
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        n = _count(n, "n", 0)
+        check_memory(n * self.latent_dim, f"{n:,} latents")
+        if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)
+                                 or not -2**63 <= seed < 2**64):
+            raise ArrayRefused(f"seed must be an integer (64 bits at most) or None; got {seed!r}")
+        if truncation is not None and (isinstance(truncation, bool) or not isinstance(truncation, (int, float))
+                                       or not 0 < truncation < float("inf")):
+            raise ArrayRefused(f"truncation must be a positive number or None; got {truncation!r}")
+        generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
         with torch.no_grad():
             return self.model.sample_latents(n, generator, "cpu", truncation).float().numpy()
 
@@ -113,8 +129,8 @@ class LoadedModel:
 
         if kind not in ("slerp", "lerp"):
             raise ArrayRefused(f"kind must be 'slerp' or 'lerp'; got {kind!r}")
-        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 2:
-            raise ArrayRefused(f"steps must be an integer of at least 2; got {steps!r}")
+        steps = _count(steps, "steps", 2)
+        check_memory(steps * self.latent_dim, f"{steps:,} steps")
         ends = [check_latents(self.model, v, name) for v, name in ((a, "a"), (b, "b"))]
         if any(len(e) != 1 for e in ends):
             raise ArrayRefused("interpolate takes one latent for a and one for b")

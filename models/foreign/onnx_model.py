@@ -9,8 +9,12 @@ the caller, else the manifest, else the op that makes the output (Sigmoid: [0, 1
 An **encoder** graph (named by a manifest) has one input ``(N, C, H, W)`` and one or two
 outputs ``(N, d)``: the mean code, then optionally the log-variance (the KL per dimension).
 
-Both are run once on zeros when opened, so a graph whose real shapes differ from what it
-declares is refused now, not at the first slider move.
+Both are run once when opened (the decoder on a zero latent, the encoder on a grey image),
+within :data:`~models.foreign.onnx_graph.TRIAL_SECONDS`, so a graph whose real shapes
+differ from what it declares, or that gives NaN, is refused now, not at the first slider
+move. Sizes are bounded before that run: a latent of at most
+:data:`~models.foreign.manifest.MAX_LATENT_DIM` values, images of at most the model
+budget's.
 """
 from __future__ import annotations
 
@@ -18,11 +22,19 @@ from pathlib import Path
 
 import torch
 
+from models.foreign import onnx_graph
 from models.foreign.errors import ForeignModelError
-from models.foreign.manifest import MANIFEST_NAME, Manifest, read_manifest
-from models.foreign.onnx_graph import OnnxGraph, static_dims
+from models.foreign.manifest import (
+    MANIFEST_NAME,
+    MAX_LATENT_DIM,
+    Manifest,
+    range_problem,
+    read_manifest,
+)
+from models.foreign.onnx_graph import GraphRunError, OnnxGraph, static_dims
 from models.foreign.protocol import ForeignConfig, ForeignModel
 from models.latent import LatentSpec
+from models.runs.model_budget import MAX_IMAGE_VALUES
 
 ONNX_KIND = "onnx"
 
@@ -49,6 +61,9 @@ def _latent_input(graph: OnnxGraph, manifest: Manifest | None) -> tuple[int, tup
     if d is None:
         raise ForeignModelError(graph.path, f"does not fix its latent size (input {_show(shape)}); give latent_dim in a "
                                             f"{MANIFEST_NAME} beside it")
+    if d > MAX_LATENT_DIM:
+        raise ForeignModelError(graph.path, f"takes latents of {d:,} values; a model's latent has at most "
+                                            f"{MAX_LATENT_DIM:,}")
     return d, (d, *rest)
 
 
@@ -65,6 +80,7 @@ def _image_shape(graph: OnnxGraph, manifest: Manifest | None) -> tuple[int, int,
                                    if len(shape) == 2 else ""))
     chw = static_dims(shape[1:]) if shape is not None else None
     if chw is not None:
+        _check_image_size(graph, chw)
         if declared is not None and declared != chw:
             raise ForeignModelError(graph.path, f"makes {_show(list(chw))} images but {manifest.path.name} says "
                                                 f"image_shape {list(declared)}")
@@ -81,25 +97,41 @@ def _show(shape: list | None) -> str:
     return "(" + ", ".join("?" if s is None else str(s) for s in (shape or [])) + ")"
 
 
-def _trial(graph: OnnxGraph, x: torch.Tensor) -> list[tuple[int, ...]]:
+def _check_image_size(graph: OnnxGraph, chw: tuple[int, ...]) -> None:
+    if _numel(chw) > MAX_IMAGE_VALUES:
+        raise ForeignModelError(graph.path, f"makes {' x '.join(f'{v:,}' for v in chw)} images, over the "
+                                            f"{MAX_IMAGE_VALUES:,} values a model may work on")
+
+
+def _trial(graph: OnnxGraph, x: torch.Tensor, what: str) -> list[tuple[int, ...]]:
+    """The graph's output shapes on ``x`` (``what`` it is, for messages), refused when the run
+    fails, takes over TRIAL_SECONDS, or gives NaN or infinite values."""
     try:
-        out = graph(x)
+        out = graph(x, timeout=onnx_graph.TRIAL_SECONDS)
+    except GraphRunError as e:
+        raise ForeignModelError(graph.path, f"was tried on {what} and {e.reason}") from None
     except Exception as e:  # onnxruntime's runtime errors (a Reshape that does not fit, ...)
         text = str(e).strip().splitlines()
         raise ForeignModelError(graph.path, f"fails on a trial input of shape {tuple(x.shape)}: "
                                             f"{(text[0] if text else type(e).__name__)[:300]}") from None
-    return [tuple(o.shape) for o in (out if isinstance(out, tuple) else (out,))]
+    outs = out if isinstance(out, tuple) else (out,)
+    for (name, _), o in zip(graph.outputs, outs):
+        if not bool(torch.isfinite(o).all()):
+            raise ForeignModelError(graph.path, f"gives NaN or infinite values ({name}) for {what}; a graph that "
+                                                "does cannot be explored")
+    return [tuple(o.shape) for o in outs]
 
 
 def _decoder(graph: OnnxGraph, manifest: Manifest | None) -> tuple[tuple[int, ...], tuple[int, int, int]]:
     _, latent_shape = _latent_input(graph, manifest)
     shape = _image_shape(graph, manifest)
-    (made,) = _trial(graph, torch.zeros(1, *latent_shape))
+    (made,) = _trial(graph, torch.zeros(1, *latent_shape), "a zero latent")
     flat_fits = len(made) == 2 and shape is not None and made[1] == _numel(shape)
     if not flat_fits and (len(made) != 4 or (shape is not None and made[1:] != shape)):
         raise ForeignModelError(graph.path, f"made {_show(list(made))} from one latent, not images of "
                                             f"{_show([1, *(shape or ('C', 'H', 'W'))])}")
     image_shape = shape if flat_fits else made[1:]
+    _check_image_size(graph, image_shape)
     if image_shape[0] not in (1, 3):
         raise ForeignModelError(graph.path, f"makes {image_shape[0]}-channel images; 1 (grey) or 3 (RGB) are shown")
     return latent_shape, image_shape  # type: ignore[return-value]
@@ -118,7 +150,7 @@ def _encoder(graph: OnnxGraph, image_shape: tuple[int, int, int], d: int) -> boo
     if len(graph.outputs) not in (1, 2):
         raise ForeignModelError(graph.path, f"has {len(graph.outputs)} outputs; an encoder gives the mean code, "
                                             "and optionally the log-variance")
-    made = _trial(graph, torch.full((1, *image_shape), 0.5))
+    made = _trial(graph, torch.full((1, *image_shape), 0.5), "a grey image")
     for (name, _), got in zip(graph.outputs, made):
         if got[0] != 1 or _numel(got[1:]) != d:
             raise ForeignModelError(graph.path, f"output {name} is {_show(list(got))} for one image; the decoder's "
@@ -139,6 +171,9 @@ def onnx_model(decoder: OnnxGraph, encoder: OnnxGraph | None = None, manifest: M
     graph and the problem when they are not a decoder (and encoder)."""
     latent_shape, image_shape = _decoder(decoder, manifest)
     d = latent_shape[0]
+    if output_range is not None and range_problem(float(output_range[0]), float(output_range[1])):
+        raise ForeignModelError(decoder.path, f"output_range {tuple(output_range)} is no range: "
+                                              f"{range_problem(float(output_range[0]), float(output_range[1]))}")
     rng = output_range or (manifest.output_range if manifest is not None else None) or decoder.output_range()
     if rng is None:
         raise ForeignModelError(decoder.path, "does not say its output range (its last op is neither Sigmoid nor Tanh); "

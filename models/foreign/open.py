@@ -31,7 +31,7 @@ from models.runs.checkpoint import (
     checkpoint_metadata,
     load_checkpoint,
 )
-from models.runs.checkpoint_header import FORMAT
+from models.runs.checkpoint_header import FORMAT, CheckpointError
 
 STATE_DICT_SUFFIXES = (".safetensors", *PICKLE_SUFFIXES)
 #: every suffix File > Open offers (a folder opens too: a run folder or one holding manifest.json)
@@ -64,14 +64,38 @@ def _is_own_safetensors(path: Path) -> bool:
     return meta is not None and meta.get("format") == FORMAT
 
 
+def _expanded(path: str | Path) -> Path:
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:  # "~someone" who has no home here: the path as typed, refused below as missing
+        return Path(path)
+
+
 def _checked_path(path: Path) -> os.stat_result:
+    """``os.stat`` of a regular, non-empty file or a folder, else ForeignModelError: a pipe
+    or device is refused from its stat, before anything opens it (a FIFO would block)."""
     try:
         st = os.stat(path)
     except OSError as e:
         raise ForeignModelError(path, describe_os_error(e, "file or folder")) from None
+    except ValueError:  # "embedded null byte": no file has such a name
+        raise ForeignModelError(path, "the path holds a NUL character, so no file has it") from None
     if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
         raise ForeignModelError(path, "is not a regular file (a pipe or device), so it is not read")
+    if stat.S_ISREG(st.st_mode) and st.st_size == 0:
+        raise ForeignModelError(path, "is empty (0 bytes)")
     return st
+
+
+def _run_folder(path: Path, device: str | torch.device = "cpu") -> Checkpoint:
+    """The run folder ``path``; a folder named like a model file that is no run folder says so."""
+    try:
+        return load_checkpoint(path, device)
+    except CheckpointError:
+        if path.suffix.lower() in OPENABLE_SUFFIXES:
+            raise ForeignModelError(path, f"is a folder, not a {path.suffix} file (and it holds neither a run's "
+                                          f"checkpoints nor a {MANIFEST_NAME})") from None
+        raise
 
 
 def open_foreign(path: str | Path, allow_pickle: bool = False, allow_code: bool = False, *,
@@ -89,7 +113,7 @@ def open_foreign(path: str | Path, allow_pickle: bool = False, allow_code: bool 
 
     Raises ForeignModelError (one line naming the file and the problem) for anything else.
     One of the app's own pickle checkpoints opens as the model in it."""
-    path = Path(path).expanduser()
+    path = _expanded(path)
     try:
         return _open_foreign(path, allow_pickle, allow_code, family, config, output_range, image_shape)
     except OwnCheckpoint:
@@ -104,6 +128,9 @@ def _open_foreign(path: Path, allow_pickle: bool, allow_code: bool, family: str 
     suffix = path.suffix.lower()
     if stat.S_ISDIR(st.st_mode):
         if not (path / MANIFEST_NAME).is_file():
+            if path.suffix.lower() in OPENABLE_SUFFIXES:
+                raise ForeignModelError(path, f"is a folder, not a {path.suffix} file (nor a folder holding a "
+                                              f"{MANIFEST_NAME})")
             raise ForeignModelError(path, f"is a folder without a {MANIFEST_NAME} (nor a run folder's checkpoints)")
         from models.foreign.onnx_model import open_manifest
 
@@ -142,13 +169,13 @@ def open_model(path: str | Path, device: str | torch.device = "cpu", *, allow_pi
     The app's own checkpoint (a ``.safetensors`` with its header, a run folder, one of its
     pickle checkpoints) opens as one; a ``family`` named opens a bare state dict as that
     family's; everything else goes to :func:`open_foreign` with the same arguments."""
-    path = Path(path).expanduser()
+    path = _expanded(path)
     st = _checked_path(path)
     suffix = path.suffix.lower()
     own = (stat.S_ISDIR(st.st_mode) and not (path / MANIFEST_NAME).is_file()) \
         or (suffix == ".safetensors" and family is None and _is_own_safetensors(path))
     if own:
-        return load_checkpoint(path, device)
+        return _run_folder(path, device) if stat.S_ISDIR(st.st_mode) else load_checkpoint(path, device)
     try:
         model = _open_foreign(path, allow_pickle, allow_code, family, config, output_range, image_shape)
     except OwnCheckpoint:

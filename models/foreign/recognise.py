@@ -23,7 +23,10 @@
   running statistics (eval mode); prior N(0, I).
 
 :func:`recognise` returns the model, or one ForeignModelError that lists what the dict
-holds and what the app opens.
+holds and what the app opens. A recognised model is measured on the meta device first and
+refused over the model budget (:mod:`models.runs.model_budget`: its values, its image
+size, this machine's memory; for the DCGAN generator also the activations of one image),
+so a dict of absurd widths or depth allocates nothing; its weights must be finite.
 """
 from __future__ import annotations
 
@@ -39,8 +42,12 @@ from torch import nn
 
 from models.foreign.errors import ForeignModelError
 from models.foreign.protocol import BoundMethod, ForeignConfig, ForeignModel
-from models.foreign.state_dicts import summary
+from models.foreign.state_dicts import check_finite, summary
 from models.latent import LatentSpec
+from models.runs.model_budget import MAX_IMAGE_VALUES, ModelTooLarge, check_budget
+
+#: values of the activations one generated image may need (the widest layer's input and output)
+MAX_ACTIVATION_VALUES = 2**26
 
 VAE_KIND = "pytorch-examples-vae"
 DCGAN_KIND = "pytorch-examples-dcgan"
@@ -107,12 +114,44 @@ def vae_image_shape(values: int) -> tuple[int, int, int] | None:
     return None
 
 
+def _build(model: ForeignModel, tensors: Mapping[str, torch.Tensor], net: nn.Module, path: Path,
+           what: str) -> ForeignModel:
+    """``model`` (built on the meta device around ``net``) checked against the budget, then
+    given storage and ``tensors``: nothing is allocated for a model that is refused."""
+    try:
+        check_budget(model, path)
+    except ModelTooLarge as e:
+        raise ForeignModelError(path, f"{what}: {str(e).split(': ', 1)[-1]}") from None
+    check_finite(path, tensors)
+    model = model.to_empty(device="cpu")
+    try:
+        net.load_state_dict(tensors, strict=True)
+    except RuntimeError as e:
+        raise ForeignModelError(path, f"looks like {what} but its tensors do not fit: "
+                                      f"{str(e).strip().splitlines()[-1].strip()[:200]}") from None
+    return model
+
+
+def _vae_layout(tensors: Mapping[str, torch.Tensor], path: Path) -> None:
+    """Every layer of the VAE: a 2-D weight and a 1-D bias of sizes of at least 1."""
+    for name in VAE_NAMES:
+        for part, dims in (("weight", 2), ("bias", 1)):
+            key = f"{name}.{part}"
+            if key not in tensors:
+                raise ForeignModelError(path, f"has the PyTorch examples VAE's layer names, but no {key}")
+            shape = _shape(tensors, key)
+            if len(shape) != dims or min(shape) < 1:
+                raise ForeignModelError(path, f"has the PyTorch examples VAE's layer names, but {key} is {list(shape)}, "
+                                              f"not a {dims}-D {'weight' if dims == 2 else 'bias'} of the VAE")
+
+
 def _examples_vae(tensors: Mapping[str, torch.Tensor], path: Path,
                   image_shape: tuple[int, int, int] | None) -> ForeignModel:
     want = {f"{n}.{p}" for n in VAE_NAMES for p in ("weight", "bias")}
     extra = sorted(set(tensors) - want)
     if extra:
         raise ForeignModelError(path, f"has the PyTorch examples VAE's layers but also {', '.join(extra[:4])}; not that VAE")
+    _vae_layout(tensors, path)
     h, d_img = _shape(tensors, "fc1.weight")
     d = _shape(tensors, "fc21.weight")[0]
     h_dec = _shape(tensors, "fc3.weight")[0]
@@ -127,13 +166,14 @@ def _examples_vae(tensors: Mapping[str, torch.Tensor], path: Path,
     if shape is None or math.prod(shape) != d_img:
         raise ForeignModelError(path, f"the VAE's images have {d_img:,} values, which is no square image; "
                                       "name the image shape (C, H, W)")
-    vae = ExamplesVAE(d_img, h, d, h_dec)
-    vae.load_state_dict(tensors, strict=True)
     config = ForeignConfig(image_shape=tuple(shape), source=str(path), kind=VAE_KIND, latent_shape=(d,),
                            output_range=(0.0, 1.0),
                            description=f"the PyTorch examples VAE ({d_img}-{h}-{d})")
     spec = LatentSpec(z_dim=d, prior="normal")
-    return ForeignModel(config, spec, BoundMethod(vae, "decode"), BoundMethod(vae, "encode"), encoder_logvar=True)
+    with torch.device("meta"):
+        vae = ExamplesVAE(d_img, h, d, h_dec)
+        model = ForeignModel(config, spec, BoundMethod(vae, "decode"), BoundMethod(vae, "encode"), encoder_logvar=True)
+    return _build(model, tensors, vae, path, "the PyTorch examples VAE")
 
 
 _DCGAN_KEY = re.compile(r"main\.(\d+)\.(weight|bias|running_mean|running_var|num_batches_tracked)$")
@@ -152,6 +192,13 @@ def _dcgan_layers(tensors: Mapping[str, torch.Tensor]) -> tuple[list[int], list[
     return sorted(conv), sorted(norm)
 
 
+def _activations(channels: list[int]) -> int:
+    """Values the widest step of the generator holds for one image (its input and output)."""
+    sides = [1] + [4 * 2**i for i in range(len(channels) - 1)]
+    return max(c_in * s_in * s_in + c_out * s_out * s_out
+               for c_in, c_out, s_in, s_out in zip(channels, channels[1:], sides, sides[1:]))
+
+
 def _examples_dcgan(tensors: Mapping[str, torch.Tensor], path: Path, conv: list[int], norm: list[int]) -> ForeignModel:
     steps = len(conv)
     if conv != [3 * i for i in range(steps)] or norm != [3 * i + 1 for i in range(steps - 1)] or steps < 2:
@@ -164,6 +211,8 @@ def _examples_dcgan(tensors: Mapping[str, torch.Tensor], path: Path, conv: list[
     weights = [tensors[f"main.{i}.weight"] for i in conv]
     if any(tuple(w.shape[2:]) != (4, 4) for w in weights):
         raise ForeignModelError(path, "has DCGAN-like layers whose kernels are not 4 x 4; not the DCGAN example generator")
+    if any(min(w.shape) < 1 for w in weights):
+        raise ForeignModelError(path, "has DCGAN-like layers of no channels; not a generator")
     channels = [int(weights[0].shape[0])] + [int(w.shape[1]) for w in weights]
     for i, (w, nxt) in enumerate(itertools.pairwise(weights)):
         if w.shape[1] != nxt.shape[0]:
@@ -172,19 +221,23 @@ def _examples_dcgan(tensors: Mapping[str, torch.Tensor], path: Path, conv: list[
     nc = channels[-1]
     if nc not in (1, 3):
         raise ForeignModelError(path, f"the DCGAN generator makes {nc}-channel images; 1 (grey) or 3 (RGB) are shown")
-    bias = any(f"main.{i}.bias" in tensors for i in conv)
-    net = ExamplesDCGANGenerator(channels, conv_bias=bias)
-    try:
-        net.load_state_dict(tensors, strict=True)
-    except RuntimeError as e:
-        raise ForeignModelError(path, f"looks like the DCGAN example generator but its tensors do not fit: "
-                                      f"{str(e).splitlines()[-1].strip()[:200]}") from None
     side = 4 * 2 ** (steps - 1)
+    what = "the PyTorch examples DCGAN generator"
+    if nc * side * side > MAX_IMAGE_VALUES:
+        raise ForeignModelError(path, f"{what}: its {steps} layers make {nc} x {side:,} x {side:,} images, over the "
+                                      f"{MAX_IMAGE_VALUES:,} values a model may work on")
+    if _activations(channels) > MAX_ACTIVATION_VALUES:
+        raise ForeignModelError(path, f"{what}: one image needs {_activations(channels):,} activation values "
+                                      f"(channels {channels[:8]}), over the {MAX_ACTIVATION_VALUES:,} a model may use")
+    bias = any(f"main.{i}.bias" in tensors for i in conv)
     nz = channels[0]
     config = ForeignConfig(image_shape=(nc, side, side), source=str(path), kind=DCGAN_KIND, latent_shape=(nz, 1, 1),
                            output_range=(-1.0, 1.0),
                            description=f"the PyTorch examples DCGAN generator (nz {nz}, ngf {channels[-2]})")
-    return ForeignModel(config, LatentSpec(z_dim=nz, prior="normal", has_encoder=False), net)
+    with torch.device("meta"):
+        net = ExamplesDCGANGenerator(channels, conv_bias=bias)
+        model = ForeignModel(config, LatentSpec(z_dim=nz, prior="normal", has_encoder=False), net)
+    return _build(model, tensors, net, path, what)
 
 
 def _shared_prefix(tensors: Mapping[str, torch.Tensor]) -> str:
