@@ -51,7 +51,7 @@ def describe_os_error(e: OSError, what: str = "file") -> str:
     if isinstance(e, PermissionError):
         return f"the {what} is not readable: permission denied"
     if isinstance(e, IsADirectoryError):
-        return f"is a folder, not a {what}"
+        return f"is a folder, not {_a(what)}"
     if e.errno == errno.ENOSPC:
         return "the disk is full"
     if e.errno == errno.ENAMETOOLONG:
@@ -89,7 +89,7 @@ def _size_text(n: int) -> str:
 def check_size(path: Path, size: int, max_bytes: int | None, what: str, error: type[FileRefused] = FileRefused) -> None:
     """Refuse a ``size``-byte file over ``max_bytes`` (None: no cap)."""
     if max_bytes is not None and size > max_bytes:
-        raise error(path, f"is {_size_text(size)}; a {what} over {_size_text(max_bytes)} is not read")
+        raise error(path, f"is {_size_text(size)}; {_a(what)} over {_size_text(max_bytes)} is not read")
 
 
 @contextmanager
@@ -138,3 +138,8 @@ def read_text(path: str | Path, what: str = "file", max_bytes: int | None = MAX_
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise error(Path(path), f"is not a text file (not UTF-8), so it is no {what}") from None
+
+
+def _a(what: str) -> str:
+    """``what`` with its indefinite article: "an ONNX model", "a checkpoint"."""
+    return f"{'an' if what[:1].lower() in 'aeiou' else 'a'} {what}"
