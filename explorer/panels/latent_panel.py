@@ -24,21 +24,18 @@ from functools import partial
 
 import numpy as np
 import torch
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPixmap
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QButtonGroup, QGroupBox, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from models.latent import LatentSpec
 
-from ..image_input import encode_images
 from ..model_access import model_name
-from models.io.images import to_display
 
 from ..state import DataState, LatentState, ModelState
 from ..widgets.layout import check_box, double_spin_box, hrow, push_button, scroll_area, spin_box
-from ..widgets.tiles import array_to_qimage
 from .base import ExplorePanel
 from .latent_directions import DirectionsControls
+from .latent_encode import EncodeRow
 from .latent_rows import INACTIVE_KL, CategoryPicker, DimRow, category_row, set_quietly, spec_text
 from .latent_virtual import VirtualDimRows
 
@@ -96,16 +93,9 @@ class LatentPanel(ExplorePanel):
         gen.addWidget(self.seed, 1)
 
         # -- encode controls (models with an encoder)
-        self.encode_box = QWidget()
-        self.test_index = spin_box(0, 0, tooltip="Index of a test image of the current dataset")
-        self.encode_button = push_button("Encode", "Set the sliders to the latent mean of this test image "
-                                                   "(or drop an image file on the window)", clicked=self.encode_test_image)
-        self.thumbnail = QLabel()
-        self.thumbnail.setFixedSize(36, 36)
-        self.thumbnail.setStyleSheet("background: #1e1f22; border: 1px solid #444;")
-        self.thumbnail.setToolTip("The image last encoded")
-        self.thumbnail.setVisible(False)  # appears with the first encoded image
-        hrow(QLabel("Test image"), (self.test_index, 1), self.encode_button, self.thumbnail, parent=self.encode_box)
+        self.encode_box = EncodeRow(self.model_state, self.latent_state, self.dataset_provider, self.error.emit, self.say)
+        self.test_index, self.encode_button = self.encode_box.test_index, self.encode_box.encode_button
+        self.thumbnail = self.encode_box.thumbnail
 
         self.sort_by_kl = check_box("Sort by KL", tooltip="Order the z sliders by how much information each dimension "
                                                           "carries (mean KL over test images); greyed rows are inactive "
@@ -298,43 +288,15 @@ class LatentPanel(ExplorePanel):
             self.latent_state.reset(self.spec)
 
     def encode_test_image(self) -> None:
-        dataset = self.dataset_provider()
-        model = self.model_state.model
-        if dataset is None or model is None:
-            return
-        index = self.test_index.value()
-        try:
-            x = dataset.test.batch(torch.tensor([index]))
-            flat = encode_images(self.model_state, x)
-        except Exception as e:  # noqa: BLE001 - shape mismatch, a model without encoder...
-            self.error.emit("Could not encode the image", str(e))
-            return
-        self.set_thumbnail(x[0])
-        self.latent_state.set_flat(flat)
-        self.say(f"Encoded test image {index} of {dataset.name}")
+        self.encode_box.encode_test_image()
 
     def set_thumbnail(self, image: torch.Tensor) -> None:
         """(C, H, W) in [0, 1] -> the small preview next to Encode."""
-        self.thumbnail.setPixmap(QPixmap.fromImage(array_to_qimage(to_display(image))).scaled(
-            self.thumbnail.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
-        self.thumbnail.setVisible(True)
+        self.encode_box.set_thumbnail(image)
 
     def on_dataset_changed(self) -> None:
         """Encode works when a dataset of the model's image size is loaded; else it says why not."""
-        spec = self.spec
-        model = self.model_state.model
-        shape = tuple(model.config.image_shape) if model is not None and hasattr(model, "config") else None
-        ds = self.dataset_provider()
-        ok = spec is not None and spec.has_encoder and ds is not None and tuple(ds.image_shape) == shape
-        self.encode_button.setEnabled(ok)
-        self.test_index.setEnabled(ok)
-        if ok:
-            self.test_index.setRange(0, len(ds.test) - 1)
-            self.encode_button.setToolTip(f"Set the sliders to the latent mean of test image N of "
-                                          f"{ds.name} (or drop an image file on the window)")
-        else:
-            why = "no dataset of this model's image size is loaded" if spec is not None and spec.has_encoder else "this model has no encoder"
-            self.encode_button.setToolTip(f"Encode is unavailable: {why}. You can still drop an image file on the window.")
+        self.encode_box.refresh(self.spec is not None and self.spec.has_encoder)
 
     # -- state -> controls -------------------------------------------------------------
     def _on_latent_changed(self, flat: np.ndarray) -> None:
