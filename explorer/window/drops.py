@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QMimeData
 
 from models.foreign.manifest import MANIFEST_NAME
 
@@ -45,3 +48,25 @@ def sort_drops(paths: list[Path]) -> Drops:
         else:
             drops.models.append(p)
     return drops
+
+
+def local_paths(mime: QMimeData) -> list[Path]:
+    """The local files a drag carries (URLs of other kinds are not ours to open)."""
+    return [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+
+
+def route_drops(window: Any, paths: list[Path]) -> None:
+    """A session reopens; else a model (anything File > Open takes) opens; else a path file
+    goes to the Paths panel; else an image is encoded. ``window`` is the MainWindow."""
+    drops = sort_drops(paths)
+    dock = window.explore_docks.get("paths") if window.explore_docks else None
+    if drops.sessions:
+        window.sessions.open(drops.sessions[0])
+    elif drops.models:
+        window.open_path(drops.models[0])
+    elif drops.path_files and dock is not None:
+        dock.show()
+        dock.raise_()
+        dock.widget().load_path_file(drops.path_files[0])
+    elif drops.images:
+        window.encode_file(drops.images[0])

@@ -36,7 +36,7 @@ from ..training_session import TrainingSession, TrainStarted
 from ..widgets.image_view import ImageView
 from .actions import build_menus, fill_recent_menu, update_enabled
 from .capabilities import APP_TITLE, action_state, window_title
-from .drops import sort_drops
+from .drops import local_paths, route_drops
 from ..session import SessionController
 from .follow_mode import FollowMode
 from .layout import WindowLayout, make_dock
@@ -320,33 +320,19 @@ class MainWindow(QMainWindow):
 
     # -- drag and drop -----------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
-        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+        if local_paths(event.mimeData()):
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
-        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
-        if not paths:
-            return
-        event.acceptProposedAction()
-        self.handle_dropped(paths)
+        if paths := local_paths(event.mimeData()):
+            event.acceptProposedAction()
+            self.handle_dropped(paths)
 
     def handle_dropped(self, paths: list[Path]) -> None:
-        """A session reopens; else a model (anything File > Open takes) opens; else a path file goes to the Paths
-        panel; else an image is encoded (see ``drops``)."""
-        drops = sort_drops(paths)
-        dock = self.explore_docks.get("paths") if self.explore_docks else None
-        if drops.sessions:
-            self.sessions.open(drops.sessions[0])
-        elif drops.models:
-            self.open_path(drops.models[0])
-        elif drops.path_files and dock is not None:
-            dock.show()
-            dock.raise_()
-            dock.widget().load_path_file(drops.path_files[0])
-        elif drops.images:
-            self.encode_file(drops.images[0])
+        """What dropped files do (see :func:`drops.route_drops`)."""
+        route_drops(self, paths)
 
     # -- training: what the views show (ModelController keeps the model) ------------------
     def _on_training_started(self, info: TrainStarted) -> None:
