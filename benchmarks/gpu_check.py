@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # train_speed's timing helpers
 
 import torch
+from train_speed import finite_json  # the one JSON writer both benchmarks print with
 
 T0 = time.perf_counter()
 #: tiny nets: capture and the comparisons take seconds, not minutes
@@ -59,17 +60,6 @@ TINY: dict[str, dict] = {
 BATCH = {"wgan-gp": 40}
 SYNC_STEPS = 3
 TARGETS = {"vae": 0.17, "dcgan": 1.5, "infogan": 1.5}  # seconds per epoch on an H100-class GPU
-
-
-def finite_json(obj):
-    """``obj`` with every NaN or infinity written as a string: strict JSON has no such numbers."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return str(obj)
-    if isinstance(obj, dict):
-        return {k: finite_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [finite_json(v) for v in obj]
-    return obj
 
 
 def error_text(e: BaseException) -> str:

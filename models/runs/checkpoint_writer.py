@@ -16,7 +16,6 @@ raises its CheckpointError on the training thread at the next ``submit``, ``flus
 """
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +25,21 @@ from safetensors.torch import save as st_save
 from models.families.base import LatentModel
 from models.runs.checkpoint import model_metadata, optimizer_meta_json, optimizer_parts, write_checkpoint_file
 from models.runs.run_dir import RunDir
+from models.runs.writer_thread import WriterThread, copies_done
 
 #: buffer keys of tensor-valued optimizer hyperparameters (never a tensor name in a file)
 _META_KEY = "\0meta/"
 
 
-class CheckpointWriter:
+class CheckpointWriter(WriterThread):
     """Writes ``run``'s latest and best checkpoints in the background (see the module)."""
 
+    what = "checkpoint"
+
     def __init__(self, run: RunDir) -> None:
+        super().__init__()
         self.run = run
         self._buffers: dict[str, torch.Tensor] = {}
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint-writer")
-        self._pending: Future[None] | None = None
-        self._closed = False
 
     def submit(self, model: LatentModel, state: dict[str, Any], score: float | None = None,
                optimizers: dict[str, torch.optim.Optimizer] | None = None) -> Path:
@@ -49,8 +49,7 @@ class CheckpointWriter:
         Waits for the previous write first and raises its error (CheckpointError) if it
         failed. On CUDA the snapshot is taken in stream order: whatever the training thread
         queues after this call (the next step) cannot change what is written."""
-        if self._closed:
-            raise RuntimeError("the checkpoint writer is closed")
+        self._check_open()
         self.flush()
         buffers: dict[str, torch.Tensor] = {}
         weights = {k: self._stage(k, v, buffers) for k, v in model.state_dict().items()}
@@ -61,46 +60,19 @@ class CheckpointWriter:
             opt_tensors = {k: self._stage(k, v, buffers) for k, v in live.items()}
             opt_meta = _stage_nested(meta, lambda key, t: self._stage(_META_KEY + key, t, buffers))
         self._buffers = buffers  # a tensor gone since the last checkpoint frees its buffer
-        ready = _copies_done(model)
+        ready = copies_done(model.device)
         # the headers are built now: ``state`` is the caller's and may change after this call
         latest_meta = model_metadata(model, state)
         best_meta = model_metadata(model, {**state, "best_score": score}) if self.run.claim_best(score) else None
-        self._pending = self._pool.submit(self._write, ready, weights, opt_tensors, opt_meta, latest_meta, best_meta)
+        self._queue(self._write, ready, weights, opt_tensors, opt_meta, latest_meta, best_meta)
         return self.run.latest
-
-    def flush(self) -> None:
-        """Wait until the write in flight (if any) is on disk; raise its error if it failed."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
-
-    @property
-    def busy(self) -> bool:
-        """Whether a write is still in flight."""
-        return self._pending is not None and not self._pending.done()
 
     def close(self) -> None:
         """:meth:`flush` and end the writer thread (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
         try:
-            self.flush()
+            super().close()
         finally:
-            self._pool.shutdown(wait=True)
             self._buffers = {}
-
-    def __enter__(self) -> "CheckpointWriter":
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if exc is None or isinstance(exc, GeneratorExit):
-            self.close()  # a failed write raises here (a closed generator's caller gets it)
-            return
-        try:
-            self.close()
-        except Exception as e:  # the exception already on its way says more: keep it, and add this
-            exc.add_note(f"A checkpoint write failed too: {e}")
 
     # -- the training thread's part ------------------------------------------------------
     def _stage(self, key: str, tensor: torch.Tensor, buffers: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -140,12 +112,3 @@ def _stage_nested(value: Any, stage: Any, key: str = "") -> Any:
         return [_stage_nested(v, stage, f"{key}/{i}") for i, v in enumerate(value)]
     return value
 
-
-def _copies_done(model: LatentModel) -> torch.cuda.Event | None:
-    """An event recorded on the model's current CUDA stream after the copies queued there,
-    None off CUDA (every copy was synchronous)."""
-    if model.device.type != "cuda":
-        return None
-    event = torch.cuda.Event()
-    event.record(torch.cuda.current_stream(model.device))
-    return event

@@ -18,8 +18,6 @@ queue is full), or at ``flush`` or ``close`` (the loop flushes at the end of eve
 from __future__ import annotations
 
 import os
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ from models.families.base import LatentModel
 from models.io.atomic import atomic_write_bytes
 from models.runs.checkpoint import model_metadata
 from models.runs.run_dir import RunDir
+from models.runs.writer_thread import WriterThread, copies_done
 from models.runs.snapshots import MAX_SNAPSHOTS, SNAPSHOT_KIND, SnapshotError, decoding_keys, is_snapshot_step, \
     snapshot_path, steps_on_disk, thin
 
@@ -37,21 +36,21 @@ from models.runs.snapshots import MAX_SNAPSHOTS, SNAPSHOT_KIND, SnapshotError, d
 MAX_IN_FLIGHT = 4
 
 
-class SnapshotWriter:
+class SnapshotWriter(WriterThread):
     """Writes ``run``'s snapshots of ``model`` every ``every`` steps (0: never), keeping at
     most ``bound``. ``state`` is the training state every snapshot's metadata carries (the
     loop's: dataset, train config...); the step, epoch and seconds are added per snapshot."""
 
+    what = "snapshot"
+
     def __init__(self, run: RunDir, model: LatentModel, state: dict[str, Any], every: int,
                  bound: int = MAX_SNAPSHOTS) -> None:
+        super().__init__()
         self.folder = run.snapshots
         self.model, self.state, self.every, self.bound = model, dict(state), int(every), int(bound)
         self.keys = decoding_keys(model) if self.every > 0 else []
         self._kept = steps_on_disk(self.folder) if self.every > 0 else []  # a continued run thins its earlier ones too
-        self._pool: ThreadPoolExecutor | None = None
-        self._pending: deque[Future[None]] = deque()
         self._last_step = -1
-        self._closed = False
 
     def due(self, step: int) -> bool:
         """Whether ``step`` gets a snapshot (see :func:`models.runs.snapshots.is_snapshot_step`)."""
@@ -63,50 +62,18 @@ class SnapshotWriter:
         step already has one. Raises an earlier write's SnapshotError if it failed."""
         if self.every <= 0 or step <= 0 or step == self._last_step:
             return None
-        if self._closed:
-            raise RuntimeError("the snapshot writer is closed")
-        while self._pending and (self._pending[0].done() or len(self._pending) >= MAX_IN_FLIGHT):
-            self._pending.popleft().result()  # a failed write raises here
+        self._check_open()
+        self._collect(MAX_IN_FLIGHT)  # a failed write raises here
         self._last_step = step
         live = self.model.state_dict()
         tensors = {k: _host_copy(live[k]) for k in self.keys}
-        ready = _copies_done(self.model)
+        ready = copies_done(self.model.device)
         meta = model_metadata(self.model, {**self.state, "step": int(step), "epoch": float(epoch),
                                            "seconds": float(seconds)})
         meta["snapshot"] = SNAPSHOT_KIND
         path = snapshot_path(self.folder, step)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-writer")
-        self._pending.append(self._pool.submit(self._write, ready, tensors, meta, path, int(step)))
+        self._queue(self._write, ready, tensors, meta, path, int(step))
         return path
-
-    def flush(self) -> None:
-        """Wait until every queued write is on disk; raise the first error if one failed."""
-        while self._pending:
-            self._pending.popleft().result()
-
-    def close(self) -> None:
-        """:meth:`flush` and end the writer thread (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self.flush()
-        finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True)
-
-    def __enter__(self) -> "SnapshotWriter":
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if exc is None or isinstance(exc, GeneratorExit):
-            self.close()
-            return
-        try:
-            self.close()
-        except Exception as e:  # the exception already on its way says more: keep it, and add this
-            exc.add_note(f"A snapshot write failed too: {e}")
 
     # -- the writer thread's part --------------------------------------------------------
     def _write(self, ready: torch.cuda.Event | None, tensors: dict[str, torch.Tensor], meta: dict[str, str],
@@ -131,7 +98,7 @@ class SnapshotWriter:
 
 def _host_copy(tensor: torch.Tensor) -> torch.Tensor:
     """A host copy of ``tensor``: for a CUDA source into pinned memory, queued on the current
-    stream (complete once :func:`_copies_done`'s event has passed), else made now."""
+    stream (complete once :func:`~models.runs.writer_thread.copies_done`'s event has passed), else made now."""
     src = tensor.detach()
     if not src.is_cuda:
         return src.clone()
@@ -140,12 +107,3 @@ def _host_copy(tensor: torch.Tensor) -> torch.Tensor:
     # data is there, with no event able to say when
     return buf.copy_(src, non_blocking=True)
 
-
-def _copies_done(model: LatentModel) -> torch.cuda.Event | None:
-    """An event recorded on the model's current CUDA stream after the copies queued there,
-    None off CUDA (every copy was synchronous)."""
-    if model.device.type != "cuda":
-        return None
-    event = torch.cuda.Event()
-    event.record(torch.cuda.current_stream(model.device))
-    return event
