@@ -24,6 +24,7 @@ from models.runs.snapshots import SnapshotError, SnapshotIndex, SnapshotInfo, li
 
 from ..widgets.image_view import ImageView
 from ..widgets.layout import double_spin_box, hrow, push_button
+from ..widgets.playback import frame_interval_ms, play_button, show_playing
 from ..widgets.qt_utils import signals_blocked
 from .base import ExplorePanel, open_folder
 from .timeline_state import TimelineState
@@ -61,7 +62,7 @@ class TimelinePanel(ExplorePanel):
         self.view = ImageView("Open a run that kept snapshots.")
         self.view.setMinimumSize(160, 160)
         layout.addWidget(self.view, 1)
-        self.play_btn = push_button("▶ Play", "Play the current point through training", checkable=True)
+        self.play_btn = play_button("Play the current point through training")
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 0)
         self.slider.setToolTip("The snapshot decoding the current point (left: early training)")
@@ -77,7 +78,7 @@ class TimelinePanel(ExplorePanel):
         self.state.position_changed.connect(self._on_position)
         self.slider.valueChanged.connect(self._on_slider)
         self.play_btn.toggled.connect(self._on_play_toggled)
-        self.fps.valueChanged.connect(lambda fps: self.play_timer.setInterval(max(1, round(1000.0 / fps))))
+        self.fps.valueChanged.connect(lambda fps: self.play_timer.setInterval(frame_interval_ms(fps)))
         self.latent_state.changed.connect(lambda _flat: self.request())
         self.model_state.weights_updated.connect(self._on_weights_updated)
 
@@ -225,14 +226,14 @@ class TimelinePanel(ExplorePanel):
         return self.play_timer.isActive()
 
     def _on_play_toggled(self, on: bool) -> None:
-        self.play_btn.setText("‖ Pause" if on else "▶ Play")
+        show_playing(self.play_btn, on)
         if not on:
             self.play_timer.stop()
             return
         if len(self.state.snapshots) < 2:
             self.play_btn.setChecked(False)
             return
-        self.play_timer.start(max(1, round(1000.0 / self.fps.value())))
+        self.play_timer.start(frame_interval_ms(self.fps.value()))
 
     def _tick(self) -> None:
         if self.jobs.busy:

@@ -9,7 +9,8 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 from models.explore.latent_paths import LatentPath
 from models.explore.render import render_frames
 
-from ...widgets.layout import check_box, hrow, push_button, scroll_area, spin_box
+from ...widgets.layout import check_box, hrow, scroll_area, spin_box
+from ...widgets.playback import frame_interval_ms, play_button, show_playing
 from ...widgets.tiles import Tile
 from .tab import CompareTab
 
@@ -35,7 +36,7 @@ class PathPlaybackTab(CompareTab):
         pl = QVBoxLayout(self)
         self.path_label = QLabel("No path yet: build one in the Paths panel and press “Send to compare”.")
         self.path_label.setWordWrap(True)
-        self.play_btn = push_button("▶ Play", checkable=True, enabled=False)
+        self.play_btn = play_button(enabled=False)
         self.path_fps = spin_box(1, 60, 12, suffix=" fps")
         self.path_frames_per_segment = spin_box(2, 120, 16, suffix=" frames/segment")
         self.path_loop = check_box("Loop", True)
@@ -49,7 +50,7 @@ class PathPlaybackTab(CompareTab):
 
     def _wire(self) -> None:
         self.play_btn.toggled.connect(self._on_play_toggled)
-        self.path_fps.valueChanged.connect(lambda fps: self.timer.setInterval(max(1, round(1000 / fps))))
+        self.path_fps.valueChanged.connect(lambda fps: self.timer.setInterval(frame_interval_ms(fps)))
         self.path_frames_per_segment.valueChanged.connect(lambda _v: self.play_path(self.path) if self.path else None)
 
     def replay(self) -> None:
@@ -116,11 +117,11 @@ class PathPlaybackTab(CompareTab):
 
     # -- playing -----------------------------------------------------------------------
     def _on_play_toggled(self, on: bool) -> None:
-        self.play_btn.setText("‖ Pause" if on else "▶ Play")
+        show_playing(self.play_btn, on)
         if on and self.path_frames:
             if self.frame >= self._frame_count() - 1:
                 self.frame = 0
-            self.timer.start(max(1, round(1000 / self.path_fps.value())))
+            self.timer.start(frame_interval_ms(self.path_fps.value()))
         else:
             self.timer.stop()
 

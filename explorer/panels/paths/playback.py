@@ -13,7 +13,8 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QSlider, QWidget
 
-from ...widgets.layout import check_box, double_spin_box, hrow, push_button, spin_box
+from ...widgets.layout import check_box, double_spin_box, hrow, spin_box
+from ...widgets.playback import frame_interval_ms, play_button, show_playing
 from ...widgets.qt_utils import signals_blocked
 
 #: the path's (n, D) frame latents at the current frames/segment, or None without a path
@@ -38,7 +39,7 @@ class PathPlayback(QGroupBox):
 
     def _build(self) -> None:
         pl = QGridLayout(self)
-        self.play_btn = push_button("▶ Play", checkable=True)
+        self.play_btn = play_button()
         self.timeline = QSlider(Qt.Orientation.Horizontal)
         self.timeline.setRange(0, 0)
         self.timeline.setToolTip("Scrub through the path")
@@ -84,7 +85,7 @@ class PathPlayback(QGroupBox):
         return self.timer.isActive()
 
     def _on_play_toggled(self, on: bool) -> None:
-        self.play_btn.setText("‖ Pause" if on else "▶ Play")
+        show_playing(self.play_btn, on)
         if not on:
             self.timer.stop()
             return
@@ -95,12 +96,12 @@ class PathPlayback(QGroupBox):
         if self._frame >= len(frames) - 1 and not self.loop.isChecked():
             self._frame, self._direction = 0, 1  # replay a finished one-shot from the start
         self._show_frame(self._frame)
-        self.timer.start(max(1, round(1000.0 / self.fps.value())))
+        self.timer.start(frame_interval_ms(self.fps.value()))
 
     def _on_fps(self, fps: float) -> None:
         self.changed.emit()
         if self.timer.isActive():
-            self.timer.setInterval(max(1, round(1000.0 / fps)))
+            self.timer.setInterval(frame_interval_ms(fps))
 
     def _tick(self) -> None:
         frames = self.frames()
