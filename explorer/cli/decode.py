@@ -9,13 +9,12 @@ the end, so a refused input leaves no file behind.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from .flags import add_device_flag, add_model_argument, add_open_flags
 from .inputs import load_run
-from .npy import check_npy_out, dims
+from .npy import check_npy_out, write_npy_out
 
 
 def add_parser(sub: Any) -> None:
@@ -31,7 +30,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from models.explore.render import check_output_size
-    from models.foreign.arrays import check_latents, decode_array, read_npy, write_npy
+    from models.foreign.arrays import check_latents, decode_array, read_npy
 
     check_npy_out(args.out, args.z)
     z = read_npy(args.z, "latents")
@@ -39,7 +38,5 @@ def run(args: argparse.Namespace) -> int:
     latents = check_latents(model, z, f"the latents in {args.z.name}")
     check_output_size(len(latents), model.config.image_shape, "images")  # before any is decoded
     images = decode_array(model, latents)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_npy(args.out, images)
-    print(f"wrote {len(images)} images ({dims(images.shape)}) to {args.out}", file=sys.stderr)
+    write_npy_out(args.out, images, "images")
     return 0

@@ -8,14 +8,13 @@ anything is read, and nothing is written when the input is refused.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from .errors import CLIError
 from .flags import add_device_flag, add_model_argument, add_open_flags
 from .inputs import load_run
-from .npy import check_npy_out, dims
+from .npy import check_npy_out, write_npy_out
 
 
 def add_parser(sub: Any) -> None:
@@ -30,7 +29,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from models.foreign.arrays import check_images, encode_array, read_npy, write_npy
+    from models.foreign.arrays import check_images, encode_array, read_npy
     from models.foreign.protocol import unavailable
 
     check_npy_out(args.out, args.images)
@@ -40,7 +39,5 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(why)
     images = check_images(model, read_npy(args.images, "images"), f"the images in {args.images.name}")
     codes = encode_array(model, images)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_npy(args.out, codes)
-    print(f"wrote {len(codes)} codes ({dims(codes.shape)}) to {args.out}", file=sys.stderr)
+    write_npy_out(args.out, codes, "codes")
     return 0

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,6 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
     import torch
 
     from models.explore.render import check_output_size
@@ -41,11 +39,9 @@ def run(args: argparse.Namespace) -> int:
         images = torch.cat([model.decode(flat[a : a + 500]) for a in range(0, args.n, 500)])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npy":
-        from models.io.atomic import atomic_write_bytes
+        from models.foreign.arrays import write_npy
 
-        buf = io.BytesIO()
-        np.save(buf, images.float().clamp(0, 1).numpy().astype(np.float32))
-        atomic_write_bytes(args.out, buf.getvalue())
+        write_npy(args.out, images.float().clamp(0, 1))
     else:
         save_png(grid(images), args.out)
     print(f"wrote {args.n} samples to {args.out}", file=sys.stderr)

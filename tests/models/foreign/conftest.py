@@ -1,14 +1,19 @@
 """The foreign models the tests open: the PyTorch examples' own classes
-(tests/pytorch_examples.py), saved the way their scripts save them."""
+(tests/pytorch_examples.py), saved the way their scripts save them; and the hostile sweeps'
+checks (one-line refusals, peak memory)."""
 from __future__ import annotations
 
+import resource
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
-from pytorch_examples import VAE, Discriminator, Generator  # noqa: F401  (the examples' classes)
+from pytorch_examples import VAE, Discriminator, Generator
 from torch import nn
+
+from models.foreign.errors import ForeignModelError
+from models.foreign.open import open_model
 
 
 def weights_init(m):
@@ -56,3 +61,50 @@ def ex() -> SimpleNamespace:
     """The examples' classes and helpers, for tests that build their own."""
     return SimpleNamespace(VAE=VAE, Generator=Generator, Discriminator=Discriminator, weights_init=weights_init,
                            export_graph=export_graph)
+
+
+def _peak_mb() -> int:
+    """This process's peak resident memory in MB since :func:`_reset_peak` (Linux's VmHWM)."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) // 1024 for line in f if line.startswith("VmHWM"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+def _reset_peak() -> int:
+    """Measure the peak afresh from now (so an earlier test's peak cannot hide this one's); the baseline."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    return _peak_mb()
+
+
+def _refused(path, match, finishes=None, **kw):
+    """open_model(path) refused with one line starting with the file's name."""
+    call = (lambda: open_model(path, **kw))
+    with pytest.raises(ForeignModelError, match=match or None) as info:
+        finishes(call) if finishes else call()
+    assert str(info.value).startswith(f"{Path(path).name or path}: ") and "\n" not in str(info.value)
+    return str(info.value)
+
+
+@pytest.fixture
+def peak_mb():
+    """``peak_mb()``: this process's peak resident memory in MB since the last ``reset_peak()``."""
+    return _peak_mb
+
+
+@pytest.fixture
+def reset_peak():
+    """``reset_peak()``: start measuring the peak afresh; returns the baseline in MB."""
+    return _reset_peak
+
+
+@pytest.fixture
+def refused():
+    """``refused(path, match, finishes=None, **open_model_kw)``: assert open_model refuses
+    ``path`` with one line starting with the file's name; returns the message."""
+    return _refused

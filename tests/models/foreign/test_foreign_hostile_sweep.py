@@ -14,10 +14,8 @@ import itertools
 import json
 import os
 import pickle
-import resource
 import struct
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,34 +27,6 @@ from models.foreign.arrays import read_npy
 from models.foreign.errors import ForeignModelError
 from models.foreign.open import open_model
 from models.io.files import FileRefused
-
-
-def _peak_mb() -> int:
-    """This process's peak resident memory in MB since :func:`_reset_peak` (Linux's VmHWM)."""
-    try:
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) // 1024 for line in f if line.startswith("VmHWM"))
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-
-
-def _reset_peak() -> int:
-    """Measure the peak afresh from now (so an earlier test's peak cannot hide this one's); the baseline."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
-    return _peak_mb()
-
-
-def _refused(path, match, finishes=None, **kw):
-    """open_model(path) refused with one line starting with the file's name."""
-    call = (lambda: open_model(path, **kw))
-    with pytest.raises(ForeignModelError, match=match or None) as info:
-        finishes(call) if finishes else call()
-    assert str(info.value).startswith(f"{Path(path).name or path}: ") and "\n" not in str(info.value)
-    return str(info.value)
 
 
 def _vae_dict(d_img=16, h=4, d=2, h_dec=None, fill=0.01):
@@ -108,7 +78,7 @@ def _globals(marker):
 
 
 @pytest.mark.parametrize("legacy", [False, True])
-def test_globals_in_a_pth_never_run_even_with_the_allow(tmp_path, legacy, finishes):
+def test_globals_in_a_pth_never_run_even_with_the_allow(tmp_path, legacy, finishes, refused):
     marker = tmp_path / "PWNED"
     for i, (module, name, arg) in enumerate(_globals(marker)):
         payload = _reduce_pickle(module, name, arg)
@@ -118,7 +88,7 @@ def test_globals_in_a_pth_never_run_even_with_the_allow(tmp_path, legacy, finish
         else:
             _archive(path, data_pkl=payload)
         for allow in (False, True):
-            _refused(path, "", finishes, allow_pickle=allow)
+            refused(path, "", finishes, allow_pickle=allow)
     assert not marker.exists()
 
 
@@ -127,7 +97,8 @@ def _stride0(*shape):
 
 
 @pytest.mark.parametrize("side", [4096, 10**6])
-def test_a_stride_0_tensor_claiming_more_values_than_stored_is_refused(tmp_path, side, finishes):
+def test_a_stride_0_tensor_claiming_more_values_than_stored_is_refused(tmp_path, side, finishes, refused,
+                                                                      reset_peak, peak_mb):
     """A 4-byte storage viewed as side x side: building the model from it would allocate
     side**2 values (4 TB for 10**6) from a file of a few kilobytes."""
     d = _vae_dict()
@@ -136,53 +107,53 @@ def test_a_stride_0_tensor_claiming_more_values_than_stored_is_refused(tmp_path,
     path = tmp_path / "vae.pth"
     torch.save(d, path)
     assert path.stat().st_size < 10_000
-    before = _reset_peak()
-    _refused(path, r"fc1.weight .*claims .* values but the file holds", finishes, allow_pickle=True)
-    assert _peak_mb() - before < 200
+    before = reset_peak()
+    refused(path, r"fc1.weight .*claims .* values but the file holds", finishes, allow_pickle=True)
+    assert peak_mb() - before < 200
 
 
-def test_meta_and_sparse_tensors_are_refused(tmp_path, finishes):
+def test_meta_and_sparse_tensors_are_refused(tmp_path, finishes, refused):
     for kind, make in (("meta", lambda t: torch.empty(t.shape, device="meta")), ("sparse", lambda t: t.to_sparse())):
         path = tmp_path / f"{kind}.pth"
         d = _vae_dict()
         d["fc1.weight"] = make(d["fc1.weight"])
         torch.save(d, path)
-        _refused(path, r"fc1.weight is a (meta|sparse).* tensor", finishes, allow_pickle=True)
+        refused(path, r"fc1.weight is a (meta|sparse).* tensor", finishes, allow_pickle=True)
     huge_meta = tmp_path / "huge_meta.pth"
     torch.save({k: torch.empty((10**6,) * v.dim(), device="meta") for k, v in _vae_dict().items()}, huge_meta)
-    _refused(huge_meta, "meta", finishes, allow_pickle=True)
+    refused(huge_meta, "meta", finishes, allow_pickle=True)
 
 
-def test_a_zip_bomb_is_refused_from_its_directory(tmp_path, finishes):
+def test_a_zip_bomb_is_refused_from_its_directory(tmp_path, finishes, refused, reset_peak, peak_mb):
     """128 MB of zeros deflated to ~128 kB: refused before anything is unpacked."""
     path = _archive(tmp_path / "bomb.pth", records={"data/0": b"\0" * (128 * 2**20)}, compress=("data/0",))
     assert path.stat().st_size < 1 * 2**20
-    before = _reset_peak()
-    _refused(path, r"unpack", finishes, allow_pickle=True)
-    assert _peak_mb() - before < 100
+    before = reset_peak()
+    refused(path, r"unpack", finishes, allow_pickle=True)
+    assert peak_mb() - before < 100
 
 
-def test_a_zip_directory_claiming_huge_sizes_is_refused(tmp_path, finishes):
+def test_a_zip_directory_claiming_huge_sizes_is_refused(tmp_path, finishes, refused):
     path = _archive(tmp_path / "claim.pth")
     data = bytearray(path.read_bytes())
     cd = data.rindex(b"PK\x01\x02")  # the last central-directory entry: patch its uncompressed size
     data[cd + 24:cd + 28] = struct.pack("<I", 0xFFFFFFF0)
     path.write_bytes(bytes(data))
-    _refused(path, r"unpack|could not be read", finishes, allow_pickle=True)
+    refused(path, r"unpack|could not be read", finishes, allow_pickle=True)
 
 
-def test_an_archive_of_many_entries_is_refused_quickly(tmp_path, finishes):
+def test_an_archive_of_many_entries_is_refused_quickly(tmp_path, finishes, refused):
     path = _archive(tmp_path / "many.pth", extra=[(f"junk/{i}", b"") for i in range(state_dicts.MAX_TENSORS + 50)])
-    _refused(path, r"entries", lambda f: finishes(f, 5), allow_pickle=True)
+    refused(path, r"entries", lambda f: finishes(f, 5), allow_pickle=True)
 
 
-def test_a_large_pickle_is_refused_before_it_is_built(tmp_path, monkeypatch, finishes):
+def test_a_large_pickle_is_refused_before_it_is_built(tmp_path, monkeypatch, finishes, refused):
     monkeypatch.setattr(pth, "MAX_PICKLE_BYTES", 4096)
     zipped = _archive(tmp_path / "bigpkl.pth", data_pkl=pickle.dumps({"w": list(range(5000))}, protocol=2))
-    _refused(zipped, r"pickle.* over", finishes, allow_pickle=True)
+    refused(zipped, r"pickle.* over", finishes, allow_pickle=True)
     raw = tmp_path / "raw.pt"
     raw.write_bytes(pickle.dumps(list(range(5000)), protocol=2))
-    _refused(raw, r"pickle.* over", finishes, allow_pickle=True)
+    refused(raw, r"pickle.* over", finishes, allow_pickle=True)
 
 
 def test_a_legacy_torch_save_still_opens(tmp_path, examples_vae):
@@ -194,7 +165,7 @@ def test_a_legacy_torch_save_still_opens(tmp_path, examples_vae):
         assert (model.decode(z).flatten(1) - examples_vae.decode(z)).abs().max() <= 1e-5
 
 
-def test_devices_pipes_folders_and_empty_files_are_refused_without_blocking(tmp_path, finishes):
+def test_devices_pipes_folders_and_empty_files_are_refused_without_blocking(tmp_path, finishes, refused):
     if not hasattr(os, "mkfifo"):
         pytest.skip("no FIFOs here")
     os.mkfifo(tmp_path / "fifo")
@@ -203,18 +174,18 @@ def test_devices_pipes_folders_and_empty_files_are_refused_without_blocking(tmp_
             link = tmp_path / f"model{suffix}"
             link.unlink(missing_ok=True)
             link.symlink_to(target)
-            _refused(link, "not a regular file", finishes, allow_pickle=True, allow_code=True)
+            refused(link, "not a regular file", finishes, allow_pickle=True, allow_code=True)
     (tmp_path / "x.pth").mkdir()
-    _refused(tmp_path / "x.pth", "is a folder", finishes, allow_pickle=True)
+    refused(tmp_path / "x.pth", "is a folder", finishes, allow_pickle=True)
     for suffix in (".pth", ".py", ".onnx", ".safetensors", ".json"):
         (tmp_path / f"empty{suffix}").write_bytes(b"")
-        _refused(tmp_path / f"empty{suffix}", "is empty", finishes, allow_pickle=True, allow_code=True)
-    _refused(tmp_path / "a\0b.pth", "NUL", finishes)
+        refused(tmp_path / f"empty{suffix}", "is empty", finishes, allow_pickle=True, allow_code=True)
+    refused(tmp_path / "a\0b.pth", "NUL", finishes)
     with pytest.raises(ForeignModelError):
         open_model("~no_such_user_here/x.pth")
 
 
-def test_sparse_files_claiming_huge_sizes_are_refused_unread(tmp_path, finishes):
+def test_sparse_files_claiming_huge_sizes_are_refused_unread(tmp_path, finishes, refused, reset_peak, peak_mb):
     from models.foreign.adapter import MAX_ADAPTER_BYTES
     from models.foreign.manifest import MAX_MANIFEST_BYTES
 
@@ -222,14 +193,14 @@ def test_sparse_files_claiming_huge_sizes_are_refused_unread(tmp_path, finishes)
              "big.py": MAX_ADAPTER_BYTES, "manifest.json": MAX_MANIFEST_BYTES}
     if importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx"):
         sizes["big.onnx"] = onnx_graph.MAX_ONNX_BYTES
-    before = _reset_peak()
+    before = reset_peak()
     for i, (name, most) in enumerate(sizes.items()):
         path = tmp_path / str(i) / name  # a folder each: a manifest.json beside big.onnx would be read first
         path.parent.mkdir()
         with open(path, "wb") as f:
             f.truncate(most + 1)  # no disk used, yet one byte too big
-        _refused(path, "is not read", finishes, allow_pickle=True, allow_code=True)
-    assert _peak_mb() - before < 100
+        refused(path, "is not read", finishes, allow_pickle=True, allow_code=True)
+    assert peak_mb() - before < 100
 
 
 # --------------------------------------------------------------------------------------
@@ -241,7 +212,7 @@ def _safetensors(path, header, body=b"", claim=None):
     return path
 
 
-def test_lying_safetensors_headers_are_refused(tmp_path, finishes):
+def test_lying_safetensors_headers_are_refused(tmp_path, finishes, refused):
     f32 = lambda shape, a, b: {"dtype": "F32", "shape": shape, "data_offsets": [a, b]}
     cases = {
         "claim": ({"w": f32([1], 0, 4)}, b"\0" * 4, 2**62),
@@ -251,23 +222,23 @@ def test_lying_safetensors_headers_are_refused(tmp_path, finishes):
         "past_end": ({"a": f32([2**28], 0, 2**30)}, b"\0" * 8, None),
     }
     for name, (header, body, claim) in cases.items():
-        _refused(_safetensors(tmp_path / f"{name}.safetensors", header, body, claim), "safetensors file", finishes)
+        refused(_safetensors(tmp_path / f"{name}.safetensors", header, body, claim), "safetensors file", finishes)
     many = {f"t{i}": f32([0], 0, 0) for i in range(state_dicts.MAX_TENSORS + 1)}
-    _refused(_safetensors(tmp_path / "many.safetensors", many), "tensors", lambda f: finishes(f, 5))
+    refused(_safetensors(tmp_path / "many.safetensors", many), "tensors", lambda f: finishes(f, 5))
 
 
-def test_nan_weights_are_refused_with_the_tensor_named(tmp_path):
+def test_nan_weights_are_refused_with_the_tensor_named(tmp_path, refused):
     d = _vae_dict()
     d["fc4.bias"][3] = float("nan")
     save_file(d, str(tmp_path / "nan.safetensors"))
-    _refused(tmp_path / "nan.safetensors", r"fc4.bias holds 1 NaN or infinite value")
+    refused(tmp_path / "nan.safetensors", r"fc4.bias holds 1 NaN or infinite value")
     d = _vae_dict()
     d["fc1.weight"][0, 0] = float("inf")
     torch.save(d, tmp_path / "inf.pth")
-    _refused(tmp_path / "inf.pth", r"fc1.weight holds 1 NaN or infinite", allow_pickle=True)
+    refused(tmp_path / "inf.pth", r"fc1.weight holds 1 NaN or infinite", allow_pickle=True)
 
 
-def test_vae_names_with_the_wrong_layout_are_refused(tmp_path):
+def test_vae_names_with_the_wrong_layout_are_refused(tmp_path, refused):
     cases = {"one_dim": ("fc1.weight", torch.zeros(16)), "scalar": ("fc21.weight", torch.tensor(1.0)),
              "zero": ("fc1.weight", torch.zeros(0, 16)), "wrong_in": ("fc3.weight", torch.zeros(4, 3))}
     for name, (key, value) in cases.items():
@@ -276,11 +247,11 @@ def test_vae_names_with_the_wrong_layout_are_refused(tmp_path):
         if name == "zero":
             d["fc1.bias"] = torch.zeros(0)
         save_file(d, str(tmp_path / f"{name}.safetensors"))
-        _refused(tmp_path / f"{name}.safetensors", "VAE")
+        refused(tmp_path / f"{name}.safetensors", "VAE")
     d = _vae_dict()
     del d["fc1.bias"]
     save_file(d, str(tmp_path / "nobias.safetensors"))
-    _refused(tmp_path / "nobias.safetensors", r"fc1.bias")
+    refused(tmp_path / "nobias.safetensors", r"fc1.bias")
     save_file(_vae_dict(h=4, h_dec=7), str(tmp_path / "ok.safetensors"))  # fc3 / fc4 of their own width open
     assert open_model(tmp_path / "ok.safetensors").model.latent_spec.input_dim == 2
 
@@ -296,18 +267,18 @@ def _dcgan_dict(channels):
     return d
 
 
-def test_dcgan_dicts_whose_model_would_be_huge_are_refused_before_building(tmp_path, monkeypatch, finishes):
+def test_dcgan_dicts_whose_model_would_be_huge_are_refused_before_building(tmp_path, monkeypatch, finishes, refused):
     deep = _dcgan_dict([4] + [1] * 15)  # 15 layers: 4 * 2**14 = 65536-pixel sides
     save_file(deep, str(tmp_path / "deep.safetensors"))
-    _refused(tmp_path / "deep.safetensors", r"images", finishes)
+    refused(tmp_path / "deep.safetensors", r"images", finishes)
     wide = {k: (_stride0(*v.shape[:1], 10**5, *v.shape[2:]) if k == "main.0.weight" else v)
             for k, v in _dcgan_dict([8, 4, 1]).items()}
     torch.save(wide, tmp_path / "wide.pth")
-    _refused(tmp_path / "wide.pth", r"claims", finishes, allow_pickle=True)
+    refused(tmp_path / "wide.pth", r"claims", finishes, allow_pickle=True)
     from models.runs import model_budget
     save_file(_dcgan_dict([8, 16, 8, 1]), str(tmp_path / "netG.safetensors"))
     monkeypatch.setattr(model_budget, "MAX_PARAMETERS", 1000)
-    _refused(tmp_path / "netG.safetensors", r"budget", finishes)
+    refused(tmp_path / "netG.safetensors", r"budget", finishes)
 
 
 

@@ -6,7 +6,6 @@ nothing it was not allowed to, and takes bounded time and memory. The state-dict
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import textwrap
@@ -30,34 +29,6 @@ from models.runs.checkpoint import Checkpoint
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper
-
-
-def _peak_mb() -> int:
-    """This process's peak resident memory in MB since :func:`_reset_peak` (Linux's VmHWM)."""
-    try:
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) // 1024 for line in f if line.startswith("VmHWM"))
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-
-
-def _reset_peak() -> int:
-    """Measure the peak afresh from now (so an earlier test's peak cannot hide this one's); the baseline."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
-    return _peak_mb()
-
-
-def _refused(path, match, finishes=None, **kw):
-    """open_model(path) refused with one line starting with the file's name."""
-    call = (lambda: open_model(path, **kw))
-    with pytest.raises(ForeignModelError, match=match or None) as info:
-        finishes(call) if finishes else call()
-    assert str(info.value).startswith(f"{Path(path).name or path}: ") and "\n" not in str(info.value)
-    return str(info.value)
 
 
 # --------------------------------------------------------------------------------------
@@ -88,13 +59,13 @@ def _external(name, location):
 
 
 @pytest.mark.parametrize("location", ["../../etc/passwd", "/etc/passwd", "weights.bin"])
-def test_external_data_anywhere_in_a_graph_is_refused(tmp_path, location):
+def test_external_data_anywhere_in_a_graph_is_refused(tmp_path, location, refused):
     (tmp_path / "weights.bin").write_bytes(b"\0" * 16)
     tail, inits = _tail("a")
     const = helper.make_node("Constant", [], ["c"])
     const.attribute.add(name="value", type=onnx.AttributeProto.TENSOR).t.CopyFrom(_external("", location))
     _onnx(tmp_path / "const.onnx", [const, helper.make_node("Add", ["z", "c"], ["a"]), *tail], inits=inits)
-    _refused(tmp_path / "const.onnx", "external data")
+    refused(tmp_path / "const.onnx", "external data")
     branch = helper.make_graph([helper.make_node("Identity", ["w"], ["o"])], "then", [], [_vi("o", [4])],
                                [_external("w", location)])
     other = helper.make_graph([helper.make_node("Identity", ["z1"], ["o2"])], "else", [], [_vi("o2", [4])],
@@ -103,25 +74,25 @@ def test_external_data_anywhere_in_a_graph_is_refused(tmp_path, location):
     nodes = [helper.make_node("If", ["cond"], ["c"], then_branch=branch, else_branch=other),
              helper.make_node("Add", ["z", "c"], ["a"]), *tail]
     _onnx(tmp_path / "branch.onnx", nodes, inits=[cond, *inits])
-    _refused(tmp_path / "branch.onnx", "external data")
+    refused(tmp_path / "branch.onnx", "external data")
 
 
-def test_graphs_claiming_huge_sizes_are_refused_before_running(tmp_path, finishes):
+def test_graphs_claiming_huge_sizes_are_refused_before_running(tmp_path, finishes, refused, reset_peak, peak_mb):
     tail, inits = _tail()
     claimed = TensorProto(name="W", data_type=TensorProto.FLOAT, dims=[100000, 100000])
     _onnx(tmp_path / "init.onnx", [helper.make_node("MatMul", ["z", "W"], ["m"]), *tail], inits=[claimed, *inits])
-    _refused(tmp_path / "init.onnx", "", finishes)
+    refused(tmp_path / "init.onnx", "", finishes)
     big = numpy_helper.from_array(np.array([-1, 3, 100000, 100000], np.int64), "shape")
     _onnx(tmp_path / "declared.onnx", tail[:1] + [helper.make_node("Reshape", ["s", "shape"], ["y"])],
           outputs=[_vi("y", ["N", 3, 100000, 100000])], inits=[big])
-    before = _reset_peak()
-    _refused(tmp_path / "declared.onnx", r"images", finishes)
+    before = reset_peak()
+    refused(tmp_path / "declared.onnx", r"images", finishes)
     _onnx(tmp_path / "wide.onnx", tail, inputs=[_vi("z", ["N", 10**9])], inits=inits)
-    _refused(tmp_path / "wide.onnx", r"latent", finishes)
+    refused(tmp_path / "wide.onnx", r"latent", finishes)
     _onnx(tmp_path / "batch.onnx", tail, inputs=[_vi("z", [10**9, 4])], outputs=[_vi("y", [10**9, 1, 2, 2])],
           inits=inits)
-    _refused(tmp_path / "batch.onnx", r"batch", finishes)
-    assert _peak_mb() - before < 200
+    refused(tmp_path / "batch.onnx", r"batch", finishes)
+    assert peak_mb() - before < 200
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak memory from /proc")
@@ -167,9 +138,9 @@ def _loop_graph(path):
     return _onnx(path, nodes, inits=[*inits, *more])
 
 
-def test_a_graph_that_loops_forever_is_stopped(tmp_path, monkeypatch, finishes):
+def test_a_graph_that_loops_forever_is_stopped(tmp_path, monkeypatch, finishes, refused):
     monkeypatch.setattr(onnx_graph, "TRIAL_SECONDS", 1.0)
-    _refused(_loop_graph(tmp_path / "loop.onnx"), r"longer than", lambda f: finishes(f, 10))
+    refused(_loop_graph(tmp_path / "loop.onnx"), r"longer than", lambda f: finishes(f, 10))
 
 
 def test_a_long_chain_of_clips_does_not_recurse(tmp_path, finishes):
@@ -181,16 +152,16 @@ def test_a_long_chain_of_clips_does_not_recurse(tmp_path, finishes):
     assert finishes(lambda: open_model(path), 10).model.config.output_range == (0.0, 1.0)
 
 
-def test_node_count_nan_outputs_and_custom_ops_are_refused(tmp_path, monkeypatch, finishes):
+def test_node_count_nan_outputs_and_custom_ops_are_refused(tmp_path, monkeypatch, finishes, refused):
     tail, inits = _tail("a")
     log = [helper.make_node("Log", ["z"], ["l"]), helper.make_node("Sub", ["l", "l"], ["a"])]  # log 0 - log 0: NaN
-    _refused(_onnx(tmp_path / "nan.onnx", log + tail, inits=inits), r"NaN", finishes)
+    refused(_onnx(tmp_path / "nan.onnx", log + tail, inits=inits), r"NaN", finishes)
     custom = helper.make_node("Evil", ["z"], ["a"], domain="com.evil")
     path = _onnx(tmp_path / "custom.onnx", [custom, *tail], inits=inits)
-    _refused(path, r"onnxruntime can run", finishes)
+    refused(path, r"onnxruntime can run", finishes)
     monkeypatch.setattr(onnx_graph, "MAX_NODES", 10)
     chain = [helper.make_node("Identity", ["z" if i == 0 else f"i{i}"], [f"i{i + 1}"]) for i in range(20)]
-    _refused(_onnx(tmp_path / "long.onnx", chain + _tail("i20")[0], inits=inits), r"nodes", finishes)
+    refused(_onnx(tmp_path / "long.onnx", chain + _tail("i20")[0], inits=inits), r"nodes", finishes)
 
 
 # --------------------------------------------------------------------------------------
@@ -280,10 +251,10 @@ GOOD = "{'decoder': D(), 'latent_dim': 4, 'image_shape': (1, 4, 4)"
     (("class E(nn.Module):\n    def forward(self, x): return x.new_full((x.shape[0], 4), float('nan'))\n"
       f"def load(): return {GOOD}, 'encoder': E()}}"), r"NaN"),
 ])
-def test_adapters_that_misbehave_get_one_line(tmp_path, body, match, finishes):
+def test_adapters_that_misbehave_get_one_line(tmp_path, body, match, finishes, refused):
     path = tmp_path / "my_model.py"
     path.write_text(DEC + body + "\n")
-    _refused(path, match, finishes, allow_code=True)
+    refused(path, match, finishes, allow_code=True)
     assert not [m for m in sys.modules if m.startswith("latent_explorer_adapter_")
                 and getattr(sys.modules[m], "__file__", None) == str(path)]
 
