@@ -4,28 +4,15 @@ way those scripts save them (``torch.save(model.state_dict(), path)``) and as sa
 and an ONNX folder written by the app's own export."""
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
-
-
-from pytorch_examples import VAE as ExamplesVAE, Generator as ExamplesGenerator  # noqa: E402
-
-
-def weights_init(m):
-    """dcgan/main.py's init, with running statistics that are not the defaults (a window that
-    ran batch norm on batch statistics would show other images) and conv weights large enough
-    that the images are not a flat grey."""
-    classname = m.__class__.__name__
-    if classname.find("Conv") != -1:
-        m.weight.data.normal_(0.0, 0.3)
-    elif classname.find("BatchNorm") != -1:
-        m.weight.data.normal_(1.0, 0.02)
-        m.bias.data.fill_(0)
-        m.running_mean.data.normal_(0.0, 0.1)
-        m.running_var.data.uniform_(0.5, 1.5)
+from pytorch_examples import VAE as ExamplesVAE  # noqa: E402
+from pytorch_examples import Generator as ExamplesGenerator
+from pytorch_examples import weights_init
 
 
 class ForeignFiles(SimpleNamespace):
@@ -78,7 +65,7 @@ def foreign(tmp_path) -> ForeignFiles:
     torch.manual_seed(0)
     vae = ExamplesVAE().eval()
     gen = ExamplesGenerator(nz=16, ngf=4, nc=1)
-    gen.apply(weights_init)
+    gen.apply(partial(weights_init, conv_std=0.3))  # images that are not a flat grey
     folder = tmp_path / "foreign"
     folder.mkdir()
     return ForeignFiles(vae=vae, gen=gen.eval(), nz=16, folder=folder)

@@ -9,24 +9,11 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from pytorch_examples import VAE, Discriminator, Generator
+from pytorch_examples import VAE, Discriminator, Generator, weights_init
 from torch import nn
 
 from models.foreign.errors import ForeignModelError
 from models.foreign.open import open_model
-
-
-def weights_init(m):
-    """dcgan/main.py's init, plus running statistics that are not the defaults (so a test
-    notices when batch norm runs on batch statistics instead)."""
-    classname = m.__class__.__name__
-    if classname.find('Conv') != -1:
-        m.weight.data.normal_(0.0, 0.02)
-    elif classname.find('BatchNorm') != -1:
-        m.weight.data.normal_(1.0, 0.02)
-        m.bias.data.fill_(0)
-        m.running_mean.data.normal_(0.0, 0.1)
-        m.running_var.data.uniform_(0.5, 1.5)
 
 
 @pytest.fixture
