@@ -148,19 +148,6 @@ def _one_line(value: str, field: str, path: Path) -> str:
     return value
 
 
-def _no_repeats(text: str, path: Path) -> None:
-    """Refuse an object with a key given twice (``json`` would keep the last silently)."""
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        seen: set[str] = set()
-        for key, _ in items:
-            if key in seen:
-                raise ForeignModelError(path, f"gives the field {key!r} twice; a manifest gives each once")
-            seen.add(key)
-        return dict(items)
-
-    json.loads(text, object_pairs_hook=pairs)  # the text already passed parse_json's bounds
-
-
 def parse_manifest(value: Any, path: str | Path) -> Manifest:
     """A manifest's parsed JSON ``value`` checked field by field (``path``: where it was read)."""
     path = Path(path)
@@ -211,10 +198,9 @@ def read_manifest(path: str | Path) -> Manifest:
         text = read_text(path, "manifest", max_bytes=MAX_MANIFEST_BYTES)
         if not text.strip():
             raise ForeignModelError(path, "is empty")
-        value = parse_json(text, path)
+        value = parse_json(text, path, unique_keys=True)
     except FileRefused as e:
         raise ForeignModelError(path, e.reason) from None
-    _no_repeats(text, path)
     return parse_manifest(value, path)
 
 

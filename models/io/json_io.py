@@ -87,14 +87,15 @@ def _find_nonfinite(value: Any, at: list[str | int], limit: int) -> tuple[list[s
 
 
 def parse_json(data: str | bytes, name: str | Path, *, max_depth: int = MAX_DEPTH, nonfinite: Nonfinite = "error",
-               field: str | None = None) -> Any:
+               field: str | None = None, unique_keys: bool = False) -> Any:
     """The value of a JSON text, read from the file ``name`` (used in messages).
 
     ``nonfinite="error"`` refuses NaN, Infinity and numbers too large for a float, naming
     the field; ``"keep"`` reads them as float NaN/inf (for files Python's writer made with
     NaN in them: schema checks then decide where such a value may stand). ``field`` names
     the text when it is itself one field of the file (a checkpoint's ``train_state``).
-    Raises :class:`~models.io.files.FileRefused`."""
+    ``unique_keys`` refuses an object that gives a key twice (``json`` keeps the last
+    silently). Raises :class:`~models.io.files.FileRefused`."""
     path = Path(name)
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     where = f"{field} " if field else ""
@@ -114,8 +115,17 @@ def parse_json(data: str | bytes, name: str | Path, *, max_depth: int = MAX_DEPT
         seen.append(True)
         return _NonFinite(float(text.replace("Infinity", "inf")), text)
 
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out = dict(items)
+        if len(out) != len(items):
+            keys = [k for k, _ in items]
+            twice = next(k for k in keys if keys.count(k) > 1)
+            raise FileRefused(path, f"{where}gives the field {twice!r} twice; each is given once")
+        return out
+
     try:
-        value = json.loads(raw, parse_float=number, parse_constant=constant)
+        value = json.loads(raw, parse_float=number, parse_constant=constant,
+                           object_pairs_hook=pairs if unique_keys else None)
     except RecursionError:  # the depth check counts brackets; this is a last guard
         raise FileRefused(path, f"{where}nests too deep") from None
     except json.JSONDecodeError as e:
