@@ -6,6 +6,11 @@ Every model decodes one flat vector laid out as::
 
 VAEs and AEs have only ``z``; InfoGAN adds categorical and continuous codes. Interpolating
 the flat vector works for all of them (one-hot codes blend softly).
+
+A class-conditional family (cvae, cgan) declares its class label as categorical code 0 and
+names the classes in ``class_names``: the label is then a supervised control (the latent
+panel's class buttons, traversal rows = classes, ``sample --class K``) rather than a code the
+model discovered, and every tool that already handles categorical codes handles it.
 """
 from __future__ import annotations
 
@@ -32,6 +37,19 @@ class LatentSpec:
     continuous_range: tuple[float, float] = (-2.0, 2.0)
     #: whether the model has an encoder (maps images to z)
     has_encoder: bool = True
+    #: names of the classes of a class-conditional model, whose categorical code 0 is the
+    #: class label (len == categorical[0]); () for every other model
+    class_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.class_names and (not self.categorical or len(self.class_names) != self.categorical[0]):
+            raise ValueError(f"class_names names {len(self.class_names)} classes but categorical code 0 has "
+                             f"{self.categorical[0] if self.categorical else 0} values")
+
+    @property
+    def conditional(self) -> bool:
+        """Whether categorical code 0 is a supervised class label (see the module docstring)."""
+        return bool(self.class_names)
 
     @property
     def input_dim(self) -> int:
@@ -104,7 +122,7 @@ class LatentSpec:
     @classmethod
     def from_dict(cls, d: dict) -> "LatentSpec":
         d = dict(d)
-        for key in ("z_range", "continuous_range", "categorical"):
+        for key in ("z_range", "continuous_range", "categorical", "class_names"):
             if key in d:
                 d[key] = tuple(d[key])
         return cls(**d)

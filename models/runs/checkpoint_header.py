@@ -78,6 +78,7 @@ LATENT_SPEC = Obj({
     "continuous": Int(lo=0, hi=2**31 - 1),
     "continuous_range": ListOf(Number(), length=2),
     "has_encoder": Bool(),
+    "class_names": ListOf(Str(max_len=256), max_len=1 << 16, optional=True),
 })
 
 _PARAM_GROUP = Obj({"params": ListOf(Int(lo=0), max_len=1 << 20)}, required=("params",))
