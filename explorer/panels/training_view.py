@@ -9,10 +9,12 @@ training on a 2-core machine:
   the timer stops itself when the run goes quiet;
 * clip-to-view and peak downsampling keep long runs cheap to draw;
 * preview grids are bare ImageItems refreshed once per snapshot.
+
+Its Export button saves the curves (PNG, SVG, CSV of the values as they came in) and the
+preview grids (PNG), through :mod:`explorer.widgets.view_export`.
 """
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,57 +27,13 @@ from models.training.loop import StepMetrics
 
 from ..widgets.image_view import BACKGROUND, ImageGrid
 from ..widgets.layout import check_box, double_spin_box
+from ..widgets.view_export import ExportButton, ExportFormat, array_png, curves_csv_format, plot_png, plot_svg
+from .training_curves import ADVERSARIAL_TERMS, QUALITY_SERIES, UNPLOTTED, Series, finite
 
 if TYPE_CHECKING:
     import torch
 
 REDRAW_INTERVAL_MS = 100
-
-#: the adversarial game's terms. Beside a likelihood (an AAE's recon of ~100 nats next to
-#: its D and G losses of ~1) they get a plot of their own so neither scale flattens the other
-#: validation series with a plot of their own (the samples' inception score, from a run's
-#: sample scorer); the FID beside it is in the metrics file and picks a GAN's best checkpoint
-QUALITY_SERIES = frozenset({"val sample_is"})
-#: recorded but not drawn: FID's scale (5 to 1,000) fits neither plot
-UNPLOTTED = frozenset({"val sample_fid"})
-ADVERSARIAL_TERMS = frozenset({"d_loss", "g_loss", "d_real", "d_fake", "critic_loss", "gradient_penalty",
-                               "wasserstein", "info_cat", "info_cont", "mutual_info"})
-
-
-class Series:
-    """x/y points in numpy buffers that double when full (amortised O(1) appends), plus an
-    exponential moving average computed incrementally."""
-
-    def __init__(self, capacity: int = 256) -> None:
-        self.x = np.empty(capacity, np.float64)
-        self.y = np.empty(capacity, np.float64)
-        self.smooth = np.empty(capacity, np.float64)
-        self.n = 0
-        self._n_smoothed = 0
-        self._alpha = 0.0
-
-    def append(self, x: float, y: float) -> None:
-        if self.n == self.x.shape[0]:
-            for name in ("x", "y", "smooth"):
-                old = getattr(self, name)
-                new = np.empty(old.shape[0] * 2, np.float64)
-                new[: self.n] = old[: self.n]
-                setattr(self, name, new)
-        self.x[self.n] = x
-        self.y[self.n] = y
-        self.n += 1
-
-    def smoothed(self, alpha: float) -> np.ndarray:
-        """EMA with weight ``alpha`` on the past (0 = raw)."""
-        if alpha <= 0:
-            return self.y[: self.n]
-        if alpha != self._alpha:
-            self._alpha, self._n_smoothed = alpha, 0
-        y, s = self.y, self.smooth
-        for i in range(self._n_smoothed, self.n):  # only the points added since the last redraw
-            s[i] = y[i] if i == 0 or not np.isfinite(s[i - 1]) else alpha * s[i - 1] + (1 - alpha) * y[i]
-        self._n_smoothed = self.n
-        return s[: self.n]
 
 
 class TrainingView(QWidget):
@@ -116,6 +74,8 @@ class TrainingView(QWidget):
         controls.addStretch(1)
         controls.addWidget(QLabel("Smoothing"))
         controls.addWidget(self.smoothing)
+        self.export_btn = ExportButton(self._export_formats())
+        controls.addWidget(self.export_btn)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -173,6 +133,29 @@ class TrainingView(QWidget):
         legend.setBrush(pg.mkBrush(30, 31, 34, 200))
         widget.setVisible(False)
         return widget, plot, legend
+
+    def _export_formats(self) -> list[ExportFormat | None]:
+        """The Export menu: the curves as drawn (PNG, SVG) and as numbers (CSV), and the previews."""
+        has_curves = {"ready": lambda: self.point_count() > 0, "empty": "No curves to export yet."}
+        return [
+            plot_png("Loss curves as PNG…", "loss-curves.png", self.shown_plots, **has_curves),
+            plot_svg("Loss curves as SVG…", "loss-curves.svg", self.shown_plots, **has_curves),
+            curves_csv_format("Loss curves as CSV…", "loss-curves.csv", self.curve_values, **has_curves),
+            None,
+            array_png("Samples as PNG…", "samples.png", lambda: self.samples.item.image, empty="No samples yet."),
+            array_png("Reconstructions as PNG…", "reconstructions.png",
+                      lambda: self.recons.item.image if self.reconstructions_shown else None,
+                      empty="No reconstructions yet."),
+        ]
+
+    def shown_plots(self) -> list[pg.PlotItem]:
+        """The plots on screen, top to bottom (the side plots only when the run has them)."""
+        side = [(self.adv_plot_widget, self.adv_plot), (self.quality_plot_widget, self.quality_plot)]
+        return [self.plot] + [plot for widget, plot in side if not widget.isHidden()]
+
+    def curve_values(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Every curve's steps and values as they came in (not smoothed, not log-filtered)."""
+        return {name: (s.x[: s.n], s.y[: s.n]) for name, s in self.series.items()}
 
     def set_reconstructions_shown(self, shown: bool) -> None:
         """Models without an encoder (GANs) have no reconstructions: their samples take the
@@ -240,11 +223,11 @@ class TrainingView(QWidget):
         last = None
         for r in records:  # a file's records: anything that is not a finite number is left out
             step = r.get("step") if isinstance(r, dict) else None
-            if not _finite(step):
+            if not finite(step):
                 continue
             self._note_terms([str(k) for k in r])
             for key, value in r.items():
-                if key in ("step", "epoch", "seconds") or not isinstance(key, str) or not _finite(value):
+                if key in ("step", "epoch", "seconds") or not isinstance(key, str) or not finite(value):
                     continue
                 name = f"val {key[4:]}" if key.startswith("val_") else key
                 if name not in UNPLOTTED:
@@ -254,7 +237,7 @@ class TrainingView(QWidget):
         if title is not None and last is not None:
             epoch = last.get("epoch")
             self.summary.setText(f"{title}: {self.history_records} logs up to step {last.get('step')}"
-                                 + (f", epoch {epoch:.2f}" if _finite(epoch) else ""))
+                                 + (f", epoch {epoch:.2f}" if finite(epoch) else ""))
         elif title is not None and self.history_records == 0:
             self.summary.setText(f"{title}: no metrics recorded")
         self._mark_dirty()
@@ -364,11 +347,6 @@ def _pairs(originals: "torch.Tensor", recons: "torch.Tensor", per_row: int = 4) 
         b = min(n, a + per_row)
         rows += [originals[a:b], recons[a:b].clamp(0, 1)]
     return torch.cat(rows)
-
-
-def _finite(value: object) -> bool:
-    """A real number worth plotting: int or float, not a bool, not NaN or infinite."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _grey(image: np.ndarray) -> np.ndarray:

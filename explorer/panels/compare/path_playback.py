@@ -1,5 +1,6 @@
 """The Compare panel's Path tab: a path sent from the Paths panel, decoded by every model whose
-flat latent has the path's size, its frames played in one row with every model in step."""
+flat latent has the path's size, its frames played in one row with every model in step; Export
+saves the row as it is shown (the current frame of every model, with their names) as a PNG."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,6 +13,7 @@ from models.explore.render import render_frames
 from ...widgets.layout import check_box, hrow, scroll_area, spin_box
 from ...widgets.playback import frame_interval_ms, play_button, show_playing
 from ...widgets.tiles import Tile
+from ...widgets.view_export import ExportButton, widget_png
 from .tab import CompareTab
 
 PATH_TILE = 96
@@ -41,7 +43,13 @@ class PathPlaybackTab(CompareTab):
         self.path_frames_per_segment = spin_box(2, 120, 16, suffix=" frames/segment")
         self.path_loop = check_box("Loop", True)
         pl.addWidget(self.path_label)
-        pl.addLayout(hrow(self.play_btn, self.path_fps, self.path_frames_per_segment, self.path_loop, stretch=True))
+        self.export_btn = ExportButton([widget_png(
+            "Current frames as PNG…", "compare-path-frame.png", lambda: self.path_row,
+            ready=lambda: bool(self.path_tiles), empty="No path frames yet: send a path from the Paths panel.")],
+            say=self.status.emit)
+        row = hrow(self.play_btn, self.path_fps, self.path_frames_per_segment, self.path_loop, stretch=True)
+        row.addWidget(self.export_btn)
+        pl.addLayout(row)
         self.path_row = QWidget()
         self.path_layout = QGridLayout(self.path_row)
         self.path_layout.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)

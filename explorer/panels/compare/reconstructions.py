@@ -1,5 +1,6 @@
 """The Compare panel's Reconstructions tab: test images and image files reconstructed by every
-model, one row per model, optionally as error heatmaps on one fixed colour scale."""
+model, one row per model, optionally as error heatmaps on one fixed colour scale; Export saves
+the grid as it is shown (model names and tiles) as a PNG."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,6 +19,7 @@ from models.io.images import to_display
 from ...model_access import parse_indices
 from ...widgets.layout import check_box, hrow, push_button, scroll_area, spin_box
 from ...widgets.tiles import Tile
+from ...widgets.view_export import ExportButton, widget_png
 from ..base import open_files
 from .tab import CompareTab
 
@@ -96,8 +98,14 @@ class ReconstructionsTab(CompareTab):
                                          clicked=self.add_image_files)
         self.heatmap = check_box("Error heatmaps", tooltip=f"|original − reconstruction| per pixel, inferno colour map, "
                                                            f"fixed scale 0–{HEAT_MAX:g}")
-        rl.addLayout(hrow(QLabel("Images"), self.index_edit, self.show_btn, self.random_btn, self.random_n,
-                          self.add_image_btn, self.heatmap, stretch=True))
+        self.export_btn = ExportButton([widget_png(
+            "Grid as PNG…", "compare-reconstructions.png", lambda: self.recon_grid,
+            ready=lambda: bool(self.recon_grid.tiles), empty="Nothing to export yet: add models to compare.")],
+            say=self.status.emit)
+        row = hrow(QLabel("Images"), self.index_edit, self.show_btn, self.random_btn, self.random_n,
+                   self.add_image_btn, self.heatmap, stretch=True)
+        row.addWidget(self.export_btn)
+        rl.addLayout(row)
         self.recon_grid = TileGrid(RECON_TILE)
         rl.addWidget(scroll_area(self.recon_grid), 1)
 

@@ -3,7 +3,8 @@ marker at the current latent and the stroke being drawn, plus the colours of the
 
 The scatter is one ScatterPlotItem made once and fed with setData. A left click and a
 shift+left drag are the panel's (reported as signals, in map coordinates); other mouse
-input pans and zooms as usual.
+input pans and zooms as usual. An Export button in the plot's top right corner saves the map
+as it is shown (PNG, SVG).
 """
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from typing import Any, Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QResizeEvent
 
+from ...widgets.view_export import ExportButton, plot_png, plot_svg
 from .coordinates import MODE_LATENT, MODE_PCA, MODE_TSNE
 from .jobs import Encoded
 
@@ -80,6 +83,23 @@ class MapPlot(pg.PlotWidget):
         self.stroke_curve.setZValue(11)
         for item in (self.prior_scatter, self.scatter, self.marker, self.stroke_curve):
             self.addItem(item)
+        # over the plot's corner, so the panel's controls keep their room; a widget, so never in an export
+        has_points = {"ready": lambda: len(self.scatter.data) > 0, "empty": "No points on the map yet: Encode first."}
+        self.export_btn = ExportButton([plot_png("Map as PNG…", "latent-map.png", self._plots, **has_points),
+                                        plot_svg("Map as SVG…", "latent-map.svg", self._plots, **has_points)],
+                                       parent=self)
+        self.export_btn.setStyleSheet("QToolButton { background: rgba(40, 41, 45, 200); color: #c8c8c8; "
+                                      "border: 1px solid #3a3b3e; padding: 1px 6px; }")
+
+    def _plots(self) -> list[pg.PlotItem]:
+        return [self.getPlotItem()]
+
+    def resizeEvent(self, ev: QResizeEvent) -> None:  # noqa: N802 - Qt naming
+        super().resizeEvent(ev)
+        button = getattr(self, "export_btn", None)  # None while the base class is being set up
+        if button is not None:
+            hint = button.sizeHint()
+            button.setGeometry(self.width() - hint.width() - 6, 6, hint.width(), hint.height())
 
     def clear_points(self) -> None:
         """Empty map: no points, prior, marker or stroke."""
