@@ -1,7 +1,9 @@
 """State objects shared by the widgets (napari-style: state here, widgets only wire).
 
 * :class:`ModelState` - the model being explored (loaded or live from training).
-* :class:`LatentState` - the point being looked at, as the model's flat latent vector.
+* :class:`LatentState` - the point being looked at, as the model's flat latent vector. Every
+  change a user makes is also announced as an :class:`~explorer.latent_history.Edit` (for
+  undo), grouped into gestures (a slider press..release) and merge runs (nudges).
 * :class:`DataState` - the dataset at hand (for encoding test images and per-dim KL).
 
 Widgets never call each other; they read and write these objects and listen to their
@@ -22,6 +24,8 @@ from PySide6.QtCore import QObject, Signal
 from models.families.base import LatentModel
 from models.data.base import Dataset
 from models.latent import LatentSpec
+
+from .latent_history import Edit, Merge
 
 #: ``sample_latents(n, generator=...) -> (n, input_dim)``: a model's draws from its prior
 SampleLatents = Callable[..., torch.Tensor]
@@ -97,26 +101,62 @@ class ModelState(QObject):
 
 
 class LatentState(QObject):
-    """The point being explored: a flat latent vector laid out as the model's LatentSpec."""
+    """The point being explored: a flat latent vector laid out as the model's LatentSpec.
+
+    ``changed`` follows every change. ``edited`` comes just before it for the changes a user
+    made, carrying the point they replace: everything writes through ``set_flat`` /
+    ``set_z`` / ``set_code`` / ``set_category`` / ``reset`` and is an edit unless it passes
+    ``edit=False`` (the undo history restoring a point). Between ``begin_gesture()`` and
+    ``end_gesture()`` (a slider press..release) edits carry the gesture's serial, so a drag
+    is one undo step; ``set_z`` nudges of one dimension carry a :class:`Merge` key, so a run
+    of wheel notches over a slider (or value-box steps) is one step too."""
 
     changed = Signal(object)  # np.ndarray (input_dim,) float32
+    edited = Signal(object)  # latent_history.Edit, just before ``changed``
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.spec: LatentSpec | None = None
         self._flat = np.zeros(0, np.float32)
+        self._gesture: int | None = None
+        self._gesture_serial = 0
 
     @property
     def flat(self) -> np.ndarray:
         return self._flat.copy()
+
+    # -- gestures ------------------------------------------------------------------------
+    def begin_gesture(self) -> None:
+        """Edits from now to ``end_gesture`` are one undo step (a slider pressed)."""
+        self._gesture_serial += 1
+        self._gesture = self._gesture_serial
+
+    def end_gesture(self) -> None:
+        self._gesture = None
+
+    @property
+    def in_gesture(self) -> bool:
+        return self._gesture is not None
+
+    # -- writing -------------------------------------------------------------------------
+    def _replace(self, before: np.ndarray, edit: bool, merge: Merge | None) -> None:
+        """``self._flat`` now holds the new point (``before``: a copy of the old one)."""
+        if edit:
+            self.edited.emit(Edit(before, self._flat.copy(), merge, self._gesture))
+        self.changed.emit(self.flat)
 
     def reset(self, spec: LatentSpec | None, sample_latents: SampleLatents | None = None) -> None:
         """A new model: start at its origin (first category, codes 0). A model without an
         encoder (a GAN) starts its noise at a fixed draw from its prior instead: z = 0 is an
         atypical point of a high-dimensional normal (samples lie near radius sqrt(z_dim)), and
         its image looks unlike anything the model samples. ``sample_latents``: the model's own
-        (``LatentModel.sample_latents``, which knows its prior); default: the spec's prior."""
+        (``LatentModel.sample_latents``, which knows its prior); default: the spec's prior.
+        Zero calls it too, so it is an edit (after a model change the history drops it: the
+        point it replaces is the old model's)."""
+        if spec != self.spec:
+            self._gesture = None  # the rows are rebuilt: a pressed slider never reports its release
         self.spec = spec
+        before = self._flat
         if spec is None:
             self._flat = np.zeros(0, np.float32)
         else:
@@ -125,28 +165,35 @@ class LatentState(QObject):
                 draw = sample_latents or spec.sample
                 flat[: spec.z_dim] = draw(1, generator=torch.Generator().manual_seed(0))[0, : spec.z_dim].cpu()
             self._flat = flat.numpy()
-        self.changed.emit(self.flat)
+        self._replace(before, True, None)
 
-    def set_flat(self, flat: np.ndarray) -> None:
+    def set_flat(self, flat: np.ndarray, *, edit: bool = True, merge: Merge | None = None) -> None:
+        """Go to ``flat``. ``edit=False``: not a user's edit (never recorded for undo);
+        ``merge``: consecutive edits with the same key may be one undo step."""
         flat = np.asarray(flat, np.float32).reshape(-1)
         if self.spec is None or flat.shape[0] != self.spec.input_dim:
             raise ValueError(f"latent of size {flat.shape[0]} does not fit this model ({self.spec.input_dim if self.spec else 0})")
+        before = self._flat
         self._flat = flat.copy()
-        self.changed.emit(self.flat)
+        self._replace(before, edit, merge)
 
-    def set_z(self, index: int, value: float) -> None:
+    def set_z(self, index: int, value: float, *, merge: Merge | None | bool = True) -> None:
+        """One value of the flat point. ``merge=True``: nudges of this index in quick
+        succession are one undo step; a Merge of its own, or None (a step per change)."""
         if self._flat[index] == value:
             return
+        before = self._flat.copy()
         self._flat[index] = value
-        self.changed.emit(self.flat)
+        self._replace(before, True, Merge(("value", int(index))) if merge is True else merge or None)
 
     def set_category(self, block: int, value: int) -> None:
         assert self.spec is not None
         start = self.spec.z_dim + sum(self.spec.categorical[:block])
         k = self.spec.categorical[block]
+        before = self._flat.copy()
         self._flat[start : start + k] = 0.0
         self._flat[start + value] = 1.0
-        self.changed.emit(self.flat)
+        self._replace(before, True, None)  # a pick is a deliberate choice: one step each
 
     def set_code(self, index: int, value: float) -> None:
         assert self.spec is not None

@@ -2,13 +2,16 @@
 
 Rows only display and forward: the panel connects their signals to LatentState and writes
 state changes back with :func:`set_quietly`, so showing a value never reads as a user edit.
+A row given a :class:`GestureTarget` (the LatentState) tells it when its slider is pressed
+and released, so a drag through many values is one undo step.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Protocol
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractButton, QButtonGroup, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QToolButton, QWidget
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QAbstractButton, QAbstractSlider, QButtonGroup, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QToolButton, QWidget
 from superqt import QLabeledDoubleSlider
 
 from models.latent import LatentSpec
@@ -21,10 +24,20 @@ INACTIVE_KL = 0.01
 MAX_CATEGORY_BUTTONS = 16
 
 
-class DimRow(QWidget):
-    """name | slider with value box | KL | reset."""
+class GestureTarget(Protocol):
+    """What hears that a slider drag began and ended (``LatentState``)."""
 
-    def __init__(self, name: str, value_range: tuple[float, float], tooltip: str) -> None:
+    def begin_gesture(self) -> None: ...
+
+    def end_gesture(self) -> None: ...
+
+
+class DimRow(QWidget):
+    """name | slider with value box | KL | reset. ``gestures``: told when the slider is
+    pressed and released (see :meth:`send_gestures_to`)."""
+
+    def __init__(self, name: str, value_range: tuple[float, float], tooltip: str,
+                 gestures: GestureTarget | None = None) -> None:
         super().__init__()
         self.name = QLabel(name)
         self.name.setMinimumWidth(34)
@@ -50,6 +63,24 @@ class DimRow(QWidget):
         layout.addWidget(self.slider, 1)
         layout.addWidget(self.kl)
         layout.addWidget(self.reset)
+        #: what hears this slider's presses and releases (None: nothing)
+        self.gesture_target: GestureTarget | None = None
+        if gestures is not None:
+            self.send_gestures_to(gestures)
+
+    def send_gestures_to(self, target: GestureTarget) -> None:
+        """A press of the slider begins a gesture on ``target``, its release ends it: the
+        values in between are one undo step. The wheel and the value box move the slider
+        without a press; LatentState merges those nudges by time instead."""
+        if self.gesture_target is target:
+            return
+        if self.gesture_target is not None:
+            raise ValueError(f"row {self.name.text()} already sends its gestures elsewhere")
+        self.gesture_target = target
+        watcher = _PressWatcher(target, self)
+        for inner in self.slider.findChildren(QAbstractSlider):
+            inner.installEventFilter(watcher)
+        self.slider.sliderReleased.connect(target.end_gesture)
 
     def show_note(self, text: str, tooltip: str = "") -> None:
         """A short note where the KL goes (a direction's explained variance)."""
@@ -70,6 +101,26 @@ class DimRow(QWidget):
         grey = "color: #8a8a8a;" if inactive else ""
         self.name.setStyleSheet(grey)
         self.kl.setStyleSheet(grey)
+
+
+class _PressWatcher(QObject):
+    """Begins a gesture when a mouse button goes down on a slider, before the slider sees it:
+    superqt's slider jumps to the pressed position (a first value) before it emits
+    ``sliderPressed``, and that value belongs to the drag. The slider's ``sliderReleased``
+    ends the gesture; a press the slider refused (no drag began) ends it at its release."""
+
+    def __init__(self, target: GestureTarget, parent: QObject) -> None:
+        super().__init__(parent)
+        self.target = target
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        kind = event.type()
+        if kind == QEvent.Type.MouseButtonPress and isinstance(event, QMouseEvent) and event.button() in (
+                Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton):
+            self.target.begin_gesture()
+        elif kind == QEvent.Type.MouseButtonRelease and isinstance(obj, QAbstractSlider) and not obj.isSliderDown():
+            self.target.end_gesture()
+        return False  # the slider handles the event as ever
 
 
 def category_row(code: int, k: int, choose: Callable[[int], None]) -> tuple[QWidget, QButtonGroup | QSpinBox]:
