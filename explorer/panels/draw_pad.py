@@ -19,6 +19,7 @@ from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QP
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from models.io.images import to_display
+from ..latent_history import Merge
 from ..model_access import decode_one, has_encoder
 from ..widgets.layout import check_box, push_button, spin_box
 from ..widgets.tiles import Tile
@@ -181,7 +182,7 @@ class DrawPadPanel(ExplorePanel):
         if flat is None:
             return
         self.input_tile.set_array(to_display(x[0]))
-        self.latent_state.set_flat(flat)
+        self.latent_state.set_flat(flat, merge=Merge("drawing", None))  # a drawing is one undo step
         self.recon_tile.set_array(decode_one(self.model_state, flat))
         self.encoded.emit(flat)
 

@@ -22,6 +22,7 @@ from models.explore.directions import Directions
 
 from ..directions_state import DirectionsRequest, DirectionWalk, describe, directions_store, directions_tooltip, variance_text
 from ..jobs import JobRunner
+from ..latent_history import Merge
 from ..state import LatentState, ModelState
 from ..widgets.layout import caption_label, hrow, push_button, scroll_area, spin_box, thin_busy_bar
 from ..widgets.qt_utils import signals_blocked
@@ -144,7 +145,7 @@ class DirectionsControls(QWidget):
             row.deleteLater()
         while len(self.rows) < directions.k:
             i = len(self.rows)
-            row = DimRow(f"PC{i + 1}", (-SIGMA_RANGE, SIGMA_RANGE), "")
+            row = DimRow(f"PC{i + 1}", (-SIGMA_RANGE, SIGMA_RANGE), "", gestures=self.latent_state)
             row.slider.valueChanged.connect(partial(self._on_slider, i))
             row.reset.clicked.connect(partial(self._reset, i))
             row.reset.setToolTip(f"Back to the start along PC{i + 1}")
@@ -169,7 +170,7 @@ class DirectionsControls(QWidget):
     # -- controls -> state -------------------------------------------------------------
     def _on_slider(self, i: int, value: float) -> None:
         if self.walk is not None:
-            self.latent_state.set_flat(self.walk.set(i, float(value)))
+            self.latent_state.set_flat(self.walk.set(i, float(value)), merge=Merge(("direction", i)))
 
     def _reset(self, i: int) -> None:
         if i < len(self.rows):

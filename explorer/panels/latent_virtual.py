@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QHBoxLayout, QScrollBar, QVBoxLayout, QWidget
 
-from .latent_rows import DimRow, set_quietly
+from .latent_rows import DimRow, GestureTarget, set_quietly
 
 #: rows the pool may grow to (a very tall screen); more than that are never on screen
 MAX_POOL = 120
@@ -28,10 +28,11 @@ class VirtualDimRows(QWidget):
 
     def __init__(self, prefix: str, value_range: tuple[float, float], tooltip: Callable[[int], str],
                  on_value: Callable[[int, float], None], on_reset: Callable[[int], None],
-                 name_offset: int = 0, parent: QWidget | None = None) -> None:
+                 name_offset: int = 0, gestures: GestureTarget | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.prefix, self.value_range, self.tooltip = prefix, value_range, tooltip
         self.name_offset = name_offset
+        self.gestures = gestures  # where a slider press..release is reported: one undo step per drag
         self.on_value, self.on_reset = on_value, on_reset
         self.count = 0
         self.values = np.zeros(0, np.float32)
@@ -101,7 +102,7 @@ class VirtualDimRows(QWidget):
         """As many rows as the height holds (at least one), the scroll bar over the rest."""
         wanted = max(1, min(MAX_POOL, self.count, self.height() // self._row_height))
         while len(self.pool) < wanted:
-            row = DimRow(f"{self.prefix}0", self.value_range, "")
+            row = DimRow(f"{self.prefix}0", self.value_range, "", gestures=self.gestures)
             row.slider.valueChanged.connect(lambda value, row=row: self._edited(row, value))
             row.reset.clicked.connect(lambda _checked=False, row=row: self._reset(row))
             self.rows_layout.insertWidget(self.rows_layout.count() - 1, row)

@@ -12,6 +12,7 @@ sources (the sliders, the prior, test images, image files, arithmetic) and wires
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from PySide6.QtCore import Signal
 from models.explore.interpolation import latent_arithmetic
 from models.explore.latent_paths import LatentPath, ModelIdentity, random_path
 
+from ...latent_history import Merge
 from ...model_access import decode_one
 from ...widgets.layout import grid_group, push_button, spin_box
 from ..base import IMAGE_FILE, PATH_FILE, Dropped, ExplorePanel
@@ -61,7 +63,8 @@ class PathsPanel(ExplorePanel):
 
         self.keyframe_list = KeyframeList(lambda flat: decode_one(self.model_state, flat))
         layout.addWidget(self.keyframe_list, 1)
-        self.playback = PathPlayback(self.frames, self.latent_state.set_flat)
+        # a path being played (and scrubbed) is one undo step: Undo goes back to before Play
+        self.playback = PathPlayback(self.frames, partial(self.latent_state.set_flat, merge=Merge("path playback", None)))
         layout.addWidget(self.playback)
         self.export = PathExport(self.model_state, self.path, self.frame_count, self.set_path, self.job_runner("paths"),
                                  self.job_runner("path-file"))
