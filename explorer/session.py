@@ -30,11 +30,14 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox, QWid
 from models.explore.directions import weights_fingerprint
 from models.explore.latent_paths import LatentPath, ModelIdentity
 from models.io.images import IMAGE_SUFFIXES
+from models.latent import LatentPoint, LatentSpec
 
 from .directions_state import directions_store
 from .model_access import model_name, snapshot_model
 from .panels.latent_rows import set_quietly
-from .session_file import SUFFIX, DirectionsWalk, Session, SessionRefused, WindowLayout, layout_problem, read_session
+from .session_file import (
+    SUFFIX, DirectionsWalk, Session, SessionRefused, WindowLayout, chosen_class, layout_problem, read_session,
+)
 from .session_settings import (
     last_session, offer_reopen_enabled, panels_of, read_panel_settings, remember_session, set_offer_reopen,
     write_panel_settings,
@@ -110,6 +113,20 @@ def offer_last_session(window: Any, controller: SessionController | None = None)
     if not offer_reopen_enabled() or last is None or not last.is_file():
         return False
     return ask_reopen(window, last) and (controller or window.sessions).open(last)
+
+
+def _class_notes(saved: LatentSpec, now: LatentSpec, point: np.ndarray) -> list[str]:
+    """For a class-conditional model: which class the restored point draws, and whether the
+    model names its classes as it did when the session was saved (the point keeps the class's
+    number either way)."""
+    name = chosen_class(now, point)
+    if name is None:
+        return []
+    notes = [f"class {name}"]
+    if saved.class_names and saved.class_names != now.class_names:
+        before = saved.class_names[LatentPoint.from_flat(saved, point).categories[0]]
+        notes.append(f"the model names its classes differently now (the saved class {before} is {name})")
+    return notes
 
 
 # ---------------------------------------------------------------------------------------
@@ -281,6 +298,7 @@ class SessionController(QObject):
                                             "session was restored")
                 return
             self._restore_exploring(session, weights, notes)
+            notes.extend(_class_notes(session.model.latent_spec, model.latent_spec, w.latent_state.flat))
         skipped = write_panel_settings(w, session.panels)
         self._show_restored_directions(session)
         if skipped:

@@ -16,6 +16,10 @@ may be null or absent)::
      "panels": {"traversal": {"steps": 9, "around": true}, ...},
      "window": {"geometry": "<base64 of QMainWindow.saveGeometry()>", "state": "<base64 of saveState()>"}}
 
+A class-conditional model's ``latent_spec`` names its classes (``class_names``, one per value
+of categorical code 0); the class the user chose is that code in the point, so
+``point.categories[0]`` is it.
+
 ``directions_walk`` is where Directions mode's sliders stood: the point is ``base`` moved
 that many standard deviations along each direction. ``point.flat`` is the point (the model's flat layout, :mod:`models.latent`); its
 ``categories`` and ``codes`` say the same for a reader and must agree with it. The model is
@@ -146,6 +150,8 @@ _LATENT_SPEC = Obj({
     "z_dim": Int(lo=0, hi=MAX_INPUT_DIM), "z_range": _RANGE, "prior": Str(max_len=64),
     "categorical": ListOf(Int(lo=1, hi=MAX_INPUT_DIM), max_len=MAX_INPUT_DIM), "continuous": Int(lo=0, hi=MAX_INPUT_DIM),
     "continuous_range": _RANGE, "has_encoder": Bool(),
+    # as many as categorical code 0 has values (LatentSpec checks that); as a checkpoint's header allows
+    "class_names": ListOf(Str(max_len=256), max_len=1 << 16),
 }, required=("z_dim",))
 _MODEL = Obj({"path": Str(), "relative": Str(optional=True), "family": Str(max_len=256, optional=True),
               "fingerprint": Str(max_len=128, optional=True), "latent_spec": _LATENT_SPEC},
@@ -363,11 +369,21 @@ def _layout(w: dict[str, Any] | None, file: Path) -> WindowLayout | None:
 
 def _layout_words(spec: LatentSpec) -> str:
     parts = [f"{spec.z_dim:,} z"]
-    if spec.categorical:
-        parts.append(f"categorical codes of {', '.join(map(str, spec.categorical))}")
+    codes = spec.categorical[1:] if spec.conditional else spec.categorical
+    if spec.conditional:
+        parts.append(f"{spec.categorical[0]} classes")
+    if codes:
+        parts.append(f"categorical codes of {', '.join(map(str, codes))}")
     if spec.continuous:
         parts.append(f"{spec.continuous} continuous codes")
     return ", ".join(parts)
+
+
+def chosen_class(spec: LatentSpec, point: np.ndarray | None) -> str | None:
+    """The name of the class ``point`` draws, for a class-conditional ``spec``; None otherwise."""
+    if not spec.conditional or point is None or point.shape[0] != spec.input_dim:
+        return None
+    return spec.class_names[LatentPoint.from_flat(spec, point).categories[0]]
 
 
 def same_layout(a: LatentSpec, b: LatentSpec) -> bool:

@@ -1,6 +1,9 @@
 """``latent-explorer traverse``: a traversal grid, one row per latent dimension, or with
 ``--directions pca`` one row per principal direction (GANSpace-style, see
-:mod:`models.explore.directions`), columns stepping along it."""
+:mod:`models.explore.directions`), columns stepping along it. A class-conditional model
+also draws ``--rows classes``: one row per class, the columns sweeping one z dimension
+(:func:`models.explore.traversal.class_traversal_grid`, the figure the window's
+"Classes × z dimension" shows)."""
 from __future__ import annotations
 
 import argparse
@@ -16,7 +19,11 @@ from .inputs import load_model_data, load_run
 def add_parser(sub: Any) -> None:
     v = add_run_command(sub, "traverse", help="a traversal grid: one row per latent dimension")
     v.add_argument("--dims", type=str, help="comma-separated dimensions (default: all; for a VAE whose dataset is at hand, "
-                                             "ordered most active (highest KL) first)")
+                                             "ordered most active (highest KL) first); with --rows classes, "
+                                             "the one dimension the columns sweep (default: the most influential)")
+    v.add_argument("--rows", choices=("dims", "classes"), default="dims",
+                   help="what each row shows: a latent dimension (default), or for a class-conditional model "
+                        "(cvae, cgan) one class each, named as its dataset names them")
     v.add_argument("--data-dir", type=Path, help="where the training dataset is, to rank VAE dimensions by KL")
     v.add_argument("--directions", choices=("pca",), help="rows are the model's principal directions instead of "
                                                           "its dimensions: PCA of an early layer over sampled latents, "
@@ -40,8 +47,12 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--components goes with --directions pca")
     if args.directions is not None and args.dims:
         raise CLIError("--dims and --directions choose the rows two ways; give one")
+    if args.rows == "classes" and args.directions is not None:
+        raise CLIError("--rows classes sweeps a z dimension (--dims D); it does not take --directions")
     ckpt = load_run(args)
     model = ckpt.model
+    if args.rows == "classes":
+        return _classes_grid(model, args)
     if args.directions is not None:
         return _directions_grid(model, args)
     dims = None
@@ -61,6 +72,45 @@ def run(args: argparse.Namespace) -> int:
     from models.io.images import save_png
 
     save_png(image, args.out)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def _classes_grid(model: Any, args: argparse.Namespace) -> int:
+    """Rows: the classes of a class-conditional model; columns: ``--steps`` values of one z
+    dimension (``--dims D``, else the most influential) around the ``--seed`` point or the origin."""
+    import torch
+
+    from models.explore import traversal
+    from models.explore.render import check_output_size
+    from models.io.images import save_png
+
+    spec = model.latent_spec
+    if not spec.conditional:
+        also = " (its categorical code is one it found, not a class: its default traversal shows it)" * bool(spec.categorical)
+        raise CLIError(f"--rows classes needs a class-conditional model (cvae, cgan); {model.family} has no "
+                       f"class label{also}")
+    dim = None
+    if args.dims:
+        try:
+            dims = [int(d) for d in args.dims.split(",") if d.strip()]
+        except ValueError:
+            raise CLIError(f"--dims must be one integer with --rows classes, got {args.dims!r}") from None
+        if len(dims) != 1:
+            raise CLIError(f"--rows classes sweeps one dimension; --dims gives {len(dims)}")
+        dim = dims[0]
+        if not 0 <= dim < spec.z_dim:
+            raise CLIError(f"dimension {dim} is out of range: this {model.family} model has z dims 0..{spec.z_dim - 1}")
+    check_output_size(spec.categorical[0] * args.steps, model.config.image_shape, "traversal images")
+    around = None
+    if args.seed is not None:
+        around = model.sample_latents(1, generator=torch.Generator().manual_seed(args.seed))[0]
+    chosen = "" if dim is not None else " (the most influential)"
+    if dim is None:
+        dim = traversal.most_influential_dim(model, args.range, around)
+    image = traversal.class_traversal_grid(model, dim=dim, steps=args.steps, value_range=args.range, around=around)
+    save_png(image, args.out)
+    print(f"rows: {', '.join(spec.class_names)}; columns: z{dim}{chosen}", file=sys.stderr)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

@@ -6,7 +6,9 @@
   :data:`EAGER_ROWS` dimensions only the rows on screen exist (``latent_virtual``): a
   20,000-dimension latent opens as fast as a small one;
 * categorical codes: a row of toggle buttons per code (a spin box for very wide codes; one
-  code-and-category picker for very many codes);
+  code-and-category picker for very many codes); a class-conditional model's class label
+  (categorical code 0, ``spec.class_names``) is a "Class" group of buttons named by class
+  instead (``latent_class_row``);
 * continuous codes: their own labelled sliders in a separate group (on-screen rows only
   beyond :data:`EAGER_ROWS` codes too);
 * Random / Zero for every model; Encode a test image for models with an encoder;
@@ -30,10 +32,10 @@ from PySide6.QtWidgets import QButtonGroup, QGroupBox, QLabel, QSpinBox, QVBoxLa
 from models.latent import LatentSpec
 
 from ..model_access import model_name
-
 from ..state import DataState, LatentState, ModelState
 from ..widgets.layout import check_box, double_spin_box, hrow, push_button, scroll_area, spin_box
 from .base import ExplorePanel
+from .latent_class_row import ClassRow, class_title
 from .latent_directions import DirectionsControls
 from .latent_encode import EncodeRow
 from .latent_rows import INACTIVE_KL, CategoryPicker, DimRow, category_row, set_quietly, spec_text
@@ -66,8 +68,10 @@ class LatentPanel(ExplorePanel):
         #: the on-screen rows of a wider latent (and of very many continuous codes); None otherwise
         self.virtual_z: VirtualDimRows | None = None
         self.virtual_codes: VirtualDimRows | None = None
-        #: per categorical code: its button group, or a spin box for very wide codes
-        self.category_controls: list[QButtonGroup | QSpinBox] = []
+        #: per categorical code: its button group, or a spin box for very wide codes (a
+        #: conditional model's code 0: its ClassRow)
+        self.category_controls: list[QButtonGroup | QSpinBox | ClassRow] = []
+        self.class_row: ClassRow | None = None
         #: the one picker of a model with more than MAX_CATEGORY_ROWS codes
         self.category_picker: CategoryPicker | None = None
         self._shown = np.zeros(0, np.float32)
@@ -112,6 +116,9 @@ class LatentPanel(ExplorePanel):
         self.directions.setVisible(False)
 
         # -- groups built per spec
+        self.class_group = QGroupBox("Class")
+        self.class_group.setToolTip("The class the model draws: its supervised label (class-conditional models)")
+        self.class_layout = QVBoxLayout(self.class_group)
         self.categorical_group = QGroupBox("Categorical codes")
         self.categorical_layout = QVBoxLayout(self.categorical_group)
         self.continuous_group = QGroupBox("Continuous codes")
@@ -133,7 +140,7 @@ class LatentPanel(ExplorePanel):
         layout = self.make_body(hints=False)  # it says what is missing in its own header line
         layout.addWidget(self.info)
         layout.addLayout(hrow(self.random_button, self.zero_button))
-        for w in (self.generator_box, self.encode_box, self.categorical_group, self.continuous_group):
+        for w in (self.generator_box, self.encode_box, self.class_group, self.categorical_group, self.continuous_group):
             layout.addWidget(w)
         layout.addWidget(self.z_group, 1)
         self._empty_space = QWidget()  # keeps the "no model" text at the top
@@ -173,8 +180,8 @@ class LatentPanel(ExplorePanel):
             self._empty_space.setVisible(not has_model)
             if spec is None:
                 self.info.setText("No model loaded.\nOpen a checkpoint (Ctrl+O) or train one (Ctrl+T).")
-                self.categorical_group.setVisible(False)
-                self.continuous_group.setVisible(False)
+                for group in (self.class_group, self.categorical_group, self.continuous_group):
+                    group.setVisible(False)
                 self._shown = np.zeros(0, np.float32)
                 return
             model = self.model_state.model
@@ -215,13 +222,21 @@ class LatentPanel(ExplorePanel):
         self.directions.set_active(directions and spec is not None)
 
     def _build_categorical(self, spec: LatentSpec) -> None:
-        self.categorical_group.setVisible(bool(spec.categorical))
+        self.class_group.setVisible(spec.conditional)
+        self.categorical_group.setVisible(len(spec.categorical) > (1 if spec.conditional else 0))
+        if spec.conditional:  # code 0 is the class label: named buttons of its own
+            self.class_row = ClassRow(spec.class_names, partial(self.latent_state.set_category, 0))
+            self.class_layout.addWidget(self.class_row)
+            self.class_group.setTitle(class_title(spec.class_names, -1))
         if len(spec.categorical) > MAX_CATEGORY_ROWS:
             self.category_picker = CategoryPicker(tuple(spec.categorical), self.latent_state.category,
                                                   self.latent_state.set_category)
             self.categorical_layout.addWidget(self.category_picker)
             return
         for b, k in enumerate(spec.categorical):
+            if b == 0 and self.class_row is not None:
+                self.category_controls.append(self.class_row)
+                continue
             row, control = category_row(b, k, partial(self.latent_state.set_category, b))
             self.category_controls.append(control)
             self.categorical_layout.addWidget(row)
@@ -251,8 +266,8 @@ class LatentPanel(ExplorePanel):
         if self.virtual_z is not None:
             self.z_outer.removeWidget(self.virtual_z)
             self.virtual_z.deleteLater()
-        self.virtual_z = self.virtual_codes = self.category_picker = None
-        for layout in (self.categorical_layout, self.continuous_layout):
+        self.virtual_z = self.virtual_codes = self.category_picker = self.class_row = None
+        for layout in (self.class_layout, self.categorical_layout, self.continuous_layout):
             while layout.count():
                 item = layout.takeAt(0)
                 if item.widget() is not None:
@@ -322,12 +337,18 @@ class LatentPanel(ExplorePanel):
         else:
             for i in codes_changed:
                 set_quietly(self.code_rows[i].slider, float(flat[code_start + i]))
+        cats_changed = n_cat and np.any((changed >= spec.z_dim) & (changed < code_start))
+        if cats_changed and self.class_row is not None:
+            self.class_row.show_class(self.latent_state.category(0))
+            self.class_group.setTitle(class_title(spec.class_names, self.latent_state.category(0)))
         if self.category_picker is not None:
             self.category_picker.refresh()
-        elif n_cat and np.any((changed >= spec.z_dim) & (changed < code_start)):
+        elif cats_changed:
             for b in range(len(spec.categorical)):
                 value = self.latent_state.category(b)
                 control = self.category_controls[b]
+                if isinstance(control, ClassRow):
+                    continue  # shown above
                 if isinstance(control, QSpinBox):
                     set_quietly(control, value)
                 else:

@@ -1,7 +1,10 @@
 """Traversal grid: one row per latent dimension, columns sweep its value around the current point.
 
 InfoGAN gets its paper's figure instead: rows are the values of the categorical code,
-columns sweep one chosen continuous code, everything else held at the current point.
+columns sweep one chosen continuous code, everything else held at the current point. A
+class-conditional model gets rows = classes (labelled by their names), columns sweeping one
+chosen z dimension ("auto": the most influential at the point) or one principal direction,
+the rest held at the current point (:func:`models.explore.traversal.class_traversal_latents`).
 "Principal directions" sweeps the model's top principal directions instead of its
 dimensions (rows: directions, columns: -R..+R standard deviations along each, around the
 current point or the sampled latents' mean); they come from the model state's
@@ -22,15 +25,16 @@ import numpy as np
 import pyqtgraph as pg
 import torch
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QLineEdit
 
-from models.families.base import LatentModel
-from models.io.images import grid, save_png
-from models.latent import LatentSpec
 from models.explore.directions import direction_latents
 from models.explore.render import decode_batched
+from models.explore.traversal import category_sweep_latents, dimension_influence, infogan_latents, traversal_latents
+from models.families.base import LatentModel
 from models.foreign.protocol import unavailable
-from models.explore.traversal import dimension_influence, infogan_latents, traversal_latents
+from models.io.images import grid, save_png
+from models.latent import LatentSpec
 from models.metrics.kl import has_kl, kl_per_dimension
 
 from ..directions_state import DirectionsRequest, directions_store, variance_text
@@ -39,25 +43,13 @@ from ..widgets.image_view import ImageView
 from ..widgets.layout import check_box, double_spin_box, push_button, spin_box
 from ..widgets.qt_utils import signals_blocked
 from .base import ExplorePanel, save_file
+from .traversal_classes import CLASSES_DIRECTION, CLASSES_Z, class_figure_job, set_index_range
 
 #: re-render this long after the last change (slider drags, spin box typing)
 DEBOUNCE_MS = 150
 ROWS_ALL, ROWS_ACTIVE, ROWS_INFLUENTIAL, ROWS_CUSTOM = "all", "active", "influential", "custom"
 #: above this many z dims, "All dimensions" rows get too thin to read: default to the top ones
 MAX_ALL_ROWS = 16
-
-
-def category_sweep_latents(spec: LatentSpec, around: np.ndarray, code: int, steps: int) -> torch.Tensor:
-    """InfoGAN figure around a point: (rows * steps, D); row r = category r of the first
-    categorical code, columns = continuous code ``code`` over its range, the rest = ``around``."""
-    rows = spec.categorical[0]
-    flat = torch.as_tensor(np.asarray(around, np.float32)).repeat(rows * steps, 1)
-    start = spec.z_dim
-    flat[:, start : start + rows] = torch.nn.functional.one_hot(torch.arange(rows).repeat_interleave(steps), rows).float()
-    if spec.continuous:
-        col = spec.z_dim + sum(spec.categorical) + code
-        flat[:, col] = torch.linspace(*spec.continuous_range, steps).repeat(rows)
-    return flat
 
 
 class TraversalPanel(ExplorePanel):
@@ -94,16 +86,21 @@ class TraversalPanel(ExplorePanel):
         self.top_k = spin_box(1, 64, 10, prefix="top ")
         self.custom_dims = QLineEdit()
         self.custom_dims.setPlaceholderText("e.g. 0, 3, 5-7")
+        #: rows = classes: which z dimension (or principal direction) the columns sweep
+        self.sweep_index = spin_box(-1, 0, -1)
+        self.rows_are_classes = QLabel("classes, by name")  # stands in for the Rows box then
+        self.rows_are_classes.setVisible(False)
         self.steps = spin_box(2, 25, 9, suffix=" steps")
         self.value_range = double_spin_box(0.1, 20.0, step=0.5, prefix="± ",
                                            tooltip="z values swept from -R to +R (replacing the dimension's value)")
         self.around = check_box("Around current point", True,
                                 "Hold the other values at the sliders' point (else at the origin)")
+        # the export control's place: row 2, column 3 (the right end of the check box's row)
         self.export_btn = push_button("Export PNG…", clicked=self.export_png)
         for widget, r, c, cols in ((QLabel("Sweep"), 0, 0, 1), (self.sweep, 0, 1, 2), (self.steps, 0, 3, 1),
-                                   (QLabel("Rows"), 1, 0, 1), (self.rows_mode, 1, 1, 1), (self.top_k, 1, 2, 1),
-                                   (self.custom_dims, 1, 2, 1), (self.value_range, 1, 3, 1),
-                                   (self.around, 2, 1, 2), (self.export_btn, 2, 3, 1)):
+                                   (QLabel("Rows"), 1, 0, 1), (self.rows_mode, 1, 1, 1), (self.rows_are_classes, 1, 1, 1),
+                                   (self.top_k, 1, 2, 1), (self.custom_dims, 1, 2, 1), (self.sweep_index, 1, 2, 1),
+                                   (self.value_range, 1, 3, 1), (self.around, 2, 1, 2), (self.export_btn, 2, 3, 1)):
             form.addWidget(widget, r, c, 1, cols)
         layout.addLayout(form)
         self.view = ImageView("")
@@ -116,7 +113,7 @@ class TraversalPanel(ExplorePanel):
         ms.weights_updated.connect(self.schedule)
         ms.kl_changed.connect(lambda _kl: self.schedule())
         self.latent_state.changed.connect(lambda _flat: self.schedule() if self.around.isChecked() else None)
-        for w in (self.steps, self.top_k, self.value_range):
+        for w in (self.steps, self.top_k, self.value_range, self.sweep_index):
             w.valueChanged.connect(self.schedule)
         self.sweep.currentIndexChanged.connect(self._update_controls)
         self.rows_mode.currentIndexChanged.connect(self._update_controls)
@@ -135,7 +132,10 @@ class TraversalPanel(ExplorePanel):
         spec = self.model_state.spec
         with signals_blocked(self.sweep):
             self.sweep.clear()
-            if spec.categorical:
+            if spec.conditional:  # its code 0 is the class: the class figure comes first
+                self.sweep.addItem("Classes × z dimension", CLASSES_Z)
+                self.sweep.addItem("Classes × principal direction", CLASSES_DIRECTION)
+            elif spec.categorical:
                 for c in range(max(1, spec.continuous)):
                     self.sweep.addItem(f"Category × code {c}" if spec.continuous else "Category", ("category", c))
             self.sweep.addItem("z dimensions", ("z", 0))
@@ -158,17 +158,23 @@ class TraversalPanel(ExplorePanel):
         self.on_model_changed(self.model_state.model)
 
     def _update_controls(self) -> None:
-        sweep = (self.sweep.currentData() or ("z", 0))[0]
-        z_mode, pca = sweep == "z", sweep == "directions"
+        data = self.sweep.currentData() or ("z", 0)
+        classes = data[0] == "classes"
+        z_mode, pca = data[0] == "z", data[0] == "directions" or data == CLASSES_DIRECTION
         rows = self.rows_mode.currentData()
         self.rows_mode.setEnabled(z_mode)
-        self.value_range.setEnabled(z_mode or pca)
+        self.value_range.setEnabled(z_mode or pca or classes)
         self.value_range.setToolTip("Offsets from -R to +R standard deviations along each direction" if pca else
                                     "z values swept from -R to +R (replacing the dimension's value)")
-        self.top_k.setVisible(pca or rows != ROWS_CUSTOM)
+        self.top_k.setVisible(not classes and (pca or rows != ROWS_CUSTOM))
         self.top_k.setEnabled(pca or (z_mode and rows in (ROWS_ACTIVE, ROWS_INFLUENTIAL)))
-        self.custom_dims.setVisible(not pca and rows == ROWS_CUSTOM)
+        self.custom_dims.setVisible(not classes and not pca and rows == ROWS_CUSTOM)
         self.custom_dims.setEnabled(z_mode)
+        self.sweep_index.setVisible(classes)
+        self.rows_mode.setVisible(not classes)
+        self.rows_are_classes.setVisible(classes)
+        if classes:
+            set_index_range(self.sweep_index, self.model_state.spec, data == CLASSES_DIRECTION, self.top_k.value())
         self.schedule()
 
     # -- rendering ---------------------------------------------------------------------
@@ -248,7 +254,7 @@ class TraversalPanel(ExplorePanel):
             around = None  # the latent state has not caught up with a new model yet
         if sweep[0] == "category":
             code = sweep[1]
-            rows = [f"category {r}" for r in range(spec.categorical[0])]
+            rows = [f"category {r}" for r in range(spec.categorical[0])]  # InfoGAN's: no names
             caption = f"rows: categories 0–{spec.categorical[0] - 1}; columns: " + (
                 f"code {code} from {spec.continuous_range[0]:g} to {spec.continuous_range[1]:g}" if spec.continuous else "noise samples")
 
@@ -258,6 +264,9 @@ class TraversalPanel(ExplorePanel):
                 return category_sweep_latents(spec, around, code, steps)
         elif sweep[0] == "directions":
             self._render_directions(spec, steps, around)
+            return
+        elif sweep[0] == "classes":
+            self._render_classes(spec, steps, around, sweep == CLASSES_DIRECTION)
             return
         elif self.rows_mode.currentData() == ROWS_INFLUENTIAL:
             r, k = self.value_range.value(), self.top_k.value()
@@ -319,6 +328,19 @@ class TraversalPanel(ExplorePanel):
 
         self.jobs.submit(job, on_done=done)
 
+    def _render_classes(self, spec: LatentSpec, steps: int, around: np.ndarray | None, direction: bool) -> None:
+        """Rows: the classes, by name; columns: the chosen z dim or principal direction."""
+        job, finish, note = class_figure_job(self.model_state, steps, self.value_range.value(), self.sweep_index.value(),
+                                             around, self.top_k.value(), direction)
+        if note:
+            self.say(note)
+
+        def done(out) -> None:
+            image, rows, caption = finish(out)
+            self._show(image, rows, steps, caption)
+
+        self.jobs.submit(job, on_done=done)
+
     def _show(self, image: np.ndarray, rows: list[str], steps: int, caption: str) -> None:
         new_layout = self.image is None or image.shape != self.image.shape or rows != self.rows
         self.image, self.rows, self.steps_shown = image, rows, steps
@@ -341,8 +363,15 @@ class TraversalPanel(ExplorePanel):
             item.setPos(-2, 2 + (i + 0.5) * tile)
             vb.addItem(item, ignoreBounds=True)
             self._labels.append(item)
-        margin = width * 0.14
-        vb.setRange(xRange=(-margin, width), yRange=(0, height), padding=0.01)
+        vb.setRange(xRange=(-self._label_margin(width, rows), width), yRange=(0, height), padding=0.01)
+
+    def _label_margin(self, width: int, rows: list[str]) -> float:
+        """The room left of the grid, in image pixels, that the longest row label needs at the
+        view's width now (class names are longer than "z3")."""
+        text = max((QFontMetrics(self.font()).horizontalAdvance(name) for name in rows), default=0) + 10
+        view = max(1, self.view.width())
+        share = min(0.6, text / view)  # the labels' part of the view's width
+        return max(width * 0.14, width * share / (1 - share))
 
     def export_png(self, file: str | Path | None = None) -> Path | None:
         if self.image is None:

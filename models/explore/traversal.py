@@ -1,17 +1,25 @@
 """Latent traversals: sweeping one latent entry while holding the rest, as figures and as
 the latents behind them (the beta-VAE and InfoGAN papers' figures), and ranking z
-dimensions by how much they change the image."""
+dimensions by how much they change the image.
+
+A class-conditional model (``LatentSpec.conditional``) also gets the figure its papers
+show: one row per class, the columns sweeping one z dimension (or one principal direction)
+with the rest of the point held, so the same change reads across every class
+(:func:`class_traversal_latents`)."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
+from models.explore.directions import direction_latents
+from models.explore.directions_format import Directions
 from models.explore.latent_paths import Vector
 from models.explore.render import decode_batched
 from models.families.base import LatentModel
 from models.io.images import grid
+from models.latent import LatentSpec
 
 
 def _origin_or_sample(model: LatentModel, seed: int | None, around: Vector | None) -> torch.Tensor:
@@ -124,3 +132,72 @@ def traversal_grid(model: LatentModel, dims: Sequence[int] | None = None, steps:
 def infogan_grid(model: LatentModel, code: int = 0, steps: int = 10, seed: int | None = 0) -> np.ndarray:
     """The InfoGAN paper's figure as one (H, W, C) uint8 image (see :func:`infogan_latents`)."""
     return grid(decode_batched(model, infogan_latents(model, code, steps, seed)), ncol=steps)
+
+
+def category_sweep_latents(spec: LatentSpec, around: Vector, code: int, steps: int) -> torch.Tensor:
+    """InfoGAN's figure around a point: (rows * steps, D); row r = category r of the first
+    categorical code, columns = continuous code ``code`` over its range, the rest = ``around``."""
+    rows = spec.categorical[0]
+    flat = torch.as_tensor(np.asarray(around, np.float32)).repeat(rows * steps, 1)
+    _set_category_rows(spec, flat, steps)
+    if spec.continuous:
+        col = spec.z_dim + sum(spec.categorical) + code
+        flat[:, col] = torch.linspace(*spec.continuous_range, steps).repeat(rows)
+    return flat
+
+
+def _set_category_rows(spec: LatentSpec, flat: torch.Tensor, steps: int) -> None:
+    """Row r of a (rows * steps, D) figure gets category r of code 0 (an exact one-hot)."""
+    rows, start = spec.categorical[0], spec.z_dim
+    flat[:, start : start + rows] = torch.nn.functional.one_hot(torch.arange(rows).repeat_interleave(steps), rows).float()
+
+
+def most_influential_dim(model: LatentModel, value_range: float | None = None, around: Vector | None = None) -> int:
+    """The z dimension that changes the image most at ``around`` (see :func:`dimension_influence`)."""
+    return int(torch.argmax(dimension_influence(model, value_range, around)))
+
+
+def class_traversal_latents(model: LatentModel, dim: int | None = None, steps: int = 9,
+                            value_range: float | None = None, seed: int | None = None, around: Vector | None = None,
+                            directions: Directions | None = None, direction: int = 0) -> torch.Tensor:
+    """(classes * steps, D) latents of a class-conditional model's figure: row c = class c
+    (categorical code 0, named ``spec.class_names[c]``), columns sweep z[``dim``] over -R..R
+    (replacing its value; R: ``value_range`` or the spec's slider limit), every other entry
+    held at ``around`` (default: the origin, or a prior sample drawn with ``seed``).
+
+    With ``directions`` the columns move along principal direction ``direction`` instead,
+    -R..R of its standard deviations (R default 3). ValueError for a model without a class
+    label, or a dimension or direction it does not have."""
+    spec = model.latent_spec
+    if not spec.conditional:
+        raise ValueError(f"{model.family} has no class label to make rows of (only class-conditional models do)")
+    if steps < 2:
+        raise ValueError(f"a traversal needs at least 2 steps, got {steps}")
+    base = _origin_or_sample(model, seed, around)
+    if directions is not None:
+        if not 0 <= direction < directions.k:
+            raise ValueError(f"there are {directions.k} principal directions; direction {direction + 1} is not one")
+        r = float(value_range) if value_range is not None else 3.0
+        line = direction_latents(directions, base.numpy(), steps, r, rows=direction + 1)[direction * steps :]
+    else:
+        if dim is None or not 0 <= dim < spec.z_dim:
+            raise ValueError(f"dimension {dim} is out of range: this {model.family} model has z dims 0..{spec.z_dim - 1}")
+        r = float(value_range) if value_range is not None else float(spec.z_range[1])
+        if not r > 0:
+            raise ValueError(f"the traversal range must be positive, got {r}")
+        line = base.repeat(steps, 1)
+        line[:, dim] = torch.linspace(-r, r, steps)
+    flat = line.repeat(spec.categorical[0], 1)
+    _set_category_rows(spec, flat, steps)  # the point's own class is replaced row by row
+    return flat
+
+
+def class_traversal_grid(model: LatentModel, dim: int | None = None, steps: int = 9,
+                         value_range: float | None = None, seed: int | None = None,
+                         around: Vector | None = None) -> np.ndarray:
+    """The class figure as one (H, W, C) uint8 image (see :func:`class_traversal_latents`);
+    ``dim=None`` sweeps the most influential z dimension at the point."""
+    if dim is None and model.latent_spec.conditional:
+        dim = most_influential_dim(model, value_range, _origin_or_sample(model, seed, around))
+    flat = class_traversal_latents(model, dim, steps, value_range, seed, around)
+    return grid(decode_batched(model, flat), ncol=steps)
