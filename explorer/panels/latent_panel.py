@@ -199,12 +199,12 @@ class LatentPanel(ExplorePanel):
         self.scroll.setVisible(spec.z_dim <= EAGER_ROWS)
         if spec.z_dim > EAGER_ROWS:
             self.virtual_z = VirtualDimRows("z", spec.z_range, lambda i: f"Latent dimension {i}", self._on_z_slider,
-                                            lambda i: self.latent_state.set_z(i, 0.0))
+                                            lambda i: self.latent_state.set_z(i, 0.0), gestures=self.latent_state)
             self.virtual_z.set_count(spec.z_dim)
             self.z_outer.addWidget(self.virtual_z, 1)
             return
         for i in range(spec.z_dim):
-            row = DimRow(f"z{i}", spec.z_range, f"Latent dimension {i}")
+            row = DimRow(f"z{i}", spec.z_range, f"Latent dimension {i}", gestures=self.latent_state)
             row.slider.valueChanged.connect(partial(self._on_z_slider, i))
             row.reset.clicked.connect(partial(self.latent_state.set_z, i, 0.0))
             self.z_layout.insertWidget(self.z_layout.count() - 1, row)
@@ -247,13 +247,13 @@ class LatentPanel(ExplorePanel):
         if spec.continuous > EAGER_ROWS:
             self.virtual_codes = VirtualDimRows("c", spec.continuous_range, lambda i: f"Continuous code {i}",
                                                 self._on_code_slider, lambda i: self.latent_state.set_code(i, 0.0),
-                                                name_offset=offset)
+                                                name_offset=offset, gestures=self.latent_state)
             self.virtual_codes.set_count(spec.continuous)
             self.continuous_layout.addWidget(self.virtual_codes)
             return
         for i in range(spec.continuous):
             row = DimRow(f"c{len(spec.categorical) + i}", spec.continuous_range,
-                         f"Continuous code {i} (trained on uniform(-1, 1))")
+                         f"Continuous code {i} (trained on uniform(-1, 1))", gestures=self.latent_state)
             row.slider.valueChanged.connect(partial(self._on_code_slider, i))
             row.reset.clicked.connect(partial(self.latent_state.set_code, i, 0.0))
             self.continuous_layout.addWidget(row)

@@ -40,8 +40,9 @@ from models.metrics.kl import has_kl, kl_per_dimension
 from ..directions_state import DirectionsRequest, directions_store, variance_text
 from ..model_access import dataset_problem, parse_indices, snapshot_model
 from ..widgets.image_view import ImageView
-from ..widgets.layout import check_box, double_spin_box, push_button, spin_box
+from ..widgets.layout import check_box, double_spin_box, spin_box
 from ..widgets.qt_utils import signals_blocked
+from ..widgets.view_export import ExportButton, array_png, plot_png
 from .base import ExplorePanel, save_file
 from .traversal_classes import CLASSES_DIRECTION, CLASSES_Z, class_figure_job, set_index_range
 
@@ -96,7 +97,12 @@ class TraversalPanel(ExplorePanel):
         self.around = check_box("Around current point", True,
                                 "Hold the other values at the sliders' point (else at the origin)")
         # the export control's place: row 2, column 3 (the right end of the check box's row)
-        self.export_btn = push_button("Export PNG…", clicked=self.export_png)
+        no_grid = {"empty": "No traversal grid yet."}
+        self.export_btn = ExportButton([
+            array_png("Grid as PNG…", "traversal.png", lambda: self.image, **no_grid),
+            plot_png("Grid with row names as PNG…", "traversal-labelled.png", lambda: [self.view.viewbox],
+                     ready=lambda: self.image is not None, **no_grid),
+        ], say=self.say)
         for widget, r, c, cols in ((QLabel("Sweep"), 0, 0, 1), (self.sweep, 0, 1, 2), (self.steps, 0, 3, 1),
                                    (QLabel("Rows"), 1, 0, 1), (self.rows_mode, 1, 1, 1), (self.rows_are_classes, 1, 1, 1),
                                    (self.top_k, 1, 2, 1), (self.custom_dims, 1, 2, 1), (self.sweep_index, 1, 2, 1),
