@@ -164,8 +164,9 @@ MENUS: tuple[tuple[str, tuple[Entry, ...]], ...] = (
     ("&View", (
         DOCK_TOGGLES,
         SEPARATOR,
+        SubMenu("workspace_menu", "&Workspace"),  # filled by workspaces.Workspaces (Ctrl+1/2/3)
         ActionSpec("reset_layout_action", "Reset &Layout", "reset_layout", None,
-                   "Put the panels back where they started"),
+                   "Put the panels of this workspace back where they started"),
     )),
     ("&Help", (
         ActionSpec("shortcuts_action", "&Keyboard Shortcuts", "tools.show_shortcuts",
@@ -242,9 +243,18 @@ def update_enabled(built: WindowActions, state: ActionState) -> None:
 
 
 def menu_actions(window: QMainWindow) -> list[QAction]:
-    """Every entry of the window's menus in menu order, separators left out (what Help >
-    Keyboard Shortcuts lists: the live actions, so a changed key shows as it is)."""
-    return [a for m in window.menuBar().actions() if m.menu() for a in m.menu().actions() if not a.isSeparator()]
+    """Every entry of the window's menus and their submenus in menu order, separators left out
+    (what Help > Keyboard Shortcuts lists: the live actions, so a changed key shows as it is)."""
+    def entries(menu: QMenu) -> list[QAction]:
+        out = []
+        for a in menu.actions():
+            if not a.isSeparator():
+                out.append(a)
+                if a.menu() is not None:
+                    out.extend(entries(a.menu()))
+        return out
+
+    return [a for m in window.menuBar().actions() if m.menu() for a in entries(m.menu())]
 
 
 def fill_recent_menu(menu: QMenu, files: list[str], open_file: Callable[[str], object],

@@ -1,20 +1,21 @@
-"""The six "Explore and compare" docks, created and wired in one call from the main window.
+"""The "Explore and compare" docks, created and wired in one call from the main window.
 
     Paths ──path_ready──> Compare (plays the path on several models)
     Latent map ──path_drawn──> Paths          Projection ──keyframe_ready──> Paths
 
-Placement: the control-style panels (Paths, Projection, Drawing pad) are tabbed behind the
-dock already on the left (Model & data); the view-style ones (Traversal, Latent map,
-Compare) behind the bottom dock (Training). The existing docks stay in front, so the
-window opens with its main docks showing; the View menu gets a toggle for each new dock.
+Placement, in a window that arranges its docks itself (the main window: ``workspaces``), is
+the caller's (``place=False``). Otherwise the control-style panels (Paths, Projection, Drawing
+pad) are tabbed behind the dock already on the left; the view-style ones (Traversal, Latent map,
+Compare, Timeline) behind the bottom dock, the existing docks staying in front. The View menu
+gets a toggle for each new dock.
 
 Usage (MainWindow.__init__, before the saved layout is restored so it includes these)::
 
     self.explore_docks = add_explore_docks(self, self.model_state, self.latent_state,
                                            lambda: self.data_state.dataset,
-                                           dataset_changed=self.data_state.changed)
+                                           dataset_changed=self.data_state.changed,
+                                           place=False, reveal=lambda dock: self.workspaces.reveal(dock))
     # MainWindow.shutdown():      shutdown_explore_docks(self.explore_docks)
-    # MainWindow.reset_layout():  place_explore_docks(self, self.explore_docks)
 """
 from __future__ import annotations
 
@@ -69,12 +70,13 @@ def explore_panel(dock: QDockWidget) -> ExplorePanel:
 
 
 class _WindowWatcher(QObject):
-    """Places the docks once the window is first shown; stops their jobs when it closes."""
+    """Places the docks once the window is first shown (unless the window places them);
+    stops their jobs when it closes."""
 
-    def __init__(self, window: QMainWindow, docks: dict[str, QDockWidget]) -> None:
+    def __init__(self, window: QMainWindow, docks: dict[str, QDockWidget], place: bool) -> None:
         super().__init__(window)
         self.window, self.docks = window, docks
-        self.placed = window.isVisible()
+        self.placed = window.isVisible() or not place
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt naming
         if event.type() == QEvent.Type.Show and not self.placed:
@@ -90,14 +92,17 @@ class _WindowWatcher(QObject):
 
 def add_explore_docks(window: QMainWindow, model_state: ModelState, latent_state: LatentState,
                       dataset_provider: Callable[[], Dataset | None],
-                      dataset_changed: SignalInstance | None = None) -> dict[str, QDockWidget]:
+                      dataset_changed: SignalInstance | None = None, place: bool = True,
+                      reveal: Callable[[QDockWidget], None] | None = None) -> dict[str, QDockWidget]:
     """Create the Explore docks in ``window``; returns them by key (see ``DOCKS``).
 
     ``dataset_provider()`` gives the current dataset or None; ``dataset_changed`` (optional,
     e.g. ``DataState.changed``) lets panels refresh when it changes rather than at next use.
 
-    In a window not shown yet the docks are placed when it is first shown, unless a
-    ``restoreState`` has placed them by then (they have object names, so it can).
+    ``place``: in a window not shown yet the docks are placed when it is first shown, unless a
+    ``restoreState`` has placed them by then (they have object names, so it can); False: they
+    start hidden and the caller places them. ``reveal(dock)`` brings a dock forward when a
+    panel hands it work (a path sent to Compare); by default it is shown and raised.
     """
     docks: dict[str, QDockWidget] = {}
     for key, spec in DOCKS.items():
@@ -106,14 +111,14 @@ def add_explore_docks(window: QMainWindow, model_state: ModelState, latent_state
         # a dock tabbed behind another stays isVisible(): only this signal tells
         dock.visibilityChanged.connect(panel.set_on_screen)
         docks[key] = dock
-    watcher = _WindowWatcher(window, docks)
-    if window.isVisible():
+    watcher = _WindowWatcher(window, docks, place)
+    if window.isVisible() and place:
         place_explore_docks(window, docks)
     else:
         for dock in docks.values():
             dock.hide()  # not in the layout yet: it must not show as a stray child
     window.installEventFilter(watcher)
-    _wire(window, docks, dataset_changed)
+    _wire(window, docks, dataset_changed, reveal or _show_and_raise)
     _add_view_actions(window, docks)
     return docks
 
@@ -143,23 +148,40 @@ def place_explore_docks(window: QMainWindow, docks: dict[str, QDockWidget], only
         (front or group[0]).raise_()
 
 
-def _wire(window: QMainWindow, docks: dict[str, QDockWidget], dataset_changed: SignalInstance | None) -> None:
+def _show_and_raise(dock: QDockWidget) -> None:
+    dock.show()
+    dock.raise_()
+
+
+def _wire(window: QMainWindow, docks: dict[str, QDockWidget], dataset_changed: SignalInstance | None,
+          reveal: Callable[[QDockWidget], None]) -> None:
     paths = cast(PathsPanel, docks["paths"].widget())
     compare = cast(ComparePanel, docks["compare"].widget())
     map_panel = cast(MapPanel, docks["map"].widget())
     projection = cast(ProjectionPanel, docks["projection"].widget())
 
     def show(key: str) -> None:
-        docks[key].show()
-        docks[key].raise_()
+        reveal(docks[key])
 
     paths.path_ready.connect(lambda path: (compare.play_path(path), show("compare")))
     map_panel.path_drawn.connect(lambda path: (paths.set_path(path, "drawn"), show("paths")))
     projection.keyframe_ready.connect(lambda flat, label: (paths.add_keyframe(flat, label), show("paths")))
     status_bar = window.statusBar()
+    last_said = [""]  # the panels' message the status bar shows, if it shows one
+
+    def say(panel: ExplorePanel, text: str) -> None:
+        """A panel's news in the status bar, unless a message of the window's own is up (a
+        restored session, an opened file): a panel on screen says things as it works, and its
+        own message line keeps them."""
+        shown = status_bar.currentMessage()
+        if shown and shown != last_said[0] and panel.message is not None:
+            return
+        last_said[0] = text
+        status_bar.showMessage(text, 5000)
+
     for dock in docks.values():
         panel = explore_panel(dock)
-        panel.status.connect(lambda text: status_bar.showMessage(text, 5000))
+        panel.status.connect(lambda text, p=panel: say(p, text))
         if dataset_changed is not None:
             dataset_changed.connect(lambda _ds, p=panel: p.on_dataset_changed())
 

@@ -9,16 +9,16 @@
 Widgets talk through the state objects; this class builds and wires them and owns the
 status bar and error reporting. The menus are the table in ``actions``; the model's life
 (open, save, export, the model being trained) is ``model_controller``; what the open model
-allows and the title are ``capabilities``; dropped files are sorted by ``drops``; the dock
-layout is ``layout``; the secondary windows are ``tool_windows``; following a run is ``follow_mode``.
+allows and the title are ``capabilities``; dropped files are sorted by ``drops``; the docks'
+places per job are ``workspaces``; the secondary windows are ``tool_windows``; following a run is ``follow_mode``.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QWidget
 
 from models.training.device import device_description, resolve_device
 from models.training.loop import StepMetrics
@@ -39,10 +39,11 @@ from .capabilities import APP_TITLE, action_state, window_title
 from .drops import local_paths, route_drops
 from ..session import SessionController
 from .follow_mode import FollowMode
-from .layout import WindowLayout, make_dock
+from .layout import make_dock
 from .messages import error_box, fit_status_line
 from .model_controller import ModelController
 from .tool_windows import ToolWindows
+from .workspaces import Workspaces, optional_explore_docks
 
 HINT = ("<p style='font-size:18px; color:#c8c8c8'>Open a model or press Train</p>"
         "<p>File ▸ Open (Ctrl+O) loads a checkpoint, a run folder or a model made elsewhere<br>"
@@ -128,9 +129,11 @@ class MainWindow(QMainWindow):
         self._rebuild_recent_menu()
 
         self._wire()
-        self.explore_docks = self._add_explore_docks()  # before the restore: the layout includes them
-        self.dock_layout = WindowLayout(self, self.train_dock, self.latent_dock, self.training_dock, self.explore_docks)
-        self.dock_layout.restore()
+        # the Explore and compare docks (optional: the window works without them), before the restore
+        self.explore_docks = optional_explore_docks(self, lambda dock: self.workspaces.reveal(dock))
+        docks = {"train": self.train_dock, "latent": self.latent_dock, "training": self.training_dock, **self.explore_docks}
+        self.workspaces = Workspaces(self, docks, self.menus.submenus["workspace_menu"])  # Explore, Train, Compare
+        self.workspaces.restore()
         self._update_actions()
         self.statusBar().showMessage("Ready", 3000)
         self._say_settings_notices()
@@ -173,20 +176,6 @@ class MainWindow(QMainWindow):
         s.finished.connect(self._on_training_finished)
         s.failed.connect(self.show_error)
 
-    def _add_explore_docks(self) -> dict[str, QDockWidget]:
-        """The Explore and compare docks (paths, projection, drawing pad, traversal, latent
-        map, compare), tabbed behind the main docks. They are optional: if they fail to
-        load, the window works without them and says so."""
-        try:
-            from .docks import add_explore_docks
-
-            return add_explore_docks(self, self.model_state, self.latent_state, lambda: self.data_state.dataset,
-                                     dataset_changed=self.data_state.changed)
-        except Exception as e:  # noqa: BLE001 - a broken optional panel must not stop the app
-            message = f"Explore panels unavailable: {e}"
-            QTimer.singleShot(0, lambda: self.statusBar().showMessage(message, 10000))
-            return {}
-
     def _chosen_data_dir(self, dataset_name: str) -> str | None:
         """The folder chosen in Model & data, when the dataset chosen there is ``dataset_name``."""
         panel = self.train_panel
@@ -228,13 +217,13 @@ class MainWindow(QMainWindow):
     _loading = _forwarded("models", "loading")
 
     def add_to_compare(self, paths: list[str | Path]) -> None:
-        """Load checkpoints or runs into the Compare panel and bring that panel forward."""
+        """Load checkpoints or runs into the Compare panel and bring that panel forward (in the
+        Compare workspace, from one that does not show it)."""
         dock = self.explore_docks.get("compare") if self.explore_docks else None
         if dock is None:
             self.show_error("Compare is not available", "The Compare panel could not be created in this window.")
             return
-        dock.show()
-        dock.raise_()
+        self.workspaces.reveal(dock)
         dock.widget().add_files(list(paths))
 
     def copy_point(self) -> None:
@@ -256,7 +245,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Moved to the pasted point", 3000)
 
     def reset_layout(self) -> None:
-        self.dock_layout.reset()
+        self.workspaces.reset()
 
     # -- errors and messages -------------------------------------------------------------
     def _say_settings_notices(self) -> None:
@@ -340,7 +329,7 @@ class MainWindow(QMainWindow):
         self.training_view.reset(info.preview_columns, reconstructions=info.model.latent_spec.has_encoder,
                                  samples_title="Samples (fixed noise, G's weight average)" if averaged else "Samples (fixed noise)")
         self.device_label.setText(info.device)
-        self.training_dock.show()
+        self.workspaces.reveal(self.training_dock)
         self.statusBar().showMessage(f"Training {info.model.family} on {info.dataset.name}: {info.total_steps} steps", 5000)
         self._update_title()
         if "timeline" in self.explore_docks:  # the run being trained is the one to watch learn
@@ -389,7 +378,7 @@ class MainWindow(QMainWindow):
         if self._error_box is not None:
             self._error_box.close()
         self.tools.shutdown()
-        self.dock_layout.save()
+        self.workspaces.save()
         handler = set_notice_handler(None)
         if handler is not getattr(self, "_notice_handler", None):
             set_notice_handler(handler)  # another window's: leave it
