@@ -385,6 +385,10 @@ class TraversalPanel(ExplorePanel):
         file = save_file(self, file, "Export traversal", "traversal.png", "PNG (*.png)")
         if file is None:
             return None
-        out = save_png(self.image, file)
+        try:
+            out = save_png(self.image, file)
+        except OSError as e:  # a folder of that name, a read-only place: say so, don't raise into Qt
+            self.say(f"Could not save {Path(file).name}: {e.strerror or e}")
+            return None
         self.say(f"Saved {out.name}")
         return out

@@ -34,6 +34,8 @@ class ActionState:
     trainable: bool = True  # no model is open, or one the app trains (not one made elsewhere)
     savable: bool = True  # the open model can be saved as a checkpoint
     onnx: bool = True  # the onnx and onnxruntime packages are installed (Export Model as ONNX)
+    can_undo: bool = False  # the latent point has a change to undo (LatentHistory.can_undo)
+    can_redo: bool = False  # an undone change of the point can be redone
     #: action name -> why it is greyed out now, for the ones the open model itself rules out
     reasons: Mapping[str, str] = field(default_factory=dict)
 
@@ -53,6 +55,8 @@ class When(Enum):
     CAN_SAVE = "a model the app can save as a checkpoint is open"
     CAN_CLOSE = "a model is open, none is being opened and no training session is going"
     CAN_EXPORT_ONNX = "a model is open and the ONNX packages are installed"
+    CAN_UNDO = "the latent point has a change to undo"
+    CAN_REDO = "an undone change of the latent point can be redone"
 
     def holds(self, state: ActionState) -> bool:
         return _RULES[self](state)
@@ -72,6 +76,8 @@ _RULES: dict[When, Callable[[ActionState], bool]] = {
     When.CAN_SAVE: lambda s: s.has_model and s.savable,
     When.CAN_CLOSE: lambda s: s.has_model and s.session == "idle" and not s.opening,
     When.CAN_EXPORT_ONNX: lambda s: s.has_model and s.onnx,
+    When.CAN_UNDO: lambda s: s.can_undo,
+    When.CAN_REDO: lambda s: s.can_redo,
 }
 
 Shortcut = Union[QKeySequence.StandardKey, Qt.Key, str, None]
@@ -136,6 +142,14 @@ MENUS: tuple[tuple[str, tuple[Entry, ...]], ...] = (
                    "Stop exploring the open model", When.CAN_CLOSE),
         SEPARATOR,
         ActionSpec("quit_action", "&Quit", "close", QKeySequence.StandardKey.Quit),
+    )),
+    ("&Edit", (
+        ActionSpec("undo_action", "&Undo", "latent_history.undo", QKeySequence.StandardKey.Undo,
+                   "Undo the last change of the latent point (a slider drag, Random, Zero, Encode, a map click, "
+                   "Paste, a path played)", When.CAN_UNDO),
+        # a string, not StandardKey.Redo: that keeps only its first binding, Ctrl+Y on Linux
+        ActionSpec("redo_action", "&Redo", "latent_history.redo", "Ctrl+Shift+Z",
+                   "Redo the change of the latent point that Undo took back", When.CAN_REDO),
     )),
     ("&Training", (
         ActionSpec("train_action", "&Train", "train_panel.start_training", "Ctrl+T",

@@ -91,7 +91,7 @@ class FollowMode(QObject):
         self.toolbar.addWidget(self.bar)
         w.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
         self.toolbar.show()  # a toolbar added to a window already shown starts hidden
-        w.training_dock.show()
+        w.workspaces.reveal(w.training_dock)  # from Compare this switches to Train
         self._show_status("starting…")
         f.reload_now()  # the first checkpoint: later ones when asked, or with auto reload
         f.start()

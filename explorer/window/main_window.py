@@ -14,6 +14,7 @@ places per job are ``workspaces``; the secondary windows are ``tool_windows``; f
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -26,6 +27,7 @@ from models.training.loop import StepMetrics
 from ..datasets import DatasetFactory, default_dataset_factory
 from ..jobs import JobRunner
 from ..latent_clipboard import point_to_text, text_to_point
+from ..latent_history import LatentHistory
 from ..live_decoder import Decoder
 from ..panels.latent_panel import LatentPanel
 from ..panels.train_panel import TrainPanel
@@ -34,6 +36,8 @@ from ..settings_file import set_notice_handler, take_notices
 from ..state import DataState, LatentState, ModelState
 from ..training_session import TrainingSession, TrainStarted
 from ..widgets.image_view import ImageView
+from ..widgets.latency_meter import LatencyMeter
+from ..widgets.view_export import wait_for_exports
 from .actions import build_menus, fill_recent_menu, update_enabled
 from .capabilities import APP_TITLE, action_state, window_title
 from .drops import local_paths, route_drops
@@ -94,6 +98,7 @@ class MainWindow(QMainWindow):
         self.latent_state = LatentState(self)
         self.data_state = DataState(self)
         self.decoder = Decoder(self.model_state, self.latent_state, self)
+        self.latent_history = LatentHistory(self.model_state, self.latent_state, self)  # Edit > Undo / Redo
         self.session = TrainingSession(self.dataset_factory, self)
         self.jobs = JobRunner("window", self, newest_wins=False)
         self.last_error: tuple[str, str] | None = None
@@ -146,7 +151,8 @@ class MainWindow(QMainWindow):
         self.device_label.setToolTip("The device training runs on (and a run's training step: cuda graph or eager)")
         self.rate_label = QLabel("")
         self.epoch_label = QLabel("")
-        for w in (self.rate_label, self.epoch_label, self.device_label):
+        self.latency_meter = LatencyMeter()  # decode time and fps of the main view while the point moves
+        for w in (self.latency_meter, self.rate_label, self.epoch_label, self.device_label):
             w.setContentsMargins(8, 0, 8, 0)
             self.statusBar().addPermanentWidget(w)
 
@@ -154,6 +160,8 @@ class MainWindow(QMainWindow):
         self.model_state.model_changed.connect(self._on_model_changed)
         self.decoder.image_ready.connect(self.image_view.set_image)
         self.decoder.image_ready.connect(self._on_first_image)
+        self.decoder.frame_timed.connect(self.latency_meter.record)
+        self.latent_history.changed.connect(self._update_actions)
         self.latent_panel.error.connect(self.show_error)
         self.latent_panel.status.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.train_panel.error.connect(self.show_error)
@@ -280,9 +288,10 @@ class MainWindow(QMainWindow):
             self.train_panel.refresh_continue()  # source / train_state may have changed under it
             problem = self.train_panel.continue_problem()
         finally:  # the menus follow the state whatever happened above: Open must never stay greyed out
-            update_enabled(self.menus, action_state(self.model_state.model, self.session.state,
-                                                    self.decoder.last_image is not None, problem,
-                                                    self.models.loading is not None))
+            state = action_state(self.model_state.model, self.session.state, self.decoder.last_image is not None,
+                                 problem, self.models.loading is not None)
+            update_enabled(self.menus, replace(state, can_undo=self.latent_history.can_undo,
+                                               can_redo=self.latent_history.can_redo))
 
     def _on_first_image(self, _image: object) -> None:
         if not self.export_action.isEnabled():
@@ -374,6 +383,7 @@ class MainWindow(QMainWindow):
 
             shutdown_explore_docks(self.explore_docks)
         self.jobs.wait(timeout_ms / 1000)
+        wait_for_exports(timeout_ms / 1000)  # a view exported just before closing still lands on disk
         self.training_view.stop_timers()
         if self._error_box is not None:
             self._error_box.close()
