@@ -4,7 +4,8 @@ How scripts and other tools talk to any model the app opens: ``--z`` holds float
 ``N x d`` latents in the model's flat layout (``[z | one-hot codes | continuous codes]``),
 ``--out`` gets float32 ``N x C x H x W`` images in [0, 1]. Everything is checked before
 the model runs (the shape, the latent size, NaN), and the output is written atomically at
-the end, so a refused input leaves no file behind.
+the end, so a refused input leaves no file behind. ``--class K`` sets a class-conditional
+model's class (categorical code 0) in every latent, whatever the file holds there.
 """
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .flags import add_device_flag, add_model_argument, add_open_flags
-from .inputs import load_run
+from .flags import add_class_flag, add_device_flag, add_model_argument, add_open_flags
+from .inputs import class_index, load_run
 from .npy import check_npy_out, write_npy_out
 
 
@@ -24,6 +25,8 @@ def add_parser(sub: Any) -> None:
                    help="float32 N x d latents in the model's flat layout (d: the model's latent size)")
     d.add_argument("--out", required=True, type=Path, metavar="X.npy",
                    help="where to write the images: float32 N x C x H x W in [0, 1]")
+    add_class_flag(d, "class-conditional models (cvae, cgan): decode every latent as this class (its one-hot "
+                      "block overwritten), by number (0 is the first) or name")
     add_device_flag(d)
     add_open_flags(d)
 
@@ -36,7 +39,19 @@ def run(args: argparse.Namespace) -> int:
     z = read_npy(args.z, "latents")
     model = load_run(args, args.device).model
     latents = check_latents(model, z, f"the latents in {args.z.name}")
+    if args.class_label is not None:
+        latents = with_class(model, latents, class_index(model, args.class_label))
     check_output_size(len(latents), model.config.image_shape, "images")  # before any is decoded
     images = decode_array(model, latents)
     write_npy_out(args.out, images, "images")
     return 0
+
+
+def with_class(model: Any, latents: Any, k: int) -> Any:
+    """``latents`` (N, d) with categorical code 0, a conditional model's class, set to class ``k``."""
+    spec = model.latent_spec
+    out = latents.clone()
+    block = out[:, spec.z_dim:spec.z_dim + spec.categorical[0]]
+    block.zero_()
+    block[:, k] = 1.0
+    return out

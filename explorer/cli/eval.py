@@ -25,7 +25,9 @@ def add_parser(sub: Any) -> None:
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--n", type=non_negative_int,
                    help="samples scored by the dataset's classifier (default 10000). Generators always; VAEs and "
-                        "AAEs when the classifier is cached or --n is given (0 skips them)")
+                        "AAEs when the classifier is cached or --n is given (0 skips them). The class-conditional "
+                        "families (cvae, cgan) also get class_accuracy: the share of these samples, classes spread "
+                        "evenly, that the classifier puts in the class asked for (overall and per class)")
     e.add_argument("--disentanglement-codes", type=non_negative_int, metavar="N",
                    help="test codes scored against the ground-truth factors (mig, dci) on datasets that know "
                         "them, like shapes (default 10000; 0 skips them)")

@@ -25,15 +25,16 @@ from models.io.validate import Int, Number, Spec, field_spec
 
 #: hand-written help for the core model flags; the others take theirs from the config field docs
 CORE_MODEL_FLAGS = {
-    "arch": "architecture: mlp or conv (AE/VAE family); auto, dense or conv (dcgan)",
-    "latent_dim": "size of the latent code (AE/VAE family)",
+    "arch": "architecture: mlp or conv (AE/VAE families, cvae); auto, dense or conv (dcgan, wgan-gp, cgan)",
+    "latent_dim": "size of the latent code (AE/VAE families; cvae: z beside the class)",
     "likelihood": "decoder likelihood: bernoulli (BCE) or gaussian (MSE)",
     "beta": "weight on the KL term",
 }
 
-#: config fields that never become flags: set from the data or by a training flag of the same name
-RESERVED = {"image_shape", "lr", "channels", "seed", "steps", "epochs", "batch_size", "device", "fast", "out", "dataset",
-            "lr_decay"}
+#: config fields that never become flags: set from the data (the image shape, a conditional
+#: family's classes: ``models.families.registry.data_fields``) or by a training flag of the same name
+RESERVED = {"image_shape", "num_classes", "class_names", "lr", "channels", "seed", "steps", "epochs", "batch_size",
+            "device", "fast", "out", "dataset", "lr_decay"}
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -83,6 +84,17 @@ def finite_floats(text: str) -> list[float]:
             raise argparse.ArgumentTypeError(f"must be comma-separated finite numbers, got {text!r}")
         values.append(value)
     return values
+
+
+#: the ``--class`` flag's help, for the commands that take one (sample, decode, encode)
+CLASS_HELP = ("class-conditional models (cvae, cgan): the class, by number (0 is the first) or by name "
+              "(e.g. 7, or Trouser for Fashion-MNIST)")
+
+
+def add_class_flag(p: argparse.ArgumentParser, help: str = CLASS_HELP) -> None:
+    """``--class K`` (``args.class_label``): a class number or name, resolved against the model's
+    own class names once it is open (:func:`explorer.cli.inputs.class_index`)."""
+    p.add_argument("--class", dest="class_label", metavar="K", help=help)
 
 
 def add_device_flag(p: argparse.ArgumentParser) -> None:

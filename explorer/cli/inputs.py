@@ -1,5 +1,5 @@
 """What the commands read: the model (anything the app opens, with the flags that say how),
-a dataset, and a model's own data."""
+a dataset, a model's own data, and a class named on the command line (``--class``)."""
 from __future__ import annotations
 
 import argparse
@@ -101,3 +101,37 @@ def load_model_data(model: Any, request: Any, no_download: bool, quiet: bool) ->
     from models.runs.opening import load_model_dataset
 
     return load_model_dataset(model, request, download=not no_download, progress=None if quiet else download_progress())
+
+
+def class_names(model: Any, flag: str) -> tuple[str, ...]:
+    """The class names of a class-conditional ``model``; CLIError saying ``flag`` does not
+    apply to any other."""
+    spec = model.latent_spec
+    if not spec.conditional:
+        hint = " (InfoGAN's code: --categorical)" if spec.categorical else ""
+        raise CLIError(f"{flag} is for class-conditional models (cvae, cgan); "
+                       f"{getattr(model, 'family', 'this model')} has no class label{hint}")
+    return spec.class_names
+
+
+def class_index(model: Any, value: str, flag: str = "--class") -> int:
+    """The class ``value`` names for a class-conditional ``model``: its number (0 is the
+    first) or its name as the model records it (digits "0".."9", Fashion-MNIST's "Trouser",
+    a folder's subfolder; case ignored when that is unambiguous). CLIError for a model
+    without a class label, or a class it does not have (the message lists them)."""
+    names = class_names(model, flag)
+    family = getattr(model, "family", "this model")
+    if value in names:
+        return names.index(value)
+    folded = [i for i, name in enumerate(names) if name.casefold() == value.strip().casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    try:
+        k = int(value)
+    except ValueError:
+        k = None
+    if k is not None and 0 <= k < len(names):
+        return k
+    shown = ", ".join(f"{i} {n!r}" if n != str(i) else n for i, n in enumerate(names[:12]))
+    more = f" and {len(names) - 12} more" if len(names) > 12 else ""
+    raise CLIError(f"{flag} {value!r}: {family} has {len(names)} classes: {shown}{more}")

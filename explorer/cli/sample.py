@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CLIError
-from .flags import add_model_argument, add_open_flags, finite_floats, non_negative_int, positive_float, positive_int, seed_int
-from .inputs import load_run
+from .flags import (add_class_flag, add_model_argument, add_open_flags, finite_floats, non_negative_int, positive_float,
+                    positive_int, seed_int)
+from .inputs import class_index, load_run
 
 
 def add_parser(sub: Any) -> None:
@@ -20,6 +21,8 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--truncation", type=positive_float, help="clamp |z| to this (GANs)")
     s.add_argument("--categorical", type=non_negative_int, help="InfoGAN: fix the categorical code to this value")
     s.add_argument("--continuous", type=finite_floats, help="InfoGAN: fix the continuous codes, e.g. 0.5,-1")
+    add_class_flag(s, "class-conditional models (cvae, cgan): every sample of this class, by number (0 is the first) "
+                      "or name (e.g. 7, or Trouser for Fashion-MNIST); default: classes drawn uniformly")
     add_open_flags(s)
 
 
@@ -49,22 +52,28 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _latents(model: Any, args: argparse.Namespace) -> Any:
-    """``args.n`` latents from the prior, with InfoGAN's codes fixed where the flags say."""
+    """``args.n`` latents from the prior, with InfoGAN's codes or a conditional model's class
+    (its categorical code 0) fixed where the flags say."""
     import torch
 
     spec = model.latent_spec
+    category = args.categorical
+    if args.class_label is not None:
+        if category is not None:
+            raise CLIError("give --class or --categorical, not both (a class-conditional model's class is its code 0)")
+        category = class_index(model, args.class_label)
     gen = torch.Generator().manual_seed(args.seed)
     flat = model.sample_latents(args.n, generator=gen, truncation=args.truncation)
-    if args.categorical is None and args.continuous is None:
+    if category is None and args.continuous is None:
         return flat
-    if not spec.categorical and args.categorical is not None:
+    if not spec.categorical and category is not None:
         raise CLIError(f"{model.family} has no categorical code")
     z, blocks, codes = spec.split(flat)
     cats = torch.stack([b.argmax(1) for b in blocks], 1) if blocks else None
-    if args.categorical is not None:
-        if not 0 <= args.categorical < spec.categorical[0]:
+    if category is not None:
+        if not 0 <= category < spec.categorical[0]:
             raise CLIError(f"--categorical must be in 0..{spec.categorical[0] - 1}")
-        cats[:, 0] = args.categorical
+        cats[:, 0] = category
     if args.continuous is not None:
         values = args.continuous
         if len(values) != spec.continuous:

@@ -2,7 +2,9 @@
 
 A source yields a train and a test :class:`Split`. Splits hand out float32 batches in
 [0, 1] of shape (B, C, H, W) *on the device of the index tensor*, so the training loop
-draws batches on the GPU without a per-item Python DataLoader.
+draws batches on the GPU without a per-item Python DataLoader; labelled splits hand out
+the class labels of the same indices alike (``batch_labels``: what the class-conditional
+families train on).
 """
 from __future__ import annotations
 
@@ -33,6 +35,14 @@ class Split:
     def batch(self, idx: torch.Tensor) -> torch.Tensor:
         """Images at ``idx`` as float32 (B, C, H, W) in [0, 1] on ``idx.device``."""
         raise NotImplementedError  # pragma: no cover - interface
+
+    def batch_labels(self, idx: torch.Tensor) -> torch.Tensor:
+        """Class labels at ``idx`` as int64 (B,) on ``idx.device``: no host read, so a
+        captured training step gathers them on the device. DataError when the split has none."""
+        labels = self.labels
+        if labels is None:
+            raise DataError("these images have no class labels")
+        return labels[idx.to(labels.device)].to(idx.device, non_blocking=True)
 
     def to(self, device: torch.device | str) -> "Split":
         """A split whose storage lives on ``device`` (a no-op when already there)."""
@@ -74,7 +84,9 @@ class TensorSplit(Split):
         device = torch.device(device)
         if self.images.device == device:
             return self
-        return TensorSplit(self.images.to(device), self.labels, self.factors, self.factor_names)
+        # the labels travel with the images: a conditional family's step gathers both there
+        labels = self.labels.to(device) if self.labels is not None else None
+        return TensorSplit(self.images.to(device), labels, self.factors, self.factor_names)
 
 
 @dataclass

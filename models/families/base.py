@@ -13,6 +13,12 @@ and the explorer only through ``latent_spec``, ``encode``, ``decode`` and
 ``sample_latents`` (every random latent is drawn there, so a family with its own prior, the
 mixture AAE, is sampled from that prior everywhere), plus the capability flags
 ``has_prior`` and ``has_kl``.
+
+A class-conditional family (``conditional`` True: cvae, cgan) takes the same three calls
+with ``batch`` an ``(images, labels)`` pair, labels int64 (B,) on the images' device; the
+training step, the captured step and validation gather that pair for it
+(``models.training.steps.gather``). Its flat latent carries the class as categorical code 0,
+so ``decode`` needs no labels. Every other family gets the images tensor alone, as before.
 """
 from __future__ import annotations
 
@@ -92,10 +98,21 @@ class LatentModel(nn.Module):
     #: whether the app can train this model and continue its runs (every family; a model
     #: opened from elsewhere, models.foreign, only explores)
     trainable: ClassVar[bool] = True
+    #: whether the family is class-conditional: it trains on labelled images, its batches are
+    #: ``(images, labels)`` pairs (see the module docstring) and its latent spec names the
+    #: classes (``LatentSpec.class_names``)
+    conditional: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
+
+    @classmethod
+    def config_from_data(cls, dataset: Any) -> dict[str, Any]:
+        """The config fields a fresh model takes from the dataset it will train on (both
+        train entries build with them): the image shape, and for a conditional family also
+        its number of classes and their names, which the checkpoint then carries."""
+        return {"image_shape": tuple(dataset.image_shape)}
 
     # -- what the explorer uses ---------------------------------------------------------
     @property

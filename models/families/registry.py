@@ -21,10 +21,12 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "dcgan": ("models.families.dcgan", "DCGAN"),
     "wgan-gp": ("models.families.wgan_gp", "WGANGP"),
     "infogan": ("models.families.infogan", "InfoGAN"),
+    "cvae": ("models.families.cvae", "CVAE"),
+    "cgan": ("models.families.cgan", "CGAN"),
 }
 
 #: families whose latent comes from an encoder (reconstructions, the latent map, compare)
-ENCODER_FAMILIES = ("ae", "vae", "beta-vae", "aae")
+ENCODER_FAMILIES = ("ae", "vae", "beta-vae", "aae", "cvae")
 
 
 class UnknownFamily(ValueError):
@@ -55,6 +57,13 @@ def build_model(family: str, config: ModelConfig | dict[str, Any] | None = None,
         merged.update({k: v for k, v in overrides.items() if v is not None and k in known})
         cfg = cls.Config.from_dict(merged)
     return cls(cfg)
+
+
+def data_fields(family: str, dataset: Any) -> dict[str, Any]:
+    """The config fields a fresh ``family`` model takes from the dataset it trains on: its
+    image shape, and for a class-conditional family its number of classes and their names
+    (``LatentModel.config_from_data``; DataError for such a family on unlabelled data)."""
+    return model_class(family).config_from_data(dataset)
 
 
 def field_docs(cls: type) -> dict[str, str]:

@@ -17,6 +17,7 @@ import torch
 from models.data.base import Split
 from models.families.base import LatentModel
 from models.families.vae import gaussian_kl
+from models.metrics.class_accuracy import split_labels
 
 #: test images the per-dimension KL is averaged over (the first ones of the split)
 KL_SAMPLES = 2000
@@ -43,8 +44,10 @@ def kl_per_dimension(model: LatentModel, split: Split, n: int = KL_SAMPLES) -> t
     device = model.device
     total: torch.Tensor | None = None
     for a in range(0, count, _BATCH):
-        x = split.batch(torch.arange(a, min(count, a + _BATCH), device=device))
-        mu, logvar = model.encode_stats(x)  # type: ignore[attr-defined]
+        idx = torch.arange(a, min(count, a + _BATCH), device=device)
+        x = split.batch(idx)
+        labels = split_labels(model, split, idx)  # a conditional VAE's posterior given the true class
+        mu, logvar = model.encode_stats(x) if labels is None else model.encode_stats(x, labels)  # type: ignore[attr-defined]
         part = gaussian_kl(mu, logvar).sum(0)
         total = part if total is None else total + part
     assert total is not None

@@ -3,7 +3,8 @@
 All three metrics are per-pixel means per image, averaged over images, so models of any
 image size compare on one scale. (``models.metrics.report`` reports per-image *sums* of
 BCE/MSE, the classic VAE example's convention: multiply ours by C*H*W to match.) VAEs
-reconstruct from the posterior mean, so the numbers are deterministic.
+reconstruct from the posterior mean, so the numbers are deterministic; a class-conditional
+VAE is given each labelled image's class.
 
 SSIM is Wang et al. (2004): an 11x11 Gaussian window (sigma 1.5), C1 = (0.01 L)^2,
 C2 = (0.03 L)^2 with L = 1 for [0, 1] images, computed over the "valid" window positions
@@ -18,6 +19,7 @@ import torch.nn.functional as F
 from models.data.base import Split
 from models.explore.render import eval_mode
 from models.families.base import LatentModel
+from models.metrics.class_accuracy import split_labels
 
 
 def gaussian_window(size: int = 11, sigma: float = 1.5, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -70,8 +72,10 @@ def reconstruction_metrics(model: LatentModel, split: Split, batch: int = 1000) 
     sums = {"mse": 0.0, "bce": 0.0, "ssim": 0.0}
     with eval_mode(model):
         for a in range(0, n, batch):
-            x = split.batch(torch.arange(a, min(n, a + batch), device=device))
-            r = model.decode(model.encode(x)).float().clamp(0, 1)
+            idx = torch.arange(a, min(n, a + batch), device=device)
+            x = split.batch(idx)
+            labels = split_labels(model, split, idx)  # a conditional encoder is given the true classes
+            r = model.decode(model.encode(x) if labels is None else model.encode(x, labels)).float().clamp(0, 1)
             sums["mse"] += float((r - x).pow(2).flatten(1).mean(1).sum())
             sums["bce"] += float(F.binary_cross_entropy(r, x, reduction="none").flatten(1).mean(1).sum())
             sums["ssim"] += float(ssim(r, x).sum())

@@ -14,6 +14,11 @@ checked between phases and inside the classifier's first training, and raises
 On a dataset that knows its ground-truth factors (the shapes set), encoder families also get
 the disentanglement scores of :mod:`models.metrics.disentanglement` (``mig``, ``dci`` and their
 per-factor figures).
+
+A class-conditional family (cvae, cgan) is scored on whether its samples are of the class
+asked for (``class_accuracy``, overall and per class: :mod:`models.metrics.class_accuracy`)
+beside the usual sample scores; a cvae's held-out figures give its encoder and decoder the
+test images' true classes, so its ``test_loss`` bounds -log p(x | y).
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ from models.cancel import Cancelled, CancelToken, cancel_requested, raise_if_can
 from models.data.base import Dataset, Split
 from models.families.base import LatentModel
 from models.families.vae import gaussian_kl
+from models.metrics.class_accuracy import class_accuracy, split_labels
 from models.metrics.disentanglement import DISENTANGLEMENT_CODES, evaluate_disentanglement, has_factors
 
 if TYPE_CHECKING:  # the classifier module imports training: loaded only when scoring
@@ -47,15 +53,23 @@ def evaluate_reconstruction(model: LatentModel, test: Split, batch_size: int = 1
     sums = {"recon_bce": 0.0, "recon_mse": 0.0, "kl": 0.0}
     mus = []
     gaussian = model.has_kl  # a posterior with a KL per dimension
+    conditional = getattr(model, "conditional", False)
     for a in range(0, n, batch_size):
-        x = test.batch(torch.arange(a, min(n, a + batch_size), device=device))
+        idx = torch.arange(a, min(n, a + batch_size), device=device)
+        x = test.batch(idx)
+        given = {}
+        if conditional:  # the true classes (inferred only for unlabelled images)
+            y = split_labels(model, test, idx)
+            given = {"labels": y if y is not None else model.infer_labels(x)}
         if gaussian:
-            mu, logvar = model.encode_stats(x)
+            mu, logvar = model.encode_stats(x, **given)
             z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
             sums["kl"] += float(gaussian_kl(mu, logvar).sum())
             mus.append(mu.cpu())
+            if conditional:
+                z = model.with_class(z, given["labels"])
         else:
-            z = model.encode(x)
+            z = model.encode(x, **given)
         mean = model.decode(z).clamp(0, 1)
         sums["recon_bce"] += float(F.binary_cross_entropy(mean, x, reduction="sum"))
         sums["recon_mse"] += float((mean - x).pow(2).sum())
@@ -91,7 +105,9 @@ def evaluate_model(
     reconstruction term, said in ``note``); for families with a prior, the dataset
     classifier's scores of ``n`` samples (``classifier_fid``, ``inception_score``,
     ``class_coverage``, the real-data ``reference``) and, for a categorical code,
-    ``code_accuracy``. On a dataset with ground-truth factors, encoder families also get
+    ``code_accuracy`` (a class-conditional model: ``class_accuracy`` and
+    ``class_accuracy_per_class`` of the same ``n`` samples instead). On a dataset with
+    ground-truth factors, encoder families also get
     ``mig``, ``mig_per_factor``, ``dci`` and DCI's completeness and informativeness (overall
     and per factor) of ``disentanglement_codes`` test codes (None: 10,000; 0 skips them).
 
@@ -118,6 +134,8 @@ def evaluate_model(
         if model.family == "aae":
             result["note"] = "AAE test_loss is the reconstruction term only (no KL: the prior is matched adversarially)"
             result["test_loss"] = result["recon_bce"]
+        if getattr(model, "conditional", False):
+            result["note"] = "test_loss bounds -log p(x | class): encoder and decoder are given each test image's class"
         codes = DISENTANGLEMENT_CODES if disentanglement_codes is None else disentanglement_codes
         if codes > 0 and has_factors(dataset.test):
             result.update(evaluate_disentanglement(model, dataset.test, n=codes, seed=seed, cancel=cancel))
@@ -142,7 +160,14 @@ def evaluate_model(
     if encoder:
         result["sample_note"] = (f"classifier_fid, inception_score and class_coverage score {samples} images "
                                  "decoded from the prior (--n 0 skips them)")
-    if model.latent_spec.categorical:
+    if model.latent_spec.conditional:  # the class is asked for, not discovered: no mapping to search
+        raise_if_cancelled(cancel)
+        if clf.num_classes == model.latent_spec.categorical[0]:
+            result.update(class_accuracy(model, clf, n=samples, seed=seed))
+        else:
+            result["class_accuracy_note"] = (f"no class_accuracy: the model has {model.latent_spec.categorical[0]} "
+                                             f"classes and {dataset.name} {clf.num_classes}")
+    elif model.latent_spec.categorical:
         raise_if_cancelled(cancel)
         acc = code_accuracy(model, clf, seed=seed)
         result["code_accuracy"] = acc["accuracy"]
@@ -174,7 +199,8 @@ def comparison_row(model: LatentModel, dataset: Dataset, scorer: SampleScorer | 
     metrics on the test set for encoder families (``mse``, ``bce``, ``ssim`` per pixel and
     ``n`` images, see :mod:`models.metrics.reconstruction`) and, with a ``scorer`` and a
     prior, the scores of ``n`` seeded prior samples (``inception_score``, ``sample_fid``:
-    the classifier FID, ``classes``: the class coverage). On a dataset with ground-truth
+    the classifier FID, ``classes``: the class coverage; a class-conditional model also
+    ``class_accuracy``, of ``n`` samples). On a dataset with ground-truth
     factors, encoder families also get ``mig`` and ``dci`` (10,000 codes, or the whole test
     set when smaller; ``dci`` missing without scikit-learn). A model made for other images
     than the dataset's gets None."""
@@ -191,6 +217,8 @@ def comparison_row(model: LatentModel, dataset: Dataset, scorer: SampleScorer | 
     if scorer is not None and model.has_prior:
         s = scorer(model, n=n)
         row.update(inception_score=s["inception_score"], sample_fid=s["classifier_fid"], classes=s["class_coverage"])
+        if model.latent_spec.conditional and scorer.classifier.num_classes == model.latent_spec.categorical[0]:
+            row["class_accuracy"] = class_accuracy(model, scorer.classifier, n=n)["class_accuracy"]
     return row or None
 
 

@@ -1,7 +1,8 @@
 """The whole training step captured once in a CUDA graph and replayed: the same maths as the
 eager step with one launch instead of hundreds.
 
-The graph holds the batch gather (from a static index tensor), the family's
+The graph holds the batch gather (from a static index tensor; a conditional family's
+labels too), the family's
 ``training_step`` - every optimizer's ``zero_grad`` and fused ``step``, several backward
 passes for the adversarial families, WGAN-GP's critic loop unrolled - its
 ``on_train_step_end`` (the GANs' weight average) and the loss accumulation. Outside it: the
@@ -37,7 +38,7 @@ from typing import Any, Protocol
 import torch
 
 from models.families.base import LatentModel
-from models.training.steps import EagerStep
+from models.training.steps import EagerStep, gather
 
 #: eager steps before the capture: the first allocates the optimizers' state and autograd's
 #: buffers, the next let cuBLAS/cuDNN settle their workspaces (PyTorch's CUDA graph notes
@@ -221,7 +222,7 @@ class GraphStep(EagerStep):
         return graph
 
     def _step(self) -> dict[str, torch.Tensor]:
-        terms = self.model.training_step(self.split.batch(self.static_idx), self.optimizers)
+        terms = self.model.training_step(gather(self.model, self.split, self.static_idx), self.optimizers)
         self.model.on_train_step_end()
         return terms
 

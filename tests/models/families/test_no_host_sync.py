@@ -34,6 +34,10 @@ VARIANTS = {
                                             critic_norm="none")),
     "infogan": ("infogan", dict(z_dim=8, fc_hidden=16, q_hidden=8, channels=4)),
     "infogan-learned-std": ("infogan", dict(z_dim=8, fc_hidden=16, q_hidden=8, channels=4, learn_std=True)),
+    "cvae": ("cvae", dict(arch="mlp", hidden=32, latent_dim=4, num_classes=3)),
+    "cvae-conv": ("cvae", dict(arch="conv", hidden=32, latent_dim=4, num_classes=3)),
+    "cgan": ("cgan", dict(z_dim=8, g_channels=4, d_channels=4, fc_hidden=16, num_classes=3)),
+    "cgan-conv": ("cgan", dict(z_dim=8, g_channels=4, d_channels=4, arch="conv", num_classes=3)),
 }
 
 
@@ -61,13 +65,15 @@ def test_training_step_reads_nothing_on_the_host(variant, host_read_spy):
     optimizers = model.configure_optimizers()
     _optimizers_outside(host_read_spy, optimizers)
     batch = torch.rand(12, 1, 28, 28)
+    if model.conditional:  # (images, labels), as the training step gathers them
+        batch = (batch, torch.arange(12) % 3)
     # two steps: the weight average's first update (a copy) and a later one differ in
     # AveragedModel, and the capacity schedule moves
     for _ in range(2):
         with host_read_spy:
             terms = model.training_step(batch, optimizers)
             model.on_train_step_end()
-            model.sample_latents(5, device=batch.device)
+            model.sample_latents(5, device="cpu")
         assert host_read_spy.host_reads == [], (variant, host_read_spy.host_reads)
     assert terms and all(torch.isfinite(v).all() for v in terms.values())
     assert host_read_spy.ops  # the spy saw the step's ops (a spy that records nothing proves nothing)

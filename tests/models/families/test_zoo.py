@@ -26,6 +26,8 @@ SMALL = {
     "wgan-gp": dict(z_dim=16, g_channels=8, d_channels=8, fc_hidden=128),
     "wgan-gp-conv": dict(z_dim=16, g_channels=8, d_channels=8, arch="conv"),
     "infogan": dict(z_dim=16, fc_hidden=128, q_hidden=32, channels=8),
+    "cvae": dict(arch="mlp", hidden=64, latent_dim=4, num_classes=3),  # the blobs' three size classes
+    "cgan": dict(z_dim=16, g_channels=8, d_channels=8, fc_hidden=64, num_classes=3),
 }
 FAMILIES = list(SMALL)
 
@@ -36,11 +38,14 @@ EXPECTED_TERMS = {
     "dcgan": {"d_loss", "g_loss", "d_real", "d_fake"},
     "wgan-gp": {"critic_loss", "g_loss", "gradient_penalty", "wasserstein"},
     "infogan": {"d_loss", "g_loss", "d_real", "d_fake", "info_cat", "info_cont", "mutual_info"},
+    "cvae": {"recon", "kl", "total"},
+    "cgan": {"d_loss", "g_loss", "d_real", "d_fake"},
 }
 
 
 def blob_dataset(n_train: int = 1024, n_test: int = 64, side: int = 28, seed: int = 0) -> Dataset:
-    """White squares of random size and position on black: easy to tell from noise."""
+    """White squares of random size and position on black: easy to tell from noise. Labelled
+    by size (small, medium, large), for the class-conditional families."""
     g = torch.Generator().manual_seed(seed)
     n = n_train + n_test
     size = torch.randint(side // 4, side // 2, (n,), generator=g)
@@ -50,7 +55,9 @@ def blob_dataset(n_train: int = 1024, n_test: int = 64, side: int = 28, seed: in
     inx = (r[None] >= x0[:, None]) & (r[None] < (x0 + size)[:, None])
     iny = (r[None] >= y0[:, None]) & (r[None] < (y0 + size)[:, None])
     imgs = (iny[:, :, None] & inx[:, None, :]).to(torch.uint8).mul_(255)[:, None]
-    return Dataset("blobs", TensorSplit(imgs[:n_train]), TensorSplit(imgs[n_train:]))
+    labels = (size - side // 4) * 3 // (side // 2 - side // 4)
+    return Dataset("blobs", TensorSplit(imgs[:n_train], labels[:n_train]), TensorSplit(imgs[n_train:], labels[n_train:]),
+                   ("small", "medium", "large"))
 
 
 @pytest.fixture(scope="module")
@@ -101,9 +108,9 @@ def test_train_terms_move_and_checkpoint_round_trip(variant, blobs, tmp_path):
         assert all(math.isfinite(v) for v in t.values()), (family, t)
     first, last = terms[0], terms[-1]
 
-    if family in ("beta-vae", "aae"):
+    if family in ("beta-vae", "aae", "cvae"):
         assert last["recon"] < 0.95 * first["recon"], (first, last)
-        assert final.validation is not None and set(final.validation) == ({"recon", "kl", "total"} if family == "beta-vae" else {"recon", "total"})
+        assert final.validation is not None and set(final.validation) == ({"recon", "total"} if family == "aae" else {"recon", "kl", "total"})
     if family == "aae":
         assert final.validation["total"] == pytest.approx(final.validation["recon"])
     if variant in ("gan", "dcgan-conv"):  # equal learning rates: D pulls ahead early on
@@ -111,7 +118,7 @@ def test_train_terms_move_and_checkpoint_round_trip(variant, blobs, tmp_path):
         assert last["d_loss"] < first["d_loss"] < math.log(4) + 0.1, terms  # log 4: D cannot tell
     if variant == "dcgan":  # G at 5x D's rate holds D near chance instead of letting it run away
         assert all(t["d_loss"] < math.log(4) + 0.1 and 0.3 < t["d_fake"] < 0.7 for t in terms), terms
-    if family in ("gan", "dcgan", "infogan"):
+    if family in ("gan", "dcgan", "infogan", "cgan"):
         assert final.validation is None
     if family == "wgan-gp":
         assert all(t["gradient_penalty"] >= 0 for t in terms)
@@ -154,7 +161,7 @@ def test_sample_and_decode_spec_sample(family):
     with torch.no_grad():
         y = model.decode(z)
     assert y.shape == (3, 1, 28, 28) and torch.isfinite(y).all()
-    assert spec.has_encoder == (family in ("beta-vae", "aae"))
+    assert spec.has_encoder == (family in ("beta-vae", "aae", "cvae"))
     if not spec.has_encoder:
         assert spec.z_range == (-3.0, 3.0)
         with pytest.raises(NotImplementedError):
@@ -175,15 +182,16 @@ def test_other_image_shapes(family, shape):
     assert y.min() >= 0 and y.max() <= 1
     if model.latent_spec.has_encoder:
         with torch.no_grad():
-            assert model.encode(torch.rand(2, *shape)).shape == (2, model.latent_spec.z_dim)
+            assert model.encode(torch.rand(2, *shape)).shape == (2, model.latent_spec.input_dim)
     # one training step works at this size too
     model.train()
     opts = model.configure_optimizers()
-    terms = model.training_step(torch.rand(10, *shape), opts)
+    batch = torch.rand(10, *shape)
+    terms = model.training_step((batch, torch.arange(10) % 3) if model.conditional else batch, opts)
     assert all(torch.isfinite(v) for v in terms.values())
 
 
-@pytest.mark.parametrize("family", ["beta-vae", "aae", "gan", "dcgan", "wgan-gp", "infogan"])
+@pytest.mark.parametrize("family", ["beta-vae", "aae", "gan", "dcgan", "wgan-gp", "infogan", "cvae", "cgan"])
 def test_default_configs_64x64(family):
     """The paper-default nets build at 64x64 and decode the right shape."""
     model = build_model(family, image_shape=(1, 64, 64)).eval()

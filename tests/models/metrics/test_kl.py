@@ -12,7 +12,7 @@ from models.metrics.kl import KL_SAMPLES, has_kl, kl_per_dimension
 
 
 def test_only_the_gaussian_posterior_families_have_kl():
-    assert {f for f in FAMILIES if model_class(f).has_kl} == {"vae", "beta-vae"}
+    assert {f for f in FAMILIES if model_class(f).has_kl} == {"vae", "beta-vae", "cvae"}
     assert has_kl(build_model("vae", latent_dim=2, hidden=8)) and not has_kl(None)
     assert not has_kl(build_model("aae", latent_dim=2, hidden=8, disc_hidden=(8,)))
 

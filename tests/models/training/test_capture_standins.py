@@ -48,6 +48,9 @@ CASES = {
     "dcgan": ("dcgan", {"z_dim": 8, "g_channels": 4, "d_channels": 4, "fc_hidden": 32}),
     "wgan-gp": ("wgan-gp", {"z_dim": 8, "g_channels": 4, "d_channels": 4, "fc_hidden": 32, "n_critic": 2}),
     "infogan": ("infogan", {"z_dim": 8, "fc_hidden": 32, "q_hidden": 8, "channels": 4}),
+    # class-conditional: the labels are gathered inside the captured step (tiny_dataset: 10 classes)
+    "cvae": ("cvae", {"arch": "mlp", "latent_dim": 4, "hidden": 32}),
+    "cgan": ("cgan", {"z_dim": 8, "g_channels": 4, "d_channels": 4, "fc_hidden": 32}),
 }
 BATCH = 16
 

@@ -33,6 +33,11 @@ CASES = {
     "dcgan-conv": ("dcgan", {"z_dim": 16, "g_channels": 8, "d_channels": 8, "arch": "conv"}),
     "wgan-gp": ("wgan-gp", {"z_dim": 16, "g_channels": 8, "d_channels": 8, "fc_hidden": 64, "n_critic": 2}),
     "infogan": ("infogan", {"z_dim": 16, "fc_hidden": 64, "q_hidden": 16, "channels": 8}),
+    # class-conditional: the labels are gathered on the device inside the graph (tiny_dataset: 10 classes)
+    "cvae": ("cvae", {"arch": "mlp", "latent_dim": 4, "hidden": 64}),
+    "cvae-conv": ("cvae", {"latent_dim": 4, "hidden": 64}),
+    "cgan": ("cgan", {"z_dim": 16, "g_channels": 8, "d_channels": 8, "fc_hidden": 64}),
+    "cgan-conv": ("cgan", {"z_dim": 16, "g_channels": 8, "d_channels": 8, "arch": "conv"}),
 }
 
 
