@@ -146,7 +146,7 @@ class TrainingWorker(QObject):
                 thread.quit()
 
     def _run(self) -> None:
-        from models.families.registry import build_model
+        from models.families.registry import build_model, data_fields
         from models.metrics.sample_quality import default_training_scorer
         from models.runs.model_budget import check_budget, meta_model
         from models.runs.opening import downloads_allowed, load_model_dataset
@@ -176,7 +176,7 @@ class TrainingWorker(QObject):
         if plan is None:
             self.loading.emit(f"Building {req.family}…")
             # measured on the meta device first: a width that cannot fit is refused before it is allocated
-            measured = meta_model(req.family, {**req.model_config, "image_shape": tuple(dataset.image_shape)})
+            measured = meta_model(req.family, {**req.model_config, **data_fields(req.family, dataset)})
             check_budget(measured, f"The {req.family} model")
             model = build_model(req.family, measured.config)
             start_step, start_epoch, optimizer_state = 0, None, None

@@ -189,7 +189,7 @@ def _fresh(args: argparse.Namespace, overrides: dict[str, Any]) -> tuple[Any, An
     """A new model of ``--model`` with the given flags, built for the dataset's images."""
     import torch
 
-    from models.families.registry import build_model, config_class
+    from models.families.registry import build_model, config_class, data_fields
     from models.runs.model_budget import check_budget, meta_model
 
     if not args.model:
@@ -202,7 +202,7 @@ def _fresh(args: argparse.Namespace, overrides: dict[str, Any]) -> tuple[Any, An
     ignored = sorted(set(overrides) - known)
     if ignored:
         raise CLIError(f"--{ignored[0].replace('_', '-')} does not apply to {args.model}")
-    measured = meta_model(args.model, image_shape=tuple(dataset.image_shape), **overrides)
+    measured = meta_model(args.model, **data_fields(args.model, dataset), **overrides)
     check_budget(measured, f"--model {args.model}")  # a width that cannot fit is refused before it is allocated
     torch.manual_seed(args.seed)
     return build_model(args.model, measured.config), dataset

@@ -33,8 +33,9 @@ from ..widgets.qt_utils import connect_all
 from .config_form import ConfigForm, FieldControl
 from .train_sections import CONTINUE_TIP, TRAIN_TIP, DataSection, TrainingSection, family_availability
 
-#: fields every run sets elsewhere (image_shape from the dataset, lr in the Training group)
-HIDDEN_FIELDS = ("image_shape", "lr")
+#: fields every run sets elsewhere (image_shape and a conditional family's classes from the
+#: dataset, lr in the Training group)
+HIDDEN_FIELDS = ("image_shape", "lr", "num_classes", "class_names")
 
 
 class TrainPanel(QWidget):

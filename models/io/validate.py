@@ -269,6 +269,8 @@ def field_spec(name: str, annotation: Any) -> Spec:
         return Str(max_len=256, optional=optional)
     if origin is tuple:
         args = typing.get_args(annotation)
+        if len(args) == 2 and args[0] is str and args[1] is Ellipsis:  # names (a conditional model's classes)
+            return ListOf(Str(max_len=256), max_len=1 << 16, optional=optional)
         if args and all(a is int for a in args if a is not Ellipsis):
             item = Int(lo=1, hi=2**31 - 1)
             if len(args) == 2 and args[1] is Ellipsis:

@@ -78,6 +78,8 @@ class RunSummary:
             parts.append(f"IS {self.scores['inception_score']:.2f}")
         if isinstance(self.scores.get("code_accuracy"), (int, float)):
             parts.append(f"code acc {self.scores['code_accuracy']:.3f}")
+        if isinstance(self.scores.get("class_accuracy"), (int, float)):
+            parts.append(f"class acc {self.scores['class_accuracy']:.3f}")
         return ", ".join(parts)
 
     @property

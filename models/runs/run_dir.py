@@ -41,6 +41,7 @@ EVAL = Obj({
     "checkpoint": Str(max_len=4096), "seed": Int(), "evaluated": Str(max_len=64),
     "test_loss": Number(finite=False, optional=True), "inception_score": Number(finite=False, optional=True),
     "code_accuracy": Number(finite=False, optional=True),
+    "class_accuracy": Number(finite=False, optional=True),
 })
 
 

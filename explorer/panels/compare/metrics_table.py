@@ -32,13 +32,15 @@ COLUMNS: list[tuple[str, str, str, str]] = [
     ("Sample FID ↓", "sample_fid", "min", f"Fréchet distance between {SAMPLE_SCORE_N:,} prior samples and the test "
                                           "set in the classifier's feature space"),
     ("Classes", "classes", "", "Share of classes holding at least 5 % of the samples"),
+    ("Class acc ↑", "class_accuracy", "max", f"Share of {SAMPLE_SCORE_N:,} samples of a class-conditional model "
+                                             "(cvae, cgan), classes spread evenly, read as the class asked for"),
     ("MIG ↑", "mig", "max", "Mutual information gap of the encoder's codes against the dataset's ground-truth "
                             "factors (0: entangled, 1: each factor in one dimension; shapes only)"),
     ("DCI ↑", "dci", "max", "DCI disentanglement: how much each code dimension is about one factor alone "
                             "(Eastwood & Williams 2018; shapes only; needs scikit-learn)"),
 ]
 #: columns shown only when some model has the figure (datasets with ground-truth factors)
-OPTIONAL_COLUMNS = ("mig", "dci")
+OPTIONAL_COLUMNS = ("mig", "dci", "class_accuracy")
 
 
 SAMPLE_QUALITY_TIP = (
@@ -52,7 +54,8 @@ def _cell(key: str, value) -> str:
     if value is None:
         return "—"
     formats = {"mse": "{:.5f}", "bce": "{:.4f}", "ssim": "{:.4f}", "n": "{}", "inception_score": "{:.2f}",
-               "sample_fid": "{:.1f}", "classes": "{:.0%}", "mig": "{:.3f}", "dci": "{:.3f}"}
+               "sample_fid": "{:.1f}", "classes": "{:.0%}", "mig": "{:.3f}", "dci": "{:.3f}",
+               "class_accuracy": "{:.1%}"}
     return formats[key].format(value)
 
 
