@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from models.nets.progressive import stage_text
+
 #: validation series with a plot of their own (the samples' inception score, from a run's
 #: sample scorer); the FID beside it is in the metrics file and picks a GAN's best checkpoint
 QUALITY_SERIES = frozenset({"val sample_is"})
@@ -15,7 +17,10 @@ UNPLOTTED = frozenset({"val sample_fid"})
 #: the adversarial game's terms. Beside a likelihood (an AAE's recon of ~100 nats next to
 #: its D and G losses of ~1) they get a plot of their own so neither scale flattens the other
 ADVERSARIAL_TERMS = frozenset({"d_loss", "g_loss", "d_real", "d_fake", "critic_loss", "gradient_penalty",
-                               "wasserstein", "info_cat", "info_cont", "mutual_info"})
+                               "wasserstein", "info_cat", "info_cont", "mutual_info", "drift"})
+#: a growing model's stage (the progressive GAN's side and fade): the summary line names it
+#: ("16x16, fading in 43 %"), no curve draws it (a side of 4 to 64 would flatten the losses)
+STAGE_TERMS = frozenset({"resolution", "fade"})
 
 
 class Series:
@@ -57,3 +62,9 @@ class Series:
 def finite(value: object) -> bool:
     """A real number worth plotting: int or float, not a bool, not NaN or infinite."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def stage_prefix(terms: dict) -> str:
+    """"16x16, fading in 43 %   " for a record that carries a growing model's stage, else ""."""
+    res, fade = terms.get("resolution"), terms.get("fade")
+    return f"{stage_text(res, fade)}   " if finite(res) and finite(fade) else ""

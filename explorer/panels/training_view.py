@@ -28,7 +28,7 @@ from models.training.loop import StepMetrics
 from ..widgets.image_view import BACKGROUND, ImageGrid
 from ..widgets.layout import check_box, double_spin_box
 from ..widgets.view_export import ExportButton, ExportFormat, array_png, curves_csv_format, plot_png, plot_svg
-from .training_curves import ADVERSARIAL_TERMS, QUALITY_SERIES, UNPLOTTED, Series, finite
+from .training_curves import ADVERSARIAL_TERMS, QUALITY_SERIES, STAGE_TERMS, UNPLOTTED, Series, finite, stage_prefix
 
 if TYPE_CHECKING:
     import torch
@@ -196,12 +196,14 @@ class TrainingView(QWidget):
         for m in batch:
             self._note_terms(m.terms)
             for name, value in m.terms.items():
-                self._series(name).append(m.step, value)
+                if name not in STAGE_TERMS:
+                    self._series(name).append(m.step, value)
             for name, value in (m.validation or {}).items():
                 if f"val {name}" not in UNPLOTTED:
                     self._series(f"val {name}").append(m.step, value)
             if m.terms:
-                self.summary.setText("   ".join(f"{k} {v:.4g}" for k, v in m.terms.items()) + f"   (step {m.step})")
+                self.summary.setText(stage_prefix(m.terms) + "   ".join(
+                    f"{k} {v:.4g}" for k, v in m.terms.items() if k not in STAGE_TERMS) + f"   (step {m.step})")
         previews = next((m.previews for m in reversed(batch) if m.previews), None)
         if previews is not None:
             self.show_previews(previews)
@@ -230,14 +232,15 @@ class TrainingView(QWidget):
                 if key in ("step", "epoch", "seconds") or not isinstance(key, str) or not finite(value):
                     continue
                 name = f"val {key[4:]}" if key.startswith("val_") else key
-                if name not in UNPLOTTED:
+                if name not in UNPLOTTED and name not in STAGE_TERMS:
                     self._series(name).append(step, float(value))
             last = r
         self.history_records += len(records)
         if title is not None and last is not None:
             epoch = last.get("epoch")
+            stage = stage_prefix(last).strip()
             self.summary.setText(f"{title}: {self.history_records} logs up to step {last.get('step')}"
-                                 + (f", epoch {epoch:.2f}" if finite(epoch) else ""))
+                                 + (f", epoch {epoch:.2f}" if finite(epoch) else "") + (f", {stage}" if stage else ""))
         elif title is not None and self.history_records == 0:
             self.summary.setText(f"{title}: no metrics recorded")
         self._mark_dirty()
@@ -286,7 +289,7 @@ class TrainingView(QWidget):
         (decided from its first record, before any curve exists)."""
         if self.split_adversarial or self.series:
             return
-        terms = {n for n in names if n not in ("step", "epoch", "seconds") and not n.startswith("val")}
+        terms = {n for n in names if n not in ("step", "epoch", "seconds") and not n.startswith("val") and n not in STAGE_TERMS}
         if terms & ADVERSARIAL_TERMS and terms - ADVERSARIAL_TERMS:
             self.split_adversarial = True
             self.adv_plot_widget.setVisible(True)

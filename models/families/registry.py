@@ -21,6 +21,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "dcgan": ("models.families.dcgan", "DCGAN"),
     "wgan-gp": ("models.families.wgan_gp", "WGANGP"),
     "infogan": ("models.families.infogan", "InfoGAN"),
+    "pggan": ("models.families.pggan", "PGGAN"),
     "cvae": ("models.families.cvae", "CVAE"),
     "cgan": ("models.families.cgan", "CGAN"),
 }

@@ -153,7 +153,7 @@ def test_model_flags_are_documented_from_the_configs(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "--adv-weight ADV_WEIGHT weight of the encoder's adversarial term -log D(q(x)), added to its" in out
     assert "[aae; default 1.0]" in out  # long docs are cut at a word, with an ellipsis, before the owners
-    assert "[gan, dcgan, wgan-gp, infogan, cgan; default per family]" in out  # z_dim: 100, 100, 128, 62, 100
+    assert "[gan, dcgan, wgan-gp, infogan, pggan, cgan; default per family]" in out  # z_dim: 100, 100, 128, 62, 128, 100
     assert "(families that have it)" not in out
 
 

@@ -38,6 +38,7 @@ VARIANTS = {
     "cvae-conv": ("cvae", dict(arch="conv", hidden=32, latent_dim=4, num_classes=3)),
     "cgan": ("cgan", dict(z_dim=8, g_channels=4, d_channels=4, fc_hidden=16, num_classes=3)),
     "cgan-conv": ("cgan", dict(z_dim=8, g_channels=4, d_channels=4, arch="conv", num_classes=3)),
+    "pggan": ("pggan", dict(z_dim=8, fmap_base=16, fmap_max=4, images_per_fade=12, images_per_stable=12)),
 }
 
 

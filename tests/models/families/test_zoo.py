@@ -28,6 +28,8 @@ SMALL = {
     "infogan": dict(z_dim=16, fc_hidden=128, q_hidden=32, channels=8),
     "cvae": dict(arch="mlp", hidden=64, latent_dim=4, num_classes=3),  # the blobs' three size classes
     "cgan": dict(z_dim=16, g_channels=8, d_channels=8, fc_hidden=64, num_classes=3),
+    # grows 4x4 -> 8x8 within the 30 steps
+    "pggan": dict(z_dim=16, fmap_base=32, fmap_max=8, images_per_fade=512, images_per_stable=512),
 }
 FAMILIES = list(SMALL)
 
@@ -40,6 +42,7 @@ EXPECTED_TERMS = {
     "infogan": {"d_loss", "g_loss", "d_real", "d_fake", "info_cat", "info_cont", "mutual_info"},
     "cvae": {"recon", "kl", "total"},
     "cgan": {"d_loss", "g_loss", "d_real", "d_fake"},
+    "pggan": {"critic_loss", "g_loss", "gradient_penalty", "wasserstein", "drift", "resolution", "fade"},
 }
 
 
@@ -120,6 +123,10 @@ def test_train_terms_move_and_checkpoint_round_trip(variant, blobs, tmp_path):
         assert all(t["d_loss"] < math.log(4) + 0.1 and 0.3 < t["d_fake"] < 0.7 for t in terms), terms
     if family in ("gan", "dcgan", "infogan", "cgan"):
         assert final.validation is None
+    if family == "pggan":  # it grows during the run: 4x4 for 512 images, then the 8x8 block fades in
+        assert (first["resolution"], first["fade"]) == (4, 1) and last["resolution"] == 8 and 0 < last["fade"] < 1, terms
+        assert all(t["gradient_penalty"] >= 0 and t["drift"] >= 0 for t in terms)
+        assert final.validation is None
     if family == "wgan-gp":
         assert all(t["gradient_penalty"] >= 0 for t in terms)
         assert 0 < first["wasserstein"] < last["wasserstein"], terms
@@ -191,7 +198,7 @@ def test_other_image_shapes(family, shape):
     assert all(torch.isfinite(v) for v in terms.values())
 
 
-@pytest.mark.parametrize("family", ["beta-vae", "aae", "gan", "dcgan", "wgan-gp", "infogan", "cvae", "cgan"])
+@pytest.mark.parametrize("family", ["beta-vae", "aae", "gan", "dcgan", "wgan-gp", "infogan", "cvae", "cgan", "pggan"])
 def test_default_configs_64x64(family):
     """The paper-default nets build at 64x64 and decode the right shape."""
     model = build_model(family, image_shape=(1, 64, 64)).eval()

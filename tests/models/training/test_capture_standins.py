@@ -323,7 +323,8 @@ def test_every_family_is_captured_on_cuda_with_its_rate_as_a_tensor_only_when_it
 
 
 def test_every_family_opts_in_to_capture():
-    assert [f for f in FAMILIES if not model_class(f).graph_capturable] == []
+    # the progressive GAN's path through its nets changes with the stage: a graph replays one path
+    assert [f for f in FAMILIES if not model_class(f).graph_capturable] == ["pggan"]
 
 
 @pytest.mark.parametrize("family", sorted(TINY))
