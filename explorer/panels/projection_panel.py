@@ -5,8 +5,10 @@ copy, reporting progress each few steps and polling Cancel (``should_stop``) eve
 a cancelled run still returns its best latent so far, which is shown like a finished one.
 The result becomes the slider state (so the main view shows it) and/or a path keyframe
 (``keyframe_ready``, wired to the Paths panel). Encoder models work too: projection then
-refines the encoder's guess. A decoder without gradients (an ONNX graph) cannot be projected
-through: the panel says so (``NEEDS``) instead of its controls.
+refines the encoder's guess. An image dropped on the window with a model that has no encoder
+comes here (``project_file``): it becomes the target and projection starts. A decoder
+without gradients (an ONNX graph) cannot be projected through: the panel says so
+(``NEEDS``) instead of its controls.
 """
 from __future__ import annotations
 
@@ -133,10 +135,24 @@ class ProjectionPanel(ExplorePanel):
             x, index = picked
             self.set_target(x[0], f"test #{index}")
 
-    def open_image(self, file: str | Path | None = None) -> None:
+    def open_image(self, file: str | Path | None = None) -> bool:
+        """Make an image file (None: ask for one) the target; False, said why, when it can't be read."""
         read = self.read_image_file(file, "Project an image")
         if read is not None:
             self.set_target(read[0][0], read[1])
+        return read is not None
+
+    def project_file(self, file: str | Path) -> bool:
+        """Make ``file`` the target and start projecting it (an image dropped on the window);
+        False, said why, when it can't be read or this model can't be projected through."""
+        reason = self.unavailable_reason()
+        if reason is not None:
+            self.say(reason)
+            return False
+        if not self.open_image(file):
+            return False
+        self.run()
+        return True
 
     # -- running -----------------------------------------------------------------------
     def run(self) -> None:

@@ -1,24 +1,31 @@
 """The Timeline panel: watch the model learn. The current latent point decoded with any
 snapshot its run kept (:mod:`models.runs.snapshots`): drag the slider through training, or
-play it to see the same point from the first snapshot to the last.
+play it to see the same point from the first snapshot to the last. "Show" picks what is
+decoded (:class:`~models.explore.timeline.TimelineView`): the point, the Paths panel's path
+as a strip of frames (its source is set by the window: :meth:`TimelinePanel.set_path_source`),
+or a traversal grid around the point whose rows, the z dims that change the image most, are
+ranked once by the run's newest snapshot so they stay put through training.
 
 The run is the open model's (a checkpoint inside a run folder), or one opened here. Listing a
 run reads each snapshot's header in a job; decoding loads the snapshot's decoder tensors and
 decodes in another, newest-wins, so dragging the slider never queues stale work. Decoded
-frames are kept for the current point, so a second pass of Play decodes nothing. Playing
+frames are kept for the current view, so a second pass of Play decodes nothing. Playing
 waits for each frame before the next, so every snapshot is shown. A snapshot that cannot be
 read is skipped with one line saying why.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QSlider
+from PySide6.QtCore import Qt, SignalInstance
+from PySide6.QtWidgets import QComboBox, QLabel, QSlider
 
-from models.explore.timeline import SnapshotDecoder
-from models.io.images import to_display
+from models.explore.latent_paths import LatentPath
+from models.explore.timeline import (VIEW_PATH, VIEW_POINT, VIEW_TRAVERSAL, SnapshotDecoder, TimelineView,
+                                     path_frame_count, rank_traversal, render_view)
 from models.runs.run_dir import RunDir
 from models.runs.snapshots import SnapshotError, SnapshotIndex, SnapshotInfo, list_snapshots, run_folder
 
@@ -31,10 +38,21 @@ from .timeline_state import TimelineState
 
 #: a run being trained is listed again at most this often (its snapshots come and go)
 RELIST_MS = 2000
+#: the Show choices: (label, view, tooltip)
+VIEW_CHOICES = (
+    ("Point", VIEW_POINT, "The current point, decoded with the snapshot"),
+    ("Path", VIEW_PATH, "The Paths panel's path as a strip of frames (every keyframe among them), decoded with "
+                        "the snapshot"),
+    ("Traversal", VIEW_TRAVERSAL, "A traversal grid around the current point: rows are the z dims that change the "
+                                  "newest snapshot's image most, columns sweep each over the slider range"),
+)
+#: views whose decoded frames are kept (a grid each per snapshot: ~50 kB for 28x28 images)
+KEPT_VIEWS = 3
+NO_PATH = "Build a path in the Paths panel (two keyframes or more) to watch it through training."
 
 
 class TimelinePanel(ExplorePanel):
-    """A slider over a run's snapshots decoding the current point, with Play/Pause."""
+    """A slider over a run's snapshots decoding the current point (or path, or traversal), with Play/Pause."""
 
     NO_MODEL_HINT = ("Open a model from a run folder (or train one) to watch it learn: the timeline decodes the "
                      "current point with each snapshot the run kept.")
@@ -46,8 +64,11 @@ class TimelinePanel(ExplorePanel):
         self.list_jobs = self.job_runner("timeline-list", failure_prefix="Could not list the run's snapshots: ")
         self.play_timer = self.make_timer(250, self._tick, single_shot=False)
         self._relist = self.make_timer(RELIST_MS, self.refresh)
-        self._frames: dict[Path, np.ndarray] = {}  # decoded for the point in _frames_for
-        self._frames_for: bytes = b""
+        # decoded frames by view key (TimelineView.key), then by snapshot: the last few views
+        # shown, so going back to one (Point, then Traversal again) decodes nothing
+        self._frames: OrderedDict[bytes, dict[Path, np.ndarray]] = OrderedDict()
+        self._dims: dict[tuple[Path | None, bytes], tuple[int, ...]] = {}  # traversal rows, per run and point
+        self._path_source: Callable[[], LatentPath | None] | None = None
         self._dirty = False
 
     # -- construction ------------------------------------------------------------------
@@ -62,20 +83,27 @@ class TimelinePanel(ExplorePanel):
         self.view = ImageView("Open a run that kept snapshots.")
         self.view.setMinimumSize(160, 160)
         layout.addWidget(self.view, 1)
-        self.play_btn = play_button("Play the current point through training")
+        self.play_btn = play_button("Play the view through training")
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 0)
-        self.slider.setToolTip("The snapshot decoding the current point (left: early training)")
+        self.slider.setToolTip("The snapshot decoding the view (left: early training)")
         self.step_label = QLabel("")
         self.fps = double_spin_box(0.5, 30.0, 4.0, suffix=" fps", tooltip="Snapshots per second while playing")
+        self.show_view = QComboBox()
+        for i, (label, view, tip) in enumerate(VIEW_CHOICES):
+            self.show_view.addItem(label, view)
+            self.show_view.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
+        self.show_view.setToolTip("What each snapshot decodes")
         layout.addLayout(hrow(self.play_btn, (self.slider, 1)))
-        layout.addLayout(hrow((self.step_label, 1), self.fps))
+        layout.addLayout(hrow(QLabel("Show"), self.show_view, (self.step_label, 1), self.fps))
         self.add_message_line(layout)
         self.add_busy_bar(layout, self.jobs, self.list_jobs)
 
     def _wire(self) -> None:
         self.state.index_changed.connect(self._on_index)
         self.state.position_changed.connect(self._on_position)
+        self.state.view_changed.connect(lambda _view: self.request())
+        self.show_view.currentIndexChanged.connect(lambda _i: self.state.set_view(self.show_view.currentData()))
         self.slider.valueChanged.connect(self._on_slider)
         self.play_btn.toggled.connect(self._on_play_toggled)
         self.fps.valueChanged.connect(lambda fps: self.play_timer.setInterval(frame_interval_ms(fps)))
@@ -83,8 +111,19 @@ class TimelinePanel(ExplorePanel):
         self.model_state.weights_updated.connect(self._on_weights_updated)
 
     # -- the run -----------------------------------------------------------------------
+    def set_path_source(self, path: Callable[[], LatentPath | None], *changed: SignalInstance) -> None:
+        """Where the Path view's path comes from (the Paths panel's ``path``), and the
+        signals that say it changed (its keyframe list's ``changed``)."""
+        self._path_source = path
+        for signal in changed:
+            signal.connect(self._on_path_changed)
+
+    def _on_path_changed(self) -> None:
+        if self.state.view == VIEW_PATH:
+            self.request()
+
     def on_model_changed(self, model: object) -> None:
-        self._frames, self._frames_for = {}, b""
+        self._frames, self._dims = OrderedDict(), {}
         if not self.refresh_availability():
             self.stop()
             return
@@ -160,39 +199,64 @@ class TimelinePanel(ExplorePanel):
 
     # -- decoding ----------------------------------------------------------------------
     def request(self) -> None:
-        """Show the current point decoded with the current snapshot (cached, or in a job)."""
+        """Show the view decoded with the current snapshot (cached, or in a job)."""
         info = self.state.current
         if info is None or self.model_state.model is None:
             return
         if not self.shown:
             self._dirty = True
             return
-        flat = self.latent_state.flat
-        if flat.shape[0] != info.input_dim:
-            self.view.clear(f"This run's models take {info.input_dim} latent values; the open model's point has "
-                            f"{flat.shape[0]}. Open this run's model to play its point.")
+        view = self._view(info.input_dim)
+        if isinstance(view, str):
+            self.view.clear(view)
             return
-        if flat.tobytes() != self._frames_for:
-            self._frames, self._frames_for = {}, flat.tobytes()
+        key = view.key()
+        frames = self._frames.setdefault(key, {})
+        self._frames.move_to_end(key)
+        while len(self._frames) > KEPT_VIEWS:
+            self._frames.popitem(last=False)
         if info.path in self.state.unreadable:
             self.view.clear(f"{info.label()}: {self.state.unreadable[info.path]}")
             return
-        cached = self._frames.get(info.path)
+        cached = frames.get(info.path)
         if cached is not None:
             self.view.set_image(cached)
             return
-        decoder, key = self.decoder, self._frames_for
+        decoder, newest_first = self.decoder, self.state.readable[::-1]
+        unranked = view.kind == VIEW_TRAVERSAL and view.dims is None
 
-        def job(ctx) -> tuple[SnapshotInfo, bytes, np.ndarray | None, str | None]:
+        def job(ctx) -> tuple[SnapshotInfo, bytes, np.ndarray | None, TimelineView, str | None]:
             try:
-                return info, key, to_display(decoder.decode(info, flat[None])[0]), None
+                # rows ranked by the newest snapshot (once per point), not by the one shown
+                ranked = rank_traversal(decoder, view, newest_first) if unranked else view
+                image, shown = render_view(decoder, info, ranked)
+                return info, key, _for_view(image), shown, None
             except SnapshotError as e:  # this snapshot only: the rest of the timeline plays on
-                return info, key, None, str(e)
+                return info, key, None, view, str(e)
 
         self.jobs.submit(job, on_done=self._on_decoded)
 
-    def _on_decoded(self, result: tuple[SnapshotInfo, bytes, np.ndarray | None, str | None]) -> None:
-        info, key, image, problem = result
+    def _view(self, input_dim: int) -> TimelineView | str:
+        """What to decode now, or why nothing can be (said in the view)."""
+        flat = self.latent_state.flat
+        kind = self.state.view
+        if kind == VIEW_PATH:
+            path = self._path_source() if self._path_source is not None else None
+            if path is None or len(path.keyframes) < 2:
+                return NO_PATH
+            if path.dim != input_dim:
+                return (f"This run's models take {input_dim} latent values; the path's keyframes have {path.dim}. "
+                        "Open this run's model to play its path.")
+            return TimelineView(kind, flat, path, path_frame_count(path))
+        if flat.shape[0] != input_dim:
+            return (f"This run's models take {input_dim} latent values; the open model's point has "
+                    f"{flat.shape[0]}. Open this run's model to play its point.")
+        if kind == VIEW_TRAVERSAL:
+            return TimelineView(kind, flat, dims=self._dims.get((self.state.run, flat.tobytes())))
+        return TimelineView(kind, flat)
+
+    def _on_decoded(self, result: tuple[SnapshotInfo, bytes, np.ndarray | None, TimelineView, str | None]) -> None:
+        info, key, image, shown, problem = result
         if problem is not None and not info.path.exists():
             # a run still training thinned it away since the listing: list the run again
             self.refresh()
@@ -200,13 +264,19 @@ class TimelinePanel(ExplorePanel):
         if problem is not None:
             self.state.mark_unreadable(info, problem)
             self.say(f"Skipped {info.label()}: {problem}")
-        elif key == self._frames_for:
-            self._frames[info.path] = image
+        elif key in self._frames:
+            self._frames[key][info.path] = image
+            if shown.dims is not None:
+                self._dims[(self.state.run, np.asarray(shown.point, np.float32).tobytes())] = shown.dims
         if info == self.state.current:
             if image is None:
                 self.view.clear(f"{info.label()}: {problem}")
             else:
                 self.view.set_image(image)
+                if shown.kind == VIEW_TRAVERSAL and shown.dims is not None and self.message is not None:
+                    self.message.setText("Traversal rows: " + ", ".join(f"z{d}" for d in shown.dims) +
+                                         " (the dims that change the newest snapshot's image most here); columns "
+                                         "sweep each over the slider range")
 
     def on_shown(self) -> None:
         if self._dirty:
@@ -244,3 +314,8 @@ class TimelinePanel(ExplorePanel):
             self.say("No snapshot of this run could be read.")
             return
         self.state.set_position(nxt)
+
+
+def _for_view(image: np.ndarray) -> np.ndarray:
+    """(H, W, C) uint8 -> what the image view shows: (H, W) for grey, a fresh array."""
+    return image[..., 0].copy() if image.shape[2] == 1 else np.ascontiguousarray(image)

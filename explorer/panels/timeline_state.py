@@ -1,4 +1,5 @@
-"""What the Timeline panel shows: a run's snapshots and which of them is current.
+"""What the Timeline panel shows: a run's snapshots, which of them is current, and what it
+decodes with it (the point, the Paths panel's path, or a traversal grid: ``view``).
 
 Kept apart from the widgets (napari style): the panel's slider writes the position here and
 follows ``position_changed`` with its signals blocked; the decode job reads the current
@@ -11,7 +12,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from models.explore.timeline import VIEW_PATH, VIEW_POINT, VIEW_TRAVERSAL
 from models.runs.snapshots import SnapshotIndex, SnapshotInfo
+
+#: the views the timeline offers
+VIEWS = (VIEW_POINT, VIEW_PATH, VIEW_TRAVERSAL)
 
 
 class TimelineState(QObject):
@@ -21,6 +26,8 @@ class TimelineState(QObject):
     index_changed = Signal(object)
     #: the current snapshot's position in ``snapshots``
     position_changed = Signal(int)
+    #: what is decoded with the snapshot: one of VIEWS
+    view_changed = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -28,6 +35,7 @@ class TimelineState(QObject):
         self.position = 0
         #: snapshots that failed to load: path -> the message
         self.unreadable: dict[Path, str] = {}
+        self.view = VIEW_POINT
 
     @property
     def run(self) -> Path | None:
@@ -61,6 +69,19 @@ class TimelineState(QObject):
         if position != self.position:
             self.position = position
             self.position_changed.emit(position)
+
+    def set_view(self, view: str) -> None:
+        """Decode ``view`` (one of VIEWS) with the snapshots from now on."""
+        if view not in VIEWS:
+            raise ValueError(f"unknown timeline view {view!r}; one of {', '.join(VIEWS)}")
+        if view != self.view:
+            self.view = view
+            self.view_changed.emit(view)
+
+    @property
+    def readable(self) -> list[SnapshotInfo]:
+        """The snapshots not known to be unreadable, oldest first."""
+        return [s for s in self.snapshots if s.path not in self.unreadable]
 
     def mark_unreadable(self, info: SnapshotInfo, message: str) -> None:
         self.unreadable[info.path] = message

@@ -1,11 +1,15 @@
-"""2-D maps of a latent space: encoded datasets, PCA / t-SNE projections, the VAE manifold.
+"""2-D maps of a latent space: encoded datasets, PCA / t-SNE / UMAP projections, the VAE manifold.
 
 PCA is linear, so its 2-D coordinates map back to latents (``PCA2D.to_latent``): a click
-on the map decodes to an image. t-SNE is not invertible; clicking there should pick the
-nearest encoded point instead.
+on the map decodes to an image. t-SNE and UMAP are not invertible; clicking there should
+pick the nearest encoded point instead. Both come from optional packages (scikit-learn,
+umap-learn: the ``map`` extra); :func:`umap_available` says whether UMAP can run without
+importing it (its import pulls in numba, seconds).
 """
 from __future__ import annotations
 
+import importlib.util
+import re
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -90,27 +94,43 @@ def pca_2d(codes: np.ndarray | torch.Tensor) -> PCA2D:
     return PCA2D(coords.float().numpy(), comps.float().numpy(), mean.float().numpy())
 
 
+#: what to install for t-SNE and UMAP (said by the errors and by the map's disabled choices)
+TSNE_INSTALL, UMAP_INSTALL = "pip install scikit-learn", "pip install umap-learn"
+
+
+def tsne_available() -> bool:
+    """scikit-learn is installed (found, not imported)."""
+    return _found("sklearn")
+
+
+def _found(package: str) -> bool:
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):  # a broken or half-installed package
+        return False
+
+
 def tsne_2d(codes: np.ndarray, perplexity: float = 30.0, seed: int = 0,
             progress: Callable[[int, int], None] | None = None,
             should_stop: Callable[[], bool] | None = None) -> np.ndarray | None:
     """t-SNE to (N, 2) float32 with scikit-learn (an optional dependency).
 
     scikit-learn's optimiser cannot be interrupted or report progress mid-way, so
-    ``progress(0, 1)`` / ``progress(1, 1)`` bracket the fit and ``should_stop`` is polled
+    ``progress(0, 0)`` ("busy, no measure") / ``progress(1, 1)`` bracket the fit and ``should_stop`` is polled
     before and after it: when it says stop the result is None (run this in a worker
     thread and drop it on Cancel). Perplexity is capped below N / 3 so small maps work.
     """
     try:
         from sklearn.manifold import TSNE
     except ImportError:
-        raise ImportError("t-SNE needs scikit-learn: pip install scikit-learn") from None
+        raise ImportError(f"t-SNE needs scikit-learn: {TSNE_INSTALL}") from None
     x = np.asarray(codes, np.float32)
     if x.ndim != 2 or x.shape[0] < 3:
         raise ValueError(f"t-SNE needs (N, D) codes with N >= 3, got {x.shape}")
     if should_stop is not None and should_stop():
         return None
     if progress is not None:
-        progress(0, 1)
+        progress(0, 0)
     perp = float(min(perplexity, max(1.0, (x.shape[0] - 1) / 3.0)))
     out = TSNE(n_components=2, perplexity=perp, init="pca", random_state=seed).fit_transform(x).astype(np.float32)
     if should_stop is not None and should_stop():
@@ -118,6 +138,108 @@ def tsne_2d(codes: np.ndarray, perplexity: float = 30.0, seed: int = 0,
     if progress is not None:
         progress(1, 1)
     return out
+
+
+def umap_available() -> bool:
+    """umap-learn is installed (found, not imported)."""
+    return _found("umap")
+
+
+#: set once a UMAP fit has run in this process (numba compiles UMAP's code on the first)
+_umap_compiled = False
+
+
+def umap_compiled() -> bool:
+    """A UMAP fit has run in this process, so the next one does not wait for numba to compile."""
+    return _umap_compiled
+
+
+class _UmapStopped(Exception):
+    """Raised from UMAP's progress stream to end its epoch loop when asked to stop."""
+
+
+class _EpochStream:
+    """A file for UMAP's tqdm bar (formatted ``{n}/{total}``): each write is an epoch count,
+    passed to ``progress``; it ends the fit (once) when ``should_stop`` says so.
+
+    UMAP's public API has no callback, but it hands ``tqdm_kwds`` to the tqdm bar of its
+    layout loop, and that bar writes to any file given: this is its per-epoch hook."""
+
+    _COUNT = re.compile(r"(\d+)/(\d+)")
+
+    def __init__(self, progress: Callable[[int, int], None] | None, should_stop: Callable[[], bool] | None) -> None:
+        self.progress, self.should_stop, self.stopped = progress, should_stop, False
+
+    def write(self, text: str) -> int:
+        if self.stopped:
+            return len(text)  # tqdm's own close after the stop
+        if self.should_stop is not None and self.should_stop():
+            self.stopped = True
+            raise _UmapStopped
+        m = self._COUNT.search(text)
+        if m and self.progress is not None:
+            self.progress(int(m.group(1)), int(m.group(2)))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _give_back_tqdm_lock() -> None:
+    """Release tqdm's class-wide write lock if this thread still holds it.
+
+    tqdm's ``refresh`` takes that lock around the write that raised ``_UmapStopped`` and
+    has no ``finally`` to release it: left held by a worker thread that then ends, it
+    would make the next progress bar in any other thread (the next UMAP fit) wait forever.
+    """
+    from tqdm import tqdm
+
+    lock = tqdm.get_lock()
+    thread_lock = getattr(lock, "locks", [None])[-1]  # the threading RLock, acquired last
+    owned = getattr(thread_lock, "_is_owned", None)
+    if owned is not None and owned():
+        lock.release()
+
+
+def umap_2d(codes: np.ndarray, n_neighbors: int = 15, min_dist: float = 0.1, seed: int = 0,
+            progress: Callable[[int, int], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> np.ndarray | None:
+    """UMAP (McInnes et al. 2018) to (N, 2) float32 with umap-learn (an optional dependency),
+    with the library's defaults (15 neighbours, min_dist 0.1), seeded (so single-threaded).
+
+    Progress: ``progress(0, 0)`` ("busy, no measure") while UMAP finds neighbours and
+    builds its graph (and numba compiles it, on a first fit), then ``progress(epoch,
+    epochs)`` through the layout optimisation. ``should_stop`` is polled at each epoch
+    report: when it says stop the fit ends there and the result is None. ``n_neighbors``
+    is capped below N so small maps work.
+    """
+    try:
+        from umap import UMAP  # seconds (numba): call this in a worker thread
+    except ImportError:
+        raise ImportError(f"UMAP needs umap-learn: {UMAP_INSTALL}") from None
+    x = np.asarray(codes, np.float32)
+    if x.ndim != 2 or x.shape[0] < 4:
+        raise ValueError(f"UMAP needs (N, D) codes with N >= 4, got {x.shape}")
+    if should_stop is not None and should_stop():
+        return None
+    if progress is not None:
+        progress(0, 0)
+    stream = _EpochStream(progress, should_stop)
+    # bar_format makes each of the bar's writes "n/total"; mininterval 0: a write per epoch
+    # (cheap next to an epoch), so Cancel is seen within one epoch
+    tqdm_kwds = {"disable": False, "file": stream, "bar_format": "{n}/{total}", "mininterval": 0.0, "leave": False}
+    reducer = UMAP(n_components=2, n_neighbors=int(min(n_neighbors, x.shape[0] - 1)), min_dist=min_dist,
+                   random_state=seed, n_jobs=1, verbose=False, tqdm_kwds=tqdm_kwds)
+    global _umap_compiled
+    try:
+        out = reducer.fit_transform(x)
+    except _UmapStopped:
+        _give_back_tqdm_lock()
+        return None
+    _umap_compiled = True
+    if stream.stopped or (should_stop is not None and should_stop()):
+        return None
+    return np.ascontiguousarray(out, np.float32)
 
 
 def manifold_latents(model: LatentModel, n: int = 15, span: tuple[float, float] = (0.05, 0.95),

@@ -1,7 +1,10 @@
 """The timeline: the same latents decoded with each snapshot of a run
 (:mod:`models.runs.snapshots`), so training can be watched after the fact. The ``timeline``
-command renders it to a GIF; the window's Timeline panel decodes its current point with any
-snapshot. Both decode through a :class:`SnapshotDecoder`.
+command renders it to a GIF; the window's Timeline panel decodes, with any snapshot, one of
+three views (:class:`TimelineView`, :func:`render_view`): the current point, the Paths panel's
+path as a strip of frames, or a traversal grid around the point. All decode through a
+:class:`SnapshotDecoder`, and the views through the functions the Paths and Traversal
+panels render with (``render.render_frames``, ``traversal.traversal_latents``).
 
 A snapshot that cannot be read (corrupt, truncated, foreign, deleted by a run still thinning
 its folder) costs only its frame: it is skipped with one line saying why.
@@ -13,16 +16,18 @@ import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
-from models.explore.render import check_output_size, decode_batched
+from models.explore.latent_paths import LatentPath
+from models.explore.render import check_output_size, decode_batched, render_frames, strip
+from models.explore.traversal import dimension_influence, traversal_latents
 from models.families.base import LatentModel
 from models.families.registry import build_model
 from models.foreign.arrays import check_latents
-from models.io.images import grid
+from models.io.images import grid, to_uint8
 from models.runs.checkpoint_header import CheckpointHeader
 from models.runs.snapshots import SnapshotError, SnapshotIndex, SnapshotInfo, apply_snapshot, read_snapshot_tensors
 
@@ -33,6 +38,13 @@ DEFAULT_BUDGET = 256 * 2**20
 MAX_MODELS = 4
 #: a labelled frame is scaled up by a whole factor until it is at least this wide
 MIN_LABELLED_WIDTH = 160
+#: what the timeline can show with each snapshot
+VIEW_POINT, VIEW_PATH, VIEW_TRAVERSAL = "point", "path", "traversal"
+#: frames of a path strip, at most (every keyframe among them while the path has at most 12 segments)
+PATH_FRAMES = 13
+#: the traversal view: at most this many z dims as rows (the most influential, on a wider
+#: latent), each swept over this many values of the slider range
+TRAVERSAL_ROWS, TRAVERSAL_STEPS = 8, 7
 
 
 class SnapshotDecoder:
@@ -164,3 +176,77 @@ def label_frame(frame: np.ndarray, text: str) -> np.ndarray:
     ImageDraw.Draw(strip).text((4, 2), text, fill=230 if mode == "L" else (230, 230, 230), font=font)
     top = np.asarray(strip, np.uint8).reshape(strip_h, a.shape[1], a.shape[2])
     return np.concatenate([top, a], axis=0)
+
+
+def path_frame_count(path: LatentPath, most: int = PATH_FRAMES) -> int:
+    """Frames of ``path``'s strip: as many per segment as fit in ``most``, so that every
+    keyframe is one of them (``most`` frames, not all keyframes, past ``most - 1`` segments)."""
+    segments = len(path.kinds)
+    if segments == 0:
+        return 1
+    if segments >= most:
+        return most
+    return 1 + segments * max(1, (most - 1) // segments)
+
+
+@dataclass(frozen=True)
+class TimelineView:
+    """What the timeline decodes with each snapshot: the current ``point`` (VIEW_POINT), a
+    ``path`` as ``frames`` frames in one row (VIEW_PATH), or a traversal grid around the point
+    (VIEW_TRAVERSAL), its rows the z ``dims`` (None: not chosen yet, see :func:`render_view`)."""
+
+    kind: str
+    point: np.ndarray
+    path: LatentPath | None = None
+    frames: int = 1
+    dims: tuple[int, ...] | None = None
+
+    def key(self) -> bytes:
+        """Equal for views that decode the same latents (the frames kept for one view serve
+        another with the same key): the kind, and the path's frames or the point."""
+        if self.kind == VIEW_PATH and self.path is not None:
+            return self.kind.encode() + b"|" + self.path.frames(self.frames).tobytes()
+        return self.kind.encode() + b"|" + np.asarray(self.point, np.float32).tobytes()
+
+
+def traversal_dims(model: LatentModel, around: np.ndarray, rows: int = TRAVERSAL_ROWS) -> tuple[int, ...]:
+    """The z dims the traversal view shows: all of them up to ``rows``, else the ``rows`` that
+    change ``model``'s image most at ``around`` (one batch of 2 * z_dim decodes)."""
+    z_dim = model.latent_spec.z_dim
+    if z_dim <= rows:
+        return tuple(range(z_dim))
+    influence = dimension_influence(model, around=around)
+    return tuple(int(d) for d in torch.argsort(-influence, stable=True)[:rows])
+
+
+def rank_traversal(decoder: SnapshotDecoder, view: TimelineView, snapshots: Sequence[SnapshotInfo]) -> TimelineView:
+    """``view`` with its traversal rows ranked by the first readable of ``snapshots`` (give
+    the newest first: the rows are then what training arrived at, and stay the same dims from
+    snapshot to snapshot). SnapshotError when none can be read."""
+    problem: SnapshotError | None = None
+    for info in snapshots:
+        try:
+            model = decoder.model(info)
+        except SnapshotError as e:
+            problem = e
+            continue
+        point = check_latents(model, np.asarray(view.point, np.float32)[None])[0]
+        return TimelineView(view.kind, view.point, dims=traversal_dims(model, point.numpy()))
+    raise problem or SnapshotError("no snapshot to rank the traversal's rows by")
+
+
+def render_view(decoder: SnapshotDecoder, info: SnapshotInfo, view: TimelineView) -> tuple[np.ndarray, TimelineView]:
+    """``view`` decoded by ``info``'s snapshot as one (H, W, C) uint8 image, and the view as
+    rendered (a traversal without rows gets them ranked by this snapshot: see
+    :func:`rank_traversal` to rank by another). SnapshotError when the snapshot can't be read,
+    ArrayRefused for latents it does not take."""
+    if view.kind == VIEW_TRAVERSAL and view.dims is None:
+        view = rank_traversal(decoder, view, [info])
+    model = decoder.model(info)
+    if view.kind == VIEW_PATH and view.path is not None:
+        return strip(render_frames(model, view.path, view.frames)), view
+    point = check_latents(model, np.asarray(view.point, np.float32)[None])
+    if view.kind == VIEW_TRAVERSAL:
+        flat, ncol = traversal_latents(model, list(view.dims or ()), TRAVERSAL_STEPS, around=point[0])
+        return grid(decode_batched(model, flat), ncol=ncol), view
+    return to_uint8(decode_batched(model, point))[0], view

@@ -1,6 +1,7 @@
 """The latent map's background work, as jobs for a ``JobRunner``: encoding a sample of the
-test set (with progress, cancellable, and as many prior samples beside it), t-SNE of the
-codes, and the decoded manifold of a 2-D latent. Each job runs on a model copy."""
+test set (with progress, cancellable, and as many prior samples beside it), t-SNE or UMAP
+of the codes (their progress as the engine reports it: see ``tsne_2d`` / ``umap_2d``), and
+the decoded manifold of a 2-D latent. Each job runs on a model copy."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ import numpy as np
 import torch
 
 from models.data.base import Split
-from models.explore.latent_map import PCA2D, encode_dataset, manifold_grid, pca_2d, tsne_2d
+from models.explore.latent_map import PCA2D, encode_dataset, manifold_grid, pca_2d, tsne_2d, umap_2d, umap_compiled
 from models.families.base import LatentModel
 
 from ...jobs import JobCancelled
@@ -76,6 +77,30 @@ def tsne_job(codes: np.ndarray) -> Job:
         return tsne_2d(codes, progress=ctx.progress, should_stop=ctx.cancelled)
 
     return job
+
+
+def umap_job(codes: np.ndarray) -> Job:
+    """UMAP of ``codes`` to (N, 2): busy while it builds its graph, then per epoch; None when
+    cancelled (within an epoch of the request)."""
+
+    def job(ctx) -> np.ndarray | None:
+        return umap_2d(codes, progress=ctx.progress, should_stop=ctx.cancelled)
+
+    return job
+
+
+def fit_message(name: str, n: int, done: int, total: int, seconds: float) -> str:
+    """The message line while ``name`` ("t-SNE", "UMAP") fits ``n`` points: its stage, as
+    far as its progress reports (``total`` 0: no measure yet) tell, and the seconds spent."""
+    if total > 0:
+        stage, cancel = f"optimising the layout, epoch {done}/{total}", "Cancel stops it"
+    elif name == "UMAP":
+        stage = "building the neighbour graph" + ("" if umap_compiled() else
+                                                  " (a first fit also compiles UMAP's code: expect 10-60 s)")
+        cancel = "Cancel stops it when the layout starts"
+    else:  # scikit-learn's t-SNE can't be interrupted: its result is dropped when it ends
+        stage, cancel = "no progress to report until it ends", "Cancel drops it"
+    return f"Fitting {name} to {n} points: {stage}… {int(seconds)} s · {cancel}"
 
 
 def manifold_job(model: LatentModel) -> Job:

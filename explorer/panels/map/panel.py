@@ -1,20 +1,25 @@
 """The Latent map panel: the test set encoded and scattered in 2-D; hover, click and draw on it.
 
 * Coordinates (``coordinates``): the two latent dims themselves for a 2-D latent, else PCA
-  (linear, so a click on empty space maps back to a latent), or t-SNE on request (not
-  invertible: clicks pick the nearest encoded point).
+  (linear, so a click on empty space maps back to a latent), or t-SNE or UMAP on request
+  (fitted, not invertible: clicks pick the nearest encoded point).
 * Clicking a point sets LatentState to *that point's code* (not the inverse projection,
   which for PCA would be the code flattened onto the plane).
 * Shift+drag draws a stroke; its points (inverse map, or nearest codes under t-SNE)
   become the keyframes of a path, sent out as ``path_drawn`` for the Paths panel.
 * A 2-D latent also shows the decoded manifold (the classic VAE figure) beside the map.
 
-Encoding and t-SNE run in background jobs (``jobs``) on a model copy, with progress and
-Cancel. The plot and its items are ``plot.MapPlot``; what a click, hover or stroke means is
-``pointer.MapPointer`` (hover finds the nearest point in screen pixels with numpy: a few
+Encoding and the fits run in background jobs (``jobs``) on a model copy, with Cancel, the
+newest request winning. The bar and the message line follow every stage: encoding (images
+done), then the fit: t-SNE reports nothing until it ends (a busy bar and the seconds spent),
+UMAP is busy while it builds its neighbour graph (and compiles, on its first fit) and then
+counts its layout epochs. The plot and its items are ``plot.MapPlot``; what a click, hover
+or stroke means is ``pointer.MapPointer`` (hover finds the nearest point in screen pixels with numpy: a few
 thousand points, microseconds). This module builds the panel and connects the parts.
 """
 from __future__ import annotations
+
+import time
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -25,12 +30,15 @@ from models.foreign.protocol import unavailable
 
 from ...model_access import dataset_problem, has_encoder, snapshot_model
 from ..base import ExplorePanel
-from .controls import MapControls
+from .controls import FITTED, MODE_UMAP, MapControls
 from .coordinates import MODE_LATENT, MODE_PCA, MODE_TSNE, map_position
-from .jobs import Encoded, encode_job, manifold_job, tsne_job
-from .plot import MapPlot, point_brushes
+from .jobs import Encoded, encode_job, fit_message, manifold_job, tsne_job, umap_job
+from .plot import AXIS_LABELS, MapPlot, point_brushes
 from .pointer import HIT_PX, MapPointer
 from .sidebar import MapSidebar
+
+#: the job that fits each kind of fitted coordinates
+FIT_JOBS = {MODE_TSNE: tsne_job, MODE_UMAP: umap_job}
 
 
 class MapPanel(ExplorePanel):
@@ -49,13 +57,26 @@ class MapPanel(ExplorePanel):
         self.encoded: Encoded | None = None
         self.coords: np.ndarray | None = None  # (N, 2) what the scatter shows
         self._shown_mode = MODE_PCA  # in which coordinates
-        self.tsne: np.ndarray | None = None  # cached t-SNE of self.encoded
+        self.fitted: dict[str, np.ndarray] = {}  # t-SNE / UMAP coordinates of self.encoded, by mode
+        self._fit: tuple[str, int, float] | None = None  # the fit running: mode, points, start (monotonic)
+        self._fit_progress = (0, 0)
         self.stale = False  # weights changed since encoding
         self._auto_encoded_for = -1
         self.jobs = self.job_runner("map")
         self.manifold_jobs = self.job_runner("map-manifold")
         self._manifold_timer = self.make_timer(300, self._render_manifold)
         self._manifold_dirty = True
+        self._fit_clock = self.make_timer(1000, self._say_fit_progress, single_shot=False)
+
+    @property
+    def tsne(self) -> np.ndarray | None:
+        """The t-SNE coordinates of the encoded points, once fitted."""
+        return self.fitted.get(MODE_TSNE)
+
+    @property
+    def umap(self) -> np.ndarray | None:
+        """The UMAP coordinates of the encoded points, once fitted."""
+        return self.fitted.get(MODE_UMAP)
 
     # -- construction ------------------------------------------------------------------
     def _build(self) -> None:
@@ -107,7 +128,8 @@ class MapPanel(ExplorePanel):
     # -- model -------------------------------------------------------------------------
     def on_model_changed(self, model: object) -> None:
         self.jobs.cancel()
-        self.encoded, self.coords, self.tsne, self.stale, self.pointer.hovered = None, None, None, False, None
+        self.encoded, self.coords, self.stale, self.pointer.hovered = None, None, False, None
+        self.fitted = {}
         self.plot.clear_points()
         self.sidebar.reset()
         self.refresh_availability()
@@ -160,6 +182,7 @@ class MapPanel(ExplorePanel):
             return
         snapshot, n, generation = snapshot_model(self.model_state), self.controls.sample.value(), self.model_state.generation
         test = dataset.test
+        self._end_fit()  # a fit still running is superseded by this encoding
         self.say(f"Encoding {min(n, len(test))} test images…")
         self.jobs.submit(encode_job(snapshot, test, n, generation), on_done=self._on_encoded)
 
@@ -169,11 +192,11 @@ class MapPanel(ExplorePanel):
             return
         if enc.generation != self.model_state.generation:
             return  # made for a model that is gone
-        self.encoded, self.tsne, self.stale = enc, None, False
+        self.encoded, self.fitted, self.stale = enc, {}, False
         self.controls.set_stale(False)
         self._fill_colour_choices()
-        self.show_map()
         self.say(f"{len(enc.codes)} points · click one to go there · Shift+drag to draw a path")
+        self.show_map()  # (a fitted map starts its fit here, and says so)
 
     def cancel(self) -> None:
         self.jobs.cancel()
@@ -182,31 +205,60 @@ class MapPanel(ExplorePanel):
         self.controls.cancel_btn.setEnabled(busy)
         if busy:
             self.progress.setRange(0, 0)
+        else:
+            self._fit_clock.stop()
 
     def _on_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(0, total))
         self.progress.setValue(done)
+        if self._fit is not None:
+            self._fit_progress = (done, total)
+            self._say_fit_progress()
 
-    def _run_tsne(self) -> None:
+    def _run_fit(self, mode: str) -> None:
+        """Fit t-SNE or UMAP to the encoded points in a job (newest wins), then show them."""
         enc = self.encoded
         if enc is None:
             return
-        self.say(f"Running t-SNE on {len(enc.codes)} points (this can take a while; Cancel stops it)…")
+        self._fit, self._fit_progress = (mode, len(enc.codes), time.monotonic()), (0, 0)
+        self._say_fit_progress()
+        self._fit_clock.start()
 
         def back_to_shown() -> None:
             # the combo says what the scatter shows: back to the coordinates still on screen
+            self._end_fit(mode)
             self.controls.show_mode(self._shown_mode)
 
         def done(coords: np.ndarray | None) -> None:
             if coords is None:
                 back_to_shown()
-                self.say("t-SNE cancelled.")
+                self.say(f"{FITTED[mode]} cancelled.")
                 return
+            seconds = self._end_fit(mode)
             if self.encoded is enc:
-                self.tsne = coords
+                self.fitted[mode] = coords
                 self.show_map()
+                if self.mode == mode:
+                    self.say(f"{FITTED[mode]} of {len(coords)} points in {seconds:.1f} s · click a point to go there")
 
-        self.jobs.submit(tsne_job(enc.codes), on_done=done, on_error=lambda _error: back_to_shown())
+        self.jobs.submit(FIT_JOBS[mode](enc.codes), on_done=done, on_error=lambda _error: back_to_shown())
+
+    def _end_fit(self, mode: str | None = None) -> float:
+        """The fit of ``mode`` (None: any) is over or superseded: stop its clock; the seconds it ran."""
+        if self._fit is None or mode not in (None, self._fit[0]):
+            return 0.0
+        seconds = time.monotonic() - self._fit[2]
+        self._fit = None
+        self._fit_clock.stop()
+        return seconds
+
+    def _say_fit_progress(self) -> None:
+        """What the running fit is doing and for how long (each second, and at each report)."""
+        if self._fit is None:
+            self._fit_clock.stop()
+            return
+        mode, n, start = self._fit
+        self.say(fit_message(FITTED[mode], n, *self._fit_progress, time.monotonic() - start))
 
     def _render_manifold(self) -> None:
         spec = self.model_state.spec
@@ -232,22 +284,36 @@ class MapPanel(ExplorePanel):
         elif mode == MODE_PCA:
             coords = enc.pca.coords
         else:
-            if self.tsne is None:
-                self._run_tsne()
+            if not self.controls.mode_enabled(mode):  # a disabled choice set from code (a session)
+                self.controls.show_mode(self._shown_mode)
+                self.say(self.projection.itemData(self.projection.findData(mode), Qt.ItemDataRole.ToolTipRole) or "")
                 return
-            coords = self.tsne
+            if mode not in self.fitted:
+                self._run_fit(mode)
+                return
+            coords = self.fitted[mode]
+        if mode not in FITTED and self._fit is not None:
+            self.jobs.cancel()  # a newer choice: the fit on its way is not wanted now
         self.coords = np.ascontiguousarray(coords, np.float32)
         self._shown_mode = mode
-        self.plot.set_axes(mode)
+        self._set_axes(mode)
         self._apply_colours()
         self.plot.frame_points()
         self._update_cursor(self.latent_state.flat)
         self.map_ready.emit()
 
+    def _set_axes(self, mode: str) -> None:
+        if mode in AXIS_LABELS:
+            self.plot.set_axes(mode)
+        else:  # a fitted map plot.AXIS_LABELS does not name
+            self.plot.setLabel("bottom", f"{FITTED[mode]} 1")
+            self.plot.setLabel("left", f"{FITTED[mode]} 2")
+
     def _show_prior(self) -> None:
         enc = self.encoded
-        self.show_prior.setEnabled(enc is not None and enc.prior is not None and self._shown_mode != MODE_TSNE)
-        if enc is None or enc.prior is None or not self.show_prior.isChecked() or self._shown_mode == MODE_TSNE:
+        fitted = self._shown_mode in FITTED  # fitted to the codes alone: nowhere to put other points
+        self.show_prior.setEnabled(enc is not None and enc.prior is not None and not fitted)
+        if enc is None or enc.prior is None or not self.show_prior.isChecked() or fitted:
             self.prior_scatter.setData([], [])
             return
         xy = enc.prior[:, :2] if self._shown_mode == MODE_LATENT else enc.pca.project(enc.prior)
