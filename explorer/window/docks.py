@@ -159,6 +159,7 @@ def _wire(window: QMainWindow, docks: dict[str, QDockWidget], dataset_changed: S
     compare = cast(ComparePanel, docks["compare"].widget())
     map_panel = cast(MapPanel, docks["map"].widget())
     projection = cast(ProjectionPanel, docks["projection"].widget())
+    timeline = cast(TimelinePanel, docks["timeline"].widget())
 
     def show(key: str) -> None:
         reveal(docks[key])
@@ -166,6 +167,7 @@ def _wire(window: QMainWindow, docks: dict[str, QDockWidget], dataset_changed: S
     paths.path_ready.connect(lambda path: (compare.play_path(path), show("compare")))
     map_panel.path_drawn.connect(lambda path: (paths.set_path(path, "drawn"), show("paths")))
     projection.keyframe_ready.connect(lambda flat, label: (paths.add_keyframe(flat, label), show("paths")))
+    timeline.set_path_source(paths.path, paths.keyframe_list.changed)  # the Timeline's "Show: Path"
     status_bar = window.statusBar()
     last_said = [""]  # the panels' message the status bar shows, if it shows one
 

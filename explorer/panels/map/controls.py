@@ -13,10 +13,8 @@ from models.explore.latent_map import TSNE_INSTALL, UMAP_INSTALL, tsne_available
 
 from ...widgets.layout import check_box, hrow, push_button, spin_box
 from ...widgets.qt_utils import signals_blocked
-from .coordinates import MODE_LATENT, MODE_PCA, MODE_TSNE
+from .coordinates import MODE_LATENT, MODE_PCA, MODE_TSNE, MODE_UMAP
 
-#: UMAP coordinates (like t-SNE: fitted, not invertible; clicks pick the nearest point)
-MODE_UMAP = "umap"
 #: the coordinates that are fitted in a background job, by their name in the combo
 FITTED = {MODE_TSNE: "t-SNE", MODE_UMAP: "UMAP"}
 #: per fitted choice: (is its package installed, what tells the user how to get it)

@@ -3,8 +3,8 @@ map, which latent a map position stands for, the point under the cursor, and a d
 stroke resampled into evenly spaced positions.
 
 The map shows the two latent dims themselves (``MODE_LATENT``), PCA coordinates
-(``MODE_PCA``, linear, so any position maps back to a latent) or t-SNE (``MODE_TSNE``:
-no map back; a position stands for the nearest encoded point).
+(``MODE_PCA``, linear, so any position maps back to a latent) or t-SNE / UMAP (``MODE_TSNE``,
+``MODE_UMAP``: no map back; a position stands for the nearest encoded point).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 from models.explore.latent_map import PCA2D
 from models.latent import LatentSpec
 
-MODE_LATENT, MODE_PCA, MODE_TSNE = "latent", "pca", "tsne"
+MODE_LATENT, MODE_PCA, MODE_TSNE, MODE_UMAP = "latent", "pca", "tsne", "umap"
 
 
 def map_position(mode: str, pca: PCA2D, flat: np.ndarray) -> tuple[float, float] | None:

@@ -30,10 +30,10 @@ from models.foreign.protocol import unavailable
 
 from ...model_access import dataset_problem, has_encoder, snapshot_model
 from ..base import ExplorePanel
-from .controls import FITTED, MODE_UMAP, MapControls
-from .coordinates import MODE_LATENT, MODE_PCA, MODE_TSNE, map_position
+from .controls import FITTED, MapControls
+from .coordinates import MODE_LATENT, MODE_PCA, MODE_TSNE, MODE_UMAP, map_position
 from .jobs import Encoded, encode_job, fit_message, manifold_job, tsne_job, umap_job
-from .plot import AXIS_LABELS, MapPlot, point_brushes
+from .plot import MapPlot, point_brushes
 from .pointer import HIT_PX, MapPointer
 from .sidebar import MapSidebar
 
@@ -296,18 +296,11 @@ class MapPanel(ExplorePanel):
             self.jobs.cancel()  # a newer choice: the fit on its way is not wanted now
         self.coords = np.ascontiguousarray(coords, np.float32)
         self._shown_mode = mode
-        self._set_axes(mode)
+        self.plot.set_axes(mode)
         self._apply_colours()
         self.plot.frame_points()
         self._update_cursor(self.latent_state.flat)
         self.map_ready.emit()
-
-    def _set_axes(self, mode: str) -> None:
-        if mode in AXIS_LABELS:
-            self.plot.set_axes(mode)
-        else:  # a fitted map plot.AXIS_LABELS does not name
-            self.plot.setLabel("bottom", f"{FITTED[mode]} 1")
-            self.plot.setLabel("left", f"{FITTED[mode]} 2")
 
     def _show_prior(self) -> None:
         enc = self.encoded

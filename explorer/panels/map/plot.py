@@ -16,13 +16,14 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QResizeEvent
 
 from ...widgets.view_export import ExportButton, plot_png, plot_svg
-from .coordinates import MODE_LATENT, MODE_PCA, MODE_TSNE
+from .coordinates import MODE_LATENT, MODE_PCA, MODE_TSNE, MODE_UMAP
 from .jobs import Encoded
 
 #: categorical colours (label i -> PALETTE[i % 10]), Tableau 10
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
 #: (bottom, left) axis titles in each kind of map coordinates
-AXIS_LABELS = {MODE_LATENT: ("z0", "z1"), MODE_PCA: ("PC 1", "PC 2"), MODE_TSNE: ("t-SNE 1", "t-SNE 2")}
+AXIS_LABELS = {MODE_LATENT: ("z0", "z1"), MODE_PCA: ("PC 1", "PC 2"), MODE_TSNE: ("t-SNE 1", "t-SNE 2"),
+               MODE_UMAP: ("UMAP 1", "UMAP 2")}
 
 
 class MapViewBox(pg.ViewBox):

@@ -77,7 +77,7 @@ class MapPointer(QObject):
         flat = self._latent_at(x, y)
         if flat is None:
             if self.shown.encoded is not None:
-                self.status.emit("t-SNE positions can't be mapped back to latents: click a point.")
+                self.status.emit("t-SNE and UMAP positions can't be mapped back to latents: click a point.")
             return
         self.latent_state.set_flat(flat)
         self.status.emit(f"({x:.2f}, {y:.2f}) on the {'latent plane' if self.shown.mode == MODE_LATENT else 'PCA plane'}")
