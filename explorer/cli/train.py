@@ -33,6 +33,7 @@ CLI_DEFAULTS = {"snapshot_every": 1000}
 def add_parser(sub: Any) -> None:
     from models.data import DATASETS
     from models.families.registry import FAMILIES
+    from models.training.schedule import LR_DECAYS
 
     t = sub.add_parser("train", help="train a model headless and write a run folder")
     t.add_argument("--model", choices=list(FAMILIES), metavar="{" + ",".join(FAMILIES) + "}")
@@ -58,8 +59,10 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--snapshot-every", type=non_negative_int, help="steps between sample grids (default 1000)")
     t.add_argument("--checkpoint-every", type=non_negative_int, help="steps between checkpoints (default 0: every epoch)")
     t.add_argument("--fast", default="auto", choices=("auto", "off"), help="CUDA graph fast path")
-    t.add_argument("--lr-decay", default="none", choices=("none", "linear"),
-                   help="linear: every learning rate falls linearly to 0 over this run (sharpens GAN samples at the end)")
+    t.add_argument("--lr-decay", choices=LR_DECAYS,
+                   help="none: constant rates; linear: every rate falls linearly to 0 over this run (sharpens GAN "
+                        "samples at the end); cosine: half a cosine to 0. Default: the family's (cosine for the conv "
+                        "autoencoders, else none)")
     t.add_argument("--explode-factor", type=non_negative_float,
                    help="halt when a loss term grows past this many times its first logged size (default 1e4; 0: never)")
     t.add_argument("--score-samples", type=non_negative_int, metavar="N",

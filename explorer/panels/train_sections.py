@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
+    QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
     QSpinBox, QToolButton, QWidget,
 )
 
@@ -170,9 +170,14 @@ class TrainingSection(QGroupBox):
         self.lr.setValue(0.0)
         self.lr.setSpecialValueText("family default")
         self.lr.setToolTip("Adam learning rate; 0 uses the family's paper default")
-        self.lr_decay = QCheckBox("Decay to 0 over the run")
-        self.lr_decay.setToolTip("Every learning rate falls linearly to 0 by the last step: annealing sharpens "
-                                 "GAN samples (useful for a last few epochs with Continue training)")
+        self.lr_decay = QComboBox()
+        for label, value in (("family default", None), ("constant", "none"), ("linear to 0", "linear"),
+                             ("cosine to 0", "cosine")):
+            self.lr_decay.addItem(label, value)
+        self.lr_decay.setToolTip("How the learning rates change over the run. Linear or cosine to 0 by the last "
+                                 "step: annealing sharpens GAN samples (useful for a last few epochs with Continue "
+                                 "training) and lowers a VAE's bound; the family default is cosine for the conv "
+                                 "autoencoders, else constant")
         self.device = QComboBox()
         self.device.setToolTip("Where to train: auto picks CUDA, then Apple MPS, then the CPU")
         cuda = torch.cuda.is_available()
@@ -191,7 +196,7 @@ class TrainingSection(QGroupBox):
         form.addRow("Epochs", self.epochs)
         form.addRow("Batch size", self.batch_size)
         form.addRow("Learning rate", self.lr)
-        form.addRow("", self.lr_decay)
+        form.addRow("Rate schedule", self.lr_decay)
         form.addRow("Device", self.device)
         form.addRow("", self.detected)
 
@@ -206,4 +211,4 @@ class TrainingSection(QGroupBox):
     def train_config(self) -> TrainConfig:
         return TrainConfig(epochs=self.epochs.value(), batch_size=self.batch_size.value(),
                            lr=self.lr.value() or None, device=self.device.currentText(),
-                           lr_decay="linear" if self.lr_decay.isChecked() else "none")
+                           lr_decay=self.lr_decay.currentData())

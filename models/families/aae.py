@@ -94,7 +94,7 @@ class AAEConfig(AEConfig):
 
     #: runs saved before ``adv_lr`` / ``adv_weight`` existed trained their adversarial
     #: updates in a separate phase at ``lr``
-    SAVED_BEFORE: ClassVar[dict[str, Any]] = {"adv_lr": 0.0, "adv_weight": 0.0}
+    SAVED_BEFORE: ClassVar[dict[str, Any]] = {**AEConfig.SAVED_BEFORE, "adv_lr": 0.0, "adv_weight": 0.0}
     APPLIES_WHEN: ClassVar[dict[str, tuple[str, Any]]] = {
         **AEConfig.APPLIES_WHEN, "mixture_radius": ("prior", "mixture"), "mixture_std": ("prior", "mixture"),
         "mixture_components": ("prior", "mixture")}

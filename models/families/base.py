@@ -53,6 +53,11 @@ class ModelConfig:
         """The paper's batch size where it differs from the training loop's 128 (None: 128)."""
         return None
 
+    def default_lr_decay(self) -> str | None:
+        """The learning-rate schedule (``TrainConfig.lr_decay``) the family trains with when
+        none is asked for, where it differs from constant rates (None: "none")."""
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

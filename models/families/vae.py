@@ -30,8 +30,27 @@ class AEConfig(ModelConfig):
     #: fixed decoder std for the Gaussian likelihood (smaller = sharper, less regularised)
     sigma: float = 0.1
     lr: float = 1e-3
+    #: conv arch: channels of the first stride-2 stage (the next has twice as many)
+    conv_channels: int = 32
+    #: conv arch: residual blocks (two 3x3 convs and a skip) at the lowest resolution, after
+    #: the encoder's last stage and before the decoder's first
+    res_blocks: int = 1
 
-    APPLIES_WHEN: ClassVar[dict[str, tuple[str, Any]]] = {"sigma": ("likelihood", "gaussian")}
+    #: conv nets saved before the two fields existed were 32/64 channels without residual blocks
+    SAVED_BEFORE: ClassVar[dict[str, Any]] = {"conv_channels": 32, "res_blocks": 0}
+    APPLIES_WHEN: ClassVar[dict[str, tuple[str, Any]]] = {
+        "sigma": ("likelihood", "gaussian"), "conv_channels": ("arch", "conv"), "res_blocks": ("arch", "conv")}
+
+    def default_batch_size(self) -> int | None:
+        """The conv net trains on batches of 64: twice the updates per epoch of 128, for the
+        same pixels seen, lowers its bound within a fixed number of epochs (the MLP keeps the
+        classic example's 128)."""
+        return 64 if self.arch == "conv" else None
+
+    def default_lr_decay(self) -> str | None:
+        """The conv net's schedule: half a cosine to 0 over the run (the MLP: constant, as the
+        classic example)."""
+        return "cosine" if self.arch == "conv" else None
 
 
 @dataclasses.dataclass
@@ -61,9 +80,10 @@ class AutoEncoder(LatentModel):
 
     def __init__(self, config: AEConfig) -> None:
         super().__init__(config)
-        self.encoder = make_encoder(config.arch, config.image_shape, config.hidden)
+        conv = {"channels": config.conv_channels, "res_blocks": config.res_blocks}
+        self.encoder = make_encoder(config.arch, config.image_shape, config.hidden, **conv)
         self.to_latent = nn.Linear(config.hidden, self._encoder_outputs())
-        self.decoder = make_decoder(config.arch, config.image_shape, config.latent_dim, config.hidden)
+        self.decoder = make_decoder(config.arch, config.image_shape, config.latent_dim, config.hidden, **conv)
 
     def _encoder_outputs(self) -> int:
         return self.config.latent_dim

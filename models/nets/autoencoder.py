@@ -1,4 +1,6 @@
-"""Encoder and decoder bodies shared by the families (MLP and conv, 28x28 or 64x64)."""
+"""Encoder and decoder bodies shared by the families (MLP and conv, 28x28 or 64x64): the
+conv net's width and its residual blocks at the lowest resolution are the config's
+``conv_channels`` and ``res_blocks``."""
 from __future__ import annotations
 
 import math
@@ -43,16 +45,34 @@ class MLPDecoder(nn.Module):
         return self.net(z).view(-1, *self.image_shape)
 
 
-class ConvEncoder(nn.Module):
-    """Stride-2 4x4 convs down to 7x7 or 4x4, then a dense layer of ``hidden`` units."""
+class ResidualBlock(nn.Module):
+    """``relu(x + conv3x3(relu(conv3x3(x))))`` at one resolution: depth without a harder
+    optimisation, as the identity path carries the signal and its gradient past the convs."""
 
-    def __init__(self, image_shape: tuple[int, int, int], hidden: int = 256, channels: int = 32) -> None:
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, 1, 1), nn.ReLU(),
+                                  nn.Conv2d(channels, channels, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x + self.body(x))
+
+
+class ConvEncoder(nn.Module):
+    """Stride-2 4x4 convs down to 7x7 or 4x4, ``res_blocks`` :class:`ResidualBlock` s
+    there, then a dense layer of ``hidden`` units."""
+
+    def __init__(self, image_shape: tuple[int, int, int], hidden: int = 256, channels: int = 32,
+                 res_blocks: int = 0) -> None:
         super().__init__()
         c, h, w = image_shape
-        layers, ch = [], c
+        layers: list[nn.Module] = []
+        ch = c
         for out in conv_channels(h, channels):
             layers += [nn.Conv2d(ch, out, 4, 2, 1), nn.ReLU()]
             ch = out
+        # at the lowest resolution only: a 3x3 conv there costs a quarter of one a stage up
+        layers += [ResidualBlock(ch) for _ in range(res_blocks)]
         side = h // (2 ** downsampling_stages(h))
         layers += [nn.Flatten(), nn.Linear(ch * side * side, hidden), nn.ReLU()]
         self.net = nn.Sequential(*layers)
@@ -63,9 +83,11 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    """The mirror of :class:`ConvEncoder`: dense, then stride-2 transposed convs."""
+    """The mirror of :class:`ConvEncoder`: dense, ``res_blocks`` residual blocks at the
+    lowest resolution, then a stride-2 transposed conv per stage."""
 
-    def __init__(self, image_shape: tuple[int, int, int], in_dim: int, hidden: int = 256, channels: int = 32) -> None:
+    def __init__(self, image_shape: tuple[int, int, int], in_dim: int, hidden: int = 256, channels: int = 32,
+                 res_blocks: int = 0) -> None:
         super().__init__()
         c, h, w = image_shape
         chans = conv_channels(h, channels)
@@ -73,7 +95,7 @@ class ConvDecoder(nn.Module):
         self.side = h // (2**n)
         self.top = chans[-1]
         self.fc = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, self.top * self.side**2), nn.ReLU())
-        layers = []
+        layers: list[nn.Module] = [ResidualBlock(self.top) for _ in range(res_blocks)]
         for i in reversed(range(n)):
             out = chans[i - 1] if i > 0 else c
             layers.append(nn.ConvTranspose2d(chans[i], out, 4, 2, 1))
@@ -85,17 +107,21 @@ class ConvDecoder(nn.Module):
         return self.net(self.fc(z).view(-1, self.top, self.side, self.side))
 
 
-def make_encoder(arch: str, image_shape: tuple[int, int, int], hidden: int) -> nn.Module:
+def make_encoder(arch: str, image_shape: tuple[int, int, int], hidden: int, channels: int = 32,
+                 res_blocks: int = 0) -> nn.Module:
+    """The encoder body of ``arch`` ("mlp" or "conv"; ``channels`` and ``res_blocks`` shape the conv net)."""
     if arch == "mlp":
         return MLPEncoder(image_shape, hidden, hidden)
     if arch == "conv":
-        return ConvEncoder(image_shape, hidden)
+        return ConvEncoder(image_shape, hidden, channels, res_blocks)
     raise ValueError(f"unknown architecture {arch!r}: use 'mlp' or 'conv'")
 
 
-def make_decoder(arch: str, image_shape: tuple[int, int, int], in_dim: int, hidden: int) -> nn.Module:
+def make_decoder(arch: str, image_shape: tuple[int, int, int], in_dim: int, hidden: int, channels: int = 32,
+                 res_blocks: int = 0) -> nn.Module:
+    """The decoder body of ``arch``, the mirror of :func:`make_encoder`'s; it returns logits."""
     if arch == "mlp":
         return MLPDecoder(image_shape, hidden, in_dim)
     if arch == "conv":
-        return ConvDecoder(image_shape, in_dim, hidden)
+        return ConvDecoder(image_shape, in_dim, hidden, channels, res_blocks)
     raise ValueError(f"unknown architecture {arch!r}: use 'mlp' or 'conv'")

@@ -28,6 +28,7 @@ from models.families.registry import UnknownFamily, model_class
 from models.io.files import FileRefused, check_regular_file
 from models.io.json_io import parse_json
 from models.io.validate import Bool, Int, ListOf, Number, Obj, Str, check, check_config
+from models.training.schedule import LR_DECAYS
 
 FORMAT = "latent-explorer/1"
 #: tensor-name prefix of optimizer state (model parameter names never start with it)
@@ -50,7 +51,7 @@ TRAIN_CONFIG = Obj({
     "checkpoint_every": Int(lo=0),
     "validation_size": Int(lo=0),
     "fast": Str(max_len=64),
-    "lr_decay": Str(choices=("none", "linear")),
+    "lr_decay": Str(choices=LR_DECAYS),
     "explode_factor": Number(lo=0, finite=False),
 })
 

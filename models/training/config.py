@@ -40,14 +40,25 @@ class TrainConfig:
     fast: str = "auto"
     #: "none": constant learning rates; "linear": every optimizer's rate falls linearly to 0
     #: over this run's steps (as the DCGAN authors' MNIST code and WGAN-GP's released code do
-    #: at the end of training: annealing averages out the last steps' noise, so samples sharpen)
-    lr_decay: str = "none"
+    #: at the end of training: annealing averages out the last steps' noise, so samples sharpen);
+    #: "cosine": half a cosine from the rate to 0 over the run; None: the family's default
+    #: (``default_lr_decay()`` of its config: cosine for the conv autoencoders, else "none")
+    lr_decay: str | None = None
     #: a loss term whose size exceeds this many times its first logged size (or 1, if larger)
     #: counts as exploding and halts the run like a NaN does (0 = never)
     explode_factor: float = 1e4
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def resolve_lr_decay(cfg: TrainConfig, model: Any) -> TrainConfig:
+    """``cfg`` with ``lr_decay`` None replaced by the model's family default (its config's
+    ``default_lr_decay()``, where it declares one, else "none"); otherwise ``cfg`` itself."""
+    if cfg.lr_decay is not None:
+        return cfg
+    declared = getattr(model.config, "default_lr_decay", None)  # not every config declares one
+    return dataclasses.replace(cfg, lr_decay=(declared() if callable(declared) else None) or "none")
 
 
 @dataclass

@@ -61,10 +61,12 @@ from models.runs.checkpoint_header import TRAIN_CONFIG, CheckpointError
 from models.runs.checkpoint_writer import CheckpointWriter
 from models.runs.run_dir import RunDir
 from models.runs.snapshot_writer import SnapshotWriter
-from models.training.config import StepMetrics, TrainConfig, TrainControl, TrainingDiverged, resume_point
+from models.training.config import (StepMetrics, TrainConfig, TrainControl, TrainingDiverged, resolve_lr_decay,
+                                    resume_point)
 from models.training.device import resolve_device
 from models.training.distributed import any_rank, rank_world
 from models.training.divergence import diverged_message, divergence
+from models.training.schedule import LR_DECAYS, lr_factor
 from models.training.steps import make_step, set_group_lr
 from models.training.validation import validation_means
 
@@ -114,7 +116,7 @@ def train(
     window's live decoder needs. ``on_start(stepper)`` is called once the step is built,
     before the first step, with the name of the step that runs (``StepMetrics.stepper``).
     """
-    cfg = cfg or TrainConfig()
+    cfg = resolve_lr_decay(cfg or TrainConfig(), model)
     # one rule for settings from a form, flags or a resumed checkpoint: a batch size or log
     # interval of 0 would otherwise fail steps later as a division by zero
     check(cfg.to_dict(), TRAIN_CONFIG, "training settings")
@@ -146,8 +148,8 @@ def train(
     optimizers = model.configure_optimizers(cfg.lr)
     if optimizer_state:
         restore_optimizers(optimizers, optimizer_state)
-    if cfg.lr_decay not in ("none", "linear"):
-        raise ValueError(f"unknown lr_decay {cfg.lr_decay!r}: use 'none' or 'linear'")
+    if cfg.lr_decay not in LR_DECAYS:
+        raise ValueError(f"unknown lr_decay {cfg.lr_decay!r}: use one of {', '.join(LR_DECAYS)}")
     base_lrs = {name: [float(g["lr"]) for g in opt.param_groups] for name, opt in optimizers.items()}
     stepper = make_step(model, optimizers, train_split, cfg, world)
     stepper_name = str(getattr(stepper, "name", "eager"))
@@ -155,9 +157,9 @@ def train(
         torch.manual_seed(cfg.seed + start_step + 7919 * rank)
 
     def set_decayed_lr(step: int) -> None:
-        """Rates for the step after ``step``: base * (steps left) / (run length); a captured
-        step's rate is a device tensor, refilled in place so the graph reads the new value."""
-        frac = max(0.0, (total - step) / max(1, total - start_step))
+        """Rates for the step after ``step``: base * the schedule's factor; a captured step's
+        rate is a device tensor, refilled in place so the graph reads the new value."""
+        frac = lr_factor(cfg.lr_decay, step, start_step, total)
         for name, opt in optimizers.items():
             for g, base in zip(opt.param_groups, base_lrs[name]):
                 set_group_lr(g, base * frac)
@@ -259,7 +261,7 @@ def train(
             stepper.run(perm[a : a + per_rank])
             step += 1
             since_log += 1
-            if cfg.lr_decay == "linear":
+            if cfg.lr_decay != "none":
                 set_decayed_lr(step)
             if snapshots is not None and snapshots.due(step):  # only its copies to the host, here
                 snapshots.submit(step, epochs_at(step), time.perf_counter() - t0)

@@ -76,7 +76,7 @@ TRAIN_STATE = [
     ("lr-negative", _state(train_config={"lr": -1}), "train_state.train_config.lr must be a non-negative number or null, got -1"),
     ("epochs-string", _state(train_config={"epochs": "10"}), "train_state.train_config.epochs must be"),
     ("snapshot-negative", _state(train_config={"snapshot_every": -5}), "train_state.train_config.snapshot_every must be a non-negative integer"),
-    ("lr-decay-unknown", _state(train_config={"lr_decay": "cosine"}), "train_state.train_config.lr_decay must be one of 'none', 'linear'"),
+    ("lr-decay-unknown", _state(train_config={"lr_decay": "exponential"}), "train_state.train_config.lr_decay must be one of 'none', 'linear', 'cosine'"),
     ("validation-list", _state(validation=[1]), "train_state.validation must be an object or null"),
     ("validation-string", _state(validation={"total": "low"}), "train_state.validation.total must be a number or null, got 'low'"),
     ("best-score-string", _state(best_score="5"), "train_state.best_score must be a number, got '5'"),
@@ -260,7 +260,7 @@ def test_nan_in_an_older_train_state_still_opens_and_is_written_back_as_null(goo
     ({"batch_size": 0}, "training settings: batch_size must be a positive integer, got 0"),
     ({"log_every": 0}, "training settings: log_every must be a positive integer, got 0"),
     ({"lr": "fast"}, "training settings: lr must be a non-negative number or null, got 'fast'"),
-    ({"lr_decay": "cosine"}, "training settings: lr_decay must be one of 'none', 'linear', got 'cosine'"),
+    ({"lr_decay": "exponential"}, "training settings: lr_decay must be one of 'none', 'linear', 'cosine', got 'exponential'"),
 ])
 def test_training_settings_are_checked_by_the_same_rules_before_a_step(tiny_dataset, settings, message):
     from models.training.loop import TrainConfig, train

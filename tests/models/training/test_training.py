@@ -188,7 +188,7 @@ def test_linear_lr_decay_reaches_zero_at_the_end_of_the_run(tiny_dataset, monkey
                                                 lr_decay="linear"), start_step=10))
     assert [r["generator"] for r in seen] == pytest.approx([1e-3, 0.75e-3, 0.5e-3, 0.25e-3])
     with pytest.raises(ValueError, match="lr_decay"):
-        list(train(model, tiny_dataset, TrainConfig(steps=1, batch_size=20, device="cpu", lr_decay="cosine")))
+        list(train(model, tiny_dataset, TrainConfig(steps=1, batch_size=20, device="cpu", lr_decay="exponential")))
 
 
 def test_sample_scores_pick_a_gans_best_checkpoint(tiny_dataset, tmp_path):

@@ -1,0 +1,101 @@
+"""The conv VAE's default net, the checkpoints made before it, and the cosine schedule it trains with."""
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from models.families.registry import build_model
+from models.io.validate import check
+from models.nets.autoencoder import ResidualBlock
+from models.runs.checkpoint import load_checkpoint, save_checkpoint
+from models.runs.checkpoint_header import TRAIN_CONFIG
+from models.training.config import TrainConfig, resolve_lr_decay
+from models.training.loop import train
+from models.training.schedule import lr_factor
+
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "conv_vae"
+
+
+def test_a_conv_vae_saved_before_the_residual_default_loads_and_decodes_as_it_was_built():
+    """The file (made by the 32/64-channel net without residual blocks, whose config lacks
+    both fields) opens as that net and gives the very images and codes it gave then."""
+    expected = json.loads((FIXTURE / "expected.json").read_text())
+    assert "conv_channels" not in expected["model_config"] and "res_blocks" not in expected["model_config"]
+    ck = load_checkpoint(FIXTURE / "conv-vae.safetensors")
+    model = ck.model.eval()
+    assert (model.config.conv_channels, model.config.res_blocks) == (32, 0)
+    assert not any(isinstance(m, ResidualBlock) for m in model.modules())
+    z = torch.tensor(expected["latents"])
+    with torch.no_grad():
+        x = model.decode(z)
+        mu, _ = model.encode_stats(x)
+    assert x.double().flatten(1).sum(1).tolist() == pytest.approx(expected["decoded"], abs=1e-6)
+    assert torch.allclose(x.flatten(1)[:, :8], torch.tensor(expected["decoded_first_pixels"]), atol=1e-7)
+    assert torch.allclose(mu, torch.tensor(expected["encoded_mu"]), atol=1e-6)
+
+
+def test_the_new_default_is_residual_and_round_trips(tmp_path):
+    model = build_model("vae", arch="conv").eval()
+    convs = [m.out_channels for m in model.encoder.modules() if isinstance(m, nn.Conv2d) and m.stride == (2, 2)]
+    assert convs == [32, 64]
+    blocks = [m for m in model.modules() if isinstance(m, ResidualBlock)]
+    assert len(blocks) == 2 and all(b.body[0].in_channels == 64 for b in blocks)  # one each side, at 7x7
+    assert model.config.default_batch_size() == 64
+    x = torch.rand(3, 1, 28, 28)
+    mu, logvar = model.encode_stats(x)
+    assert mu.shape == logvar.shape == (3, 20)
+    assert model.decode(mu).shape == (3, 1, 28, 28)
+    big = build_model("vae", arch="conv", image_shape=(1, 64, 64), latent_dim=4, hidden=16).eval()
+    assert big.decode(torch.zeros(2, 4)).shape == (2, 1, 64, 64)
+    small = build_model("vae", arch="conv", latent_dim=4, hidden=16, image_shape=(1, 16, 16)).eval()
+    ck = load_checkpoint(save_checkpoint(tmp_path / "m.safetensors", small))
+    assert (ck.model.config.conv_channels, ck.model.config.res_blocks) == (32, 1)
+    z = torch.randn(2, 4)
+    assert torch.equal(ck.model.decode(z), small.decode(z))
+
+
+def test_the_mlp_vae_stays_the_classic_example():
+    """784-400-20-400-784: the PyTorch example's 652,824 parameters, and its constant rate."""
+    model = build_model("vae")
+    assert sum(p.numel() for p in model.parameters()) == 652_824
+    assert not any(isinstance(m, nn.Conv2d) for m in model.modules())
+    assert resolve_lr_decay(TrainConfig(), model).lr_decay == "none"
+    assert model.config.default_batch_size() is None  # the loop's 128
+
+
+def test_the_conv_family_defaults_to_cosine_unless_told():
+    model = build_model("vae", arch="conv", latent_dim=2, hidden=8)
+    assert resolve_lr_decay(TrainConfig(), model).lr_decay == "cosine"
+    assert resolve_lr_decay(TrainConfig(lr_decay="none"), model).lr_decay == "none"
+    gan = build_model("dcgan", z_dim=4, g_channels=4, d_channels=4, fc_hidden=8)
+    assert resolve_lr_decay(TrainConfig(), gan).lr_decay == "none"  # a family that declares nothing
+    assert check(TrainConfig(lr_decay="cosine").to_dict(), TRAIN_CONFIG, "train_config")["lr_decay"] == "cosine"
+
+
+def test_cosine_factor_values():
+    assert lr_factor("cosine", 0, 0, 100) == 1.0
+    assert lr_factor("cosine", 50, 0, 100) == pytest.approx(0.5)
+    assert lr_factor("cosine", 25, 0, 100) == pytest.approx(0.5 * (1 + math.cos(math.pi / 4)))
+    assert lr_factor("cosine", 100, 0, 100) == pytest.approx(0.0)
+    assert lr_factor("cosine", 15, 10, 20) == pytest.approx(0.5)  # a continuation spans its own steps
+    with pytest.raises(ValueError, match="lr_decay"):
+        lr_factor("exponential", 0, 0, 10)
+
+
+def test_training_follows_the_cosine_schedule(tiny_dataset, monkeypatch):
+    """Each step of a conv VAE run (no lr_decay given) runs at base * (1 + cos(pi t / T)) / 2."""
+    seen: list[float] = []
+    model = build_model("vae", arch="conv", latent_dim=2, hidden=8, conv_channels=4)
+    real_step = model.training_step
+
+    def recording_step(batch, optimizers):
+        seen.append(optimizers["model"].param_groups[0]["lr"])
+        return real_step(batch, optimizers)
+
+    monkeypatch.setattr(model, "training_step", recording_step)
+    cfg = TrainConfig(steps=8, batch_size=20, log_every=4, snapshot_every=0, device="cpu")
+    list(train(model, tiny_dataset, cfg))
+    assert seen == pytest.approx([1e-3 * 0.5 * (1 + math.cos(math.pi * t / 8)) for t in range(8)])
