@@ -166,6 +166,18 @@ class TrainPanel(QWidget):
         self.config_form.build(cls)
         defaults = cls()
         self.train_box.follow_family(fam, defaults.default_batch_size() or 128, defaults.lr)
+        for control in self.config_form.fields.values():  # a conv VAE's batch of 64 follows the arch
+            control.changed.connect(self._follow_form_defaults)
+
+    def _follow_form_defaults(self, *_: object) -> None:
+        """The batch size the config now on the form prefers (it may depend on a field, e.g.
+        the arch), taken unless the user chose one; a half-typed field changes nothing."""
+        fam = self.current_family()
+        try:
+            config = config_class(fam).from_dict(self.config_form.values())
+        except (TypeError, ValueError):
+            return
+        self.train_box.follow_family(fam, config.default_batch_size() or 128, config.lr)
 
     def request(self) -> TrainRequest:
         """The settings as a TrainRequest; ValueError says what to fix."""

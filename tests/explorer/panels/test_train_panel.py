@@ -65,6 +65,20 @@ def test_wgan_gp_brings_the_papers_batch_unless_the_user_chose_one(qtbot):
     assert panel.batch_size.value() == 50
 
 
+def test_choosing_the_conv_arch_brings_its_batch_of_64_unless_the_user_chose_one(qtbot):
+    panel = tp.TrainPanel(TrainingSession())
+    qtbot.addWidget(panel)
+    panel.family.setCurrentIndex(panel.family.findData("vae"))
+    assert panel.batch_size.value() == 128  # the MLP: the classic example's batch
+    panel.fields["arch"].set("conv")
+    assert panel.batch_size.value() == 64
+    panel.fields["arch"].set("mlp")
+    assert panel.batch_size.value() == 128
+    panel.batch_size.setValue(100)  # the user's choice survives the arch
+    panel.fields["arch"].set("conv")
+    assert panel.batch_size.value() == 100
+
+
 def test_fields_that_do_nothing_under_the_current_choice_are_greyed(qtbot):
     """sigma only matters for a Gaussian decoder, the mixture's shape for the mixture prior,
     the capacity schedule's numbers once capacity is on; the form follows the choice live."""
