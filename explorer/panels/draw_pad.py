@@ -123,7 +123,7 @@ class DrawPadPanel(ExplorePanel):
     #: the latent of the drawing, each time it is encoded
     encoded = Signal(object)
 
-    NO_MODEL_HINT = "Open or train a model with an encoder (AE, VAE, β-VAE, AAE) to draw into it."
+    NO_MODEL_HINT = "Open or train a model with an encoder (AE, VAE, β-VAE, AAE, conditional VAE) to draw into it."
     NEEDS = ("encode",)
     NO_ENCODER_HINT = ("This {family} model has no encoder, so it can't read a drawing.\n"
                        "Use Projection to find a GAN latent for an image instead.")

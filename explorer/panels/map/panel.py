@@ -49,7 +49,7 @@ class MapPanel(ExplorePanel):
 
     NO_MODEL_HINT = "Open or train a model to map its latent space."
     NEEDS = ("encode",)
-    NO_ENCODER_HINT = ("The latent map needs a model with an encoder (AE, VAE, β-VAE, AAE).\n"
+    NO_ENCODER_HINT = ("The latent map needs a model with an encoder (AE, VAE, β-VAE, AAE, conditional VAE).\n"
                        "This {family} model only maps latents to images: use Projection to find the latent of a given image.")
     INSTEAD = ("project", "The latent map needs an encoder; use Projection to find the latent of a given image.")
 
