@@ -29,36 +29,21 @@ from typing import Any, ClassVar
 
 import torch
 
-from models.families.adversarial import (AdversarialModel, bce_terms, discriminator_bce, discriminator_step, ema_field,
+from models.families.adversarial import (AdversarialModel, bce_terms, discriminator_bce, discriminator_step,
                                          generator_bce, generator_step, to_tanh_range)
 from models.families.conditional import ClassConditional, check_classes, class_names_field, num_classes_field
-from models.families.dcgan import DCGAN, DCGANNetsConfig
+from models.families.dcgan import DCGAN, DCGANConfig
 from models.nets.adversarial import ConvGenerator, DenseConvGenerator, dcgan_init
 from models.nets.conditional import projection_discriminator
 
 
 @dataclasses.dataclass
-class CGANConfig(DCGANNetsConfig):
+class CGANConfig(DCGANConfig):
+    """DCGAN's fields with their defaults and docs (Mirza and Osindero also use a 100-d z),
+    then the classes, which the train entries fill from the data."""
+
     #: a new family: no checkpoint predates any of its fields
     SAVED_BEFORE: ClassVar[dict[str, Any]] = {}
-    #: noise dimension (Radford et al. and Mirza and Osindero: 100)
-    z_dim: int = 100
-    #: "auto": "dense" for images up to 32 px, "conv" above (DCGAN's nets: see dcgan)
-    arch: str = "auto"
-    #: generator channels at full resolution (ngf); doubled at each halving of the side
-    g_channels: int = 64
-    #: discriminator channels after the first conv (ndf); doubled at each halving
-    d_channels: int = 64
-    #: width of the dense layers of the "dense" arch (Newmu/dcgan_code: 1024)
-    fc_hidden: int = 1024
-    #: Adam learning rate of D (Radford et al.: 2e-4)
-    lr: float = 2e-4
-    #: Adam learning rate of G; 0 = the arch's default (DCGAN's: 1e-3 for "dense", lr for "conv")
-    g_lr: float = 0.0
-    #: Adam beta1 (Radford et al.: 0.5) / beta2
-    beta1: float = 0.5
-    beta2: float = 0.999
-    ema: float = ema_field()
     num_classes: int = num_classes_field()
     class_names: tuple[str, ...] = class_names_field()
 
