@@ -199,7 +199,14 @@ class MapPanel(ExplorePanel):
         self.show_map()  # (a fitted map starts its fit here, and says so)
 
     def cancel(self) -> None:
+        fitting = self._fit[0] if self._fit is not None else None
         self.jobs.cancel()
+        if fitting is not None:
+            # a fit stopped before its job ran, or unwound mid-way, calls nothing back: the
+            # combo goes back to the coordinates still on screen here, whatever the job does
+            self._end_fit(fitting)
+            self.controls.show_mode(self._shown_mode)
+            self.say(f"{FITTED[fitting]} cancelled.")
 
     def _on_busy(self, busy: bool) -> None:
         self.controls.cancel_btn.setEnabled(busy)
