@@ -65,7 +65,8 @@ def data_classes(dataset: Any) -> tuple[int, tuple[str, ...]]:
         raise DataError(f"a class-conditional model trains on labelled images, and {dataset.name} has no class "
                         f"labels{hint}")
     names = tuple(str(s) for s in dataset.class_names)
-    top = max(int(dataset.train.labels.max()), int(dataset.test.labels.max())) + 1 if len(dataset.train) else 0
+    # a split may be empty (a folder of a few images): it names no class
+    top = max((int(s.labels.max()) for s in (dataset.train, dataset.test) if len(s)), default=-1) + 1
     n = max(len(names), top)
     return n, names if len(names) == n else ()
 

@@ -73,6 +73,10 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)
 
 
+#: residual blocks per side at most (each is two 3x3 convs at the lowest resolution)
+MAX_RES_BLOCKS = 64
+
+
 class AutoEncoder(LatentModel):
     family = "ae"
     Config = AEConfig
@@ -80,6 +84,9 @@ class AutoEncoder(LatentModel):
 
     def __init__(self, config: AEConfig) -> None:
         super().__init__(config)
+        # before any layer exists: a tampered or mistyped count would build blocks for hours
+        if not 0 <= config.res_blocks <= MAX_RES_BLOCKS:
+            raise ValueError(f"res_blocks must be 0 to {MAX_RES_BLOCKS}, got {config.res_blocks}")
         conv = {"channels": config.conv_channels, "res_blocks": config.res_blocks}
         self.encoder = make_encoder(config.arch, config.image_shape, config.hidden, **conv)
         self.to_latent = nn.Linear(config.hidden, self._encoder_outputs())

@@ -33,6 +33,7 @@ from models.families.base import LatentModel
 from models.families.vae import gaussian_kl
 from models.metrics.class_accuracy import class_accuracy, split_labels
 from models.metrics.disentanglement import DISENTANGLEMENT_CODES, evaluate_disentanglement, has_factors
+from models.training.steps import check_labels
 
 if TYPE_CHECKING:  # the classifier module imports training: loaded only when scoring
     from models.metrics.classifier import Classifier
@@ -54,6 +55,8 @@ def evaluate_reconstruction(model: LatentModel, test: Split, batch_size: int = 1
     mus = []
     gaussian = model.has_kl  # a posterior with a KL per dimension
     conditional = getattr(model, "conditional", False)
+    if conditional and test.labels is not None and len(test.labels) == len(test):
+        check_labels(model, test, "test")  # a label past the model's classes would be scored as no class at all
     for a in range(0, n, batch_size):
         idx = torch.arange(a, min(n, a + batch_size), device=device)
         x = test.batch(idx)

@@ -219,3 +219,33 @@ def test_eval_reports_class_accuracy_for_a_conditional_model(marks):
     assert list(result["class_accuracy_per_class"]) == list(NAMES) and "code_accuracy" not in result
     cvae = evaluate_model(small("cvae", marks), marks, n=60, classifier=lambda: clf)
     assert {"test_loss", "kl", "class_accuracy"} <= set(cvae) and "class" in cvae["note"]
+
+
+# -- odd data and odd files ----------------------------------------------------------------------
+def test_a_folder_whose_test_split_is_empty_still_names_its_classes(marks):
+    one = Dataset("folder", marks.train, TensorSplit(marks.test.images[:0], marks.test.labels[:0]), NAMES)
+    assert data_fields("cvae", one)["num_classes"] == 3
+
+
+def test_the_class_elbo_of_many_images_and_classes_matches_one_class_at_a_time(marks):
+    from models.families.vae import gaussian_kl, recon_nll
+
+    torch.manual_seed(0)
+    model = build_model("cvae", {**SMALL["cvae"], "num_classes": 7}).eval()
+    x = marks.test.batch(torch.arange(5))
+    with torch.no_grad():
+        each = []
+        for k in range(7):
+            y = torch.full((5,), k)
+            mu, logvar = model._posterior(x, y)
+            nll = recon_nll(model.decoder(model.with_class(mu, y)), x, model.config.likelihood, model.config.sigma)
+            each.append(-(nll + gaussian_kl(mu, logvar).sum(1)))
+        torch.testing.assert_close(model.class_elbo(x), torch.stack(each, 1))
+
+
+def test_eval_refuses_test_labels_beyond_the_models_classes(marks):
+    from models.metrics.report import evaluate_reconstruction
+
+    two = build_model("cvae", {**SMALL["cvae"], "num_classes": 2})
+    with pytest.raises(DataError, match="test labels run from 0 to 2, but this cvae model has 2 classes"):
+        evaluate_reconstruction(two, marks.test)

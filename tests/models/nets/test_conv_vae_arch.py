@@ -99,3 +99,26 @@ def test_training_follows_the_cosine_schedule(tiny_dataset, monkeypatch):
     cfg = TrainConfig(steps=8, batch_size=20, log_every=4, snapshot_every=0, device="cpu")
     list(train(model, tiny_dataset, cfg))
     assert seen == pytest.approx([1e-3 * 0.5 * (1 + math.cos(math.pi * t / 8)) for t in range(8)])
+
+
+def test_a_huge_residual_block_count_is_refused_before_any_layer_is_built(tmp_path):
+    """A mistyped flag or a tampered checkpoint would otherwise build blocks for hours."""
+    import time
+
+    from models.families.registry import build_model
+    from models.runs.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+    t = time.perf_counter()
+    with pytest.raises(ValueError, match="res_blocks must be 0 to 64"):
+        build_model("vae", {"arch": "conv", "res_blocks": 2**31 - 1})
+    path = save_checkpoint(tmp_path / "v.safetensors", build_model("vae", {"arch": "conv", "hidden": 16}), {"step": 1})
+    header_len = int.from_bytes(path.read_bytes()[:8], "little")
+    raw = path.read_bytes()
+    header = raw[8:8 + header_len].decode()
+    tampered = header.replace('\\"res_blocks\\": 1', '\\"res_blocks\\": 2147483647')
+    assert tampered != header
+    padded = tampered.encode().ljust(header_len) if len(tampered) <= header_len else tampered.encode()
+    path.write_bytes(len(padded).to_bytes(8, "little") + padded + raw[8 + header_len:])
+    with pytest.raises(CheckpointError, match="res_blocks"):
+        load_checkpoint(path)
+    assert time.perf_counter() - t < 10
