@@ -17,8 +17,10 @@ from .state import ModelState
 IMAGE_FILTER = "Images (" + " ".join(f"*{suffix}" for suffix in IMAGE_SUFFIXES) + ")"
 
 
-def encode_images(model_state: ModelState, x: torch.Tensor) -> np.ndarray:
-    """(1, C, H, W) in [0, 1] -> the model's flat latent (its mean for a VAE), float32."""
+def encode_images(model_state: ModelState, x: torch.Tensor, labels: torch.Tensor | None = None) -> np.ndarray:
+    """(1, C, H, W) in [0, 1] -> the model's flat latent (its mean for a VAE), float32. A
+    class-conditional encoder takes the image's ``labels`` when they are known (a test
+    image's), else picks the class itself."""
     with model_state.lock, torch.no_grad():
         model = model_state.model
         if model is None:
@@ -28,7 +30,8 @@ def encode_images(model_state: ModelState, x: torch.Tensor) -> np.ndarray:
         shape = tuple(model.config.image_shape)
         if tuple(x.shape[1:]) != shape:
             raise ValueError(f"the image is {tuple(x.shape[1:])} but the model reads {shape}")
-        return model.encode(x.float())[0].numpy().astype(np.float32)
+        given = {"labels": labels.long()} if labels is not None and getattr(model, "conditional", False) else {}
+        return model.encode(x.float(), **given)[0].numpy().astype(np.float32)
 
 
 def load_image_file(path: str, image_shape: tuple[int, int, int], invert_light: bool = True) -> tuple[torch.Tensor, bool]:

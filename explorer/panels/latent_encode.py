@@ -43,7 +43,9 @@ class EncodeRow(QWidget):
         index = self.test_index.value()
         try:
             x = dataset.test.batch(torch.tensor([index]))
-            flat = encode_images(self.model_state, x)
+            labels = dataset.test.labels
+            # the test image's own class, when it has one, for a class-conditional encoder
+            flat = encode_images(self.model_state, x, labels[index:index + 1] if labels is not None else None)
         except Exception as e:  # noqa: BLE001 - shape mismatch, a model without encoder...
             self._on_error("Could not encode the image", str(e))
             return

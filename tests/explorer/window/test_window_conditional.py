@@ -55,3 +55,21 @@ def test_class_buttons_steer_a_cgan_and_a_session_keeps_the_class(qtbot, window,
     with qtbot.waitSignal(window.sessions.restored, timeout=30_000):
         assert window.sessions.open(file)
     assert window.latent_state.category(0) == 8 and window.latent_panel.class_row.current() == 8
+
+
+def test_encoding_a_test_image_with_a_cvae_gives_it_the_images_own_class(qtbot, window, tiny_dataset, tmp_path):
+    torch.manual_seed(0)
+    model = build_model("cvae", {"arch": "mlp", "hidden": 16, "latent_dim": 3, "num_classes": 10,
+                                 "class_names": [str(i) for i in range(10)]})
+    ck = save_checkpoint(tmp_path / "cvae.safetensors", model, {"dataset": "tiny", "step": 1})
+    with qtbot.waitSignal(window.model_state.model_changed, timeout=20_000):
+        assert window.open_path(ck)
+    qtbot.waitUntil(lambda: window.data_state.dataset is not None, timeout=10_000)
+    panel = window.latent_panel
+    qtbot.waitUntil(panel.encode_button.isEnabled, timeout=10_000)
+    for index in (0, 1, 2, 3):
+        panel.test_index.setValue(index)
+        panel.encode_button.click()
+        label = int(tiny_dataset.test.labels[index])
+        assert window.latent_state.category(0) == label  # the test set's label, not a guess
+        assert panel.class_row.current() == label
