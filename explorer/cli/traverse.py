@@ -101,7 +101,8 @@ def _classes_grid(model: Any, args: argparse.Namespace) -> int:
         dim = dims[0]
         if not 0 <= dim < spec.z_dim:
             raise CLIError(f"dimension {dim} is out of range: this {model.family} model has z dims 0..{spec.z_dim - 1}")
-    check_output_size(spec.categorical[0] * args.steps, model.config.image_shape, "traversal images")
+    rows = traversal.class_rows(spec)  # the first MAX_CLASS_ROWS classes of a model of very many
+    check_output_size(len(rows) * args.steps, model.config.image_shape, "traversal images")
     around = None
     if args.seed is not None:
         around = model.sample_latents(1, generator=torch.Generator().manual_seed(args.seed))[0]
@@ -110,7 +111,8 @@ def _classes_grid(model: Any, args: argparse.Namespace) -> int:
         dim = traversal.most_influential_dim(model, args.range, around)
     image = traversal.class_traversal_grid(model, dim=dim, steps=args.steps, value_range=args.range, around=around)
     save_png(image, args.out)
-    print(f"rows: {', '.join(spec.class_names)}; columns: z{dim}{chosen}", file=sys.stderr)
+    of = f" (the first {len(rows)} of {spec.categorical[0]})" if len(rows) < spec.categorical[0] else ""
+    print(f"rows: {', '.join(spec.class_names[c] for c in rows)}{of}; columns: z{dim}{chosen}", file=sys.stderr)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

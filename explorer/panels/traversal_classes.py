@@ -16,7 +16,7 @@ import numpy as np
 from PySide6.QtWidgets import QSpinBox
 
 from models.explore.render import decode_batched
-from models.explore.traversal import class_traversal_latents, most_influential_dim
+from models.explore.traversal import class_rows, class_traversal_latents, most_influential_dim
 from models.io.images import grid
 from models.latent import LatentSpec
 
@@ -63,13 +63,18 @@ def class_figure_job(model_state: ModelState, steps: int, value_range: float, in
     principal direction (1-based, of the top ``k``)."""
     spec = model_state.spec
     model = snapshot_model(model_state)
-    names = list(spec.class_names)
+    current = int(np.argmax(around[spec.z_dim:spec.z_dim + spec.categorical[0]])) if around is not None else 0
+    rows = class_rows(spec, first=current)  # a model of very many classes: a window of them from the point's
+    names = [spec.class_names[c] for c in rows]
     r = value_range
-    what = f"rows: the {len(names)} classes; columns: "
+    k_all = spec.categorical[0]
+    what = (f"rows: the {k_all} classes; columns: " if len(rows) == k_all
+            else f"rows: {len(rows)} of the {k_all} classes, from {names[0]} on; columns: ")
     if not direction:
         def job(_ctx: Any) -> tuple[np.ndarray, int]:
             dim = index if index >= 0 else most_influential_dim(model, r, around)
-            return grid(decode_batched(model, class_traversal_latents(model, dim, steps, r, around=around)), ncol=steps), dim
+            return grid(decode_batched(model, class_traversal_latents(model, dim, steps, r, around=around,
+                                                                          classes=rows)), ncol=steps), dim
 
         def finish(out: tuple[np.ndarray, int]) -> tuple[np.ndarray, list[str], str]:
             image, dim = out
@@ -85,7 +90,8 @@ def class_figure_job(model_state: ModelState, steps: int, value_range: float, in
     def directions_job(ctx: Any) -> tuple[Any, np.ndarray, int]:
         directions = cached if cached is not None else compute(ctx)
         pc = min(index, directions.k) - 1
-        flat = class_traversal_latents(model, steps=steps, value_range=r, around=around, directions=directions, direction=pc)
+        flat = class_traversal_latents(model, steps=steps, value_range=r, around=around, directions=directions,
+                                       direction=pc, classes=rows)
         return directions, grid(decode_batched(model, flat), ncol=steps), pc
 
     def directions_finish(out: tuple[Any, np.ndarray, int]) -> tuple[np.ndarray, list[str], str]:

@@ -146,10 +146,25 @@ def category_sweep_latents(spec: LatentSpec, around: Vector, code: int, steps: i
     return flat
 
 
-def _set_category_rows(spec: LatentSpec, flat: torch.Tensor, steps: int) -> None:
-    """Row r of a (rows * steps, D) figure gets category r of code 0 (an exact one-hot)."""
-    rows, start = spec.categorical[0], spec.z_dim
-    flat[:, start : start + rows] = torch.nn.functional.one_hot(torch.arange(rows).repeat_interleave(steps), rows).float()
+def _set_category_rows(spec: LatentSpec, flat: torch.Tensor, steps: int, rows: torch.Tensor | None = None) -> None:
+    """Row r of a (rows * steps, D) figure gets category ``rows[r]`` (default: r) of code 0
+    (an exact one-hot)."""
+    k, start = spec.categorical[0], spec.z_dim
+    rows = torch.arange(k) if rows is None else rows
+    flat[:, start : start + k] = torch.nn.functional.one_hot(rows.repeat_interleave(steps), k).float()
+
+
+#: the most rows of classes one figure draws (a model of thousands of classes would make an
+#: image hundreds of thousands of pixels tall): the classes from the point's own onwards
+MAX_CLASS_ROWS = 32
+
+
+def class_rows(spec: LatentSpec, first: int = 0, limit: int = MAX_CLASS_ROWS) -> list[int]:
+    """The classes a figure's rows show: all of them, or ``limit`` from ``first`` on (wrapping)."""
+    k = spec.categorical[0]
+    if k <= limit:
+        return list(range(k))
+    return [(first + i) % k for i in range(limit)]
 
 
 def most_influential_dim(model: LatentModel, value_range: float | None = None, around: Vector | None = None) -> int:
@@ -159,8 +174,10 @@ def most_influential_dim(model: LatentModel, value_range: float | None = None, a
 
 def class_traversal_latents(model: LatentModel, dim: int | None = None, steps: int = 9,
                             value_range: float | None = None, seed: int | None = None, around: Vector | None = None,
-                            directions: Directions | None = None, direction: int = 0) -> torch.Tensor:
+                            directions: Directions | None = None, direction: int = 0,
+                            classes: list[int] | None = None) -> torch.Tensor:
     """(classes * steps, D) latents of a class-conditional model's figure: row c = class c
+    (``classes``: the classes of the rows, in order; default all, see :func:`class_rows`)
     (categorical code 0, named ``spec.class_names[c]``), columns sweep z[``dim``] over -R..R
     (replacing its value; R: ``value_range`` or the spec's slider limit), every other entry
     held at ``around`` (default: the origin, or a prior sample drawn with ``seed``).
@@ -187,8 +204,11 @@ def class_traversal_latents(model: LatentModel, dim: int | None = None, steps: i
             raise ValueError(f"the traversal range must be positive, got {r}")
         line = base.repeat(steps, 1)
         line[:, dim] = torch.linspace(-r, r, steps)
-    flat = line.repeat(spec.categorical[0], 1)
-    _set_category_rows(spec, flat, steps)  # the point's own class is replaced row by row
+    rows = torch.arange(spec.categorical[0]) if classes is None else torch.as_tensor(classes, dtype=torch.long)
+    if rows.numel() == 0 or int(rows.min()) < 0 or int(rows.max()) >= spec.categorical[0]:
+        raise ValueError(f"the rows must be classes 0..{spec.categorical[0] - 1}")
+    flat = line.repeat(len(rows), 1)
+    _set_category_rows(spec, flat, steps, rows)  # the point's own class is replaced row by row
     return flat
 
 
@@ -199,5 +219,7 @@ def class_traversal_grid(model: LatentModel, dim: int | None = None, steps: int 
     ``dim=None`` sweeps the most influential z dimension at the point."""
     if dim is None and model.latent_spec.conditional:
         dim = most_influential_dim(model, value_range, _origin_or_sample(model, seed, around))
-    flat = class_traversal_latents(model, dim, steps, value_range, seed, around)
+    spec = model.latent_spec
+    flat = class_traversal_latents(model, dim, steps, value_range, seed, around,
+                                   classes=class_rows(spec) if spec.conditional else None)
     return grid(decode_batched(model, flat), ncol=steps)

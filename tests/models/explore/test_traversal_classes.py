@@ -78,3 +78,18 @@ def test_refuses_what_it_cannot_draw():
         class_traversal_latents(model, dim=0, steps=1)
     # the InfoGAN figure stays what it was: its categories as rows, its code as columns
     assert traversal_grid(infogan, steps=3).shape[0] == 3 * 30 + 2
+
+
+def test_a_model_of_very_many_classes_draws_a_window_of_them_from_the_points_class():
+    """Thousands of classes would make an image hundreds of thousands of pixels tall."""
+    from models.explore.traversal import MAX_CLASS_ROWS, class_rows, class_traversal_latents
+    from models.families.registry import build_model
+
+    model = build_model("cgan", {"z_dim": 4, "g_channels": 4, "d_channels": 4, "fc_hidden": 8, "num_classes": 500})
+    spec = model.latent_spec
+    assert class_rows(spec) == list(range(MAX_CLASS_ROWS))
+    assert class_rows(spec, first=490)[:12] == [*range(490, 500), 0, 1]  # wraps
+    flat = class_traversal_latents(model, dim=0, steps=3, classes=class_rows(spec, first=7))
+    assert flat.shape == (MAX_CLASS_ROWS * 3, spec.input_dim)
+    labels = flat[:, spec.z_dim:spec.z_dim + 500].argmax(1)
+    assert labels[::3].tolist() == list(range(7, 7 + MAX_CLASS_ROWS))
