@@ -109,6 +109,25 @@ def working_side(side: int, max_resolution: int) -> int:
     return min(target, max_resolution)
 
 
+#: the most images a run's progress may count (2**62: far past any schedule, far from overflow)
+MAX_IMAGES_SEEN = 2**62
+
+
+def _check_progress(state_dict: dict, prefix: str, *args: Any) -> None:
+    """Before a load_state_dict: a progress count that is not one whole number of images in
+    0..2**62 (a tampered or foreign file: a float, NaN, negative, near overflow) is refused
+    (RuntimeError, which the checkpoint and snapshot loaders word as their own error), rather
+    than growing from a stage the count does not describe."""
+    for key, value in state_dict.items():
+        if not (key.startswith(prefix) and key.endswith("images_seen")):
+            continue
+        if not isinstance(value, torch.Tensor) or value.dtype != torch.int64 or value.numel() != 1:
+            raise RuntimeError(f"{key} must be one int64 count of images, got "
+                               f"{getattr(value, 'dtype', type(value).__name__)} {tuple(getattr(value, 'shape', ()))}")
+        if not 0 <= int(value) <= MAX_IMAGES_SEEN:
+            raise RuntimeError(f"{key} must count 0 to 2**62 images, got {int(value)}")
+
+
 def _forget_progress(module: nn.Module, incompatible_keys: Any) -> None:
     """After a load_state_dict: the host copy of the progress is stale (read again lazily)."""
     module._seen = None
@@ -140,6 +159,7 @@ class PGGAN(AdversarialModel):
         # None after a load (read once from the buffer, see images_seen)
         self._seen: int | None = 0
         self._phase: tuple[int, bool] | None = None  # the last step's (level, fading)
+        self._register_load_state_dict_pre_hook(_check_progress)
         self.register_load_state_dict_post_hook(_forget_progress)
 
     # -- the stage ------------------------------------------------------------------------

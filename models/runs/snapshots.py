@@ -287,8 +287,11 @@ def apply_snapshot(model: LatentModel, info: SnapshotInfo, tensors: dict[str, to
     (SnapshotError otherwise); returns it in eval mode."""
     if model.family != info.family or model.config.to_json() != info.config_json:
         raise SnapshotError(f"{info.path.name}: was made by another {info.family} config than this model's")
-    with torch.no_grad():
-        model.load_state_dict(tensors, strict=False)  # the file's names were checked against this config
+    try:
+        with torch.no_grad():
+            model.load_state_dict(tensors, strict=False)  # the file's names were checked against this config
+    except RuntimeError as e:  # a value the family refuses (a progress count out of range, ...)
+        raise SnapshotError(f"{info.path.name}: {str(e).splitlines()[0]}") from e
     return model.eval()
 
 

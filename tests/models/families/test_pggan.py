@@ -301,3 +301,18 @@ def test_a_checkpoint_mid_fade_resumes_there(tmp_path):
     with torch.no_grad():
         z = by_step[6].sample_latents(2)
         assert by_step[6].decode(z).shape == (2, 1, 28, 28)
+
+
+@pytest.mark.parametrize("bad", [-5, 2**63 - 1])
+def test_a_checkpoint_whose_progress_count_is_out_of_range_is_refused_by_name(tmp_path, bad):
+    """A tampered count would otherwise grow the nets from a stage it does not describe."""
+    from models.families.registry import build_model
+    from models.runs.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+    model = build_model("pggan", {"z_dim": 8, "fmap_base": 16, "fmap_max": 4})
+    for name, buf in model.named_buffers():
+        if name.endswith("images_seen"):
+            buf.fill_(bad)
+    path = save_checkpoint(tmp_path / "pg.safetensors", model, {"step": 1})
+    with pytest.raises(CheckpointError, match="images_seen must count 0 to 2\\*\\*62 images"):
+        load_checkpoint(path)
