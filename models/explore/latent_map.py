@@ -42,10 +42,14 @@ def encode_dataset(model: LatentModel, split: Split, n: int | None = None, batch
     device = model.device
     idx = torch.from_numpy(indices)
     codes = []
+    # a class-conditional encoder is given each image's own class when the split has them
+    labelled = getattr(model, "conditional", False) and split.labels is not None and len(split.labels) == total
     with eval_mode(model):
         for a in range(0, len(indices), batch):
-            x = split.batch(idx[a : a + batch].to(device))
-            codes.append(model.encode(x).float().cpu())
+            chunk = idx[a : a + batch]
+            x = split.batch(chunk.to(device))
+            given = {"labels": split.labels[chunk].to(device).long()} if labelled else {}
+            codes.append(model.encode(x, **given).float().cpu())
     out = torch.cat(codes).numpy().astype(np.float32) if codes else np.zeros((0, model.latent_spec.input_dim), np.float32)
     labels = split.labels[idx].cpu().numpy() if split.labels is not None else None
     factors = split.factors[idx].cpu().numpy() if split.factors is not None else None

@@ -90,3 +90,12 @@ def test_manifold_grid(vae):
     assert flat[:, 2:].eq(0).all()
     with pytest.raises(ValueError):
         latent_map.manifold_grid(build_model("vae", latent_dim=1, hidden=8), n=3)
+
+
+def test_a_cvae_maps_each_test_image_under_its_own_class(tiny_dataset):
+    """The map of a class-conditional encoder places each image with its label, not a guess."""
+    torch.manual_seed(0)
+    model = build_model("cvae", {"arch": "mlp", "hidden": 16, "latent_dim": 3, "num_classes": 10})
+    codes, labels, _, _ = latent_map.encode_dataset(model, tiny_dataset.test, n=20)
+    z = model.latent_spec.z_dim
+    assert np.array_equal(codes[:, z:].argmax(1), labels)
