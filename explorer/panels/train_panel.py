@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea,
+    QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea,
     QVBoxLayout, QWidget,
 )
 
@@ -25,12 +25,12 @@ from models.runs.checkpoint import Checkpoint
 from models.runs.opening import recorded_data_dir
 from models.training.loop import StepMetrics, TrainConfig
 
-from .. import settings
 from ..model_access import snapshot_model
 from ..state import ModelState
 from ..training_session import TrainingSession, TrainRequest, format_eta
 from ..widgets.qt_utils import connect_all
 from .config_form import ConfigForm, FieldControl
+from .train_form_memory import remember_form, restore_form
 from .train_sections import CONTINUE_TIP, TRAIN_TIP, DataSection, TrainingSection, family_availability
 
 #: fields every run sets elsewhere (image_shape and a conditional family's classes from the
@@ -316,38 +316,10 @@ class TrainPanel(QWidget):
 
     # -- remembering the form ----------------------------------------------------------
     def _remember(self, request: TrainRequest) -> None:
-        s = settings.settings()
-        s.setValue("train/dataset", request.dataset)
-        s.setValue("train/data_dir", request.data_dir or "")
-        s.setValue("train/image_size", self.image_size.value())
-        s.setValue("train/channels", int(self.channels.currentData()))
-        s.setValue("train/family", request.family)
-        s.setValue("train/epochs", request.train_config.epochs)
-        s.setValue("train/batch_size", request.train_config.batch_size)
-        s.setValue("train/device", request.train_config.device)
+        remember_form(self, request)
 
     def _restore(self) -> None:
-        """The form as last used: each remembered value only if it fits its control."""
-        s = settings.settings()
-        dataset = settings.read_text("train/dataset", store=s)
-        if dataset and self.dataset.findText(dataset) >= 0:
-            self.dataset.setCurrentText(dataset)
-        self.data_dir.setText(settings.read_text("train/data_dir", store=s))
-        fam = settings.read_text("train/family", store=s)
-        index = self.family.findData(fam) if fam else -1
-        if index >= 0 and self.availability.get(fam) is None:
-            self.family.setCurrentIndex(index)
-        for box, key in ((self.epochs, "train/epochs"), (self.batch_size, "train/batch_size")):
-            read = settings.read_float if isinstance(box, QDoubleSpinBox) else settings.read_int
-            box.setValue(read(key, box.value(), box.minimum(), box.maximum(), store=s))
-        size = settings.read_int("train/image_size", self.image_size.value(), self.image_size.minimum(),
-                                 self.image_size.maximum(), store=s)
-        self.data_box.set_image_options(size, settings.read_int("train/channels", int(self.channels.currentData()), 1, 3,
-                                                                store=s))
-        device = settings.read_text("train/device", store=s)
-        index = self.device.findText(device) if device else -1
-        if index >= 0 and self.device.model().item(index).isEnabled():  # type: ignore[attr-defined]
-            self.device.setCurrentIndex(index)
+        restore_form(self)
 
     # -- run feedback ------------------------------------------------------------------
     def _on_state(self, state: str) -> None:
