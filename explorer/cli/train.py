@@ -23,8 +23,9 @@ from .progress import StartLine, TrainingProgress, scoring_classifier
 from .stopping import StopOnSignals
 
 #: training settings a resumed run keeps unless the command line gives them. Not its length
-#: (each continuation says how far to go) nor ``lr_decay`` (a schedule spans one continuation:
-#: inheriting "linear" would jump the rate back up and fall again)
+#: (each continuation says how far to go) nor ``lr_decay``: a schedule named on the command
+#: line spans one continuation, and the family's default (no --lr-decay) goes on down from the
+#: rate a run stopped part-way had reached (``train(previous_schedule=)``)
 CONTINUED = ("batch_size", "lr", "log_every", "snapshot_every", "checkpoint_every", "explode_factor")
 #: where the CLI's default differs from TrainConfig's (sample grids less often than the window's)
 CLI_DEFAULTS = {"snapshot_every": 1000}
@@ -127,10 +128,10 @@ def _train(args: argparse.Namespace, device: Any, where: str, rank: int, world: 
     if args.resume is not None:
         model, dataset, plan = _resumed(args, overrides)
         start_step, start_epoch, optimizer_state = plan.start_step, plan.start_epoch, plan.optimizer_state
-        previous_cfg = plan.previous_train_config
+        previous_cfg, previous_schedule = plan.previous_train_config, plan.train_state.get("lr_schedule")
     else:
         model, dataset = _fresh(args, overrides)
-        start_step, start_epoch, optimizer_state, previous_cfg = 0, None, None, {}
+        start_step, start_epoch, optimizer_state, previous_cfg, previous_schedule = 0, None, None, {}, None
     cfg = TrainConfig(
         epochs=args.epochs if args.epochs is not None else (None if args.steps else 10), steps=args.steps,
         device=str(device), seed=args.seed, fast=args.fast, lr_decay=args.lr_decay,
@@ -160,7 +161,7 @@ def _train(args: argparse.Namespace, device: Any, where: str, rank: int, world: 
             for last in train(model, dataset, cfg, control, run_dir, extra_state={"cli": " ".join(sys.argv[1:])},
                               start_step=start_step, optimizer_state=optimizer_state,
                               sample_scorer=scorer if scorer is not None and scorer.wanted else None,
-                              start_epoch=start_epoch, on_start=started):
+                              start_epoch=start_epoch, on_start=started, previous_schedule=previous_schedule):
                 progress.show(last)
         finally:
             progress.close()

@@ -66,7 +66,7 @@ from models.training.config import (StepMetrics, TrainConfig, TrainControl, Trai
 from models.training.device import resolve_device
 from models.training.distributed import any_rank, rank_world
 from models.training.divergence import diverged_message, divergence
-from models.training.schedule import LR_DECAYS, lr_factor
+from models.training.schedule import LR_DECAYS, continued_factor, lr_factor, schedule_record
 from models.training.steps import make_step, set_group_lr
 from models.training.validation import validation_means
 
@@ -89,6 +89,7 @@ def train(
     start_epoch: float | None = None,
     keep_weights: bool = False,
     on_start: Callable[[str], None] | None = None,
+    previous_schedule: dict[str, Any] | None = None,
 ) -> Iterator[StepMetrics]:
     """Train ``model`` on ``dataset``; yield a StepMetrics every ``log_every`` steps.
 
@@ -110,12 +111,16 @@ def train(
     batch size changed (default: that quotient). ``optimizer_state`` (``Checkpoint.optimizer_state`` of
     the run's latest checkpoint, which stores it) carries Adam's moments over, so a resumed
     run continues where it stopped instead of restarting with cold moments.
+    ``previous_schedule`` (the resumed checkpoint's ``lr_schedule`` record): with
+    ``cfg.lr_decay`` None, a family default schedule that was stopped part-way goes on down
+    from the rate it had reached (:func:`models.training.schedule.continued_factor`).
 
     ``keep_weights``: snapshot, done and stopped events carry a CPU copy of the weights
     (``StepMetrics.weights``); off by default, as copying them costs time nobody but the
     window's live decoder needs. ``on_start(stepper)`` is called once the step is built,
     before the first step, with the name of the step that runs (``StepMetrics.stepper``).
     """
+    family_schedule = (cfg or TrainConfig()).lr_decay is None
     cfg = resolve_lr_decay(cfg or TrainConfig(), model)
     # one rule for settings from a form, flags or a resumed checkpoint: a batch size or log
     # interval of 0 would otherwise fail steps later as a division by zero
@@ -151,6 +156,12 @@ def train(
     if cfg.lr_decay not in LR_DECAYS:
         raise ValueError(f"unknown lr_decay {cfg.lr_decay!r}: use one of {', '.join(LR_DECAYS)}")
     base_lrs = {name: [float(g["lr"]) for g in opt.param_groups] for name, opt in optimizers.items()}
+    # the family's default schedule, continued, goes on from where it stopped; one asked
+    # for by name spans this continuation
+    from_factor = continued_factor(previous_schedule, cfg.lr_decay, start_step) if family_schedule else 1.0
+    for name, opt in optimizers.items():  # the first step's rate (the later ones are set after each step)
+        for g, base in zip(opt.param_groups, base_lrs[name]):
+            g["lr"] = base * from_factor
     stepper = make_step(model, optimizers, train_split, cfg, world)
     stepper_name = str(getattr(stepper, "name", "eager"))
     if world > 1:  # every rank draws its own noise (a GAN's z, a VAE's epsilon), or they would all repeat rank 0's
@@ -159,7 +170,7 @@ def train(
     def set_decayed_lr(step: int) -> None:
         """Rates for the step after ``step``: base * the schedule's factor; a captured step's
         rate is a device tensor, refilled in place so the graph reads the new value."""
-        frac = lr_factor(cfg.lr_decay, step, start_step, total)
+        frac = from_factor * lr_factor(cfg.lr_decay, step, start_step, total)
         for name, opt in optimizers.items():
             for g, base in zip(opt.param_groups, base_lrs[name]):
                 set_group_lr(g, base * frac)
@@ -169,6 +180,8 @@ def train(
         "data_dir": dataset.data_dir,
         "image_shape": list(dataset.image_shape),
         "train_config": cfg.to_dict(),
+        # the span this continuation's schedule covers, for a later continuation
+        "lr_schedule": schedule_record(cfg.lr_decay, start_step, total),
         **(extra_state or {}),
     }
     if run is not None:

@@ -27,3 +27,30 @@ def lr_factor(schedule: str, step: int, start_step: int, total: int) -> float:
     if schedule == "cosine":
         return 0.5 * (1.0 + math.cos(math.pi * done))
     raise ValueError(f"unknown lr_decay {schedule!r}: use one of {', '.join(LR_DECAYS)}")
+
+
+#: a continuation whose previous schedule had fallen below this factor starts afresh at the
+#: full rate (a warm restart, as in SGDR): going on from ~0 would train at no rate at all
+FINISHED_BELOW = 0.02
+
+
+def schedule_record(schedule: str, start_step: int, total: int) -> dict[str, object]:
+    """What a checkpoint records of its schedule, for :func:`continued_factor`."""
+    return {"decay": schedule, "start_step": int(start_step), "total_steps": int(total)}
+
+
+def continued_factor(record: object, schedule: str, step: int) -> float:
+    """The factor a continuation from ``step`` starts at when it runs the family's default
+    ``schedule``: where the checkpoint's recorded schedule had got to, if it was the same one
+    and stopped part-way (a run stopped at 40 % of its cosine goes on down from there, not
+    back up to the full rate); 1 otherwise (no record, another schedule, a finished one).
+    ``record`` comes from a checkpoint's JSON: anything malformed counts as no record."""
+    if not isinstance(record, dict) or record.get("decay") != schedule or schedule == "none":
+        return 1.0
+    start, total = record.get("start_step"), record.get("total_steps")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 2**62 for v in (start, total)):
+        return 1.0
+    if not start <= step < total:  # type: ignore[operator]
+        return 1.0
+    factor = lr_factor(schedule, step, start, total)  # type: ignore[arg-type]
+    return factor if factor >= FINISHED_BELOW else 1.0

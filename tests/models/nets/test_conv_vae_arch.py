@@ -122,3 +122,55 @@ def test_a_huge_residual_block_count_is_refused_before_any_layer_is_built(tmp_pa
     with pytest.raises(CheckpointError, match="res_blocks"):
         load_checkpoint(path)
     assert time.perf_counter() - t < 10
+
+
+def test_continuing_a_stopped_cosine_run_goes_on_down_from_where_it_stopped(tiny_dataset, tmp_path, monkeypatch):
+    """Stopped at step 4 of a 16-step cosine, `train --resume` with the family's default
+    schedule starts at the rate it had reached (not back at the full rate) and anneals to 0
+    over the continuation; a schedule named for the continuation spans it from the full rate,
+    and a finished schedule restarts at the full rate."""
+    from models.runs.run_dir import RunDir
+    from models.training.config import TrainControl
+    from models.training.resume import plan_resume
+
+    model = build_model("vae", arch="conv", latent_dim=2, hidden=8, conv_channels=4)
+    control = TrainControl()
+    run = RunDir(tmp_path / "run")
+    for m in train(model, tiny_dataset, TrainConfig(steps=16, batch_size=20, log_every=4, snapshot_every=0,
+                                                    device="cpu"), control, run):
+        if m.step == 4:
+            control.stop()
+    assert m.event == "stopped" and m.step == 4
+
+    def rates_of_continuation(lr_decay: str | None) -> list[float]:
+        plan = plan_resume(run.path)
+        seen: list[float] = []
+        real_step = plan.model.training_step
+
+        def recording_step(batch, optimizers):
+            seen.append(optimizers["model"].param_groups[0]["lr"])
+            return real_step(batch, optimizers)
+
+        monkeypatch.setattr(plan.model, "training_step", recording_step)
+        cfg = TrainConfig(steps=4, batch_size=20, log_every=4, snapshot_every=0, device="cpu", lr_decay=lr_decay)
+        list(train(plan.model, tiny_dataset, cfg, run=RunDir(plan.run_dir), start_step=plan.start_step,
+                   optimizer_state=plan.optimizer_state, previous_schedule=plan.train_state.get("lr_schedule")))
+        return seen
+
+    reached = lr_factor("cosine", 4, 0, 16)  # ~0.85
+    default = rates_of_continuation(None)
+    assert default[0] == pytest.approx(1e-3 * reached)
+    assert default == pytest.approx([1e-3 * reached * lr_factor("cosine", s, 4, 8) for s in range(4, 8)])
+    # the run now records that continuation (steps 4..8), which ended: the next restarts at the full rate
+    assert plan_resume(run.path).train_state["lr_schedule"] == {"decay": "cosine", "start_step": 4, "total_steps": 8}
+    assert rates_of_continuation(None)[0] == pytest.approx(1e-3)
+    assert rates_of_continuation("cosine")[0] == pytest.approx(1e-3)  # named: spans its continuation
+
+
+@pytest.mark.parametrize("record", [None, [], {"decay": "cosine"}, {"decay": "cosine", "start_step": -1, "total_steps": 9},
+                                    {"decay": "cosine", "start_step": True, "total_steps": 9},
+                                    {"decay": "linear", "start_step": 0, "total_steps": 9},
+                                    {"decay": "cosine", "start_step": 0, "total_steps": 2**70}])
+def test_a_malformed_or_foreign_schedule_record_counts_as_none(record):
+    from models.training.schedule import continued_factor
+    assert continued_factor(record, "cosine", 3) == 1.0
