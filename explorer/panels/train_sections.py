@@ -177,7 +177,9 @@ class TrainingSection(QGroupBox):
         self.lr_decay.setToolTip("How the learning rates change over the run. Linear or cosine to 0 by the last "
                                  "step: annealing sharpens GAN samples (useful for a last few epochs with Continue "
                                  "training) and lowers a VAE's bound; the family default is cosine for the conv "
-                                 "autoencoders, else constant")
+                                 "autoencoders, else constant. Continue training with the family default goes on "
+                                 "from the rate a stopped run had reached; a schedule chosen here spans the "
+                                 "continuation from the full rate")
         self.device = QComboBox()
         self.device.setToolTip("Where to train: auto picks CUDA, then Apple MPS, then the CPU")
         cuda = torch.cuda.is_available()
