@@ -209,11 +209,13 @@ class Workspaces(QObject):
         self._build()
 
     def reveal(self, dock: QDockWidget) -> None:
-        """Bring ``dock`` to the front; from a workspace that does not show it, go to the first
-        one that does (Add to Compare from Explore goes to Compare)."""
+        """Bring ``dock`` to the front; from a workspace that does not show it, go to its home:
+        the workspace that puts it in front of its tab group (Add to Compare from Explore goes
+        to Compare, Train from Compare to Train), else the first that shows it at all."""
         if not dock.isVisible():
             key = next((k for k, d in self.docks.items() if d is dock), None)
-            home = next((ws.key for ws in WORKSPACES if any(key in g.shown for g in ws.groups)), None)
+            home = next((ws.key for ws in WORKSPACES if any(g.shown[:1] == (key,) for g in ws.groups)),
+                        next((ws.key for ws in WORKSPACES if any(key in g.shown for g in ws.groups)), None))
             if home is not None and home != self.current:
                 self.switch(home)
         dock.show()

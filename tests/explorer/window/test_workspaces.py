@@ -148,6 +148,19 @@ def test_sending_models_to_compare_goes_to_the_compare_workspace(qtbot, open_win
     qtbot.waitUntil(lambda: len(compare.entries) == 1 and not compare.load_jobs.busy, timeout=10_000)
 
 
+def test_revealing_a_dock_from_a_workspace_without_it_goes_to_its_home(qtbot, open_window):
+    """Training starting (or a followed run) while in Compare shows the Train workspace, where
+    the curves are in front, not Explore, where they are a tab behind the map."""
+    window = open_window()
+    window.workspaces.switch("compare")
+    assert not on_screen(window, "training")
+    window.workspaces.reveal(window.training_dock)
+    assert window.workspaces.current == "train" and on_screen(window, "training")
+    window.workspaces.switch("compare")
+    window.workspaces.reveal(window.workspaces.docks["latent"])
+    assert window.workspaces.current == "explore" and on_screen(window, "latent")
+
+
 @pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)])
 def test_each_job_gets_room_on_a_laptop_and_a_desktop_screen(qtbot, open_window, size):
     window = open_window()
