@@ -43,13 +43,14 @@ def class_names_field() -> Any:
     return dataclasses.field(default=(), metadata={"doc": CLASS_NAMES_DOC})
 
 
-def check_classes(config: Any) -> tuple[str, ...]:
+def check_classes(config: Any, limit: int = MAX_CLASSES, why: str = "") -> tuple[str, ...]:
     """The classes' names of ``config`` (numbered when it names none); ValueError for a count
-    outside 1..MAX_CLASSES or names that are not that many short strings. Models call this
-    first, so a checkpoint's odd fields are refused before any net is built."""
+    outside 1..``limit`` (``why``: the family's reason for a lower one) or names that are not
+    that many short strings. Models call this first, so a checkpoint's odd fields are refused
+    before any net is built."""
     n, names = config.num_classes, config.class_names
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_CLASSES:
-        raise ValueError(f"num_classes must be an integer from 1 to {MAX_CLASSES:,}, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= limit:
+        raise ValueError(f"num_classes must be an integer from 1 to {limit:,}{why}, got {n!r}")
     if not isinstance(names, (tuple, list)) or not all(isinstance(s, str) and len(s) <= MAX_NAME for s in names):
         raise ValueError(f"class_names must be a list of names (strings of at most {MAX_NAME} characters)")
     if names and len(names) != n:

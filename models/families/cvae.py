@@ -54,6 +54,13 @@ class CVAEConfig(ModelConfig):
     APPLIES_WHEN: ClassVar[dict[str, tuple[str, Any]]] = {"sigma": ("likelihood", "gaussian")}
 
 
+#: the most classes a cvae takes: encoding an image without its label scores every class, each
+#: as K one-hot input channels, so the work grows with K squared (300 classes: ~0.4 s an image)
+CVAE_MAX_CLASSES = 256
+#: input elements (images x channels x pixels) one pass of :meth:`CVAE.class_elbo` may hold
+ELBO_PASS_ELEMENTS = 1 << 24
+
+
 class CVAE(ClassConditional, LatentModel):
     family = "cvae"
     Config = CVAEConfig
@@ -61,7 +68,7 @@ class CVAE(ClassConditional, LatentModel):
     encoder_family = True
 
     def __init__(self, config: CVAEConfig) -> None:
-        check_classes(config)
+        check_classes(config, CVAE_MAX_CLASSES, " (a label-free encode scores every class)")
         super().__init__(config)
         k = config.num_classes
         c, h, w = config.image_shape
@@ -92,10 +99,12 @@ class CVAE(ClassConditional, LatentModel):
         """(B, C, H, W) -> (B, num_classes): each class's conditional ELBO of the images (nats,
         constants dropped), at the posterior mean, so the same images always give the same
         figures. Several classes go through the nets in one batch (every image repeated per
-        class), as many as keep a pass near 4,096 images: one image of a 10-class model is one
-        pass, not ten."""
+        class), as many as keep a pass's encoder input under ELBO_PASS_ELEMENTS (64 MB) and
+        near 4,096 images: one image of a 10-class model is one pass, not ten."""
         B, K = x.shape[0], self.num_classes
-        per_pass = max(1, min(K, 4096 // max(B, 1)))
+        c, h, w = self.config.image_shape
+        per_image = (c * h * w + K) if self.config.arch == "mlp" else (c + K) * h * w
+        per_pass = max(1, min(K, 4096 // max(B, 1), ELBO_PASS_ELEMENTS // max(B * per_image, 1)))
         out = []
         for k0 in range(0, K, per_pass):
             ks = torch.arange(k0, min(K, k0 + per_pass), device=x.device)

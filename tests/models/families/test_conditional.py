@@ -99,6 +99,14 @@ def test_odd_class_fields_are_refused_before_any_net_is_built(fields, message):
             build_model(family, {**SMALL[family], **fields})
 
 
+def test_a_cvae_of_more_classes_than_a_label_free_encode_can_score_is_refused():
+    """Its encode would try every class as that many input channels: 10,000 classes would
+    need ~100 GB for one image. A cgan has no such cost and keeps the general limit."""
+    with pytest.raises(ValueError, match=r"num_classes must be an integer from 1 to 256 \(a label-free encode"):
+        build_model("cvae", {**SMALL["cvae"], "num_classes": 257})
+    assert build_model("cgan", {**SMALL["cgan"], "num_classes": 257}).num_classes == 257
+
+
 # -- training: (images, labels), a clear refusal without labels ----------------------------------
 def test_gather_hands_conditional_families_the_labels_of_the_same_images(marks):
     idx = torch.tensor([5, 0, 7])
@@ -227,8 +235,14 @@ def test_a_folder_whose_test_split_is_empty_still_names_its_classes(marks):
     assert data_fields("cvae", one)["num_classes"] == 3
 
 
-def test_the_class_elbo_of_many_images_and_classes_matches_one_class_at_a_time(marks):
+@pytest.mark.parametrize("budget", [None, 1])
+def test_the_class_elbo_of_many_images_and_classes_matches_one_class_at_a_time(marks, monkeypatch, budget):
+    """Also when the memory budget allows one class a pass (as for a model of many classes)."""
+    from models.families import cvae
     from models.families.vae import gaussian_kl, recon_nll
+
+    if budget is not None:
+        monkeypatch.setattr(cvae, "ELBO_PASS_ELEMENTS", budget)
 
     torch.manual_seed(0)
     model = build_model("cvae", {**SMALL["cvae"], "num_classes": 7}).eval()
