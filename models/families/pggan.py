@@ -113,7 +113,7 @@ def working_side(side: int, max_resolution: int) -> int:
 MAX_IMAGES_SEEN = 2**62
 
 
-def _check_progress(state_dict: dict, prefix: str, *args: Any) -> None:
+def _check_progress(module: nn.Module, state_dict: dict, prefix: str, *args: Any) -> None:
     """Before a load_state_dict: a progress count that is not one whole number of images in
     0..2**62 (a tampered or foreign file: a float, NaN, negative, near overflow) is refused
     (RuntimeError, which the checkpoint and snapshot loaders word as their own error), rather
@@ -159,7 +159,7 @@ class PGGAN(AdversarialModel):
         # None after a load (read once from the buffer, see images_seen)
         self._seen: int | None = 0
         self._phase: tuple[int, bool] | None = None  # the last step's (level, fading)
-        self._register_load_state_dict_pre_hook(_check_progress)
+        self.register_load_state_dict_pre_hook(_check_progress)
         self.register_load_state_dict_post_hook(_forget_progress)
 
     # -- the stage ------------------------------------------------------------------------
@@ -262,10 +262,11 @@ class PGGAN(AdversarialModel):
     def loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         """The terms at the current stage, updating nothing."""
         stage = self.stage()
-        with torch.enable_grad():  # the penalty needs input gradients even under no_grad
-            real = self.real_images(batch, stage)
+        real = self.real_images(batch, stage)
+        with torch.no_grad():  # no graph through G: only the penalty's mixes need gradients
             fake = self._fakes(batch.shape[0], stage, batch.device)
-            terms = self.critic_terms(real, fake.detach(), stage)
+        with torch.enable_grad():  # the penalty needs input gradients even under no_grad
+            terms = self.critic_terms(real, fake, stage)
         d_fake = terms.pop("d_fake")
         return {**terms, "g_loss": -d_fake, **self._stage_terms(stage, batch.device)}
 
