@@ -301,6 +301,7 @@ class MapPanel(ExplorePanel):
             coords = self.fitted[mode]
         if mode not in FITTED and self._fit is not None:
             self.jobs.cancel()  # a newer choice: the fit on its way is not wanted now
+            self._end_fit()
         self.coords = np.ascontiguousarray(coords, np.float32)
         self._shown_mode = mode
         self.plot.set_axes(mode)

@@ -79,6 +79,20 @@ def test_cancel_and_a_newer_choice_end_a_umap_fit(qtbot, shown_map):
     panel.shutdown()
 
 
+def test_going_back_to_pca_during_a_fit_stops_its_progress_messages(qtbot, shown_map):
+    """The status line says what the scatter shows: no "Fitting UMAP" ticks over the PCA map."""
+    pytest.importorskip("umap")
+    _, _, panel = shown_map()
+    _choose(panel, MODE_UMAP)
+    assert panel.message.text().startswith("Fitting UMAP")
+    _choose(panel, MODE_PCA)
+    panel.say("PCA again")
+    qtbot.wait(1300)  # the fit's clock ticks each second
+    assert panel.mode == MODE_PCA and panel.message.text() == "PCA again"
+    qtbot.waitUntil(lambda: not panel.jobs.busy, timeout=60000)
+    panel.shutdown()
+
+
 def test_without_umap_learn_the_choice_is_disabled_and_says_how_to_install(qtbot, shown_map, monkeypatch):
     monkeypatch.setitem(sys.modules, "umap", None)  # as if umap-learn were not installed
     _, _, panel = shown_map()
