@@ -163,11 +163,6 @@ class LatentModel(nn.Module):
         """Columns of the preview grid."""
         return 8
 
-    def training_status(self) -> str | None:
-        """Where training stands beyond its step count, as a short phrase for the window
-        ("16x16, fading in 43 %" for the progressive GAN), or None when a family has none."""
-        return None
-
     # -- what the trainer uses ----------------------------------------------------------
     def forward(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         """The loss terms; ``forward`` so DistributedDataParallel can wrap the model."""

@@ -180,10 +180,6 @@ class PGGAN(AdversarialModel):
         cfg = self.config
         return stage_at(self.images_seen, self.n_levels, cfg.images_per_fade, cfg.images_per_stable)
 
-    def training_status(self) -> str:
-        """"16x16, fading in 43 %": the stage as the window shows it."""
-        return self.stage().describe()
-
     def _advance(self, n: int) -> None:
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             n *= torch.distributed.get_world_size()  # every rank's images count: the ranks stay on one schedule
