@@ -216,7 +216,7 @@ def test_decode_renders_the_current_stage_at_the_final_size():
     model = tiny().eval()
     z = model.sample_latents(4, torch.Generator().manual_seed(0))
     set_seen(model, 128)  # 8x8, stable
-    assert model.training_status() == "8x8"
+    assert model.stage().describe() == "8x8"
     with torch.no_grad():
         y = model.decode(z)
         assert y.shape == (4, 1, 28, 28) and 0 <= float(y.min()) and float(y.max()) <= 1
@@ -224,7 +224,7 @@ def test_decode_renders_the_current_stage_at_the_final_size():
         expected = ((F.interpolate(at8, scale_factor=4, mode="nearest")[..., 2:30, 2:30] + 1) / 2).clamp(0, 1)
         torch.testing.assert_close(y, expected)
         set_seen(model, 96)  # 8x8 half faded in: between the 4x4 and the 8x8 renderings
-        assert model.training_status() == "8x8, fading in 50 %"
+        assert model.stage().describe() == "8x8, fading in 50 %"
         assert not torch.allclose(model.decode(z), y)
     for shape in [(3, 64, 64), (1, 48, 48)]:  # RGB at 64; 48 resized to 32 inside and back
         m = tiny(image_shape=shape).eval()
@@ -285,7 +285,7 @@ def test_a_checkpoint_mid_fade_resumes_there(tmp_path):
     ck = load_checkpoint(run.latest)  # 96 images: the 8x8 fade half done
     model = ck.model
     assert model.images_seen == 96 and model.stage() == Stage(1, 0.5)
-    assert model.training_status() == "8x8, fading in 50 %"
+    assert model.stage().describe() == "8x8, fading in 50 %"
     more = TrainConfig(steps=8, batch_size=16, log_every=1, snapshot_every=0, device="cpu", validation_size=16)
     logs = list(train(model, data, more, run=run, start_step=6, optimizer_state=ck.optimizer_state))
     stages = [(m.terms["resolution"], m.terms["fade"]) for m in logs[:8]]
