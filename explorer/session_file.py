@@ -369,10 +369,9 @@ def _layout(w: dict[str, Any] | None, file: Path) -> WindowLayout | None:
 
 def _layout_words(spec: LatentSpec) -> str:
     parts = [f"{spec.z_dim:,} z"]
-    codes = spec.categorical[1:] if spec.conditional else spec.categorical
     if spec.conditional:
         parts.append(f"{spec.categorical[0]} classes")
-    if codes:
+    if codes := spec.other_categorical:
         parts.append(f"categorical codes of {', '.join(map(str, codes))}")
     if spec.continuous:
         parts.append(f"{spec.continuous} continuous codes")

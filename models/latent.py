@@ -15,10 +15,20 @@ model discovered, and every tool that already handles categorical codes handles 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
+
+
+def one_hot(labels: torch.Tensor, num_classes: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(B,) int labels -> (B, ``num_classes``) one-hot rows of ``dtype`` on ``labels``' device;
+    a label outside [0, num_classes) gives an all-zero row. A comparison, not ``F.one_hot``:
+    on the CPU that reads its input's min and max on the host (on CUDA it does not); this
+    reads nothing anywhere, so every device runs the same ops and a captured step stays
+    capturable."""
+    return (labels.long()[:, None] == torch.arange(num_classes, device=labels.device)).to(dtype)
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,12 @@ class LatentSpec:
         """Width of the flat vector the decoder takes."""
         return self.z_dim + sum(self.categorical) + self.continuous
 
+    @property
+    def other_categorical(self) -> tuple[int, ...]:
+        """Sizes of the categorical codes besides a conditional model's class (code 0); every
+        code of any other model. What a summary lists after "N classes"."""
+        return self.categorical[1:] if self.conditional else self.categorical
+
     # -- building and splitting flat vectors ---------------------------------------------
     def compose(
         self,
@@ -69,10 +85,8 @@ class LatentSpec:
         B = z.shape[0]
         for i, k in enumerate(self.categorical):
             idx = categories[:, i] if categories is not None else torch.zeros(B, dtype=torch.long, device=z.device)
-            # a comparison, not F.one_hot: on the CPU one_hot reads its input's min and max on
-            # the host (on CUDA it does not); this reads nothing anywhere, so every device runs
-            # the same ops (training draws InfoGAN's latents here every step)
-            parts.append((idx.long()[:, None] == torch.arange(k, device=idx.device)).to(z.dtype))
+            # no host read (training draws InfoGAN's latents here every step)
+            parts.append(one_hot(idx, k, z.dtype))
         if self.continuous:
             parts.append(codes if codes is not None else z.new_zeros(B, self.continuous))
         return torch.cat(parts, dim=1)
@@ -85,6 +99,20 @@ class LatentSpec:
             blocks.append(flat[:, at : at + k])
             at += k
         return z, blocks, flat[:, at : at + self.continuous]
+
+    def with_category(self, flat: torch.Tensor, block: int, values: int | Sequence[int] | torch.Tensor) -> torch.Tensor:
+        """A copy of ``flat`` (B, input_dim) with categorical code ``block`` set to the exact
+        one-hot of ``values``: one category for every row (an int) or one per row ((B,) ints).
+        Block 0 of a conditional model is its class. Like ``compose``, a value outside the
+        code's [0, k) gives an all-zero block, and nothing is read on the host (``values`` on
+        ``flat``'s device stay there). ValueError for a block the spec does not have."""
+        if not 0 <= block < len(self.categorical):
+            raise ValueError(f"categorical code {block} is out of range: the latent has {len(self.categorical)}")
+        k, start = self.categorical[block], self.z_dim + sum(self.categorical[:block])
+        idx = torch.as_tensor(values, device=flat.device).reshape(-1)
+        out = flat.clone()
+        out[:, start : start + k] = one_hot(idx, k, flat.dtype)  # one row broadcasts to all
+        return out
 
     def sample(
         self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu", truncation: float | None = None

@@ -40,18 +40,8 @@ def run(args: argparse.Namespace) -> int:
     model = load_run(args, args.device).model
     latents = check_latents(model, z, f"the latents in {args.z.name}")
     if args.class_label is not None:
-        latents = with_class(model, latents, class_index(model, args.class_label))
+        latents = model.latent_spec.with_category(latents, 0, class_index(model, args.class_label))
     check_output_size(len(latents), model.config.image_shape, "images")  # before any is decoded
     images = decode_array(model, latents)
     write_npy_out(args.out, images, "images")
     return 0
-
-
-def with_class(model: Any, latents: Any, k: int) -> Any:
-    """``latents`` (N, d) with categorical code 0, a conditional model's class, set to class ``k``."""
-    spec = model.latent_spec
-    out = latents.clone()
-    block = out[:, spec.z_dim:spec.z_dim + spec.categorical[0]]
-    block.zero_()
-    block[:, k] = 1.0
-    return out

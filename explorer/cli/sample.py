@@ -68,15 +68,14 @@ def _latents(model: Any, args: argparse.Namespace) -> Any:
         return flat
     if not spec.categorical and category is not None:
         raise CLIError(f"{model.family} has no categorical code")
-    z, blocks, codes = spec.split(flat)
-    cats = torch.stack([b.argmax(1) for b in blocks], 1) if blocks else None
     if category is not None:
         if not 0 <= category < spec.categorical[0]:
             raise CLIError(f"--categorical must be in 0..{spec.categorical[0] - 1}")
-        cats[:, 0] = category
+        flat = spec.with_category(flat, 0, category)
     if args.continuous is not None:
         values = args.continuous
         if len(values) != spec.continuous:
             raise CLIError(f"{model.family} has {spec.continuous} continuous codes; --continuous gave {len(values)}")
-        codes = torch.tensor(values).expand(args.n, -1)
-    return spec.compose(z, cats, codes)
+        flat = flat.clone()
+        flat[:, spec.input_dim - spec.continuous:] = torch.tensor(values)
+    return flat

@@ -199,10 +199,9 @@ def set_quietly(widget: QWidget, value: object) -> None:
 def spec_text(spec: LatentSpec) -> str:
     """One line saying what the latent point is made of ("8-dim z (normal prior), no encoder")."""
     parts = [f"{spec.z_dim}-dim z ({spec.prior} prior)"]
-    codes = spec.categorical[1:] if spec.conditional else spec.categorical
     if spec.conditional:
         parts.append(f"{spec.categorical[0]} classes")
-    if codes:
+    if codes := spec.other_categorical:
         parts.append(" + ".join(f"{k}-way" for k in codes) + " categorical")
     if spec.continuous:
         parts.append(f"{spec.continuous} continuous code" + ("s" if spec.continuous > 1 else ""))

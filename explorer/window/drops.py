@@ -64,15 +64,11 @@ def projects_images(model: Any) -> bool:
 
 
 def _dock(window: Any, key: str) -> Any:
-    """The Explore dock ``key`` brought to the front (in a workspace that shows it, where the
-    window has workspaces), or None when the window has no such dock."""
+    """The Explore dock ``key`` brought to the front (in a workspace that shows it), or None
+    when the window has no such dock."""
     dock = window.explore_docks.get(key) if window.explore_docks else None
-    workspaces = getattr(window, "workspaces", None)
-    if dock is not None and workspaces is not None:
-        workspaces.reveal(dock)
-    elif dock is not None:
-        dock.show()
-        dock.raise_()
+    if dock is not None:
+        window.workspaces.reveal(dock)
     return dock
 
 

@@ -9,6 +9,7 @@ families train on).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -52,6 +53,17 @@ class Split:
         """The first ``limit`` images (all when None) as one float tensor."""
         n = len(self) if limit is None else min(limit, len(self))
         return self.batch(torch.arange(n, device=device))
+
+
+def split_labels(model: Any, split: Split, idx: torch.Tensor) -> torch.Tensor | None:
+    """The labels at ``idx`` (on ``idx.device``) for a class-conditional ``model`` when every
+    image of ``split`` has one, else None (an unconditional model, or unlabelled images: a
+    cvae then infers the classes). How the held-out figures and the latent map give a
+    conditional encoder the true classes."""
+    labels = split.labels
+    if not getattr(model, "conditional", False) or labels is None or len(labels) != len(split):
+        return None
+    return split.batch_labels(idx)
 
 
 class TensorSplit(Split):

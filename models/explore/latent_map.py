@@ -15,7 +15,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 import torch
 
-from models.data.base import Split
+from models.data.base import Split, split_labels
 from models.explore.render import decode_batched, eval_mode
 from models.families.base import LatentModel
 
@@ -42,14 +42,13 @@ def encode_dataset(model: LatentModel, split: Split, n: int | None = None, batch
     device = model.device
     idx = torch.from_numpy(indices)
     codes = []
-    # a class-conditional encoder is given each image's own class when the split has them
-    labelled = getattr(model, "conditional", False) and split.labels is not None and len(split.labels) == total
     with eval_mode(model):
         for a in range(0, len(indices), batch):
-            chunk = idx[a : a + batch]
-            x = split.batch(chunk.to(device))
-            given = {"labels": split.labels[chunk].to(device).long()} if labelled else {}
-            codes.append(model.encode(x, **given).float().cpu())
+            chunk = idx[a : a + batch].to(device)
+            # a class-conditional encoder is given each image's own class when the split has them
+            labels = split_labels(model, split, chunk)
+            given = {"labels": labels} if labels is not None else {}
+            codes.append(model.encode(split.batch(chunk), **given).float().cpu())
     out = torch.cat(codes).numpy().astype(np.float32) if codes else np.zeros((0, model.latent_spec.input_dim), np.float32)
     labels = split.labels[idx].cpu().numpy() if split.labels is not None else None
     factors = split.factors[idx].cpu().numpy() if split.factors is not None else None

@@ -139,19 +139,11 @@ def category_sweep_latents(spec: LatentSpec, around: Vector, code: int, steps: i
     categorical code, columns = continuous code ``code`` over its range, the rest = ``around``."""
     rows = spec.categorical[0]
     flat = torch.as_tensor(np.asarray(around, np.float32)).repeat(rows * steps, 1)
-    _set_category_rows(spec, flat, steps)
+    flat = spec.with_category(flat, 0, torch.arange(rows).repeat_interleave(steps))
     if spec.continuous:
         col = spec.z_dim + sum(spec.categorical) + code
         flat[:, col] = torch.linspace(*spec.continuous_range, steps).repeat(rows)
     return flat
-
-
-def _set_category_rows(spec: LatentSpec, flat: torch.Tensor, steps: int, rows: torch.Tensor | None = None) -> None:
-    """Row r of a (rows * steps, D) figure gets category ``rows[r]`` (default: r) of code 0
-    (an exact one-hot)."""
-    k, start = spec.categorical[0], spec.z_dim
-    rows = torch.arange(k) if rows is None else rows
-    flat[:, start : start + k] = torch.nn.functional.one_hot(rows.repeat_interleave(steps), k).float()
 
 
 #: the most rows of classes one figure draws (a model of thousands of classes would make an
@@ -177,7 +169,8 @@ def class_traversal_latents(model: LatentModel, dim: int | None = None, steps: i
                             directions: Directions | None = None, direction: int = 0,
                             classes: list[int] | None = None) -> torch.Tensor:
     """(classes * steps, D) latents of a class-conditional model's figure: row c = class c
-    (``classes``: the classes of the rows, in order; default all, see :func:`class_rows`)
+    (``classes``: the classes of the rows, in order; default :func:`class_rows`: every class,
+    or the first ``MAX_CLASS_ROWS`` of a model of very many)
     (categorical code 0, named ``spec.class_names[c]``), columns sweep z[``dim``] over -R..R
     (replacing its value; R: ``value_range`` or the spec's slider limit), every other entry
     held at ``around`` (default: the origin, or a prior sample drawn with ``seed``).
@@ -204,12 +197,11 @@ def class_traversal_latents(model: LatentModel, dim: int | None = None, steps: i
             raise ValueError(f"the traversal range must be positive, got {r}")
         line = base.repeat(steps, 1)
         line[:, dim] = torch.linspace(-r, r, steps)
-    rows = torch.arange(spec.categorical[0]) if classes is None else torch.as_tensor(classes, dtype=torch.long)
+    rows = torch.as_tensor(class_rows(spec) if classes is None else classes, dtype=torch.long)
     if rows.numel() == 0 or int(rows.min()) < 0 or int(rows.max()) >= spec.categorical[0]:
         raise ValueError(f"the rows must be classes 0..{spec.categorical[0] - 1}")
-    flat = line.repeat(len(rows), 1)
-    _set_category_rows(spec, flat, steps, rows)  # the point's own class is replaced row by row
-    return flat
+    # the point's own class is replaced row by row
+    return spec.with_category(line.repeat(len(rows), 1), 0, rows.repeat_interleave(steps))
 
 
 def class_traversal_grid(model: LatentModel, dim: int | None = None, steps: int = 9,
@@ -219,7 +211,4 @@ def class_traversal_grid(model: LatentModel, dim: int | None = None, steps: int 
     ``dim=None`` sweeps the most influential z dimension at the point."""
     if dim is None and model.latent_spec.conditional:
         dim = most_influential_dim(model, value_range, _origin_or_sample(model, seed, around))
-    spec = model.latent_spec
-    flat = class_traversal_latents(model, dim, steps, value_range, seed, around,
-                                   classes=class_rows(spec) if spec.conditional else None)
-    return grid(decode_batched(model, flat), ncol=steps)
+    return grid(decode_batched(model, class_traversal_latents(model, dim, steps, value_range, seed, around)), ncol=steps)

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from models.data.base import DataError
-from models.latent import LatentSpec
+from models.latent import LatentSpec, one_hot
 
 #: the most classes a conditional model may have (a folder of 10,000 subfolders is no class label)
 MAX_CLASSES = 10_000
@@ -106,9 +106,9 @@ class ClassConditional:
                           has_encoder=self.encoder_family, class_names=self.class_names)
 
     def one_hot(self, labels: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """(B,) int labels -> (B, num_classes); a comparison, so nothing is read on the host
-        (see ``LatentSpec.compose``)."""
-        return (labels.long()[:, None] == torch.arange(self.num_classes, device=labels.device)).to(dtype)
+        """(B,) int labels -> (B, num_classes), read nowhere on the host (see
+        :func:`models.latent.one_hot`)."""
+        return one_hot(labels, self.num_classes, dtype)
 
     def with_class(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """z (B, z_size) and labels (B,) -> the flat latent ``[z | one-hot class]``."""

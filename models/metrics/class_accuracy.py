@@ -6,9 +6,6 @@ classifies them with the dataset's classifier (:mod:`models.metrics.classifier`)
 the share recognised as the class asked for, overall and per class. Unlike InfoGAN's
 ``code_accuracy`` no matching of code values to labels is searched: a conditional model's
 class k is trained to be the dataset's label k.
-
-:func:`split_labels` is how the other held-out figures (test loss, reconstructions, KL per
-dimension) give a conditional encoder the true classes of the test images.
 """
 from __future__ import annotations
 
@@ -16,21 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from models.data.base import Split
-
 if TYPE_CHECKING:  # the classifier module imports training: loaded only when scoring
     from models.metrics.classifier import Classifier
 
 #: samples scored unless told otherwise (the figure the issue's target is stated for)
 DEFAULT_SAMPLES = 10000
-
-
-def split_labels(model: Any, split: Split, idx: torch.Tensor) -> torch.Tensor | None:
-    """The labels at ``idx`` for a class-conditional ``model`` whose split has them, else None
-    (an unconditional model, or unlabelled images: a cvae then infers the classes)."""
-    if not getattr(model, "conditional", False) or split.labels is None:
-        return None
-    return split.batch_labels(idx)
 
 
 @torch.no_grad()
@@ -58,10 +45,8 @@ def class_accuracy(model: Any, classifier: Classifier, n: int = DEFAULT_SAMPLES,
     with _eval_mode(model):
         for a in range(0, n, batch):
             y = wanted[a:a + batch]
-            z, blocks, codes = spec.split(_prior_latents(model, len(y), gen, device))
-            cats = torch.stack([b.argmax(1) for b in blocks], dim=1)
-            cats[:, 0] = y
-            predicted = classifier.predict(model.decode(spec.compose(z, cats, codes))).to(device)
+            flat = spec.with_category(_prior_latents(model, len(y), gen, device), 0, y)
+            predicted = classifier.predict(model.decode(flat)).to(device)
             hits += torch.bincount(y[predicted == y], minlength=k).cpu()
     counts = torch.bincount(wanted, minlength=k).cpu()
     per_class = {name: float(hits[i] / counts[i]) if counts[i] else float("nan")

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import torch
 
-from models.data.base import Split
+from models.data.base import Split, split_labels
 from models.families.base import LatentModel
 from models.families.vae import gaussian_kl
-from models.metrics.class_accuracy import split_labels
 
 #: test images the per-dimension KL is averaged over (the first ones of the split)
 KL_SAMPLES = 2000

@@ -16,10 +16,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.data.base import Split
+from models.data.base import Split, split_labels
 from models.explore.render import eval_mode
 from models.families.base import LatentModel
-from models.metrics.class_accuracy import split_labels
 
 
 def gaussian_window(size: int = 11, sigma: float = 1.5, dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -28,10 +28,10 @@ import torch
 import torch.nn.functional as F
 
 from models.cancel import Cancelled, CancelToken, cancel_requested, raise_if_cancelled
-from models.data.base import Dataset, Split
+from models.data.base import Dataset, Split, split_labels
 from models.families.base import LatentModel
 from models.families.vae import gaussian_kl
-from models.metrics.class_accuracy import class_accuracy, split_labels
+from models.metrics.class_accuracy import class_accuracy
 from models.metrics.disentanglement import DISENTANGLEMENT_CODES, evaluate_disentanglement, has_factors
 from models.training.steps import check_labels
 

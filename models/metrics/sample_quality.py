@@ -275,10 +275,8 @@ def code_accuracy(model, classifier: Classifier, n_per_code: int = 1000, seed: i
         for k in range(k_values):
             for a in range(0, n_per_code, batch):
                 b = min(batch, n_per_code - a)
-                z, blocks, codes = spec.split(_prior_latents(model, b, gen, device))
-                cats = torch.stack([blk.argmax(1) for blk in blocks], dim=1)
-                cats[:, code] = k
-                probs = classifier.probs(model.decode(spec.compose(z, cats, codes)))
+                flat = spec.with_category(_prior_latents(model, b, gen, device), code, k)
+                probs = classifier.probs(model.decode(flat))
                 if conf is None:
                     conf = np.zeros((probs.shape[1], k_values), dtype=np.int64)
                 conf[:, k] += np.bincount(probs.argmax(1).cpu().numpy(), minlength=probs.shape[1])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from models.latent import one_hot
 from models.nets.adversarial import DenseConvTrunk, conv_plan, downsampling_layers, make_norm
 
 
@@ -49,8 +50,7 @@ class ProjectionDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:  # -> logits (B,)
         h = self.trunk(x)
-        one_hot = (labels.long()[:, None] == torch.arange(self.num_classes, device=labels.device)).to(h.dtype)
-        return self.head(h).view(-1) + (self.embed(one_hot) * h).sum(1)
+        return self.head(h).view(-1) + (self.embed(one_hot(labels, self.num_classes, h.dtype)) * h).sum(1)
 
 
 def projection_discriminator(image_shape: tuple[int, int, int], arch: str, num_classes: int, base: int = 64,

@@ -200,7 +200,13 @@ def test_compare_grids_export_as_shown(qtbot, dialog, tiny_dataset, tmp_path):
         area = view_capture.content_rect(grid)
         assert area.contains(first.geometry()) and area.contains(last.geometry())  # every tile, at its size
         assert pixels.shape[:2] == (area.height(), area.width())
-        assert np.array_equal(pixels, view_capture.qimage_to_array(grid.grab(area).toImage()))
+        for tile in (first, last):  # each tile's image where it sits, pixel for pixel as the tile draws it
+            shown = view_capture.qimage_to_array(tile.pixmap().toImage())  # the array, scaled with crisp pixels
+            frame = tile.contentsRect()
+            x = tile.x() - area.x() + frame.x() + (frame.width() - shown.shape[1]) // 2
+            y = tile.y() - area.y() + frame.y() + (frame.height() - shown.shape[0]) // 2
+            assert len(np.unique(shown)) > 1  # an image, not a blank that any blank export would match
+            assert np.array_equal(pixels[y : y + shown.shape[0], x : x + shown.shape[1]], shown)
 
         with qtbot.waitSignal(panel.path_frames_ready, timeout=10_000):
             panel.play_path(random_path(model, 3, seed=0))
