@@ -256,7 +256,8 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
             g.add_argument(flag, dest=name, type=parse_bool, default=None, metavar="BOOL", help=help_text)
         elif isinstance(default, (int, float)):  # the rule a checkpoint's field of this name follows
             kind = type(default)
-            g.add_argument(flag, dest=name, type=spec_type(field_spec(name, kind), kind, kind.__name__), default=None,
+            rule = field_spec(name, kind, f.metadata.get("max"))
+            g.add_argument(flag, dest=name, type=spec_type(rule, kind, kind.__name__), default=None,
                            metavar=name.upper(), help=help_text)
         elif isinstance(default, str):
             g.add_argument(flag, dest=name, type=str, default=None, help=help_text)

@@ -33,9 +33,10 @@ CLASS_NAMES_DOC = ("the classes' names, set from the training data (empty: numbe
                    "keeps them, so the model names its classes without its data")
 
 
-def num_classes_field(default: int = 10) -> Any:
-    """The ``num_classes`` field of a conditional config, with its doc."""
-    return dataclasses.field(default=default, metadata={"doc": NUM_CLASSES_DOC})
+def num_classes_field(default: int = 10, most: int = MAX_CLASSES) -> Any:
+    """The ``num_classes`` field of a conditional config, with its doc and its bound (what
+    flags, forms and checkpoints are checked against; the model checks it again)."""
+    return dataclasses.field(default=default, metadata={"doc": NUM_CLASSES_DOC, "max": most})
 
 
 def class_names_field() -> Any:

@@ -30,6 +30,11 @@ from models.families.vae import gaussian_kl, recon_nll
 from models.nets.autoencoder import make_decoder, make_encoder
 
 
+#: the most classes a cvae takes: encoding an image without its label scores every class, each
+#: as K one-hot input channels, so the work grows with K squared (300 classes: ~0.4 s an image)
+CVAE_MAX_CLASSES = 256
+
+
 @dataclasses.dataclass
 class CVAEConfig(ModelConfig):
     #: "conv" (stride-2 convs, 32 then 64 channels) or "mlp" (784-400-d, the VAE's). After 10
@@ -47,16 +52,13 @@ class CVAEConfig(ModelConfig):
     likelihood: str = "bernoulli"
     #: fixed decoder std for the Gaussian likelihood (smaller = sharper, less regularised)
     sigma: float = 0.1
-    num_classes: int = num_classes_field()
+    num_classes: int = num_classes_field(most=CVAE_MAX_CLASSES)
     class_names: tuple[str, ...] = class_names_field()
     lr: float = 1e-3
 
     APPLIES_WHEN: ClassVar[dict[str, tuple[str, Any]]] = {"sigma": ("likelihood", "gaussian")}
 
 
-#: the most classes a cvae takes: encoding an image without its label scores every class, each
-#: as K one-hot input channels, so the work grows with K squared (300 classes: ~0.4 s an image)
-CVAE_MAX_CLASSES = 256
 #: input elements (images x channels x pixels) one pass of :meth:`CVAE.class_elbo` may hold
 ELBO_PASS_ELEMENTS = 1 << 24
 

@@ -18,6 +18,10 @@ from models.latent import LatentSpec
 from models.nets.autoencoder import make_decoder, make_encoder
 
 
+#: residual blocks per side at most (each is two 3x3 convs at the lowest resolution)
+MAX_RES_BLOCKS = 64
+
+
 @dataclasses.dataclass
 class AEConfig(ModelConfig):
     #: "mlp" (784-400-d) or "conv" (stride-2 convs)
@@ -34,7 +38,7 @@ class AEConfig(ModelConfig):
     conv_channels: int = 32
     #: conv arch: residual blocks (two 3x3 convs and a skip) at the lowest resolution, after
     #: the encoder's last stage and before the decoder's first
-    res_blocks: int = 1
+    res_blocks: int = dataclasses.field(default=1, metadata={"max": MAX_RES_BLOCKS})
 
     #: conv nets saved before the two fields existed were 32/64 channels without residual blocks
     SAVED_BEFORE: ClassVar[dict[str, Any]] = {"conv_channels": 32, "res_blocks": 0}
@@ -71,10 +75,6 @@ def recon_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str, sigma: flo
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, exp(logvar)) || N(0, I)) per latent dimension, shape (B, D)."""
     return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)
-
-
-#: residual blocks per side at most (each is two 3x3 convs at the lowest resolution)
-MAX_RES_BLOCKS = 64
 
 
 class AutoEncoder(LatentModel):

@@ -247,8 +247,10 @@ _SIZE_SUFFIXES = ("_dim", "hidden", "channels", "components", "n_critic")
 MAX_IMAGE_SIDE = 4096
 
 
-def field_spec(name: str, annotation: Any) -> Spec:
-    """The rule for the config field ``name`` of type ``annotation`` (see :func:`config_schema`)."""
+def field_spec(name: str, annotation: Any, most: int | None = None) -> Spec:
+    """The rule for the config field ``name`` of type ``annotation`` (see :func:`config_schema`);
+    ``most``: an integer field's own upper bound (its ``max`` metadata), where a large value
+    would build for hours or allocate without limit."""
     optional = False
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
@@ -262,7 +264,7 @@ def field_spec(name: str, annotation: Any) -> Spec:
     if annotation is bool:
         return Bool(optional=optional)
     if annotation is int:
-        return Int(lo=1 if name.endswith(_SIZE_SUFFIXES) else 0, hi=2**31 - 1, optional=optional)
+        return Int(lo=1 if name.endswith(_SIZE_SUFFIXES) else 0, hi=2**31 - 1 if most is None else most, optional=optional)
     if annotation is float:
         return Number(lo=0 if name == "lr" or name.endswith("_lr") else None, optional=optional)
     if annotation is str:
@@ -283,7 +285,8 @@ def config_schema(cls: type) -> Obj:
     """The schema of the config dataclass ``cls``: one rule per field from its annotation
     (see :func:`field_spec`); keys it does not have are left to the dataclass to refuse."""
     hints = typing.get_type_hints(cls)
-    return Obj({f.name: field_spec(f.name, hints.get(f.name, Any)) for f in dataclasses.fields(cls)})
+    return Obj({f.name: field_spec(f.name, hints.get(f.name, Any), f.metadata.get("max"))
+                for f in dataclasses.fields(cls)})
 
 
 def check_config(cls: type, value: Any, path: str | Path, field: str = "model_config") -> dict[str, Any]:

@@ -20,3 +20,15 @@ def test_field_docs_reads_comments():
     docs = cf.field_docs(config_class("vae"))
     assert "beta" in docs and "KL" in docs["beta"]
     assert "image_shape" in docs  # inherited from ModelConfig
+
+
+def test_a_fields_own_bound_limits_its_spin_box(qtbot):
+    """The form cannot ask for what a checkpoint of the same config would be refused for."""
+    form = cf.ConfigForm()
+    qtbot.addWidget(form)
+    form.build(config_class("vae"))
+    spin = form.fields["res_blocks"].widget
+    assert spin.maximum() == 64
+    spin.setValue(1000)
+    assert form.fields["res_blocks"].get() == 64
+    assert form.fields["latent_dim"].widget.maximum() == 10_000_000  # no bound of its own

@@ -231,3 +231,17 @@ def test_config_schema_reads_the_annotations_not_a_list_kept_elsewhere():
     schema = config_schema(config_class("infogan"))
     assert isinstance(schema.fields["categorical"], ListOf) and isinstance(schema.fields["learn_std"], Bool)
     assert schema.fields["z_dim"].lo == 1 and schema.fields["continuous"].lo == 0
+
+
+def test_a_fields_own_bound_is_the_rule_for_checkpoints_and_flags():
+    """A conv net's residual blocks and a cvae's classes: past their bound a tampered
+    checkpoint or a mistyped flag is refused by name before anything is built."""
+    from models.families.cvae import CVAEConfig
+    from models.families.vae import MAX_RES_BLOCKS, VAEConfig
+    from models.io.validate import config_schema
+
+    rule = config_schema(VAEConfig).fields["res_blocks"]
+    assert rule.accepts(MAX_RES_BLOCKS) and not rule.accepts(MAX_RES_BLOCKS + 1)
+    assert "0 to 64" in rule.describe()
+    assert not config_schema(CVAEConfig).fields["num_classes"].accepts(257)
+    assert config_schema(VAEConfig).fields["latent_dim"].accepts(2**31 - 1)  # no bound of its own
