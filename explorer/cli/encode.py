@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.labels is None and args.class_label is None:
         codes = encode_array(model, images)
     else:
-        codes = encode_with_labels(model, images, _labels(model, args, len(images)))
+        codes = encode_array(model, images, labels=_labels(model, args, len(images)))
     write_npy_out(args.out, codes, "codes")
     return 0
 
@@ -76,20 +76,3 @@ def _labels(model: Any, args: argparse.Namespace, n: int) -> Any:
     if n and (y.min() < 0 or y.max() >= k):
         raise CLIError(f"{what} run from {y.min():g} to {y.max():g}; this {model.family} has classes 0 to {k - 1}")
     return torch.from_numpy(y.astype(np.int64))
-
-
-def encode_with_labels(model: Any, images: Any, labels: Any, batch: int = 256) -> Any:
-    """The mean codes (N, d) of ``images`` encoded with their ``labels`` by a class-conditional
-    encoder (``model.encode(x, labels)``), in batches, on the CPU; CLIError when it gives NaN."""
-    import torch
-
-    device = model.device
-    parts = []
-    with torch.no_grad():
-        for a in range(0, len(images), batch):
-            codes = model.encode(images[a:a + batch].to(device), labels[a:a + batch].to(device)).float().cpu()
-            if not torch.isfinite(codes).all():
-                raise CLIError(f"the model gave NaN or infinite codes (in rows {a} to {a + len(codes) - 1}), so none "
-                               "are written; its weights may hold NaN")
-            parts.append(codes)
-    return torch.cat(parts) if parts else torch.zeros(0, model.latent_spec.input_dim)

@@ -128,16 +128,26 @@ def decode_array(model: LatentModel, z: np.ndarray | torch.Tensor, batch: int = 
 
 
 @torch.no_grad()
-def encode_array(model: LatentModel, x: np.ndarray | torch.Tensor, batch: int = BATCH) -> torch.Tensor:
+def encode_array(model: LatentModel, x: np.ndarray | torch.Tensor, batch: int = BATCH,
+                 labels: torch.Tensor | None = None) -> torch.Tensor:
     """The encoder's mean codes (N, d) float32 on the CPU for the images ``x`` (checked);
-    ArrayRefused for a model without an encoder, BadOutput when it gives NaN."""
+    ``labels`` (N,) int64: a class-conditional encoder's classes of the images (None: it
+    infers them). ArrayRefused for a model without an encoder or labels it cannot take,
+    BadOutput when it gives NaN."""
     if not model.latent_spec.has_encoder:
         raise ArrayRefused(f"{getattr(model, 'describe', lambda: model.family)()} has no encoder: it cannot map images "
                            "to latents")
     t = check_images(model, x)
+    if labels is not None and (not getattr(model, "conditional", False) or len(labels) != len(t)):
+        raise ArrayRefused(f"labels go with a class-conditional model's images, one per image; got {len(labels)} "
+                           f"for {len(t)} images of a {model.family}")
     device = model.device
-    parts = [_checked_output(model.encode(t[i:i + batch].to(device)).float().cpu(), i, "codes")
-             for i in range(0, len(t), batch)]
+
+    def codes(i: int) -> torch.Tensor:
+        x_i = t[i:i + batch].to(device)
+        return model.encode(x_i) if labels is None else model.encode(x_i, labels[i:i + batch].to(device))
+
+    parts = [_checked_output(codes(i).float().cpu(), i, "codes") for i in range(0, len(t), batch)]
     return torch.cat(parts) if parts else torch.zeros(0, model.latent_spec.input_dim)
 
 
