@@ -113,6 +113,28 @@ def window(qtbot, dataset_factory):
 
 
 @pytest.fixture
+def open_window(qtbot, dataset_factory):
+    """``open_window()``: a new main window on this test's settings, shown and laid out (a
+    restart is a second call after the first window closed); all are shut down at the end."""
+    from explorer.window.main_window import MainWindow
+
+    made = []
+
+    def make():
+        w = MainWindow(dataset_factory=dataset_factory)
+        qtbot.addWidget(w)
+        made.append(w)
+        w.show()
+        qtbot.waitExposed(w)
+        qtbot.waitUntil(lambda: not w.workspaces._arrange_on_show and not w.workspaces._strays_on_show, timeout=3000)
+        return w
+
+    yield make
+    for w in made:
+        w.shutdown()
+
+
+@pytest.fixture
 def real_data_window(qtbot):
     """A main window on the real dataset loader (the ``window`` fixture's fake ignores size
     and channels), so the window and the CLI read the same data."""

@@ -19,26 +19,6 @@ def settings_ini() -> Path:
     return settings.home_dir() / "settings.ini"
 
 
-@pytest.fixture
-def open_window(qtbot, dataset_factory):
-    """Builds main windows (shut down at the end) and returns each with what it said."""
-    from explorer.window.main_window import MainWindow
-
-    made = []
-
-    def make():
-        w = MainWindow(dataset_factory=dataset_factory)
-        qtbot.addWidget(w)
-        made.append(w)
-        w.show()
-        qtbot.waitExposed(w)
-        return w
-
-    yield make
-    for w in made:
-        w.shutdown()
-
-
 def _said(window) -> str:
     return window.statusBar().currentMessage() + " " + window.statusBar().toolTip()
 

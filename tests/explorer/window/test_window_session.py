@@ -36,25 +36,6 @@ def open_and_wait(qtbot, window, path) -> None:
         assert window.open_path(path)
 
 
-@pytest.fixture
-def fresh_window(qtbot, dataset_factory):
-    from explorer.window.main_window import MainWindow
-
-    made = []
-
-    def make():
-        w = MainWindow(dataset_factory=dataset_factory)
-        qtbot.addWidget(w)
-        w.show()
-        qtbot.waitExposed(w)
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.shutdown()
-
-
 def explored(qtbot, window, checkpoint, directions: bool = True):
     """``window`` with ``checkpoint`` open, the point moved, a two-keyframe path, settings
     changed and (``directions``) the principal directions computed, Directions mode on."""
@@ -78,7 +59,7 @@ def explored(qtbot, window, checkpoint, directions: bool = True):
 
 
 def test_a_session_restores_model_point_path_directions_settings_and_layout(
-        qtbot, window, fresh_window, vae_checkpoint, tmp_path, monkeypatch):
+        qtbot, window, open_window, vae_checkpoint, tmp_path, monkeypatch):
     paths = explored(qtbot, window, vae_checkpoint)
     point = window.latent_state.flat
     image = decode_one(window.model_state, point)  # what the first window shows once its decoder catches up
@@ -91,7 +72,7 @@ def test_a_session_restores_model_point_path_directions_settings_and_layout(
         raise AssertionError("the directions were computed again")
 
     monkeypatch.setattr("explorer.directions_state.principal_directions", no_computing)
-    w2 = fresh_window()
+    w2 = open_window()
     ctl = controller(w2)
     with qtbot.waitSignal(ctl.restored, timeout=JOB_MS):
         assert ctl.open(file)
@@ -142,14 +123,14 @@ def test_reopening_in_directions_mode_shows_the_saved_directions_instead_of_comp
     assert directions_store(window.model_state).current is restored and "computed again" not in controls.status.text()
 
 
-def test_a_session_whose_model_is_gone_says_so_once_and_changes_nothing(qtbot, window, fresh_window, vae_checkpoint,
+def test_a_session_whose_model_is_gone_says_so_once_and_changes_nothing(qtbot, window, open_window, vae_checkpoint,
                                                                         tmp_path):
     explored(qtbot, window, vae_checkpoint, directions=False)
     file = controller(window).save(tmp_path / "s.session.json")
     vae_checkpoint.unlink()
     other = save_checkpoint(tmp_path / "other" / "vae4.safetensors",
                             build_model("vae", latent_dim=4, hidden=16, image_shape=(1, 28, 28)), {"step": 1})
-    w2 = fresh_window()
+    w2 = open_window()
     open_and_wait(qtbot, w2, other)
     model, point = w2.model_state.model, w2.latent_state.flat
     ctl = controller(w2)
@@ -213,11 +194,11 @@ def test_hostile_session_files_get_one_message_and_change_nothing(qtbot, window,
 
 
 def test_a_model_whose_layout_changed_since_opens_but_nothing_else_is_forced_onto_it(
-        qtbot, window, fresh_window, vae_checkpoint, write_checkpoint, tmp_path):
+        qtbot, window, open_window, vae_checkpoint, write_checkpoint, tmp_path):
     explored(qtbot, window, vae_checkpoint, directions=False)
     file = controller(window).save(tmp_path / "s.session.json")
     write_checkpoint(vae_checkpoint)  # the same file now holds a VAE of latent size 3
-    w2 = fresh_window()
+    w2 = open_window()
     ctl = controller(w2)
     assert ctl.open(file)
     qtbot.waitUntil(lambda: w2.last_error is not None, timeout=JOB_MS)
@@ -229,14 +210,14 @@ def test_a_model_whose_layout_changed_since_opens_but_nothing_else_is_forced_ont
     assert w2.explore_docks["traversal"].widget().steps.value() != 7 and ctl.pending is None
 
 
-def test_directions_of_other_weights_are_not_restored(qtbot, window, fresh_window, vae_checkpoint, tmp_path):
+def test_directions_of_other_weights_are_not_restored(qtbot, window, open_window, vae_checkpoint, tmp_path):
     explored(qtbot, window, vae_checkpoint)
     window.latent_panel.dims_mode.click()  # the directions stay computed; the session keeps them
     file = controller(window).save(tmp_path / "s.session.json")
     assert json.loads(file.read_text())["directions"] is not None
     retrained = build_model("vae", latent_dim=5, hidden=32, image_shape=(1, 28, 28))  # same layout, new weights
     save_checkpoint(vae_checkpoint, retrained, {"dataset": "tiny", "step": 9})
-    w2 = fresh_window()
+    w2 = open_window()
     ctl = controller(w2)
     with qtbot.waitSignal(ctl.restored, timeout=JOB_MS):
         assert ctl.open(file)
@@ -246,7 +227,7 @@ def test_directions_of_other_weights_are_not_restored(qtbot, window, fresh_windo
     assert "principal directions were computed with other weights" in w2.statusBar().currentMessage()
 
 
-def test_a_window_layout_qt_cannot_use_is_said_and_the_rest_restored(qtbot, window, fresh_window, vae_checkpoint,
+def test_a_window_layout_qt_cannot_use_is_said_and_the_rest_restored(qtbot, window, open_window, vae_checkpoint,
                                                                       tmp_path):
     import base64
 
@@ -255,7 +236,7 @@ def test_a_window_layout_qt_cannot_use_is_said_and_the_rest_restored(qtbot, wind
     d = json.loads(file.read_text())
     d["window"] = {"geometry": base64.b64encode(b"\x00" * 40).decode(), "state": base64.b64encode(b"junk" * 10).decode()}
     file.write_text(json.dumps(d))
-    w2 = fresh_window()
+    w2 = open_window()
     ctl = controller(w2)
     with qtbot.waitSignal(ctl.restored, timeout=JOB_MS):
         assert ctl.open(file)
@@ -282,18 +263,18 @@ def test_a_model_without_a_file_is_not_saved_in_a_session(qtbot, window, tmp_pat
     assert not (tmp_path / "s.session.json").exists()
 
 
-def test_the_last_session_is_offered_at_start_only_when_asked_for(qtbot, window, fresh_window, vae_checkpoint, tmp_path,
+def test_the_last_session_is_offered_at_start_only_when_asked_for(qtbot, window, open_window, vae_checkpoint, tmp_path,
                                                                   monkeypatch):
     asked: list[Path] = []
     monkeypatch.setattr(session_module, "ask_reopen", lambda _parent, file: asked.append(file) or True)
     explored(qtbot, window, vae_checkpoint, directions=False)
     ctl = controller(window)
     file = ctl.save(tmp_path / "s.session.json")
-    w2 = fresh_window()
+    w2 = open_window()
     assert not offer_last_session(w2, controller(w2)) and asked == []  # off by default: the demo model opens
     assert not ctl.reopen_action.isChecked()
     ctl.reopen_action.setChecked(True)  # File ▸ Offer to Reopen the Last Session at Start
-    w3 = fresh_window()
+    w3 = open_window()
     ctl3 = controller(w3)
     assert ctl3.reopen_action.isChecked()
     with qtbot.waitSignal(ctl3.restored, timeout=JOB_MS):
@@ -302,7 +283,7 @@ def test_the_last_session_is_offered_at_start_only_when_asked_for(qtbot, window,
     np.testing.assert_array_equal(w3.latent_state.flat, window.latent_state.flat)
 
 
-def test_the_file_menu_saves_a_session_and_a_dropped_session_reopens_it(qtbot, window, fresh_window, vae_checkpoint,
+def test_the_file_menu_saves_a_session_and_a_dropped_session_reopens_it(qtbot, window, open_window, vae_checkpoint,
                                                                         tmp_path, monkeypatch):
     assert window.sessions is controller(window)  # the window makes its own controller
     assert window.save_session_action.shortcut().toString() == "Ctrl+Shift+S"
@@ -314,7 +295,7 @@ def test_the_file_menu_saves_a_session_and_a_dropped_session_reopens_it(qtbot, w
     monkeypatch.setattr("explorer.session.QFileDialog.getSaveFileName", lambda *a, **k: (str(target), ""))
     window.save_session_action.trigger()
     qtbot.waitUntil(target.exists, timeout=5000)
-    w2 = fresh_window()
+    w2 = open_window()
     with qtbot.waitSignal(w2.sessions.restored, timeout=JOB_MS):
         w2.handle_dropped([target])  # what a drop on the window does
     np.testing.assert_array_equal(w2.latent_state.flat, point)

@@ -16,28 +16,6 @@ from explorer.window.workspaces import WINDOW_DOCKS, WORKSPACES
 BOTTOM = Qt.DockWidgetArea.BottomDockWidgetArea
 
 
-@pytest.fixture
-def open_window(qtbot, dataset_factory):
-    """``open_window()``: a new main window on this test's settings, shown (a restart is a
-    second call after the first window closed)."""
-    from explorer.window.main_window import MainWindow
-
-    made = []
-
-    def make():
-        w = MainWindow(dataset_factory=dataset_factory)
-        qtbot.addWidget(w)
-        w.show()
-        qtbot.waitExposed(w)
-        qtbot.waitUntil(lambda: not w.workspaces._arrange_on_show and not w.workspaces._strays_on_show, timeout=3000)
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.shutdown()
-
-
 def on_screen(window, key: str) -> bool:
     """The dock is shown and in front of its tab group (a tab behind another reports visible)."""
     dock = window.workspaces.docks[key]
