@@ -194,6 +194,9 @@ def _give_back_tqdm_lock() -> None:
     tqdm's ``refresh`` takes that lock around the write that raised ``_UmapStopped`` and
     has no ``finally`` to release it: left held by a worker thread that then ends, it
     would make the next progress bar in any other thread (the next UMAP fit) wait forever.
+    It reads tqdm's lock internals (``TqdmDefaultWriteLock.locks``, tqdm 4.x), each step
+    guarded so another layout releases nothing; the map's cancel-then-refit test fails if
+    a tqdm release changes them.
     """
     from tqdm import tqdm
 
