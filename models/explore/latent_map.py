@@ -55,6 +55,26 @@ def encode_dataset(model: LatentModel, split: Split, n: int | None = None, batch
     return out, labels, factors, indices
 
 
+def map_columns(spec) -> np.ndarray:
+    """(D,) bool: the latent columns a map projects. A class-conditional model's class block
+    is left out: each image is encoded under its own class, so that block would only pull the
+    classes apart and say nothing the colours don't; the map shows the rest (z, its style)."""
+    mask = np.ones(spec.input_dim, dtype=bool)
+    if spec.conditional:
+        mask[spec.z_dim : spec.z_dim + spec.categorical[0]] = False
+    return mask
+
+
+def keep_unmapped(flat: np.ndarray, mask: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+    """``flat`` with the columns a map does not project (``mask`` False: a class) taken from
+    ``keep`` (the latent the point had: a click on the map moves z and keeps the class)."""
+    if keep is None or mask.all():
+        return flat
+    out = np.array(flat, np.float32, copy=True)
+    out[~mask] = np.asarray(keep, np.float32)[~mask]
+    return out
+
+
 class PCA2D(NamedTuple):
     """Coordinates on the first two principal axes, and the map back."""
 
@@ -77,12 +97,20 @@ class PCA2D(NamedTuple):
         return (self.mean.astype(np.float64) + c @ self.components.astype(np.float64)).astype(np.float32)
 
 
-def pca_2d(codes: np.ndarray | torch.Tensor) -> PCA2D:
+def pca_2d(codes: np.ndarray | torch.Tensor, columns: np.ndarray | None = None) -> PCA2D:
     """PCA to 2-D by an exact SVD in float64 (D is small, N up to ~1e5: cheap). Signs are
-    fixed (largest-magnitude loading positive) so the map does not flip between runs."""
+    fixed (largest-magnitude loading positive) so the map does not flip between runs.
+    ``columns`` ((D,) bool, see :func:`map_columns`): only those columns are analysed; the
+    others get zero loadings and a zero mean, so ``to_latent`` leaves them 0."""
     x = torch.as_tensor(np.asarray(codes.detach().cpu() if isinstance(codes, torch.Tensor) else codes), dtype=torch.float64)
     if x.dim() != 2 or x.shape[0] < 1:
         raise ValueError(f"codes must be (N, D) with N >= 1, got {tuple(x.shape)}")
+    if columns is not None and not np.all(columns):
+        inner = pca_2d(x[:, torch.from_numpy(np.asarray(columns, bool))])
+        comps = np.zeros((2, x.shape[1]), np.float32)
+        mean = np.zeros(x.shape[1], np.float32)
+        comps[:, columns], mean[columns] = inner.components, inner.mean
+        return PCA2D(inner.coords, comps, mean)
     mean = x.mean(0)
     xc = x - mean
     _, _, vh = torch.linalg.svd(xc, full_matrices=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.explore.latent_map import PCA2D
+from models.explore.latent_map import PCA2D, keep_unmapped, map_columns
 from models.latent import LatentSpec
 
 MODE_LATENT, MODE_PCA, MODE_TSNE, MODE_UMAP = "latent", "pca", "tsne", "umap"
@@ -27,15 +27,16 @@ def map_position(mode: str, pca: PCA2D, flat: np.ndarray) -> tuple[float, float]
 
 
 def latent_at(mode: str, spec: LatentSpec, pca: PCA2D, codes: np.ndarray, coords: np.ndarray | None,
-              x: float, y: float, snap: bool = False) -> np.ndarray | None:
+              x: float, y: float, snap: bool = False, keep: np.ndarray | None = None) -> np.ndarray | None:
     """The latent at a map position: the inverse map, or with ``snap`` under t-SNE the code of
-    the nearest shown point (``coords``: the shown positions of ``codes``)."""
+    the nearest shown point (``coords``: the shown positions of ``codes``). ``keep``: the
+    current latent, whose class a conditional model's inverse map keeps (the map is of z)."""
     if mode == MODE_LATENT:
         flat = spec.zeros(1)[0].numpy()
         flat[0], flat[1] = x, y
-        return flat
+        return keep_unmapped(flat, map_columns(spec), keep)
     if mode == MODE_PCA:
-        return pca.to_latent((x, y))
+        return keep_unmapped(pca.to_latent((x, y)), map_columns(spec), keep)
     if snap and coords is not None:
         i = int(np.argmin(((coords - np.array([x, y], np.float32)) ** 2).sum(1)))
         return codes[i].copy()

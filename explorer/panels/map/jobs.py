@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from models.data.base import Split
-from models.explore.latent_map import PCA2D, encode_dataset, manifold_grid, pca_2d, tsne_2d, umap_2d, umap_compiled
+from models.explore.latent_map import (PCA2D, encode_dataset, manifold_grid, map_columns, pca_2d, tsne_2d, umap_2d,
+                                       umap_compiled)
 from models.families.base import LatentModel
 
 from ...jobs import JobCancelled
@@ -50,6 +51,12 @@ class Encoded:
     generation: int
     #: (N, D) samples of the model's prior, drawn with the encoding (None: no prior, the AE)
     prior: np.ndarray | None = None
+    #: (D,) bool: the columns the map projects (``map_columns``: all but a conditional model's class)
+    columns: np.ndarray | None = None
+
+    def mapped(self) -> np.ndarray:
+        """The codes' columns that t-SNE and UMAP are fitted to."""
+        return self.codes if self.columns is None or self.columns.all() else self.codes[:, self.columns]
 
 
 def encode_job(model: LatentModel, test: Split, n: int, generation: int) -> Job:
@@ -65,7 +72,8 @@ def encode_job(model: LatentModel, test: Split, n: int, generation: int) -> Job:
         prior = None
         if model.has_prior:  # seeded: the same grey cloud each time
             prior = model.sample_latents(len(codes), generator=torch.Generator().manual_seed(0)).numpy()
-        return Encoded(codes, labels, factors, indices, pca_2d(codes), generation, prior)
+        columns = map_columns(model.latent_spec)
+        return Encoded(codes, labels, factors, indices, pca_2d(codes, columns), generation, prior, columns)
 
     return job
 

@@ -248,7 +248,7 @@ class MapPanel(ExplorePanel):
                 if self.mode == mode:
                     self.say(f"{FITTED[mode]} of {len(coords)} points in {seconds:.1f} s · click a point to go there")
 
-        self.jobs.submit(FIT_JOBS[mode](enc.codes), on_done=done, on_error=lambda _error: back_to_shown())
+        self.jobs.submit(FIT_JOBS[mode](enc.mapped()), on_done=done, on_error=lambda _error: back_to_shown())
 
     def _end_fit(self, mode: str | None = None) -> float:
         """The fit of ``mode`` (None: any) is over or superseded: stop its clock; the seconds it ran."""

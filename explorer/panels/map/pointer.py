@@ -65,7 +65,8 @@ class MapPointer(QObject):
         enc, spec = self.shown.encoded, self.model_state.spec
         if enc is None or spec is None:
             return None
-        return latent_at(self.shown.mode, spec, enc.pca, enc.codes, self.shown.coords, x, y, snap)
+        return latent_at(self.shown.mode, spec, enc.pca, enc.codes, self.shown.coords, x, y, snap,
+                         keep=self.latent_state.flat)
 
     # -- clicks ------------------------------------------------------------------------
     def click_at(self, x: float, y: float) -> None:

@@ -130,3 +130,24 @@ def test_tsne_without_scikit_learn_says_so_and_weights_mark_the_map_stale(qtbot,
     ms.load_weights(ms.model.state_dict())  # a training snapshot
     assert panel.stale and panel.encode_btn.text() == "Re-encode"
     panel.shutdown()
+
+
+def test_a_cvae_map_is_of_z_and_a_click_on_empty_space_keeps_the_chosen_class(qtbot, tiny_dataset, make):
+    """The points sit by style (z), coloured by class; clicking between them moves z and keeps
+    the class the user chose, as an exact one-hot (the PCA of the flat codes gave a blend)."""
+    model = build_model("cvae", {"arch": "mlp", "hidden": 16, "latent_dim": 3, "num_classes": 10,
+                                 "class_names": tuple("abcdefghij")})
+    ms, ls, panel = make(qtbot, model, tiny_dataset)
+    show_and_encode(qtbot, panel)
+    assert panel.mode == MODE_PCA
+    spec = model.latent_spec
+    assert np.all(panel.encoded.pca.components[:, spec.z_dim:] == 0)
+    ls.set_flat(spec.with_category(spec.zeros(1), 0, 6)[0].numpy())
+    far = panel.coords.max(0) + 10 * (panel.coords.max(0) - panel.coords.min(0))
+    panel.click_at(*far)
+    assert ls.flat[spec.z_dim:].tolist() == [0, 0, 0, 0, 0, 0, 1, 0, 0, 0]
+    np.testing.assert_allclose(ls.flat[:spec.z_dim], panel.encoded.pca.to_latent(far)[:spec.z_dim], rtol=1e-6)
+    i = 4  # a point goes to its own code: its image's class
+    panel.click_at(*panel.coords[i])
+    np.testing.assert_array_equal(ls.flat, panel.encoded.codes[panel.nearest(*panel.coords[i])])
+    panel.shutdown()

@@ -86,9 +86,8 @@ def test_going_back_to_pca_during_a_fit_stops_its_progress_messages(qtbot, shown
     _choose(panel, MODE_UMAP)
     assert panel.message.text().startswith("Fitting UMAP")
     _choose(panel, MODE_PCA)
-    panel.say("PCA again")
     qtbot.wait(1300)  # the fit's clock ticks each second
-    assert panel.mode == MODE_PCA and panel.message.text() == "PCA again"
+    assert panel.mode == MODE_PCA and not panel.message.text().startswith("Fitting")  # "UMAP cancelled." may follow
     qtbot.waitUntil(lambda: not panel.jobs.busy, timeout=60000)
     panel.shutdown()
 

@@ -99,3 +99,25 @@ def test_a_cvae_maps_each_test_image_under_its_own_class(tiny_dataset):
     codes, labels, _, _ = latent_map.encode_dataset(model, tiny_dataset.test, n=20)
     z = model.latent_spec.z_dim
     assert np.array_equal(codes[:, z:].argmax(1), labels)
+
+
+def test_the_pca_of_a_cvae_map_is_of_z_alone_and_leaves_the_class_to_the_caller():
+    """Its class block is left out (each image sits under its own class, which the colours
+    show): the loadings there are 0, the plane is that of the z columns, and the inverse map
+    keeps the class of the latent it is given."""
+    model = build_model("cvae", {"arch": "mlp", "hidden": 16, "latent_dim": 3, "num_classes": 4})
+    spec = model.latent_spec
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(200, 3)) * np.array([5.0, 1.0, 0.1])
+    classes = np.eye(4)[rng.integers(0, 4, 200)] * 40  # a block that would swamp the PCA if it were in
+    codes = np.concatenate([z, classes], 1).astype(np.float32)
+    columns = latent_map.map_columns(spec)
+    assert columns.tolist() == [True, True, True, False, False, False, False]
+    pca = latent_map.pca_2d(codes, columns)
+    assert np.all(pca.components[:, 3:] == 0) and np.all(pca.mean[3:] == 0)
+    np.testing.assert_allclose(np.abs(pca.components[:, :3]), [[1, 0, 0], [0, 1, 0]], atol=0.05)
+    np.testing.assert_allclose(pca.coords, latent_map.pca_2d(codes[:, :3]).coords, atol=1e-4)
+    current = spec.with_category(spec.zeros(1), 0, 2)[0].numpy()
+    back = latent_map.keep_unmapped(pca.to_latent((1.0, -2.0)), columns, current)
+    assert back[3:].tolist() == [0, 0, 1, 0]  # the class kept: exactly one-hot
+    assert np.all(latent_map.map_columns(build_model("vae", latent_dim=3, hidden=8).latent_spec))
