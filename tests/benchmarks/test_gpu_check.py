@@ -68,6 +68,8 @@ def test_checks_run_whole_on_the_cpu_and_claim_no_capture(gpu_check):
     capture = out["capture"]["families"]
     assert set(capture) == families
     assert {v["stepper"] for v in capture.values()} == {"eager"}
+    assert {"cvae", "cgan", "pggan"} <= families
+    assert capture["pggan"]["pass"] and not capture["cgan"]["pass"]  # never captured, by design
     assert not out["capture"]["pass"] and not out["eager_equals_captured"]["pass"]
     assert not out["adam_resume"]["pass"] and not out["failed_capture_restores_stream"]["pass"]
     assert out["all_pass"] is False
