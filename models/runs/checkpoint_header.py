@@ -71,7 +71,8 @@ TRAIN_STATE = Obj({
     "cli": Str(max_len=1 << 16, optional=True),
     # the steps the run's schedule spans (models.training.schedule.schedule_record)
     "lr_schedule": Obj({"decay": Str(choices=LR_DECAYS), "start_step": Int(lo=0, hi=2**62),
-                        "total_steps": Int(lo=0, hi=2**62)}, optional=True),
+                        "total_steps": Int(lo=0, hi=2**62), "scale": Number(lo=0, hi=1, optional=True)},
+                       optional=True),
 })
 
 LATENT_SPEC = Obj({

@@ -181,7 +181,7 @@ def train(
         "image_shape": list(dataset.image_shape),
         "train_config": cfg.to_dict(),
         # the span this continuation's schedule covers, for a later continuation
-        "lr_schedule": schedule_record(cfg.lr_decay, start_step, total),
+        "lr_schedule": schedule_record(cfg.lr_decay, start_step, total, from_factor),
         **(extra_state or {}),
     }
     if run is not None:

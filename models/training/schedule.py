@@ -34,9 +34,10 @@ def lr_factor(schedule: str, step: int, start_step: int, total: int) -> float:
 FINISHED_BELOW = 0.02
 
 
-def schedule_record(schedule: str, start_step: int, total: int) -> dict[str, object]:
-    """What a checkpoint records of its schedule, for :func:`continued_factor`."""
-    return {"decay": schedule, "start_step": int(start_step), "total_steps": int(total)}
+def schedule_record(schedule: str, start_step: int, total: int, scale: float = 1.0) -> dict[str, object]:
+    """What a checkpoint records of its schedule, for :func:`continued_factor`; ``scale``:
+    the factor it started from (a continuation that went on down from a stopped one)."""
+    return {"decay": schedule, "start_step": int(start_step), "total_steps": int(total), "scale": float(scale)}
 
 
 def continued_factor(record: object, schedule: str, step: int) -> float:
@@ -52,5 +53,8 @@ def continued_factor(record: object, schedule: str, step: int) -> float:
         return 1.0
     if not start <= step < total:  # type: ignore[operator]
         return 1.0
-    factor = lr_factor(schedule, step, start, total)  # type: ignore[arg-type]
+    scale = record.get("scale", 1.0)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.0 <= scale <= 1.0:
+        return 1.0
+    factor = scale * lr_factor(schedule, step, start, total)  # type: ignore[arg-type]
     return factor if factor >= FINISHED_BELOW else 1.0

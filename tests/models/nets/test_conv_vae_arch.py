@@ -162,7 +162,8 @@ def test_continuing_a_stopped_cosine_run_goes_on_down_from_where_it_stopped(tiny
     assert default[0] == pytest.approx(1e-3 * reached)
     assert default == pytest.approx([1e-3 * reached * lr_factor("cosine", s, 4, 8) for s in range(4, 8)])
     # the run now records that continuation (steps 4..8), which ended: the next restarts at the full rate
-    assert plan_resume(run.path).train_state["lr_schedule"] == {"decay": "cosine", "start_step": 4, "total_steps": 8}
+    assert plan_resume(run.path).train_state["lr_schedule"] == {"decay": "cosine", "start_step": 4, "total_steps": 8,
+                                                                "scale": pytest.approx(reached)}
     assert rates_of_continuation(None)[0] == pytest.approx(1e-3)
     assert rates_of_continuation("cosine")[0] == pytest.approx(1e-3)  # named: spans its continuation
 
@@ -170,7 +171,15 @@ def test_continuing_a_stopped_cosine_run_goes_on_down_from_where_it_stopped(tiny
 @pytest.mark.parametrize("record", [None, [], {"decay": "cosine"}, {"decay": "cosine", "start_step": -1, "total_steps": 9},
                                     {"decay": "cosine", "start_step": True, "total_steps": 9},
                                     {"decay": "linear", "start_step": 0, "total_steps": 9},
-                                    {"decay": "cosine", "start_step": 0, "total_steps": 2**70}])
+                                    {"decay": "cosine", "start_step": 0, "total_steps": 2**70},
+                                    {"decay": "cosine", "start_step": 0, "total_steps": 9, "scale": 1.5}])
 def test_a_malformed_or_foreign_schedule_record_counts_as_none(record):
     from models.training.schedule import continued_factor
     assert continued_factor(record, "cosine", 3) == 1.0
+
+
+def test_a_continuation_stopped_in_turn_goes_on_from_its_own_scaled_rate():
+    """A continuation that started at 0.8 of the rate and was stopped halfway through its
+    cosine had reached 0.4: the next one starts there."""
+    from models.training.schedule import continued_factor, schedule_record
+    assert continued_factor(schedule_record("cosine", 10, 20, 0.8), "cosine", 15) == pytest.approx(0.4)
