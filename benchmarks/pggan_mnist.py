@@ -40,7 +40,7 @@ def stage_of(target: Path) -> dict:
     model = load_checkpoint(resolve_checkpoint_path(target)).model
     stage = model.stage()
     return {"images_seen": model.images_seen, "resolution": stage.resolution, "fade": stage.alpha,
-            "status": model.training_status()}
+            "status": stage.describe()}
 
 
 def main() -> int:
