@@ -206,7 +206,7 @@ class TrainingWorker(QObject):
         # keep_weights: snapshots carry CPU copies of the weights, which the explored model loads
         for m in train(model, dataset, cfg, self.control, run, start_step=start_step, optimizer_state=optimizer_state,
                        sample_scorer=scorer, start_epoch=start_epoch, keep_weights=True, on_start=self.stepper.emit,
-                       previous_schedule=plan.train_state.get("lr_schedule") if plan is not None else None):
+                       previous_schedule=plan.lr_schedule if plan is not None else None):
             pending.append(m)
             now = time.monotonic()
             # snapshots wait for the interval too (a fast model makes one every few ms; the

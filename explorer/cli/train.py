@@ -128,7 +128,7 @@ def _train(args: argparse.Namespace, device: Any, where: str, rank: int, world: 
     if args.resume is not None:
         model, dataset, plan = _resumed(args, overrides)
         start_step, start_epoch, optimizer_state = plan.start_step, plan.start_epoch, plan.optimizer_state
-        previous_cfg, previous_schedule = plan.previous_train_config, plan.train_state.get("lr_schedule")
+        previous_cfg, previous_schedule = plan.previous_train_config, plan.lr_schedule
     else:
         model, dataset = _fresh(args, overrides)
         start_step, start_epoch, optimizer_state, previous_cfg, previous_schedule = 0, None, None, {}, None

@@ -18,6 +18,8 @@ One policy for ``latent-explorer train --resume`` and the window's Continue trai
   does), else from the run's latest when its step equals the resumed step (a best written
   at the latest step holds weights only), else none: moments computed for other weights
   would mislead the first steps more than cold ones.
+* **The learning-rate schedule's record** comes the same way (the checkpoint's, else the
+  run's latest's at the same step), so a continued default schedule goes on from its rate.
 * **Step and epoch** count on from the checkpoint's (:func:`models.training.loop.resume_point`);
   the previous ``train_config`` travels with the plan so a front door can keep the run's
   batch size and intervals; the data is the checkpoint's (:func:`models.runs.opening.dataset_request`).
@@ -62,6 +64,9 @@ class ResumePlan:
     train_state: dict[str, Any] = field(default_factory=dict)
     #: why the plan branches, for a message ("" when it continues into its run)
     reason: str = ""
+    #: the learning-rate schedule the resumed step was in (``train(previous_schedule=)``):
+    #: the checkpoint's record, else the run's latest's at the same step, like the moments
+    lr_schedule: dict[str, Any] | None = None
 
 
 def plan_resume(source: str | Path, out: str | Path | None = None, *, device: str | torch.device = "cpu",
@@ -110,6 +115,9 @@ def plan_from_checkpoint(ckpt: Checkpoint, out: str | Path | None = None, *, run
     optimizer_state = ckpt.optimizer_state
     if optimizer_state is None and run is not None and latest_step == step:
         optimizer_state = load_optimizer_state(run.latest)
+    lr_schedule = ckpt.train_state.get("lr_schedule")
+    if lr_schedule is None and latest_state is not None and latest_step == step:
+        lr_schedule = latest_state.get("lr_schedule")  # an open model's state may not carry it
 
     if out is not None:
         run_dir: Path | None = Path(out).expanduser()
@@ -127,7 +135,7 @@ def plan_from_checkpoint(ckpt: Checkpoint, out: str | Path | None = None, *, run
         branched=branched,
         dataset=dataset_request(ckpt.model, ckpt.train_state, name=dataset, data_dir=data_dir, default=default_dataset),
         previous_train_config=dict(train_config) if isinstance(train_config, dict) else {},
-        checkpoint=ckpt.path, train_state=dict(ckpt.train_state), reason=reason,
+        checkpoint=ckpt.path, train_state=dict(ckpt.train_state), reason=reason, lr_schedule=lr_schedule,
     )
 
 

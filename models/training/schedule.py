@@ -29,22 +29,20 @@ def lr_factor(schedule: str, step: int, start_step: int, total: int) -> float:
     raise ValueError(f"unknown lr_decay {schedule!r}: use one of {', '.join(LR_DECAYS)}")
 
 
-#: a continuation whose previous schedule had fallen below this factor starts afresh at the
-#: full rate (a warm restart, as in SGDR): going on from ~0 would train at no rate at all
-FINISHED_BELOW = 0.02
-
-
 def schedule_record(schedule: str, start_step: int, total: int, scale: float = 1.0) -> dict[str, object]:
     """What a checkpoint records of its schedule, for :func:`continued_factor`; ``scale``:
     the factor it started from (a continuation that went on down from a stopped one)."""
-    return {"decay": schedule, "start_step": int(start_step), "total_steps": int(total), "scale": float(scale)}
+    # within what a checkpoint header accepts, whatever length was asked for
+    return {"decay": schedule, "start_step": min(int(start_step), 2**62), "total_steps": min(int(total), 2**62),
+            "scale": min(max(float(scale), 0.0), 1.0)}
 
 
 def continued_factor(record: object, schedule: str, step: int) -> float:
     """The factor a continuation from ``step`` starts at when it runs the family's default
     ``schedule``: where the checkpoint's recorded schedule had got to, if it was the same one
     and stopped part-way (a run stopped at 40 % of its cosine goes on down from there, not
-    back up to the full rate); 1 otherwise (no record, another schedule, a finished one).
+    back up to the full rate); 1 otherwise (no record, another schedule, one that ran to its
+    end: a warm restart, as in SGDR).
     ``record`` comes from a checkpoint's JSON: anything malformed counts as no record."""
     if not isinstance(record, dict) or record.get("decay") != schedule or schedule == "none":
         return 1.0
@@ -56,5 +54,4 @@ def continued_factor(record: object, schedule: str, step: int) -> float:
     scale = record.get("scale", 1.0)
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.0 <= scale <= 1.0:
         return 1.0
-    factor = scale * lr_factor(schedule, step, start, total)  # type: ignore[arg-type]
-    return factor if factor >= FINISHED_BELOW else 1.0
+    return scale * lr_factor(schedule, step, start, total)  # type: ignore[arg-type]

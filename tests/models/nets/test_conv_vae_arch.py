@@ -183,3 +183,6 @@ def test_a_continuation_stopped_in_turn_goes_on_from_its_own_scaled_rate():
     cosine had reached 0.4: the next one starts there."""
     from models.training.schedule import continued_factor, schedule_record
     assert continued_factor(schedule_record("cosine", 10, 20, 0.8), "cosine", 15) == pytest.approx(0.4)
+    # stopped late, it stays annealed (no jump back to the full rate before the schedule's end)
+    assert continued_factor(schedule_record("cosine", 0, 1000), "cosine", 950) == pytest.approx(lr_factor("cosine", 950, 0, 1000))
+    assert continued_factor(schedule_record("cosine", 0, 1000), "cosine", 1000) == 1.0  # ran to its end: a warm restart

@@ -108,3 +108,22 @@ def test_an_open_model_without_its_moments_takes_them_from_the_runs_latest(tmp_p
     assert plan.run_dir is None and plan.optimizer_state is None  # step 49 is behind latest's 50: a branch
     plan = plan_from_checkpoint(Checkpoint(opened.model, opened.train_state, None))
     assert plan.run_dir is None and plan.branched and plan.reason == "the model is not in a run folder"
+
+
+def test_the_windows_open_model_continues_its_runs_schedule(tmp_path):
+    """After a run trained in the window stops, the window holds only step, epoch and data
+    of it: the plan takes the schedule's record from the run's latest at that step, as it
+    takes Adam's moments, so Continue goes on from the rate the run had reached."""
+    from models.runs.checkpoint import Checkpoint, load_checkpoint
+    from models.training.resume import plan_from_checkpoint
+
+    run = _run(tmp_path)
+    opened = load_checkpoint(run.latest)
+    record = {"decay": "cosine", "start_step": 0, "total_steps": 80, "scale": 1.0}
+    save_checkpoint(run.latest, opened.model, {**opened.train_state, "lr_schedule": record},
+                    optimizers=_model_and_optimizers()[1])
+    held = {k: opened.train_state[k] for k in ("dataset", "step", "epoch") if k in opened.train_state}
+    assert plan_from_checkpoint(Checkpoint(opened.model, held, run.latest)).lr_schedule == record
+    assert plan_resume(run.path).lr_schedule == record
+    behind = plan_from_checkpoint(Checkpoint(opened.model, {**held, "step": 49}, run.latest))
+    assert behind.lr_schedule is None  # another step's schedule says nothing of this one
