@@ -92,7 +92,7 @@ class SciSpinBox(QDoubleSpinBox):
 class FieldControl:
     """One generated form row: the widget plus how to read and write its value."""
 
-    def __init__(self, name: str, default: Any, doc: str, most: int | None = None) -> None:
+    def __init__(self, name: str, default: Any, doc: str, most: int | None = None, least: int | None = None) -> None:
         self.name, self.default, self.doc = name, default, doc
         self.widget: QWidget
         self.changed: Any  # the widget's value-changed signal
@@ -105,7 +105,8 @@ class FieldControl:
             self.changed = box.toggled
         elif isinstance(default, int):
             spin = QSpinBox()
-            spin.setRange(1 if name in ("latent_dim", "z_dim") else 0, 10_000_000 if most is None else most)
+            low = least if least is not None else 1 if name in ("latent_dim", "z_dim") else 0
+            spin.setRange(low, 10_000_000 if most is None else most)
             spin.setValue(default)
             spin.setKeyboardTracking(False)
             self.widget, self.get, self.set = spin, spin.value, lambda v: spin.setValue(int(v))
@@ -176,7 +177,8 @@ class ConfigForm(QWidget):
         for f in dataclasses.fields(cls):
             if f.name in self.hidden:
                 continue
-            control = FieldControl(f.name, getattr(defaults, f.name), docs.get(f.name, ""), f.metadata.get("max"))
+            control = FieldControl(f.name, getattr(defaults, f.name), docs.get(f.name, ""), f.metadata.get("max"),
+                                   f.metadata.get("min"))
             label = QLabel(field_label(f.name))
             label.setToolTip(control.widget.toolTip())
             self.form.addRow(label, control.widget)

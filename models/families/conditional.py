@@ -36,7 +36,7 @@ CLASS_NAMES_DOC = ("the classes' names, set from the training data (empty: numbe
 def num_classes_field(default: int = 10, most: int = MAX_CLASSES) -> Any:
     """The ``num_classes`` field of a conditional config, with its doc and its bound (what
     flags, forms and checkpoints are checked against; the model checks it again)."""
-    return dataclasses.field(default=default, metadata={"doc": NUM_CLASSES_DOC, "max": most})
+    return dataclasses.field(default=default, metadata={"doc": NUM_CLASSES_DOC, "min": 1, "max": most})
 
 
 def class_names_field() -> Any:

@@ -106,6 +106,9 @@ class CVAE(ClassConditional, LatentModel):
         B, K = x.shape[0], self.num_classes
         c, h, w = self.config.image_shape
         per_image = (c * h * w + K) if self.config.arch == "mlp" else (c + K) * h * w
+        images = max(1, ELBO_PASS_ELEMENTS // per_image)  # one class of this many images fits a pass
+        if B > images:  # a large batch of a many-class model: in slices of images
+            return torch.cat([self.class_elbo(x[a:a + images]) for a in range(0, B, images)])
         per_pass = max(1, min(K, 4096 // max(B, 1), ELBO_PASS_ELEMENTS // max(B * per_image, 1)))
         out = []
         for k0 in range(0, K, per_pass):

@@ -247,10 +247,10 @@ _SIZE_SUFFIXES = ("_dim", "hidden", "channels", "components", "n_critic")
 MAX_IMAGE_SIDE = 4096
 
 
-def field_spec(name: str, annotation: Any, most: int | None = None) -> Spec:
+def field_spec(name: str, annotation: Any, most: int | None = None, least: int | None = None) -> Spec:
     """The rule for the config field ``name`` of type ``annotation`` (see :func:`config_schema`);
-    ``most``: an integer field's own upper bound (its ``max`` metadata), where a large value
-    would build for hours or allocate without limit."""
+    ``most`` / ``least``: an integer field's own bounds (its ``max`` / ``min`` metadata), where
+    a large value would build for hours or allocate without limit."""
     optional = False
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
@@ -264,7 +264,8 @@ def field_spec(name: str, annotation: Any, most: int | None = None) -> Spec:
     if annotation is bool:
         return Bool(optional=optional)
     if annotation is int:
-        return Int(lo=1 if name.endswith(_SIZE_SUFFIXES) else 0, hi=2**31 - 1 if most is None else most, optional=optional)
+        lo = least if least is not None else 1 if name.endswith(_SIZE_SUFFIXES) else 0
+        return Int(lo=lo, hi=2**31 - 1 if most is None else most, optional=optional)
     if annotation is float:
         return Number(lo=0 if name == "lr" or name.endswith("_lr") else None, optional=optional)
     if annotation is str:
@@ -285,7 +286,7 @@ def config_schema(cls: type) -> Obj:
     """The schema of the config dataclass ``cls``: one rule per field from its annotation
     (see :func:`field_spec`); keys it does not have are left to the dataclass to refuse."""
     hints = typing.get_type_hints(cls)
-    return Obj({f.name: field_spec(f.name, hints.get(f.name, Any), f.metadata.get("max"))
+    return Obj({f.name: field_spec(f.name, hints.get(f.name, Any), f.metadata.get("max"), f.metadata.get("min"))
                 for f in dataclasses.fields(cls)})
 
 

@@ -235,7 +235,7 @@ def test_a_folder_whose_test_split_is_empty_still_names_its_classes(marks):
     assert data_fields("cvae", one)["num_classes"] == 3
 
 
-@pytest.mark.parametrize("budget", [None, 1])
+@pytest.mark.parametrize("budget", [None, 1, 1600])  # 1600: two images (784 pixels + 7 classes each) a pass
 def test_the_class_elbo_of_many_images_and_classes_matches_one_class_at_a_time(marks, monkeypatch, budget):
     """Also when the memory budget allows one class a pass (as for a model of many classes)."""
     from models.families import cvae

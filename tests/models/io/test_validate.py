@@ -243,5 +243,6 @@ def test_a_fields_own_bound_is_the_rule_for_checkpoints_and_flags():
     rule = config_schema(VAEConfig).fields["res_blocks"]
     assert rule.accepts(MAX_RES_BLOCKS) and not rule.accepts(MAX_RES_BLOCKS + 1)
     assert "0 to 64" in rule.describe()
-    assert not config_schema(CVAEConfig).fields["num_classes"].accepts(257)
+    classes = config_schema(CVAEConfig).fields["num_classes"]
+    assert not classes.accepts(257) and not classes.accepts(0) and "1 to 256" in classes.describe()
     assert config_schema(VAEConfig).fields["latent_dim"].accepts(2**31 - 1)  # no bound of its own
