@@ -18,6 +18,7 @@ import torch
 from models.data.base import Split, split_labels
 from models.explore.render import decode_batched, eval_mode
 from models.families.base import LatentModel
+from models.latent import LatentSpec
 
 
 @torch.no_grad()
@@ -55,7 +56,7 @@ def encode_dataset(model: LatentModel, split: Split, n: int | None = None, batch
     return out, labels, factors, indices
 
 
-def map_columns(spec) -> np.ndarray:
+def map_columns(spec: LatentSpec) -> np.ndarray:
     """(D,) bool: the latent columns a map projects. A class-conditional model's class block
     is left out: each image is encoded under its own class, so that block would only pull the
     classes apart and say nothing the colours don't; the map shows the rest (z, its style)."""

@@ -147,7 +147,8 @@ def category_sweep_latents(spec: LatentSpec, around: Vector, code: int, steps: i
 
 
 #: the most rows of classes one figure draws (a model of thousands of classes would make an
-#: image hundreds of thousands of pixels tall): the classes from the point's own onwards
+#: image hundreds of thousands of pixels tall): the first ones, or from the point's own class
+#: onwards where the caller passes it (the Traversal panel does)
 MAX_CLASS_ROWS = 32
 
 

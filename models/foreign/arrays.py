@@ -138,9 +138,13 @@ def encode_array(model: LatentModel, x: np.ndarray | torch.Tensor, batch: int = 
         raise ArrayRefused(f"{getattr(model, 'describe', lambda: model.family)()} has no encoder: it cannot map images "
                            "to latents")
     t = check_images(model, x)
-    if labels is not None and (not getattr(model, "conditional", False) or len(labels) != len(t)):
-        raise ArrayRefused(f"labels go with a class-conditional model's images, one per image; got {len(labels)} "
-                           f"for {len(t)} images of a {model.family}")
+    if labels is not None:
+        if not getattr(model, "conditional", False) or len(labels) != len(t):
+            raise ArrayRefused(f"labels go with a class-conditional model's images, one per image; got {len(labels)} "
+                               f"for {len(t)} images of a {model.family}")
+        k = model.latent_spec.categorical[0]
+        if labels.dtype != torch.int64 or (len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < k):
+            raise ArrayRefused(f"labels must be int64 classes 0 to {k - 1}")
     device = model.device
 
     def codes(i: int) -> torch.Tensor:

@@ -263,3 +263,20 @@ def test_eval_refuses_test_labels_beyond_the_models_classes(marks):
     two = build_model("cvae", {**SMALL["cvae"], "num_classes": 2})
     with pytest.raises(DataError, match="test labels run from 0 to 2, but this cvae model has 2 classes"):
         evaluate_reconstruction(two, marks.test)
+
+
+def test_encode_array_takes_a_cvaes_labels_and_refuses_ones_outside_its_classes(marks):
+    """The notebook and CLI encode: labels in range give the codes of those classes; a class the
+    model lacks (or a float label) is refused rather than encoded as no class at all."""
+    from models.foreign.arrays import ArrayRefused, encode_array
+
+    model = build_model("cvae", {**SMALL["cvae"], "num_classes": 4}).eval()
+    x = marks.test.batch(torch.arange(3))
+    codes = encode_array(model, x, labels=torch.tensor([0, 3, 1]))
+    z = model.latent_spec.z_dim
+    assert codes[:, z:].argmax(1).tolist() == [0, 3, 1]
+    for bad in (torch.tensor([0, 4, 1]), torch.tensor([0.0, 1.0, 2.0]), torch.tensor([-1, 0, 0])):
+        with pytest.raises(ArrayRefused, match="labels must be int64 classes 0 to 3"):
+            encode_array(model, x, labels=bad)
+    with pytest.raises(ArrayRefused, match="one per image"):
+        encode_array(model, x, labels=torch.tensor([0, 1]))
