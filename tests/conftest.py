@@ -143,3 +143,13 @@ class HostReadSpy:
 def host_read_spy() -> HostReadSpy:
     """A :class:`HostReadSpy` (see there): which host-reading ATen ops the code under it ran."""
     return HostReadSpy()
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny nets train faster on one thread than on two fighting over a shared CPU: a module
+    asks for it with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -142,6 +142,20 @@ def _found(package: str) -> bool:
         return False
 
 
+def _fit_input(codes: np.ndarray, name: str, least: int, progress: Callable[[int, int], None] | None,
+               should_stop: Callable[[], bool] | None) -> np.ndarray | None:
+    """A fit's (N, D) float32 codes, checked (N >= ``least``); None when already told to stop,
+    else ``progress(0, 0)`` ("busy, no measure yet") has been said."""
+    x = np.asarray(codes, np.float32)
+    if x.ndim != 2 or x.shape[0] < least:
+        raise ValueError(f"{name} needs (N, D) codes with N >= {least}, got {x.shape}")
+    if should_stop is not None and should_stop():
+        return None
+    if progress is not None:
+        progress(0, 0)
+    return x
+
+
 def tsne_2d(codes: np.ndarray, perplexity: float = 30.0, seed: int = 0,
             progress: Callable[[int, int], None] | None = None,
             should_stop: Callable[[], bool] | None = None) -> np.ndarray | None:
@@ -156,13 +170,9 @@ def tsne_2d(codes: np.ndarray, perplexity: float = 30.0, seed: int = 0,
         from sklearn.manifold import TSNE
     except ImportError:
         raise ImportError(f"t-SNE needs scikit-learn: {TSNE_INSTALL}") from None
-    x = np.asarray(codes, np.float32)
-    if x.ndim != 2 or x.shape[0] < 3:
-        raise ValueError(f"t-SNE needs (N, D) codes with N >= 3, got {x.shape}")
-    if should_stop is not None and should_stop():
+    x = _fit_input(codes, "t-SNE", 3, progress, should_stop)
+    if x is None:
         return None
-    if progress is not None:
-        progress(0, 0)
     perp = float(min(perplexity, max(1.0, (x.shape[0] - 1) / 3.0)))
     out = TSNE(n_components=2, perplexity=perp, init="pca", random_state=seed).fit_transform(x).astype(np.float32)
     if should_stop is not None and should_stop():
@@ -252,13 +262,9 @@ def umap_2d(codes: np.ndarray, n_neighbors: int = 15, min_dist: float = 0.1, see
         from umap import UMAP  # seconds (numba): call this in a worker thread
     except ImportError:
         raise ImportError(f"UMAP needs umap-learn: {UMAP_INSTALL}") from None
-    x = np.asarray(codes, np.float32)
-    if x.ndim != 2 or x.shape[0] < 4:
-        raise ValueError(f"UMAP needs (N, D) codes with N >= 4, got {x.shape}")
-    if should_stop is not None and should_stop():
+    x = _fit_input(codes, "UMAP", 4, progress, should_stop)
+    if x is None:
         return None
-    if progress is not None:
-        progress(0, 0)
     stream = _EpochStream(progress, should_stop)
     # bar_format makes each of the bar's writes "n/total"; mininterval 0: a write per epoch
     # (cheap next to an epoch), so Cancel is seen within one epoch

@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 
 from models.data.base import Dataset, TensorSplit
-from models.families import registry
 from models.families.pggan import PGGAN, PGGANConfig, working_side
 from models.nets.progressive import (
     EqualizedConv2d,
@@ -27,6 +26,8 @@ from models.runs.run_dir import RunDir
 from models.runs.snapshots import list_snapshots, load_snapshot
 from models.training.loop import TrainConfig, train
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 TINY = dict(z_dim=8, fmap_base=32, fmap_max=8, images_per_fade=64, images_per_stable=64)
 
 
@@ -34,18 +35,6 @@ def tiny(**kw) -> PGGAN:
     return PGGAN(PGGANConfig(**{**TINY, **kw}))
 
 
-@pytest.fixture(autouse=True)
-def _registered(monkeypatch):
-    """Checkpoints and snapshots rebuild their model by family name through the registry."""
-    monkeypatch.setitem(registry.FAMILIES, "pggan", ("models.families.pggan", "PGGAN"))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def digits(n: int = 96, side: int = 28) -> Dataset:

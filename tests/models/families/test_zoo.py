@@ -16,6 +16,8 @@ from models.data.base import Dataset, TensorSplit
 from models.families.registry import build_model
 from models.training.loop import TrainConfig, train
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 #: small nets per family so 30 CPU steps take a fraction of a second to a few seconds
 SMALL = {
     "beta-vae": dict(hidden=64, latent_dim=4),
@@ -68,13 +70,6 @@ def blobs() -> Dataset:
     return blob_dataset()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These nets are tiny: one thread is faster than two fighting over a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def small(variant: str, **kw):
