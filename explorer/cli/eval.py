@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .cpu_threads import add_threads_flag, apply_cli_threads, threads_kept
 from .errors import CLIError
 from .flags import add_device_flag, add_model_argument, add_open_flags, non_negative_int, seed_int
 from .inputs import load_model_data, load_run
@@ -32,11 +33,17 @@ def add_parser(sub: Any) -> None:
                    help="test codes scored against the ground-truth factors (mig, dci) on datasets that know "
                         "them, like shapes (default 10000; 0 skips them)")
     add_device_flag(e)
+    add_threads_flag(e, "scoring")
     e.add_argument("--seed", type=seed_int, default=0)
     add_open_flags(e)
 
 
 def run(args: argparse.Namespace) -> int:
+    with threads_kept():
+        return _evaluate(args)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
     import torch
 
     from models.io.json_io import dumps_json
@@ -50,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(_no_dataset(model))
     request = dataset_request(model, ckpt.train_state, name=args.dataset, data_dir=args.data_dir)
     dataset = load_model_data(model, request, args.no_download, quiet=args.json).to(model.device)
+    where = apply_cli_threads(model.device, args.threads)
+    if not args.json:
+        print(f"evaluating {model.family} on {dataset.name} on {where}", file=sys.stderr)
     torch.manual_seed(args.seed)
     try:
         result = evaluate_model(model, dataset, n=args.n, seed=args.seed,

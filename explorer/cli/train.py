@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .cpu_threads import add_threads_flag, apply_cli_threads, threads_kept
 from .errors import CLIError
 from .flags import (add_device_flag, add_model_flags, family_fields, non_negative_float, non_negative_int, positive_float,
                     positive_int, seed_int)
@@ -52,9 +53,7 @@ def add_parser(sub: Any) -> None:
                                                    "update), or the resumed run's")
     t.add_argument("--lr", type=positive_float, help="learning rate (default: the family's, or the resumed run's)")
     add_device_flag(t)
-    t.add_argument("--threads", type=positive_int, metavar="N",
-                   help="CPU threads for training (default: OMP_NUM_THREADS if set, else one fewer than the cores, "
-                        "which keeps the pace when something else runs; on a GPU: torch's own)")
+    add_threads_flag(t, "training")
     t.add_argument("--seed", type=seed_int, default=0)
     t.add_argument("--log-every", type=positive_int, help="steps between log lines / metrics (default 50)")
     t.add_argument("--snapshot-every", type=non_negative_int, help="steps between sample grids (default 1000)")
@@ -75,49 +74,20 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from models.training.distributed import init_from_env, shutdown
     from models.training.device import resolve_device
 
     rank, world, device_name = init_from_env(args.device)
     device = resolve_device(device_name)  # fail early and clearly on a missing GPU
-    threads_before = torch.get_num_threads()  # put back for whoever called main() in-process
     finished = False
-    try:
-        where = _where(device, args.threads)
-        code = _train(args, device, where, rank, world)
-        finished = True
-        return code
-    finally:
-        shutdown(synchronize=finished)
-        torch.set_num_threads(threads_before)
-
-
-def _where(device: Any, requested: int | None) -> str:
-    """Set the CPU threads training uses and say them with the device, for the first line.
-
-    On the CPU: ``--threads``, else OMP_NUM_THREADS (torchrun sets it to 1 for each of
-    several processes on one machine), else the policy. On a GPU the CPU only launches
-    kernels, so its threads barely matter: torch's own count unless ``--threads`` is given."""
-    from models.training.device import device_description
-    from models.training.threads import OMP_ENV, apply_threads, env_threads, usable_cores
-
-    if device.type != "cpu":
-        if requested is None:
-            return device_description(device)
-        n = apply_threads(requested)
-        return f"{device_description(device)} ({n} CPU thread{'s' if n != 1 else ''}, from --threads)"
-    if requested is not None:
-        n = apply_threads(requested)
-        return f"CPU ({n} thread{'s' if n != 1 else ''}, from --threads)"
-    if env_threads() is not None:
-        n = apply_threads(env_threads())
-        return f"CPU ({n} thread{'s' if n != 1 else ''}, from {OMP_ENV})"
-    n, cores = apply_threads(None), usable_cores()
-    if cores == 1:
-        return "CPU (1 thread on 1 core; --threads N to change)"
-    return f"CPU ({n} of {cores} cores: one left for the rest of the machine; --threads N to change)"
+    with threads_kept():
+        try:
+            where = apply_cli_threads(device, args.threads)
+            code = _train(args, device, where, rank, world)
+            finished = True
+            return code
+        finally:
+            shutdown(synchronize=finished)
 
 
 def _train(args: argparse.Namespace, device: Any, where: str, rank: int, world: int) -> int:

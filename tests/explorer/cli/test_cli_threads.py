@@ -94,3 +94,37 @@ def test_a_warning_while_the_step_is_built_follows_the_first_line_once_as_one_li
                       "capturing); training eagerly"]
     assert not any("warnings.warn" in line or "CaptureFallbackWarning" in line for line in lines)
     assert warnings.showwarning is not None and "StartLine" not in repr(warnings.showwarning)  # put back
+
+
+@pytest.fixture
+def scored_with(monkeypatch):
+    """What eval scored under: torch's thread count when evaluate_model was called."""
+    import models.metrics.report
+
+    seen: dict = {}
+    real = models.metrics.report.evaluate_model
+
+    def spy(*args, **kwargs):
+        seen["threads"] = torch.get_num_threads()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(models.metrics.report, "evaluate_model", spy)
+    return seen
+
+
+def test_eval_scores_under_the_same_policy_and_takes_threads(tmp_path, capsys, monkeypatch, scored_with):
+    """eval of a long run scores for minutes: it leaves a core to the machine like train, and
+    --threads sets it; the caller's count is put back."""
+    assert main([*TINY, "--out", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    cores(monkeypatch, 2)
+    torch.set_num_threads(2)
+    evaluate = ["eval", str(tmp_path / "run"), "--n", "0", "--disentanglement-codes", "50"]
+    assert main(evaluate) == 0
+    assert scored_with["threads"] == 1
+    assert "evaluating vae on shapes on CPU (1 of 2 cores: one left for the rest of the machine" in first_line(capsys)
+    assert torch.get_num_threads() == 2
+    cores(monkeypatch, 8)
+    assert main([*evaluate, "--threads", "3", "--json"]) == 0
+    assert scored_with["threads"] == 3
+    assert capsys.readouterr().err == ""  # --json: stdout holds the one object, stderr stays quiet
