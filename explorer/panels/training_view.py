@@ -94,7 +94,9 @@ class TrainingView(QWidget):
         self.samples = ImageGrid(layout, "Samples (fixed noise)", row=0, col=0)
         self.recons = ImageGrid(layout, "Test images / reconstructions", row=0, col=1)
         self._preview_layout = layout
-        self.set_reconstructions_shown(True)
+        # until a run says whether its model has an encoder, the samples take the whole area
+        # (a GAN's form must not promise reconstructions)
+        self.set_reconstructions_shown(False)
         self.preview_widget.setMinimumWidth(200)
         self.preview_widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
