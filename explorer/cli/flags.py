@@ -256,7 +256,7 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
             g.add_argument(flag, dest=name, type=parse_bool, default=None, metavar="BOOL", help=help_text)
         elif isinstance(default, (int, float)):  # the rule a checkpoint's field of this name follows
             kind = type(default)
-            rule = field_spec(name, kind, f.metadata.get("max"))
+            rule = field_spec(name, kind, f.metadata.get("max"), f.metadata.get("min"))
             g.add_argument(flag, dest=name, type=spec_type(rule, kind, kind.__name__), default=None,
                            metavar=name.upper(), help=help_text)
         elif isinstance(default, str):

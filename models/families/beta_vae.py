@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from models.families.vae import VAE, VAEConfig
+from models.families.vae import MAX_MLP_LAYERS, VAE, VAEConfig
 
 
 @dataclasses.dataclass
@@ -36,6 +36,11 @@ class BetaVAEConfig(VAEConfig):
     capacity_steps: int = 100_000
     #: Adam learning rate (Burgess et al. 2018: 5e-4)
     lr: float = 5e-4
+    #: mlp arch: two dense layers a side, as Higgins et al.'s dSprites nets (1200-1200 each way).
+    #: With the one-layer MLP the code folds the shapes' x-y plane over several dimensions (no
+    #: dimension follows x alone); a second layer lets one unfold it: MIG on shapes 28x28 after
+    #: 20,000 steps 0.22 against 0.07 (see README, "Disentanglement")
+    mlp_layers: int = dataclasses.field(default=2, metadata={"min": 1, "max": MAX_MLP_LAYERS})
 
     APPLIES_WHEN: ClassVar[dict[str, tuple[str, Any]]] = {
         **VAEConfig.APPLIES_WHEN, "gamma": ("capacity", True), "capacity_max": ("capacity", True),

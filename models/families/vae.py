@@ -20,6 +20,8 @@ from models.nets.autoencoder import make_decoder, make_encoder
 
 #: residual blocks per side at most (each is two 3x3 convs at the lowest resolution)
 MAX_RES_BLOCKS = 64
+#: dense layers per side at most for the MLP
+MAX_MLP_LAYERS = 8
 
 
 @dataclasses.dataclass
@@ -27,8 +29,10 @@ class AEConfig(ModelConfig):
     #: "mlp" (784-400-d) or "conv" (stride-2 convs)
     arch: str = "mlp"
     latent_dim: int = 20
-    #: width of the dense layer on each side
+    #: width of the dense layers on each side
     hidden: int = 400
+    #: mlp arch: dense ReLU layers of ``hidden`` units on each side (the classic example: 1)
+    mlp_layers: int = dataclasses.field(default=1, metadata={"min": 1, "max": MAX_MLP_LAYERS})
     #: "bernoulli": BCE on grey levels; "gaussian": squared error / (2 sigma^2)
     likelihood: str = "bernoulli"
     #: fixed decoder std for the Gaussian likelihood (smaller = sharper, less regularised)
@@ -40,10 +44,12 @@ class AEConfig(ModelConfig):
     #: the encoder's last stage and before the decoder's first
     res_blocks: int = dataclasses.field(default=1, metadata={"max": MAX_RES_BLOCKS})
 
-    #: conv nets saved before the two fields existed were 32/64 channels without residual blocks
-    SAVED_BEFORE: ClassVar[dict[str, Any]] = {"conv_channels": 32, "res_blocks": 0}
+    #: conv nets saved before the two fields existed were 32/64 channels without residual
+    #: blocks; MLPs saved before ``mlp_layers`` had one layer a side
+    SAVED_BEFORE: ClassVar[dict[str, Any]] = {"conv_channels": 32, "res_blocks": 0, "mlp_layers": 1}
     APPLIES_WHEN: ClassVar[dict[str, tuple[str, Any]]] = {
-        "sigma": ("likelihood", "gaussian"), "conv_channels": ("arch", "conv"), "res_blocks": ("arch", "conv")}
+        "sigma": ("likelihood", "gaussian"), "conv_channels": ("arch", "conv"), "res_blocks": ("arch", "conv"),
+        "mlp_layers": ("arch", "mlp")}
 
     def default_batch_size(self) -> int | None:
         """The conv net trains on batches of 64: twice the updates per epoch of 128, for the
@@ -87,10 +93,12 @@ class AutoEncoder(LatentModel):
         # before any layer exists: a tampered or mistyped count would build blocks for hours
         if not 0 <= config.res_blocks <= MAX_RES_BLOCKS:
             raise ValueError(f"res_blocks must be 0 to {MAX_RES_BLOCKS}, got {config.res_blocks}")
-        conv = {"channels": config.conv_channels, "res_blocks": config.res_blocks}
-        self.encoder = make_encoder(config.arch, config.image_shape, config.hidden, **conv)
+        if not 1 <= config.mlp_layers <= MAX_MLP_LAYERS:
+            raise ValueError(f"mlp_layers must be 1 to {MAX_MLP_LAYERS}, got {config.mlp_layers}")
+        body = {"channels": config.conv_channels, "res_blocks": config.res_blocks, "mlp_layers": config.mlp_layers}
+        self.encoder = make_encoder(config.arch, config.image_shape, config.hidden, **body)
         self.to_latent = nn.Linear(config.hidden, self._encoder_outputs())
-        self.decoder = make_decoder(config.arch, config.image_shape, config.latent_dim, config.hidden, **conv)
+        self.decoder = make_decoder(config.arch, config.image_shape, config.latent_dim, config.hidden, **body)
 
     def _encoder_outputs(self) -> int:
         return self.config.latent_dim

@@ -25,10 +25,22 @@ def conv_channels(size: int, channels: int) -> list[int]:
     return [channels * (2 ** min(i, 1)) if size <= 32 else channels * (2 ** (i // 2)) for i in range(downsampling_stages(size))]
 
 
+def _dense_stack(width: int, layers: int) -> list[nn.Module]:
+    """``layers - 1`` more ``width``-wide ReLU layers after the first (appended, so a
+    one-layer net keeps the parameter names it always had)."""
+    out: list[nn.Module] = []
+    for _ in range(layers - 1):
+        out += [nn.Linear(width, width), nn.ReLU()]
+    return out
+
+
 class MLPEncoder(nn.Module):
-    def __init__(self, image_shape: tuple[int, int, int], hidden: int, out_dim: int) -> None:
+    """``layers`` dense ReLU layers of ``hidden`` units (the classic example has one)."""
+
+    def __init__(self, image_shape: tuple[int, int, int], hidden: int, out_dim: int, layers: int = 1) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(image_shape), hidden), nn.ReLU())
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(image_shape), hidden), nn.ReLU(),
+                                 *_dense_stack(hidden, layers))
         self.out_dim = hidden
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, hidden)
@@ -36,10 +48,13 @@ class MLPEncoder(nn.Module):
 
 
 class MLPDecoder(nn.Module):
-    def __init__(self, image_shape: tuple[int, int, int], hidden: int, in_dim: int) -> None:
+    """The mirror of :class:`MLPEncoder`: ``layers`` dense ReLU layers, then the pixels' logits."""
+
+    def __init__(self, image_shape: tuple[int, int, int], hidden: int, in_dim: int, layers: int = 1) -> None:
         super().__init__()
         self.image_shape = image_shape
-        self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, math.prod(image_shape)))
+        self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), *_dense_stack(hidden, layers),
+                                 nn.Linear(hidden, math.prod(image_shape)))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:  # (B, in_dim) -> logits (B, C, H, W)
         return self.net(z).view(-1, *self.image_shape)
@@ -108,20 +123,21 @@ class ConvDecoder(nn.Module):
 
 
 def make_encoder(arch: str, image_shape: tuple[int, int, int], hidden: int, channels: int = 32,
-                 res_blocks: int = 0) -> nn.Module:
-    """The encoder body of ``arch`` ("mlp" or "conv"; ``channels`` and ``res_blocks`` shape the conv net)."""
+                 res_blocks: int = 0, mlp_layers: int = 1) -> nn.Module:
+    """The encoder body of ``arch`` ("mlp" or "conv"; ``channels`` and ``res_blocks`` shape the
+    conv net, ``mlp_layers`` the MLP's depth)."""
     if arch == "mlp":
-        return MLPEncoder(image_shape, hidden, hidden)
+        return MLPEncoder(image_shape, hidden, hidden, mlp_layers)
     if arch == "conv":
         return ConvEncoder(image_shape, hidden, channels, res_blocks)
     raise ValueError(f"unknown architecture {arch!r}: use 'mlp' or 'conv'")
 
 
 def make_decoder(arch: str, image_shape: tuple[int, int, int], in_dim: int, hidden: int, channels: int = 32,
-                 res_blocks: int = 0) -> nn.Module:
+                 res_blocks: int = 0, mlp_layers: int = 1) -> nn.Module:
     """The decoder body of ``arch``, the mirror of :func:`make_encoder`'s; it returns logits."""
     if arch == "mlp":
-        return MLPDecoder(image_shape, hidden, in_dim)
+        return MLPDecoder(image_shape, hidden, in_dim, mlp_layers)
     if arch == "conv":
         return ConvDecoder(image_shape, in_dim, hidden, channels, res_blocks)
     raise ValueError(f"unknown architecture {arch!r}: use 'mlp' or 'conv'")

@@ -32,3 +32,17 @@ def test_a_fields_own_bound_limits_its_spin_box(qtbot):
     spin.setValue(1000)
     assert form.fields["res_blocks"].get() == 64
     assert form.fields["latent_dim"].widget.maximum() == 10_000_000  # no bound of its own
+
+
+def test_the_beta_vaes_depth_row_starts_at_two_is_bounded_and_greys_out_for_the_conv_net(qtbot):
+    form = cf.ConfigForm()
+    qtbot.addWidget(form)
+    form.build(config_class("beta-vae"))
+    layers = form.fields["mlp_layers"]
+    assert layers.get() == 2 and (layers.widget.minimum(), layers.widget.maximum()) == (1, 8)
+    layers.widget.setValue(0)
+    assert layers.get() == 1
+    assert layers.widget.isEnabled()
+    form.fields["arch"].widget.setCurrentText("conv")
+    assert not layers.widget.isEnabled()  # the conv net has no dense stack to deepen
+    assert form.values()["mlp_layers"] == 1
