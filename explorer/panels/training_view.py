@@ -258,6 +258,8 @@ class TrainingView(QWidget):
             self.samples.set_image(_grey(grid(samples, ncol=self.preview_columns)))
         originals, recons = previews.get("originals"), previews.get("reconstructions")
         if originals is not None and recons is not None:
+            if not self.reconstructions_shown:  # reconstructions came: the model has an encoder after all
+                self.set_reconstructions_shown(True)
             self.recons.set_image(_grey(grid(_pairs(originals, recons), ncol=4)))
             self.recons.label.setText("Test images / reconstructions")
         elif samples is not None:

@@ -164,6 +164,29 @@ def curves_csv(series: Mapping[str, tuple[np.ndarray, np.ndarray]], x_name: str 
     return (head.getvalue() + body).encode("utf-8")
 
 
+def table_csv(columns: Mapping[str, np.ndarray | Sequence[str]]) -> bytes:
+    """Equal-length columns as one CSV table, a row per point: numbers in full (``repr``;
+    integers as integers), text quoted where it needs to be (a class name with a comma)."""
+    names = list(columns)
+    cells = []
+    for name in names:
+        col = columns[name]
+        arr = np.asarray(col)
+        if arr.dtype.kind in "iub":
+            cells.append([str(int(v)) for v in arr.tolist()])
+        elif arr.dtype.kind == "f":
+            cells.append([repr(float(v)) if np.isfinite(v) else "" for v in arr.tolist()])
+        else:
+            cells.append([str(v) for v in col])
+    if len({len(c) for c in cells}) > 1:
+        raise ValueError(f"columns of different lengths: {dict(zip(names, map(len, cells)))}")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(names)
+    writer.writerows(zip(*cells))
+    return out.getvalue().encode("utf-8")
+
+
 def _allow_closed_svg_paths() -> None:
     """pyqtgraph 0.14's SVG exporter reads every path as "x,y" pairs, but Qt 6.10+ closes
     rectangles (a plot's clip area) with a bare "Z" and the exporter raises. Rewriting each

@@ -2,14 +2,14 @@
 as PNG, behind one "Export…" button with a menu of formats.
 
 A view lists :class:`ExportFormat` s (built with :func:`plot_png`, :func:`plot_svg`,
-:func:`curves_csv_format`, :func:`array_png`, :func:`widget_png`) and puts an :class:`ExportButton`
+:func:`curves_csv_format`, :func:`table_csv_format`, :func:`array_png`, :func:`widget_png`) and puts an :class:`ExportButton`
 beside its controls. Choosing a format asks where to save (starting in the folder of the last
 export, remembered across sessions), then:
 
 * captures on the GUI thread what is on screen now, since Qt paints scenes and widgets
   there only: a plot rendered through pyqtgraph's ImageExporter at twice its size on
   screen (:data:`~.view_capture.PLOT_SCALE`), its SVG by pyqtgraph's SVGExporter, a widget grabbed
-  at its size on screen, a copy of an image's pixels, a copy of the curves' numbers;
+  at its size on screen, a copy of an image's pixels, a copy of the curves' or points' numbers;
 * encodes and writes on the one export runner (:func:`export_jobs`, run-once): PNG
   compression of a large image and a CSV of a long run take from tens of milliseconds to
   seconds, and a network drive can stall any write, so the window never waits for them.
@@ -36,7 +36,7 @@ from models.io.images import save_png
 from .. import settings
 from ..errors import about_file
 from ..jobs import JobRunner
-from .view_capture import PlotLike, content_rect, curves_csv, plots_svg, qimage_to_array, render_plots
+from .view_capture import PlotLike, content_rect, curves_csv, plots_svg, qimage_to_array, render_plots, table_csv
 
 #: the settings key of the folder the last export went to
 LAST_FOLDER_KEY = "export_folder"
@@ -100,6 +100,20 @@ def curves_csv_format(label: str, file_name: str, series: Callable[[], Mapping[s
         if not data:
             return None
         return lambda path: atomic_write_bytes(Path(path), curves_csv(data, x_name))
+
+    return ExportFormat(label, file_name, prepare, **kw)
+
+
+def table_csv_format(label: str, file_name: str, table: Callable[[], Mapping[str, np.ndarray | Sequence[str]] | None],
+                     **kw) -> ExportFormat:
+    """The columns ``table()`` gives (name -> equal-length values, copied now) as a CSV table,
+    a row per point (:func:`table_csv`); None: nothing to export."""
+    def prepare() -> Writer | None:
+        columns = table()
+        if not columns:
+            return None
+        data = {name: np.array(values) for name, values in columns.items()}
+        return lambda path: atomic_write_bytes(Path(path), table_csv(data))
 
     return ExportFormat(label, file_name, prepare, **kw)
 

@@ -20,6 +20,7 @@ thousand points, microseconds). This module builds the panel and connects the pa
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -33,7 +34,7 @@ from ..base import ExplorePanel
 from .controls import FITTED, MapControls
 from .coordinates import MODE_LATENT, MODE_PCA, MODE_TSNE, MODE_UMAP, map_position
 from .jobs import Encoded, encode_job, fit_message, manifold_job, tsne_job, umap_job
-from .plot import MapPlot, point_brushes
+from .plot import AXIS_LABELS, MapPlot, point_brushes, points_columns
 from .pointer import HIT_PX, MapPointer
 from .sidebar import MapSidebar
 
@@ -86,7 +87,7 @@ class MapPanel(ExplorePanel):
         self.progress = self.add_busy_bar(layout, self.jobs)
 
         split = QSplitter(Qt.Orientation.Horizontal)
-        self.plot = MapPlot()
+        self.plot = MapPlot(self.points_table)
         split.addWidget(self.plot)
         self.sidebar = MapSidebar()
         split.addWidget(self.sidebar)
@@ -309,6 +310,14 @@ class MapPanel(ExplorePanel):
         self.plot.frame_points()
         self._update_cursor(self.latent_state.flat)
         self.map_ready.emit()
+
+    def points_table(self) -> dict[str, Any] | None:
+        """The shown points as columns, for the map's CSV export (see ``plot.points_columns``)."""
+        if self.encoded is None or self.coords is None:
+            return None
+        ds = self.dataset_provider()
+        return points_columns(self.encoded, self.coords, AXIS_LABELS[self._shown_mode],
+                              ds.class_names if ds is not None else (), ds.test.factor_names if ds is not None else ())
 
     def _show_prior(self) -> None:
         enc = self.encoded

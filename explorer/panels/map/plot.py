@@ -4,18 +4,18 @@ marker at the current latent and the stroke being drawn, plus the colours of the
 The scatter is one ScatterPlotItem made once and fed with setData. A left click and a
 shift+left drag are the panel's (reported as signals, in map coordinates); other mouse
 input pans and zooms as usual. An Export button in the plot's top right corner saves the map
-as it is shown (PNG, SVG).
+as it is shown (PNG, SVG) and its points as numbers (CSV: the table the panel gives).
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QResizeEvent
 
-from ...widgets.view_export import ExportButton, plot_png, plot_svg
+from ...widgets.view_export import ExportButton, plot_png, plot_svg, table_csv_format
 from .coordinates import MODE_LATENT, MODE_PCA, MODE_TSNE, MODE_UMAP
 from .jobs import Encoded
 
@@ -64,7 +64,7 @@ class MapPlot(pg.PlotWidget):
     """The map's plot widget and its items (``scatter``, ``prior_scatter``, ``marker`` at
     the current latent, ``stroke_curve``) in the view box ``viewbox``."""
 
-    def __init__(self) -> None:
+    def __init__(self, points_table: Callable[[], dict[str, Any] | None] = lambda: None) -> None:
         viewbox = MapViewBox()
         super().__init__(viewBox=viewbox)
         self.viewbox = viewbox
@@ -87,7 +87,9 @@ class MapPlot(pg.PlotWidget):
         # over the plot's corner, so the panel's controls keep their room; a widget, so never in an export
         has_points = {"ready": lambda: len(self.scatter.data) > 0, "empty": "No points on the map yet: Encode first."}
         self.export_btn = ExportButton([plot_png("Map as PNG…", "latent-map.png", self._plots, **has_points),
-                                        plot_svg("Map as SVG…", "latent-map.svg", self._plots, **has_points)],
+                                        plot_svg("Map as SVG…", "latent-map.svg", self._plots, **has_points), None,
+                                        table_csv_format("Points as CSV…", "latent-map.csv", points_table,
+                                                         **has_points)],
                                        parent=self)
         self.export_btn.setStyleSheet("QToolButton { background: rgba(40, 41, 45, 200); color: #c8c8c8; "
                                       "border: 1px solid #3a3b3e; padding: 1px 6px; }")
@@ -152,3 +154,22 @@ def point_brushes(enc: Encoded, kind: str, j: int, class_names: Sequence[str], f
         brushes = [cache.setdefault(c.tobytes(), pg.mkBrush(*c)) for c in rgba]
         return brushes, f"{factor_name}: dark {lo:g} → bright {hi:g}"
     return pg.mkBrush("#8ab4f8"), ""
+
+
+def points_columns(enc: Encoded, coords: np.ndarray, axis_names: Sequence[str], class_names: Sequence[str],
+                   factor_names: Sequence[str]) -> dict[str, Any]:
+    """The encoded points as columns, a row per test image: its index in the test set, its
+    label and class name and its factors where the data has them, its two map coordinates
+    (named as the axes) and its whole code."""
+    table: dict[str, Any] = {"test_index": enc.indices}
+    if enc.labels is not None:
+        table["label"] = enc.labels
+        if class_names:
+            table["class"] = [class_names[int(y)] if 0 <= int(y) < len(class_names) else "" for y in enc.labels]
+    if enc.factors is not None:
+        for j in range(enc.factors.shape[1]):
+            table[factor_names[j] if j < len(factor_names) else f"factor {j}"] = enc.factors[:, j]
+    for axis, name in enumerate(axis_names):
+        table[f"map {name}"] = coords[:, axis]
+    table.update({f"code {d}": enc.codes[:, d] for d in range(enc.codes.shape[1])})
+    return table

@@ -151,3 +151,34 @@ def test_a_cvae_map_is_of_z_and_a_click_on_empty_space_keeps_the_chosen_class(qt
     panel.click_at(*panel.coords[i])
     np.testing.assert_array_equal(ls.flat, panel.encoded.codes[panel.nearest(*panel.coords[i])])
     panel.shutdown()
+
+
+def test_the_maps_points_export_as_a_csv_table_with_classes_factors_and_codes(qtbot, make, tmp_path):
+    """A researcher takes the map to pandas: one row per encoded test image, its class by
+    name, the ground-truth factors, the two coordinates shown and the whole code."""
+    import csv
+
+    from models.data.shapes import FACTOR_NAMES, load_shapes
+
+    shapes = load_shapes(size=28, test_size=300)
+    ms, ls, panel = make(qtbot, build_model("vae", latent_dim=3, hidden=16, image_shape=(1, 28, 28)), shapes)
+    said: list[str] = []
+    panel.plot.export_btn.say = said.append
+    assert not panel.plot.export_btn.export("Points as CSV", tmp_path / "early.csv")
+    assert said == ["No points on the map yet: Encode first."] and not (tmp_path / "early.csv").exists()
+    show_and_encode(qtbot, panel)
+    enc = panel.encoded
+    with qtbot.waitSignal(panel.plot.export_btn.exported, timeout=5000):
+        assert panel.plot.export_btn.export("Points as CSV", tmp_path / "map.csv")
+    with open(tmp_path / "map.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["test_index", "label", "class", *FACTOR_NAMES, "map PC 1", "map PC 2",
+                             "code 0", "code 1", "code 2"]
+    assert len(rows) == len(enc.codes) == 300
+    i = 17
+    assert int(rows[i]["test_index"]) == enc.indices[i]
+    assert rows[i]["class"] == shapes.class_names[int(rows[i]["label"])] == shapes.class_names[enc.labels[i]]
+    assert [int(rows[i][n]) for n in FACTOR_NAMES] == enc.factors[i].tolist()
+    assert float(rows[i]["map PC 1"]) == pytest.approx(float(panel.coords[i, 0]))
+    np.testing.assert_allclose([float(rows[i][f"code {d}"]) for d in range(3)], enc.codes[i], rtol=1e-6)
+    panel.shutdown()
