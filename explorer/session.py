@@ -81,7 +81,9 @@ def collect_session(window: Any) -> Session:
             walk = controls.walk if controls is not None and controls.active else None
             if walk is not None and walk.directions is store.current:
                 session.walk = DirectionsWalk(walk.base.copy(), walk.coefficients.copy())
-    session.window = WindowLayout(bytes(window.saveGeometry().data()), bytes(window.saveState().data()))
+    workspaces = getattr(window, "workspaces", None)
+    session.window = WindowLayout(bytes(window.saveGeometry().data()), bytes(window.saveState().data()),
+                                  workspaces.current if workspaces is not None else "")
     return session
 
 
@@ -306,13 +308,28 @@ class SessionController(QObject):
                          f"{'their' if len(skipped) > 1 else 'its'} value ({', '.join(skipped[:4])}"
                          f"{'…' if len(skipped) > 4 else ''})")
         if session.window is not None:
-            if session.window.geometry:
-                w.restoreGeometry(QByteArray(session.window.geometry))
-            if session.window.state and not w.restoreState(QByteArray(session.window.state)):
-                notes.append("its window layout could not be restored")
+            notes.extend(self._restore_window(session.window))
         remember_session(file)
         w.show_status(f"Restored the session {file.name}" + (": " + "; ".join(notes) if notes else ""), 10000)
         self.restored.emit(session)
+
+    def _restore_window(self, layout: WindowLayout) -> list[str]:
+        """The window's size and dock layout, in the workspace the layout is of (entered
+        first, so the layout lands in its own workspace, not in the one in use now)."""
+        w, notes = self.window, []
+        if layout.geometry:
+            w.restoreGeometry(QByteArray(layout.geometry))
+        workspaces = getattr(w, "workspaces", None)
+        known = workspaces is not None and layout.workspace in workspaces.actions
+        if layout.workspace and workspaces is not None and not known:
+            notes.append(f"its workspace {layout.workspace[:40]!r} is not one this version has")
+        if known:
+            ok = workspaces.restore_layout(layout.workspace, layout.state)
+        else:  # a session saved before it named its workspace: the layout goes where the user is
+            ok = not layout.state or w.restoreState(QByteArray(layout.state))
+        if not ok:
+            notes.append("its window layout could not be restored")
+        return notes
 
     def _show_restored_directions(self, session: Session) -> None:
         """A Directions mode that was on already started computing when the model opened:

@@ -14,7 +14,8 @@ may be null or absent)::
      "directions": {...models.explore.directions_format...},
      "directions_walk": {"base": [...input_dim...], "coefficients": [...one per direction...]},
      "panels": {"traversal": {"steps": 9, "around": true}, ...},
-     "window": {"geometry": "<base64 of QMainWindow.saveGeometry()>", "state": "<base64 of saveState()>"}}
+     "window": {"geometry": "<base64 of QMainWindow.saveGeometry()>", "state": "<base64 of saveState()>",
+                "workspace": "explore"}}     # the workspace whose dock layout ``state`` is
 
 A class-conditional model's ``latent_spec`` names its classes (``class_names``, one per value
 of categorical code 0); the class the user chose is that code in the point, so
@@ -94,10 +95,12 @@ class ModelRef:
 
 @dataclass(frozen=True)
 class WindowLayout:
-    """``QMainWindow.saveGeometry()`` and ``saveState()``, as the bytes Qt gave."""
+    """``QMainWindow.saveGeometry()`` and ``saveState()``, as the bytes Qt gave, and the
+    workspace ("explore", "train", "compare") whose arrangement ``state`` is ("": not said)."""
 
     geometry: bytes = b""
     state: bytes = b""
+    workspace: str = ""
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,8 @@ _POINT = Obj({"flat": ListOf(Number(), min_len=1, max_len=MAX_INPUT_DIM),
               "codes": ListOf(Number(), max_len=MAX_INPUT_DIM, optional=True)}, required=("flat",))
 _WALK = Obj({"base": ListOf(Number(), min_len=1, max_len=MAX_INPUT_DIM),
               "coefficients": ListOf(Number(), min_len=1, max_len=MAX_INPUT_DIM)}, required=("base", "coefficients"))
-_LAYOUT = Obj({"geometry": Str(max_len=2 * MAX_LAYOUT_BYTES), "state": Str(max_len=2 * MAX_LAYOUT_BYTES)})
+_LAYOUT = Obj({"geometry": Str(max_len=2 * MAX_LAYOUT_BYTES), "state": Str(max_len=2 * MAX_LAYOUT_BYTES),
+               "workspace": Str(max_len=64, optional=True)})
 _PANELS = Obj(other=Obj(other=_SettingValue()))
 #: the path object's own keys (a path file's, as LatentPath.to_dict writes them)
 _PATH_KEYS = ("version", "model", "keyframes", "kinds", "fps", "loop", "pingpong")
@@ -364,7 +368,7 @@ def _layout(w: dict[str, Any] | None, file: Path) -> WindowLayout | None:
             raise SessionRefused(file, f"window.{key} is not base64 text (what Save Session writes there)") from None
         if len(blobs[key]) > MAX_LAYOUT_BYTES:
             raise SessionRefused(file, f"window.{key} is larger than a window layout can be")
-    return WindowLayout(blobs["geometry"], blobs["state"])
+    return WindowLayout(blobs["geometry"], blobs["state"], w.get("workspace") or "")
 
 
 def _layout_words(spec: LatentSpec) -> str:

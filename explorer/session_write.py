@@ -55,7 +55,8 @@ def session_to_dict(session: Session, file: str | Path) -> dict[str, Any]:
                                       "coefficients": [float(v) for v in np.asarray(session.walk.coefficients, np.float32)]}
     if session.window is not None:
         out["window"] = {"geometry": base64.b64encode(session.window.geometry).decode("ascii"),
-                         "state": base64.b64encode(session.window.state).decode("ascii")}
+                         "state": base64.b64encode(session.window.state).decode("ascii"),
+                         "workspace": session.window.workspace or None}
     return out
 
 

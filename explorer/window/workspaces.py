@@ -203,6 +203,18 @@ class Workspaces(QObject):
         self._enter()
         self.changed.emit(key)
 
+    def restore_layout(self, key: str, state: bytes) -> bool:
+        """A layout saved for workspace ``key`` (a session's): that workspace is entered and
+        the layout put back in it, as switching there would; False when Qt refuses the
+        layout (the workspace is then as it was)."""
+        self.switch(key)
+        if not state:
+            return True
+        ok = self._restore_state(QByteArray(state))
+        if ok:
+            self._arrange_on_show = False
+        return ok
+
     def reset(self) -> None:
         """The current workspace as it starts (View > Reset Layout)."""
         self.layouts.pop(self.current, None)

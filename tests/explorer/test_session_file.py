@@ -47,7 +47,7 @@ def a_session(model, model_file: Path, directions=None, walk=None) -> Session:
     return Session(model=model_ref_of(model_file, model), point=point, path=path, path_labels=["here", "there"],
                    directions=directions, walk=walk, panels={"traversal": {"steps": 11, "around": False, "sweep": "z dimensions"},
                                                   "paths": {"fps": 7.5}},
-                   window=WindowLayout(b"\x01geometry\x00", b"\x02state\xff"))
+                   window=WindowLayout(b"\x01geometry\x00", b"\x02state\xff", "compare"))
 
 
 def write(file: Path, obj) -> Path:
@@ -170,6 +170,8 @@ def test_versions_other_than_this_one_are_refused(tmp_path, infogan):
     (lambda d: d["panels"].update(traversal={"steps": {"a": 1}}), "panels.traversal.steps must be true, false, a finite"),
     (lambda d: d["panels"].update(traversal=[1]), "panels.traversal must be an object"),
     (lambda d: d["window"].update(state="not base64!"), "window.state is not base64 text"),
+    (lambda d: d["window"].update(workspace=["explore"]), "window.workspace must be a string"),
+    (lambda d: d["window"].update(workspace="x" * 65), "window.workspace"),
     (lambda d: d.update(path_labels=["one"]), "path_labels has 1 labels for 2 keyframes"),
     (lambda d: d["path"].update(kinds=["cubic"]), "path: kinds[0] must be one of 'linear', 'slerp'"),
     (lambda d: d["path"]["keyframes"][0].update(z=[0.0] * 2), "path: keyframe 0 has 2 z values but this infogan model"),

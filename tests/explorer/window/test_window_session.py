@@ -300,3 +300,40 @@ def test_the_file_menu_saves_a_session_and_a_dropped_session_reopens_it(qtbot, w
         w2.handle_dropped([target])  # what a drop on the window does
     np.testing.assert_array_equal(w2.latent_state.flat, point)
     assert Path(w2.model_state.source).resolve() == vae_checkpoint.resolve()
+
+
+def test_a_session_saved_in_compare_reopens_in_compare_with_its_layout(qtbot, window, open_window, vae_checkpoint,
+                                                                       tmp_path):
+    """The layout a session keeps is one workspace's: it reopens there (the Compare dock in
+    front, the image hidden), and Explore keeps its own arrangement to switch back to."""
+    open_and_wait(qtbot, window, vae_checkpoint)
+    window.workspaces.switch("compare")
+    qtbot.waitUntil(window.explore_docks["compare"].isVisible, timeout=5000)
+    file = controller(window).save(tmp_path / "compare.session.json")
+    assert json.loads(file.read_text())["window"]["workspace"] == "compare"
+    w2 = open_window()
+    assert w2.workspaces.current == "explore"
+    ctl = controller(w2)
+    with qtbot.waitSignal(ctl.restored, timeout=JOB_MS):
+        assert ctl.open(file)
+    assert w2.workspaces.current == "compare" and w2.workspaces.actions["compare"].isChecked()
+    qtbot.waitUntil(lambda: w2.explore_docks["compare"].isVisible() and not w2.centralWidget().isVisible(),
+                    timeout=5000)
+    w2.workspaces.switch("explore")
+    qtbot.waitUntil(lambda: w2.centralWidget().isVisible() and w2.latent_dock.isVisible(), timeout=5000)
+    assert not w2.explore_docks["compare"].isVisible()
+
+
+def test_a_session_naming_a_workspace_this_version_lacks_restores_the_rest_and_says_so(
+        qtbot, window, open_window, vae_checkpoint, tmp_path):
+    open_and_wait(qtbot, window, vae_checkpoint)
+    file = controller(window).save(tmp_path / "future.session.json")
+    d = json.loads(file.read_text())
+    d["window"]["workspace"] = "sculpt"
+    file.write_text(json.dumps(d))
+    w2 = open_window()
+    ctl = controller(w2)
+    with qtbot.waitSignal(ctl.restored, timeout=JOB_MS):
+        assert ctl.open(file)
+    assert w2.last_error is None and w2.workspaces.current == "explore"
+    assert "its workspace 'sculpt' is not one this version has" in w2.statusBar().currentMessage()
