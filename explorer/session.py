@@ -2,13 +2,15 @@
 :class:`~explorer.session_file.Session`; Open Session puts one back.
 
     Save:  ModelState.source + LatentState + Paths panel + DirectionsStore + panel settings
-           + saveGeometry/saveState ──> session_write.save_session (atomic JSON)
+           + Compare's files + saveGeometry/saveState and the workspace
+           ──> session_write.save_session (atomic JSON)
     Open:  session_file.read_session (checked whole: a bad file is said once, nothing changes)
            ──> ModelController.open_path (the normal open: asks before a file would run code)
            ──> ModelState.model_changed (this model) ──> the window's job runner (after the
                model's own dataset load: the panels it resets are set after it)
            ──> layout check, point, path, directions (their weights' hash compared in that
-               job), panel settings, window layout ──> one status line
+               job), panel settings, Compare's models (its own loading job), the workspace and
+               its layout ──> one status line
 
 A session names its model by file, so a model without one (being trained, never saved) is
 not saved in a session: the message says to save the model first. What it keeps of the
@@ -36,7 +38,7 @@ from .directions_state import directions_store
 from .model_access import model_name, snapshot_model
 from .panels.latent_rows import set_quietly
 from .session_file import (
-    SUFFIX, DirectionsWalk, Session, SessionRefused, WindowLayout, chosen_class, layout_problem, read_session,
+    SUFFIX, DirectionsWalk, FileRef, Session, SessionRefused, WindowLayout, chosen_class, layout_problem, read_session,
 )
 from .session_settings import (
     last_session, offer_reopen_enabled, panels_of, read_panel_settings, remember_session, set_offer_reopen,
@@ -81,10 +83,24 @@ def collect_session(window: Any) -> Session:
             walk = controls.walk if controls is not None and controls.active else None
             if walk is not None and walk.directions is store.current:
                 session.walk = DirectionsWalk(walk.base.copy(), walk.coefficients.copy())
+    compare = panels_of(window).get("compare")
+    if compare is not None:  # the models with a file; one trained here and never saved has none to name
+        session.compare = [FileRef(Path(e.source)) for e in compare.entries if e.source is not None]
     workspaces = getattr(window, "workspaces", None)
     session.window = WindowLayout(bytes(window.saveGeometry().data()), bytes(window.saveState().data()),
                                   workspaces.current if workspaces is not None else "")
     return session
+
+
+def _restore_compare(window: Any, session: Session, file: Path) -> list[str]:
+    """Compare's list as the session names it (loaded in the panel's job; each file that
+    cannot be opened is said there); nothing when the session does not say."""
+    compare = panels_of(window).get("compare")
+    if session.compare is None or compare is None:
+        return []
+    compare.replace_files([ref.resolve(file) for ref in session.compare])
+    n = len(session.compare)
+    return [f"loading {n} model{'s' if n != 1 else ''} into Compare"] if n else []
 
 
 # ---------------------------------------------------------------------------------------
@@ -302,6 +318,7 @@ class SessionController(QObject):
             self._restore_exploring(session, weights, notes)
             notes.extend(_class_notes(session.model.latent_spec, model.latent_spec, w.latent_state.flat))
         skipped = write_panel_settings(w, session.panels)
+        notes.extend(_restore_compare(w, session, file))
         self._show_restored_directions(session)
         if skipped:
             notes.append(f"{len(skipped)} setting{'s' if len(skipped) > 1 else ''} no longer fit and kept "

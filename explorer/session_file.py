@@ -15,7 +15,8 @@ may be null or absent)::
      "directions_walk": {"base": [...input_dim...], "coefficients": [...one per direction...]},
      "panels": {"traversal": {"steps": 9, "around": true}, ...},
      "window": {"geometry": "<base64 of QMainWindow.saveGeometry()>", "state": "<base64 of saveState()>",
-                "workspace": "explore"}}     # the workspace whose dock layout ``state`` is
+                "workspace": "explore"},     # the workspace whose dock layout ``state`` is
+     "compare": [{"path": "/abs/runs/ae/checkpoints/best.safetensors", "relative": "runs/ae/..."}]}
 
 A class-conditional model's ``latent_spec`` names its classes (``class_names``, one per value
 of categorical code 0); the class the user chose is that code in the point, so
@@ -41,7 +42,6 @@ import base64
 import binascii
 import dataclasses
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,84 +49,15 @@ import numpy as np
 
 from models.explore.directions_format import MAX_INPUT_DIM, Directions
 from models.explore.latent_paths import LatentPath, path_from_dict
-from models.io.files import MAX_JSON_BYTES, FileRefused
+from models.io.files import FileRefused
 from models.io.json_io import read_json
 from models.io.validate import Bool, Int, ListOf, Number, Obj, Spec, Str, check
 from models.latent import LatentPoint, LatentSpec
 
-FORMAT = "latent-explorer-session"
-VERSION = 1
-#: the name File ▸ Save Session suggests ends so (any name opens)
-SUFFIX = ".session.json"
-#: a bigger file is refused before it is read (a session of a 20,000-value latent with a
-#: 500-keyframe path is about 200 MB: the Paths panel keeps paths that long in path files)
-MAX_SESSION_BYTES = MAX_JSON_BYTES
-#: panels and settings per panel a session may hold, and the longest text setting
-MAX_PANELS, MAX_SETTINGS, MAX_SETTING_TEXT = 64, 64, 1024
-#: a saved window layout is a few KB; Qt's own blobs never come near this
-MAX_LAYOUT_BYTES = 2**20
-
-#: a setting's value: what a spin box, check box, combo box or line edit holds
-Setting = bool | int | float | str
-
-
-class SessionRefused(FileRefused):
-    """A session file that is not read, or one whose model cannot be used; ``"<name>: <reason>"``."""
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    """Which model the session explored: its file, and the latent layout it had then."""
-
-    path: Path
-    latent_spec: LatentSpec
-    relative: str | None = None
-    family: str = ""
-    fingerprint: str = ""
-
-    def resolve(self, session_file: str | Path) -> Path:
-        """The model's file: ``relative`` to the session's folder when it is there, else ``path``."""
-        if self.relative:
-            beside = Path(session_file).expanduser().absolute().parent / self.relative
-            if beside.exists():
-                return beside
-        return self.path
-
-
-@dataclass(frozen=True)
-class WindowLayout:
-    """``QMainWindow.saveGeometry()`` and ``saveState()``, as the bytes Qt gave, and the
-    workspace ("explore", "train", "compare") whose arrangement ``state`` is ("": not said)."""
-
-    geometry: bytes = b""
-    state: bytes = b""
-    workspace: str = ""
-
-
-@dataclass(frozen=True)
-class DirectionsWalk:
-    """Directions mode's sliders: ``coefficients`` (k,) standard deviations from ``base`` (input_dim,)."""
-
-    base: np.ndarray
-    coefficients: np.ndarray
-
-
-@dataclass
-class Session:
-    """What a session holds (see the module docstring); anything may be None or empty."""
-
-    model: ModelRef | None = None
-    #: (input_dim,) float32, the model's flat latent
-    point: np.ndarray | None = None
-    path: LatentPath | None = None
-    #: one per keyframe of ``path`` (what the Paths panel lists)
-    path_labels: list[str] = field(default_factory=list)
-    directions: Directions | None = None
-    #: where Directions mode's sliders stood (only with ``directions``)
-    walk: DirectionsWalk | None = None
-    #: panel key -> setting name -> value
-    panels: dict[str, dict[str, Setting]] = field(default_factory=dict)
-    window: WindowLayout | None = None
+from .session_data import (  # noqa: F401 - the session's types are read from here too
+    FORMAT, MAX_COMPARE, MAX_LAYOUT_BYTES, MAX_PANELS, MAX_SESSION_BYTES, MAX_SETTING_TEXT, MAX_SETTINGS, SUFFIX,
+    VERSION, DirectionsWalk, FileRef, ModelRef, Session, SessionRefused, Setting, WindowLayout,
+)
 
 
 # ---------------------------------------------------------------------------------------
@@ -167,6 +98,7 @@ _WALK = Obj({"base": ListOf(Number(), min_len=1, max_len=MAX_INPUT_DIM),
 _LAYOUT = Obj({"geometry": Str(max_len=2 * MAX_LAYOUT_BYTES), "state": Str(max_len=2 * MAX_LAYOUT_BYTES),
                "workspace": Str(max_len=64, optional=True)})
 _PANELS = Obj(other=Obj(other=_SettingValue()))
+_COMPARE_ENTRY = Obj({"path": Str(), "relative": Str(optional=True)}, required=("path",))
 #: the path object's own keys (a path file's, as LatentPath.to_dict writes them)
 _PATH_KEYS = ("version", "model", "keyframes", "kinds", "fps", "loop", "pingpong")
 
@@ -175,6 +107,7 @@ _FIELDS: dict[str, Spec | None] = {
     "format": None, "version": None, "model": _MODEL, "point": _POINT, "path": Obj(optional=True),
     "path_labels": ListOf(Str(max_len=256), max_len=100_000), "directions": Obj(optional=True),
     "directions_walk": _WALK, "panels": _PANELS, "window": _LAYOUT,
+    "compare": ListOf(_COMPARE_ENTRY, max_len=MAX_COMPARE),
 }
 #: which objects refuse keys they do not know, by where they stand
 _CLOSED: dict[str, tuple[str, ...]] = {
@@ -226,6 +159,7 @@ def _session_from_dict(d: Any, file: Path) -> Session:
     session.directions = _directions(d.get("directions"), spec, file)
     session.walk = _walk(d.get("directions_walk"), session.directions, file)
     session.window = _layout(d.get("window"), file)
+    session.compare = _compare(d.get("compare"), file)
     return session
 
 
@@ -263,11 +197,7 @@ def _refuse_unknown(d: dict[str, Any], where: str, known: tuple[str, ...], file:
 def _model_ref(m: dict[str, Any] | None, file: Path) -> ModelRef | None:
     if m is None:
         return None
-    if not m["path"].strip() or "\0" in m["path"]:
-        raise SessionRefused(file, "model.path must name the model's file")
-    relative = m.get("relative")
-    if relative is not None and (Path(relative).is_absolute() or ".." in Path(relative).parts or "\0" in relative):
-        raise SessionRefused(file, "model.relative must be a path inside the session's folder")
+    ref = _file_ref(m, "model", file)
     try:
         spec = LatentSpec.from_dict(m["latent_spec"])
     except (TypeError, ValueError) as e:
@@ -275,7 +205,30 @@ def _model_ref(m: dict[str, Any] | None, file: Path) -> ModelRef | None:
     if spec.input_dim < 1 or spec.input_dim > MAX_INPUT_DIM:
         raise SessionRefused(file, f"model.latent_spec has a latent of {spec.input_dim:,} values "
                                    f"(from 1 to {MAX_INPUT_DIM:,} are read)")
-    return ModelRef(Path(m["path"]).expanduser(), spec, relative, m.get("family") or "", m.get("fingerprint") or "")
+    return ModelRef(ref.path, spec, ref.relative, m.get("family") or "", m.get("fingerprint") or "")
+
+
+def _file_ref(m: dict[str, Any], where: str, file: Path) -> FileRef:
+    """A named file's ``path`` and ``relative`` (which must stay inside the session's folder)."""
+    if not m["path"].strip() or "\0" in m["path"]:
+        raise SessionRefused(file, f"{where}.path must name the model's file")
+    relative = m.get("relative")
+    if relative is not None and (Path(relative).is_absolute() or ".." in Path(relative).parts or "\0" in relative):
+        raise SessionRefused(file, f"{where}.relative must be a path inside the session's folder")
+    return FileRef(Path(m["path"]).expanduser(), relative)
+
+
+def _compare(entries: list[dict[str, Any]] | None, file: Path) -> list[FileRef] | None:
+    if entries is None:
+        return None
+    refs = []
+    for i, entry in enumerate(entries):
+        unknown = [k for k in entry if k not in _COMPARE_ENTRY.fields]
+        if unknown:
+            raise SessionRefused(file, f"compare[{i}] has a field this Latent Explorer does not know: "
+                                       f"{unknown[0][:60]!r} (it reads {', '.join(_COMPARE_ENTRY.fields)})")
+        refs.append(_file_ref(entry, f"compare[{i}]", file))
+    return refs
 
 
 def _point(p: dict[str, Any] | None, spec: LatentSpec | None, file: Path) -> np.ndarray | None:

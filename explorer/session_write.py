@@ -34,11 +34,12 @@ def session_to_dict(session: Session, file: str | Path) -> dict[str, Any]:
     spec = model.latent_spec if model is not None else None
     out: dict[str, Any] = {"format": FORMAT, "version": VERSION, "model": None, "point": None, "path": None,
                            "path_labels": list(session.path_labels), "directions": None, "directions_walk": None,
-                           "panels": {k: dict(v) for k, v in session.panels.items()}, "window": None}
+                           "panels": {k: dict(v) for k, v in session.panels.items()}, "window": None,
+                           "compare": None if session.compare is None else
+                           [_file_dict(ref.path, folder) for ref in session.compare]}
     if model is not None:
-        absolute = Path(model.path).expanduser().absolute()
-        out["model"] = {"path": str(absolute), "relative": relative_to_folder(absolute, folder),
-                        "family": model.family, "fingerprint": model.fingerprint, "latent_spec": model.latent_spec.to_dict()}
+        out["model"] = {**_file_dict(model.path, folder), "family": model.family, "fingerprint": model.fingerprint,
+                        "latent_spec": model.latent_spec.to_dict()}
     if session.point is not None:
         flat = np.asarray(session.point, np.float32).reshape(-1)
         point: dict[str, Any] = {"flat": [float(v) for v in flat]}
@@ -58,6 +59,11 @@ def session_to_dict(session: Session, file: str | Path) -> dict[str, Any]:
                          "state": base64.b64encode(session.window.state).decode("ascii"),
                          "workspace": session.window.workspace or None}
     return out
+
+
+def _file_dict(path: Path, folder: Path) -> dict[str, Any]:
+    absolute = Path(path).expanduser().absolute()
+    return {"path": str(absolute), "relative": relative_to_folder(absolute, folder)}
 
 
 def session_to_json(session: Session, file: str | Path) -> str:

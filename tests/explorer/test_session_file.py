@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from explorer.session_file import (
-    FORMAT, MAX_SESSION_BYTES, VERSION, DirectionsWalk, ModelRef, Session, SessionRefused, WindowLayout, layout_problem,
+    FORMAT, MAX_SESSION_BYTES, VERSION, DirectionsWalk, FileRef, ModelRef, Session, SessionRefused, WindowLayout, layout_problem,
     read_session,
 )
 from explorer.session_write import model_ref_of, save_session
@@ -47,7 +47,8 @@ def a_session(model, model_file: Path, directions=None, walk=None) -> Session:
     return Session(model=model_ref_of(model_file, model), point=point, path=path, path_labels=["here", "there"],
                    directions=directions, walk=walk, panels={"traversal": {"steps": 11, "around": False, "sweep": "z dimensions"},
                                                   "paths": {"fps": 7.5}},
-                   window=WindowLayout(b"\x01geometry\x00", b"\x02state\xff", "compare"))
+                   window=WindowLayout(b"\x01geometry\x00", b"\x02state\xff", "compare"),
+                   compare=[FileRef(model_file.parent / "ae.safetensors"), FileRef(Path("/elsewhere/gan.safetensors"))])
 
 
 def write(file: Path, obj) -> Path:
@@ -80,7 +81,7 @@ def test_a_saved_session_reads_back_as_it_was(tmp_path, infogan, directions):
     file = save_session(session, tmp_path / "explore.session.json")
     text = file.read_text()
     assert json.loads(text)["format"] == FORMAT and json.loads(text)["version"] == VERSION
-    assert len(text.splitlines()) == 12  # one top-level key per line, readable and diffable
+    assert len(text.splitlines()) == 13  # one top-level key per line, readable and diffable
     back = read_session(file)
     assert back.model.path == model_file.absolute() and back.model.relative == "runs/infogan.safetensors"
     assert back.model.latent_spec == infogan.latent_spec and back.model.family == "infogan"
@@ -97,6 +98,8 @@ def test_a_saved_session_reads_back_as_it_was(tmp_path, infogan, directions):
     np.testing.assert_array_equal(back.walk.coefficients, walk.coefficients)
     assert back.panels == session.panels
     assert back.window == session.window
+    assert [(r.path, r.relative) for r in back.compare] == [
+        (model_file.parent / "ae.safetensors", "runs/ae.safetensors"), (Path("/elsewhere/gan.safetensors"), None)]
 
 
 def test_the_model_is_found_beside_the_session_after_the_folder_moves(tmp_path, infogan):
@@ -171,6 +174,11 @@ def test_versions_other_than_this_one_are_refused(tmp_path, infogan):
     (lambda d: d["panels"].update(traversal=[1]), "panels.traversal must be an object"),
     (lambda d: d["window"].update(state="not base64!"), "window.state is not base64 text"),
     (lambda d: d["window"].update(workspace=["explore"]), "window.workspace must be a string"),
+    (lambda d: d.update(compare={"path": "a"}), "compare must be a list"),
+    (lambda d: d["compare"].append({"path": ""}), "compare[2].path must name the model's file"),
+    (lambda d: d["compare"].append({"path": "x", "relative": "../../etc/x"}), "compare[2].relative must be a path inside"),
+    (lambda d: d["compare"].append({"path": "x", "run": "import os"}), "compare[2] has a field this Latent Explorer does not know: 'run'"),
+    (lambda d: d["compare"].extend([{"path": "x"}] * 63), "compare"),
     (lambda d: d["window"].update(workspace="x" * 65), "window.workspace"),
     (lambda d: d.update(path_labels=["one"]), "path_labels has 1 labels for 2 keyframes"),
     (lambda d: d["path"].update(kinds=["cubic"]), "path: kinds[0] must be one of 'linear', 'slerp'"),

@@ -154,6 +154,14 @@ class ComparePanel(ExplorePanel):
 
         self.load_jobs.submit(job, on_done=self._on_loaded)
 
+    def replace_files(self, files: list[Path]) -> None:
+        """The list becomes the models of ``files`` (a session's), loaded as Add models loads
+        them: in a job, each file's problem said, files that would run code refused."""
+        self.entries.clear()
+        self._models_changed()
+        if files:
+            self.add_files(list(files))
+
     def _add_run_dialog(self) -> None:
         folder = open_folder(self, "Add a run folder or an ONNX model's folder")
         if folder:

@@ -337,3 +337,32 @@ def test_a_session_naming_a_workspace_this_version_lacks_restores_the_rest_and_s
         assert ctl.open(file)
     assert w2.last_error is None and w2.workspaces.current == "explore"
     assert "its workspace 'sculpt' is not one this version has" in w2.statusBar().currentMessage()
+
+
+def test_compares_models_come_back_in_their_order_and_a_missing_one_is_said(qtbot, window, open_window,
+                                                                            vae_checkpoint, tmp_path):
+    """Side by side is part of what a user left: Compare's list reopens (the files found
+    beside the session first), a file gone since is said in the panel, the rest load."""
+    other = save_checkpoint(tmp_path / "ae3.safetensors", build_model("ae", latent_dim=3, hidden=16,
+                                                                         image_shape=(1, 28, 28)), {"step": 2})
+    gone = save_checkpoint(tmp_path / "gone.safetensors", build_model("ae", latent_dim=2, hidden=8,
+                                                                         image_shape=(1, 28, 28)), {"step": 1})
+    open_and_wait(qtbot, window, vae_checkpoint)
+    compare = window.explore_docks["compare"].widget()
+    compare.add_current()
+    compare.add_files([other, gone])
+    qtbot.waitUntil(lambda: len(compare.entries) == 3, timeout=JOB_MS)
+    file = controller(window).save(tmp_path / "side.session.json")
+    saved = json.loads(file.read_text())["compare"]
+    assert [e["relative"] for e in saved] == ["vae5.safetensors", "ae3.safetensors", "gone.safetensors"]
+    gone.unlink()
+    w2 = open_window()
+    compare2 = w2.explore_docks["compare"].widget()
+    ctl = controller(w2)
+    with qtbot.waitSignal(ctl.restored, timeout=JOB_MS):
+        assert ctl.open(file)
+    qtbot.waitUntil(lambda: len(compare2.entries) == 2, timeout=JOB_MS)
+    assert [Path(e.source).name for e in compare2.entries] == ["vae5.safetensors", "ae3.safetensors"]
+    assert [e.model.latent_spec.z_dim for e in compare2.entries] == [5, 3]
+    qtbot.waitUntil(lambda: "gone.safetensors" in compare2.message.text(), timeout=JOB_MS)
+    assert "loading 3 models into Compare" in w2.statusBar().currentMessage()
