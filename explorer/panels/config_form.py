@@ -38,6 +38,7 @@ LABELS = {
     "disc_hidden": "D hidden layers",
     "g_hidden": "G hidden layers",
     "d_hidden": "D hidden layers",
+    "mlp_layers": "MLP layers a side",
     "sigma": "Decoder σ",
     "gamma": "Capacity weight γ",
     "capacity": "Capacity schedule",
