@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox, QWidget
 
@@ -38,12 +38,13 @@ from .directions_state import directions_store
 from .model_access import model_name, snapshot_model
 from .panels.latent_rows import set_quietly
 from .session_file import (
-    SUFFIX, DirectionsWalk, FileRef, Session, SessionRefused, WindowLayout, chosen_class, layout_problem, read_session,
+    SUFFIX, DirectionsWalk, Session, SessionRefused, chosen_class, layout_problem, read_session,
 )
 from .session_settings import (
     last_session, offer_reopen_enabled, panels_of, read_panel_settings, remember_session, set_offer_reopen,
     write_panel_settings,
 )
+from .session_window import compare_files_of, restore_compare, restore_window, window_layout_of
 from .session_write import model_ref_of, save_session
 
 #: what a session file's name ends with (a dropped file so named opens as a session)
@@ -83,24 +84,9 @@ def collect_session(window: Any) -> Session:
             walk = controls.walk if controls is not None and controls.active else None
             if walk is not None and walk.directions is store.current:
                 session.walk = DirectionsWalk(walk.base.copy(), walk.coefficients.copy())
-    compare = panels_of(window).get("compare")
-    if compare is not None:  # the models with a file; one trained here and never saved has none to name
-        session.compare = [FileRef(Path(e.source)) for e in compare.entries if e.source is not None]
-    workspaces = getattr(window, "workspaces", None)
-    session.window = WindowLayout(bytes(window.saveGeometry().data()), bytes(window.saveState().data()),
-                                  workspaces.current if workspaces is not None else "")
+    session.compare = compare_files_of(window)
+    session.window = window_layout_of(window)
     return session
-
-
-def _restore_compare(window: Any, session: Session, file: Path) -> list[str]:
-    """Compare's list as the session names it (loaded in the panel's job; each file that
-    cannot be opened is said there); nothing when the session does not say."""
-    compare = panels_of(window).get("compare")
-    if session.compare is None or compare is None:
-        return []
-    compare.replace_files([ref.resolve(file) for ref in session.compare])
-    n = len(session.compare)
-    return [f"loading {n} model{'s' if n != 1 else ''} into Compare"] if n else []
 
 
 # ---------------------------------------------------------------------------------------
@@ -318,35 +304,17 @@ class SessionController(QObject):
             self._restore_exploring(session, weights, notes)
             notes.extend(_class_notes(session.model.latent_spec, model.latent_spec, w.latent_state.flat))
         skipped = write_panel_settings(w, session.panels)
-        notes.extend(_restore_compare(w, session, file))
+        notes.extend(restore_compare(w, session.compare, file))
         self._show_restored_directions(session)
         if skipped:
             notes.append(f"{len(skipped)} setting{'s' if len(skipped) > 1 else ''} no longer fit and kept "
                          f"{'their' if len(skipped) > 1 else 'its'} value ({', '.join(skipped[:4])}"
                          f"{'…' if len(skipped) > 4 else ''})")
         if session.window is not None:
-            notes.extend(self._restore_window(session.window))
+            notes.extend(restore_window(w, session.window))
         remember_session(file)
         w.show_status(f"Restored the session {file.name}" + (": " + "; ".join(notes) if notes else ""), 10000)
         self.restored.emit(session)
-
-    def _restore_window(self, layout: WindowLayout) -> list[str]:
-        """The window's size and dock layout, in the workspace the layout is of (entered
-        first, so the layout lands in its own workspace, not in the one in use now)."""
-        w, notes = self.window, []
-        if layout.geometry:
-            w.restoreGeometry(QByteArray(layout.geometry))
-        workspaces = getattr(w, "workspaces", None)
-        known = workspaces is not None and layout.workspace in workspaces.actions
-        if layout.workspace and workspaces is not None and not known:
-            notes.append(f"its workspace {layout.workspace[:40]!r} is not one this version has")
-        if known:
-            ok = workspaces.restore_layout(layout.workspace, layout.state)
-        else:  # a session saved before it named its workspace: the layout goes where the user is
-            ok = not layout.state or w.restoreState(QByteArray(layout.state))
-        if not ok:
-            notes.append("its window layout could not be restored")
-        return notes
 
     def _show_restored_directions(self, session: Session) -> None:
         """A Directions mode that was on already started computing when the model opened:

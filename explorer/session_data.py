@@ -14,7 +14,11 @@ from models.io.files import MAX_JSON_BYTES, FileRefused
 from models.latent import LatentSpec
 
 FORMAT = "latent-explorer-session"
-VERSION = 1
+#: what Save Session writes: version 2 added the workspace and Compare's models, which a
+#: version-1 reader (it refuses fields it does not know) could not read, so it says "newer"
+VERSION = 2
+#: the versions this reader opens (a version-1 file simply has neither field)
+READABLE_VERSIONS = (1, 2)
 #: the name File ▸ Save Session suggests ends so (any name opens)
 SUFFIX = ".session.json"
 #: a bigger file is refused before it is read (a session of a 20,000-value latent with a

@@ -1,10 +1,10 @@
 """The session file: what File ▸ Save Session writes and Open Session reads back, checked
 whole before anything of it is used. No Qt here: a session is plain data.
 
-Format, version 1 (one top-level key per line; every field but ``format`` and ``version``
-may be null or absent)::
+Format, version 2 (one top-level key per line; every field but ``format`` and ``version``
+may be null or absent; version 1, read too, had no ``window.workspace`` and no ``compare``)::
 
-    {"format": "latent-explorer-session", "version": 1,
+    {"format": "latent-explorer-session", "version": 2,
      "model": {"path": "/abs/runs/vae/checkpoints/best.safetensors",
                "relative": "runs/vae/checkpoints/best.safetensors",   # when under the session's folder
                "family": "vae", "fingerprint": "3f2a...", "latent_spec": {...LatentSpec.to_dict()...}},
@@ -42,7 +42,7 @@ import base64
 import binascii
 import dataclasses
 import json
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 import numpy as np
@@ -55,7 +55,7 @@ from models.io.validate import Bool, Int, ListOf, Number, Obj, Spec, Str, check
 from models.latent import LatentPoint, LatentSpec
 
 from .session_data import (  # noqa: F401 - the session's types are read from here too
-    FORMAT, MAX_COMPARE, MAX_LAYOUT_BYTES, MAX_PANELS, MAX_SESSION_BYTES, MAX_SETTING_TEXT, MAX_SETTINGS, SUFFIX,
+    FORMAT, MAX_COMPARE, MAX_LAYOUT_BYTES, READABLE_VERSIONS, MAX_PANELS, MAX_SESSION_BYTES, MAX_SETTING_TEXT, MAX_SETTINGS, SUFFIX,
     VERSION, DirectionsWalk, FileRef, ModelRef, Session, SessionRefused, Setting, WindowLayout,
 )
 
@@ -174,11 +174,15 @@ def _check_envelope(d: Any, file: Path) -> None:
     version = d.get("version")
     if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
         raise SessionRefused(file, f"was saved by a newer Latent Explorer (session format version {version}); "
-                                   f"this one reads version {VERSION}: update Latent Explorer to open it")
-    if version != VERSION or isinstance(version, bool):  # true == 1 in Python, not in the format
+                                   f"this one reads version {_readable()}: update Latent Explorer to open it")
+    if version not in READABLE_VERSIONS or isinstance(version, bool):  # true == 1 in Python, not in the format
         raise SessionRefused(file, f"has session format version {json.dumps(version)[:40]}; this Latent Explorer "
-                                   f"reads version {VERSION}")
+                                   f"reads version {_readable()}")
     _refuse_unknown(d, "", tuple(_FIELDS), file)
+
+
+def _readable() -> str:
+    return " or ".join(map(str, READABLE_VERSIONS))
 
 
 def _refuse_unknown(d: dict[str, Any], where: str, known: tuple[str, ...], file: Path) -> None:
@@ -213,9 +217,17 @@ def _file_ref(m: dict[str, Any], where: str, file: Path) -> FileRef:
     if not m["path"].strip() or "\0" in m["path"]:
         raise SessionRefused(file, f"{where}.path must name the model's file")
     relative = m.get("relative")
-    if relative is not None and (Path(relative).is_absolute() or ".." in Path(relative).parts or "\0" in relative):
+    if relative is not None and not _inside_folder(relative):
         raise SessionRefused(file, f"{where}.relative must be a path inside the session's folder")
     return FileRef(Path(m["path"]).expanduser(), relative)
+
+
+def _inside_folder(relative: str) -> bool:
+    """Whether ``relative`` names a place under a folder on every system: no root, no drive
+    (Windows' "C:x" or a network share), no "..", no NUL."""
+    windows = PureWindowsPath(relative)
+    return not (Path(relative).is_absolute() or windows.drive or windows.root or ".." in windows.parts
+                or "\0" in relative)
 
 
 def _compare(entries: list[dict[str, Any]] | None, file: Path) -> list[FileRef] | None:

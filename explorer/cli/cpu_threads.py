@@ -28,8 +28,7 @@ def apply_cli_threads(device: Any, requested: int | None) -> str:
     if device.type != "cpu":
         if requested is None:
             return device_description(device)
-        n = apply_threads(requested)
-        return f"{device_description(device)} ({n} CPU thread{'s' if n != 1 else ''}, from --threads)"
+        return f"{device_description(device)} ({_threads(apply_threads(requested), 'CPU ')}, from --threads)"
     if requested is not None:
         return f"CPU ({_threads(apply_threads(requested))}, from --threads)"
     if env_threads() is not None:
@@ -52,5 +51,5 @@ def threads_kept() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _threads(n: int) -> str:
-    return f"{n} thread{'s' if n != 1 else ''}"
+def _threads(n: int, kind: str = "") -> str:
+    return f"{n} {kind}thread{'s' if n != 1 else ''}"

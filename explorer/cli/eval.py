@@ -56,8 +56,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     if not name:
         raise CLIError(_no_dataset(model))
     request = dataset_request(model, ckpt.train_state, name=args.dataset, data_dir=args.data_dir)
+    where = apply_cli_threads(model.device, args.threads)  # before the data: loading computes too
     dataset = load_model_data(model, request, args.no_download, quiet=args.json).to(model.device)
-    where = apply_cli_threads(model.device, args.threads)
     if not args.json:
         print(f"evaluating {model.family} on {dataset.name} on {where}", file=sys.stderr)
     torch.manual_seed(args.seed)

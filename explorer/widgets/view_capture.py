@@ -177,7 +177,7 @@ def table_csv(columns: Mapping[str, np.ndarray | Sequence[str]]) -> bytes:
         elif arr.dtype.kind == "f":
             cells.append([repr(float(v)) if np.isfinite(v) else "" for v in arr.tolist()])
         else:
-            cells.append([str(v) for v in col])
+            cells.append([str(v) for v in arr.tolist()])
     if len({len(c) for c in cells}) > 1:
         raise ValueError(f"columns of different lengths: {dict(zip(names, map(len, cells)))}")
     out = io.StringIO()

@@ -206,7 +206,7 @@ class Workspaces(QObject):
     def restore_layout(self, key: str, state: bytes) -> bool:
         """A layout saved for workspace ``key`` (a session's): that workspace is entered and
         the layout put back in it, as switching there would; False when Qt refuses the
-        layout (the workspace is then as it was)."""
+        layout (the workspace entered then keeps the arrangement it had)."""
         self.switch(key)
         if not state:
             return True

@@ -80,6 +80,8 @@ def load_family_weights(tensors: Mapping[str, torch.Tensor], path: str | Path, f
         else:
             cls = config_class(family)
             cfg = cls.from_dict(check_config(cls, dict(config or {}), path, "config"))
+            if config is None:  # the defaults, or the net the family built before a default changed
+                cfg = _config_that_fits(family, cfg, tensors)
         measured = meta_model(family, cfg)
         check_budget(measured, path)
     except UnknownFamily as e:
@@ -102,21 +104,49 @@ def load_family_weights(tensors: Mapping[str, torch.Tensor], path: str | Path, f
     return model.eval()
 
 
-@functools.cache
-def _default_shapes(family: str) -> dict[str, tuple[int, ...]] | None:
-    """The state dict shapes of ``family`` at its default config (None: it does not build);
-    cached, as the defaults never change while the app runs."""
+def _config_that_fits(family: str, defaults: ModelConfig, tensors: Mapping[str, torch.Tensor]) -> ModelConfig:
+    """``defaults``, or the family's config as it was before a default changed (its
+    ``SAVED_BEFORE``, e.g. the beta-VAE's one-layer MLP) when only that one's names fit."""
+    names = set(tensors)
+    if set(expected_shapes(meta_model(family, defaults))) == names:
+        return defaults
+    earlier = type(defaults).from_saved({})
     try:
-        return expected_shapes(meta_model(family))
-    except Exception:  # noqa: BLE001 - a family that cannot build at its defaults is simply no match
-        return None
+        if set(expected_shapes(meta_model(family, earlier))) == names:
+            return earlier
+    except Exception:  # noqa: BLE001 - an earlier config that no longer builds fits nothing
+        pass
+    return defaults
+
+
+@functools.cache
+def _default_shapes(family: str) -> tuple[dict[str, tuple[int, ...]], ...]:
+    """The state dict shapes of ``family`` at its default config and, where a default has
+    changed, at the config it had before (``SAVED_BEFORE``); () when it does not build.
+    Cached, as the defaults never change while the app runs."""
+    from models.families.registry import config_class
+
+    variants = []
+    for make in (lambda: meta_model(family), lambda: meta_model(family, config_class(family).from_saved({}))):
+        try:
+            shapes = expected_shapes(make())
+        except Exception:  # noqa: BLE001 - a family that cannot build at its defaults is simply no match
+            continue
+        if shapes not in variants:
+            variants.append(shapes)
+    return tuple(variants)
+
+
+def _matching_shapes(family: str, names: set[str]) -> dict[str, tuple[int, ...]] | None:
+    """The shapes of the first config of ``family`` (see :func:`_default_shapes`) with exactly ``names``."""
+    return next((shapes for shapes in _default_shapes(family) if set(shapes) == names), None)
 
 
 def _families_with_names(names: Iterable[str]) -> list[str]:
     from models.families.registry import FAMILIES
 
     wanted = set(names)
-    return [f for f in FAMILIES if (shapes := _default_shapes(f)) is not None and set(shapes) == wanted]
+    return [f for f in FAMILIES if _matching_shapes(f, wanted) is not None]
 
 
 def families_named_like(tensors: Mapping[str, torch.Tensor]) -> list[str]:
@@ -130,7 +160,7 @@ def rank_families(shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
     """The families whose tensor names ``shapes`` has, the likeliest first: those whose
     default config gives more of these shapes, then in :data:`COMMON_FIRST` order."""
     def key(family: str) -> tuple[int, int]:
-        defaults = _default_shapes(family) or {}
+        defaults = _matching_shapes(family, set(shapes)) or {}
         same = sum(tuple(shapes[k]) == v for k, v in defaults.items())
         common = COMMON_FIRST.index(family) if family in COMMON_FIRST else len(COMMON_FIRST)
         return -same, common

@@ -151,9 +151,9 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
 
 def test_versions_other_than_this_one_are_refused(tmp_path, infogan):
     d = saved_dict(tmp_path, infogan)
-    newer = ("was saved by a newer Latent Explorer (session format version 2); this one reads version 1: "
+    newer = ("was saved by a newer Latent Explorer (session format version 3); this one reads version 1 or 2: "
              "update Latent Explorer to open it")
-    for version, words in ((2, newer),
+    for version, words in ((3, newer),
                            (0, "has session format version 0"), ("1", 'has session format version "1"'),
                            (None, "has session format version null"), (True, "has session format version true")):
         assert words in refused(write(tmp_path / "v.json", {**d, "version": version}))
@@ -178,7 +178,9 @@ def test_versions_other_than_this_one_are_refused(tmp_path, infogan):
     (lambda d: d["compare"].append({"path": ""}), "compare[2].path must name the model's file"),
     (lambda d: d["compare"].append({"path": "x", "relative": "../../etc/x"}), "compare[2].relative must be a path inside"),
     (lambda d: d["compare"].append({"path": "x", "run": "import os"}), "compare[2] has a field this Latent Explorer does not know: 'run'"),
-    (lambda d: d["compare"].extend([{"path": "x"}] * 63), "compare"),
+    (lambda d: d["compare"].extend([{"path": "x"}] * 63), "compare must be a list of at most 64 values"),
+    (lambda d: d["compare"].append({"path": "x", "relative": "C:/Windows/x"}), "compare[2].relative must be a path inside"),
+    (lambda d: d["compare"].append({"path": "x", "relative": "\\\\server\\share\\x"}), "compare[2].relative must be a path inside"),
     (lambda d: d["window"].update(workspace="x" * 65), "window.workspace"),
     (lambda d: d.update(path_labels=["one"]), "path_labels has 1 labels for 2 keyframes"),
     (lambda d: d["path"].update(kinds=["cubic"]), "path: kinds[0] must be one of 'linear', 'slerp'"),
@@ -296,3 +298,14 @@ def test_layout_problem_names_both_layouts(infogan):
     assert layout_problem(infogan.latent_spec, infogan.latent_spec, "infogan") is None
     text = layout_problem(infogan.latent_spec, vae.latent_spec, "vae")
     assert "18 values (6 z, categorical codes of 10, 2 continuous codes)" in text and "latent of 5 (5 z)" in text
+
+
+def test_a_version_1_session_without_workspace_or_compare_still_opens(tmp_path, infogan):
+    """What the previous release saved: no window.workspace and no compare (which a version-1
+    reader would refuse, hence version 2 for files that have them)."""
+    d = saved_dict(tmp_path, infogan)
+    assert d["version"] == VERSION == 2
+    del d["compare"], d["window"]["workspace"]
+    back = read_session(write(tmp_path / "v1.session.json", {**d, "version": 1}))
+    assert back.compare is None and back.window.workspace == ""  # Compare and the workspace stay as they are
+    assert back.model.family == "infogan" and back.point is not None

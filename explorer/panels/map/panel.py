@@ -34,7 +34,7 @@ from ..base import ExplorePanel
 from .controls import FITTED, MapControls
 from .coordinates import MODE_LATENT, MODE_PCA, MODE_TSNE, MODE_UMAP, map_position
 from .jobs import Encoded, encode_job, fit_message, manifold_job, tsne_job, umap_job
-from .plot import AXIS_LABELS, MapPlot, point_brushes, points_columns
+from .plot import AXIS_LABELS, MapPlot, factor_label, point_brushes, points_columns
 from .pointer import HIT_PX, MapPointer
 from .sidebar import MapSidebar
 
@@ -193,7 +193,9 @@ class MapPanel(ExplorePanel):
             return
         if enc.generation != self.model_state.generation:
             return  # made for a model that is gone
-        self.encoded, self.fitted, self.stale = enc, {}, False
+        # the shown coordinates are of the codes before: none until these are mapped (a
+        # fitted map shows them when its fit ends), so nothing pairs old positions with new codes
+        self.encoded, self.fitted, self.stale, self.coords = enc, {}, False, None
         self.controls.set_stale(False)
         self._fill_colour_choices()
         self.say(f"{len(enc.codes)} points · click one to go there · Shift+drag to draw a path")
@@ -336,7 +338,7 @@ class MapPanel(ExplorePanel):
         factors: list[str] = []
         if enc is not None and enc.factors is not None:
             names = tuple(ds.test.factor_names) if ds is not None else ()
-            factors = [names[j] if j < len(names) else f"factor {j}" for j in range(enc.factors.shape[1])]
+            factors = [factor_label(names, j) for j in range(enc.factors.shape[1])]
         self.controls.fill_colours(enc is not None and enc.labels is not None, factors)
 
     def _apply_colours(self) -> None:

@@ -42,7 +42,9 @@ def test_the_beta_vaes_depth_row_starts_at_two_is_bounded_and_greys_out_for_the_
     assert layers.get() == 2 and (layers.widget.minimum(), layers.widget.maximum()) == (1, 8)
     layers.widget.setValue(0)
     assert layers.get() == 1
-    assert layers.widget.isEnabled()
+    layers.widget.setValue(3)
+    assert layers.widget.isEnabled() and form.values()["mlp_layers"] == 3
     form.fields["arch"].widget.setCurrentText("conv")
     assert not layers.widget.isEnabled()  # the conv net has no dense stack to deepen
-    assert form.values()["mlp_layers"] == 1
+    form.fields["arch"].widget.setCurrentText("mlp")
+    assert layers.widget.isEnabled() and form.values()["mlp_layers"] == 3

@@ -106,6 +106,17 @@ def test_tsne_and_colour_choices(qtbot, tiny_dataset, make):
     assert panel.coords.shape == (50, 2) and panel.tsne is not None
     panel.click_at(*panel.coords[0])
     np.testing.assert_array_equal(ls.flat, panel.encoded.codes[panel.nearest(*panel.coords[0])])
+    # a new encoding (fewer points) under t-SNE: until its own fit ends there are no
+    # positions to pair its codes with, so the points export offers nothing rather than a mix
+    import dataclasses
+
+    old = panel.encoded
+    fewer = dataclasses.replace(old, codes=old.codes[:30], labels=old.labels[:30], indices=old.indices[:30],
+                                factors=None)
+    with qtbot.waitSignal(panel.map_ready, timeout=20000):
+        panel._on_encoded(fewer)
+        assert panel.coords is None and panel.points_table() is None
+    assert len(panel.points_table()["test_index"]) == 30 == len(panel.points_table()["map t-SNE 1"])
     panel.shutdown()
 
 

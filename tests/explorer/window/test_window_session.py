@@ -365,4 +365,4 @@ def test_compares_models_come_back_in_their_order_and_a_missing_one_is_said(qtbo
     assert [Path(e.source).name for e in compare2.entries] == ["vae5.safetensors", "ae3.safetensors"]
     assert [e.model.latent_spec.z_dim for e in compare2.entries] == [5, 3]
     qtbot.waitUntil(lambda: "gone.safetensors" in compare2.message.text(), timeout=JOB_MS)
-    assert "loading 3 models into Compare" in w2.statusBar().currentMessage()
+    assert "Compare is opening the 3 models it listed" in w2.statusBar().currentMessage()

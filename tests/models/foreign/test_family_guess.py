@@ -42,3 +42,18 @@ def test_a_wrapped_or_unknown_dict_and_the_header_only_read(tmp_path):
     broken.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not a header")
     with pytest.raises(ForeignModelError, match="broken.safetensors"):
         guess_families(broken)
+
+
+def test_a_beta_vae_of_the_one_layer_net_it_had_before_is_still_offered_and_loads(tmp_path):
+    """The beta-VAE's default became two MLP layers a side; a bare state dict of the earlier
+    one-layer default is still a beta-VAE to guess, and opens as that net."""
+    from models.foreign.family_weights import load_family_weights
+
+    old = build_model("beta-vae", mlp_layers=1)
+    path = _save(old.state_dict(), tmp_path / "bvae.safetensors")
+    assert "beta-vae" in guess_families(path)
+    assert guess_families(_save(build_model("beta-vae").state_dict(), tmp_path / "new.safetensors"))[0] == "beta-vae"
+    model = load_family_weights(old.state_dict(), path, "beta-vae")
+    assert model.config.mlp_layers == 1
+    z = torch.randn(2, 20)
+    assert torch.equal(model.decode(z), old.eval().decode(z))
