@@ -23,18 +23,23 @@ def keep_torch_threads():
     torch.set_num_threads(before)
 
 
-@pytest.fixture
-def trained_with(monkeypatch):
-    """What train() ran under: torch's thread count when it was called."""
+def threads_when_called(monkeypatch, module, name: str) -> dict:
+    """Replaces ``module.name`` with a spy noting torch's thread count when it is called."""
     seen: dict = {}
-    real_train = models.training.loop.train
+    real = getattr(module, name)
 
     def spy(*args, **kwargs):
         seen["threads"] = torch.get_num_threads()
-        return real_train(*args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(models.training.loop, "train", spy)
+    monkeypatch.setattr(module, name, spy)
     return seen
+
+
+@pytest.fixture
+def trained_with(monkeypatch):
+    """What train() ran under: torch's thread count when it was called."""
+    return threads_when_called(monkeypatch, models.training.loop, "train")
 
 
 def cores(monkeypatch, n: int) -> None:
@@ -101,15 +106,7 @@ def scored_with(monkeypatch):
     """What eval scored under: torch's thread count when evaluate_model was called."""
     import models.metrics.report
 
-    seen: dict = {}
-    real = models.metrics.report.evaluate_model
-
-    def spy(*args, **kwargs):
-        seen["threads"] = torch.get_num_threads()
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(models.metrics.report, "evaluate_model", spy)
-    return seen
+    return threads_when_called(monkeypatch, models.metrics.report, "evaluate_model")
 
 
 def test_eval_scores_under_the_same_policy_and_takes_threads(tmp_path, capsys, monkeypatch, scored_with):
