@@ -23,6 +23,11 @@ ADVERSARIAL_TERMS = frozenset({"d_loss", "g_loss", "d_real", "d_fake", "critic_l
 STAGE_TERMS = frozenset({"resolution", "fade"})
 
 
+def drawn(name: str) -> bool:
+    """Whether the series ``name`` (a term, or "val <term>") gets a curve."""
+    return name not in UNPLOTTED and name not in STAGE_TERMS
+
+
 class Series:
     """x/y points in numpy buffers that double when full (amortised O(1) appends), plus an
     exponential moving average computed incrementally."""

@@ -28,7 +28,7 @@ from models.training.loop import StepMetrics
 from ..widgets.image_view import BACKGROUND, ImageGrid
 from ..widgets.layout import check_box, double_spin_box
 from ..widgets.view_export import ExportButton, ExportFormat, array_png, curves_csv_format, plot_png, plot_svg
-from .training_curves import ADVERSARIAL_TERMS, QUALITY_SERIES, STAGE_TERMS, UNPLOTTED, Series, finite, stage_prefix
+from .training_curves import ADVERSARIAL_TERMS, QUALITY_SERIES, STAGE_TERMS, Series, drawn, finite, stage_prefix
 
 if TYPE_CHECKING:
     import torch
@@ -198,10 +198,10 @@ class TrainingView(QWidget):
         for m in batch:
             self._note_terms(m.terms)
             for name, value in m.terms.items():
-                if name not in STAGE_TERMS:
+                if drawn(name):
                     self._series(name).append(m.step, value)
             for name, value in (m.validation or {}).items():
-                if f"val {name}" not in UNPLOTTED:
+                if drawn(f"val {name}"):
                     self._series(f"val {name}").append(m.step, value)
             if m.terms:
                 self.summary.setText(stage_prefix(m.terms) + "   ".join(
@@ -234,7 +234,7 @@ class TrainingView(QWidget):
                 if key in ("step", "epoch", "seconds") or not isinstance(key, str) or not finite(value):
                     continue
                 name = f"val {key[4:]}" if key.startswith("val_") else key
-                if name not in UNPLOTTED and name not in STAGE_TERMS:
+                if drawn(name):
                     self._series(name).append(step, float(value))
             last = r
         self.history_records += len(records)
