@@ -111,3 +111,19 @@ def test_models_without_encoder_give_samples_the_whole_preview_area(qtbot):
     view.reset(8, reconstructions=True)  # then a VAE run
     assert view.recons.viewbox.isVisible() and sample_width() == pytest.approx(with_recons, abs=2)
     view.stop_timers()
+
+
+def test_a_growing_models_stage_is_named_in_the_summary_not_drawn(qtbot):
+    """The progressive GAN logs its side and fade beside its losses: a side of 4 to 64 on the
+    loss plot would flatten them, so the summary line names the stage instead; the FID is
+    kept in the file but drawn nowhere."""
+    view = TrainingView()
+    qtbot.addWidget(view)
+    m = StepMetrics(10, 100, 0.1, 1.0, {"d_loss": 0.5, "g_loss": 1.5, "resolution": 16.0, "fade": 0.43}, 50.0,
+                    validation={"sample_fid": 120.0, "sample_is": 3.0})
+    view.add_metrics([m])
+    assert set(view.series) == {"d_loss", "g_loss", "val sample_is"}
+    assert "16x16" in view.summary.text() and "resolution" not in view.summary.text()
+    view.extend_history([{"step": 20, "d_loss": 0.4, "resolution": 32, "fade": 1.0, "val_sample_fid": 90.0}])
+    assert set(view.series) == {"d_loss", "g_loss", "val sample_is"} and view.series["d_loss"].n == 2
+    view.stop_timers()
