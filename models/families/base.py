@@ -58,6 +58,18 @@ class ModelConfig:
         none is asked for, where it differs from constant rates (None: "none")."""
         return None
 
+    def check_bounds(self) -> None:
+        """ValueError for an integer field outside its own ``min`` / ``max`` metadata (0 when
+        it gives no ``min``): called before any layer is built, since a tampered or mistyped
+        count would otherwise build for hours."""
+        for f in dataclasses.fields(self):
+            most = f.metadata.get("max")
+            if most is None:
+                continue
+            least, value = f.metadata.get("min", 0), getattr(self, f.name)
+            if isinstance(value, int) and not least <= value <= most:
+                raise ValueError(f"{f.name} must be {least} to {most}, got {value}")
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

@@ -91,10 +91,7 @@ class AutoEncoder(LatentModel):
     def __init__(self, config: AEConfig) -> None:
         super().__init__(config)
         # before any layer exists: a tampered or mistyped count would build blocks for hours
-        if not 0 <= config.res_blocks <= MAX_RES_BLOCKS:
-            raise ValueError(f"res_blocks must be 0 to {MAX_RES_BLOCKS}, got {config.res_blocks}")
-        if not 1 <= config.mlp_layers <= MAX_MLP_LAYERS:
-            raise ValueError(f"mlp_layers must be 1 to {MAX_MLP_LAYERS}, got {config.mlp_layers}")
+        config.check_bounds()
         body = {"channels": config.conv_channels, "res_blocks": config.res_blocks, "mlp_layers": config.mlp_layers}
         self.encoder = make_encoder(config.arch, config.image_shape, config.hidden, **body)
         self.to_latent = nn.Linear(config.hidden, self._encoder_outputs())
