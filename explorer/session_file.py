@@ -191,6 +191,11 @@ def _refuse_unknown(d: dict[str, Any], where: str, known: tuple[str, ...], file:
         obj = obj.get(part) if isinstance(obj, dict) else None
     if not isinstance(obj, dict):
         return  # absent, or of the wrong type: the schema says so
+    _refuse_unknown_in(obj, where, known, file)
+
+
+def _refuse_unknown_in(obj: dict[str, Any], where: str, known: tuple[str, ...], file: Path) -> None:
+    """The refusal of a key of ``obj`` (found at ``where``) that is not one of ``known``."""
     unknown = [k for k in obj if k not in known]
     if unknown:
         place = f"{where} has" if where else "has"
@@ -235,10 +240,7 @@ def _compare(entries: list[dict[str, Any]] | None, file: Path) -> list[FileRef] 
         return None
     refs = []
     for i, entry in enumerate(entries):
-        unknown = [k for k in entry if k not in _COMPARE_ENTRY.fields]
-        if unknown:
-            raise SessionRefused(file, f"compare[{i}] has a field this Latent Explorer does not know: "
-                                       f"{unknown[0][:60]!r} (it reads {', '.join(_COMPARE_ENTRY.fields)})")
+        _refuse_unknown_in(entry, f"compare[{i}]", tuple(_COMPARE_ENTRY.fields), file)
         refs.append(_file_ref(entry, f"compare[{i}]", file))
     return refs
 
