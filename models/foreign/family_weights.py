@@ -12,8 +12,9 @@ data) or an allowed pickle (``weights_only``), and ranks the families whose name
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -104,35 +105,53 @@ def load_family_weights(tensors: Mapping[str, torch.Tensor], path: str | Path, f
     return model.eval()
 
 
-def _config_that_fits(family: str, defaults: ModelConfig, tensors: Mapping[str, torch.Tensor]) -> ModelConfig:
-    """``defaults``, or the family's config as it was before a default changed (its
-    ``SAVED_BEFORE``, e.g. the beta-VAE's one-layer MLP) when only that one's names fit."""
-    names = set(tensors)
-    if set(expected_shapes(meta_model(family, defaults))) == names:
-        return defaults
-    earlier = type(defaults).from_saved({})
+def _configs_to_try(defaults: ModelConfig) -> Iterator[ModelConfig]:
+    """``defaults``, the family's config as it was before a default changed (its
+    ``SAVED_BEFORE``, e.g. the beta-VAE's one-layer MLP), then the defaults at each other MLP
+    depth (the tensor names count the layers, so a deeper or shallower MLP is still this family)."""
+    yield defaults
+    yield type(defaults).from_saved({})
+    depth = next((f for f in dataclasses.fields(defaults) if f.name == "mlp_layers"), None)
+    if depth is not None and getattr(defaults, "arch", "mlp") == "mlp":
+        for layers in range(depth.metadata.get("min", 1), depth.metadata.get("max", 1) + 1):
+            if layers != defaults.mlp_layers:  # type: ignore[attr-defined] - the field is there
+                yield dataclasses.replace(defaults, mlp_layers=layers)
+
+
+def _shapes_of(family: str, config: ModelConfig) -> dict[str, tuple[int, ...]] | None:
+    """The state dict shapes of ``family`` at ``config``; None when that config does not build."""
     try:
-        if set(expected_shapes(meta_model(family, earlier))) == names:
-            return earlier
-    except Exception:  # noqa: BLE001 - an earlier config that no longer builds fits nothing
-        pass
+        return expected_shapes(meta_model(family, config))
+    except Exception:  # noqa: BLE001 - a config that does not build fits nothing
+        return None
+
+
+def _config_that_fits(family: str, defaults: ModelConfig, tensors: Mapping[str, torch.Tensor]) -> ModelConfig:
+    """The first of :func:`_configs_to_try` whose tensor names are exactly ``tensors``' own;
+    ``defaults`` when none is (the misfit message then says what differs)."""
+    names = set(tensors)
+    for config in _configs_to_try(defaults):
+        shapes = _shapes_of(family, config)
+        if shapes is not None and set(shapes) == names:
+            return config
     return defaults
 
 
 @functools.cache
 def _default_shapes(family: str) -> tuple[dict[str, tuple[int, ...]], ...]:
-    """The state dict shapes of ``family`` at its default config and, where a default has
-    changed, at the config it had before (``SAVED_BEFORE``); () when it does not build.
-    Cached, as the defaults never change while the app runs."""
+    """The state dict shapes of ``family`` at each of :func:`_configs_to_try` from its
+    defaults, without repeats; () when none builds. Cached, as the defaults never change
+    while the app runs."""
     from models.families.registry import config_class
 
-    variants = []
-    for make in (lambda: meta_model(family), lambda: meta_model(family, config_class(family).from_saved({}))):
-        try:
-            shapes = expected_shapes(make())
-        except Exception:  # noqa: BLE001 - a family that cannot build at its defaults is simply no match
-            continue
-        if shapes not in variants:
+    variants: list[dict[str, tuple[int, ...]]] = []
+    try:
+        defaults = config_class(family)()
+    except Exception:  # noqa: BLE001 - a family that cannot build at its defaults is simply no match
+        return ()
+    for config in _configs_to_try(defaults):
+        shapes = _shapes_of(family, config)
+        if shapes is not None and shapes not in variants:
             variants.append(shapes)
     return tuple(variants)
 

@@ -57,3 +57,18 @@ def test_a_beta_vae_of_the_one_layer_net_it_had_before_is_still_offered_and_load
     assert model.config.mlp_layers == 1
     z = torch.randn(2, 20)
     assert torch.equal(model.decode(z), old.eval().decode(z))
+
+
+@pytest.mark.parametrize("family,layers", [("vae", 3), ("beta-vae", 1), ("ae", 2)])
+def test_a_bare_mlp_of_another_depth_is_still_its_family_and_opens_at_that_depth(tmp_path, family, layers):
+    """The tensor names count an MLP's layers: a VAE exported with three layers a side is a
+    VAE to guess (not "no family matches"), and opens without the user typing the depth."""
+    from models.foreign.family_weights import load_family_weights
+
+    made = build_model(family, mlp_layers=layers).eval()
+    path = _save(made.state_dict(), tmp_path / f"{family}.safetensors")
+    assert family in guess_families(path)
+    model = load_family_weights(made.state_dict(), path, family)
+    assert model.config.mlp_layers == layers
+    z = torch.randn(2, made.latent_spec.z_dim)
+    assert torch.equal(model.decode(z), made.decode(z))
