@@ -1,10 +1,11 @@
 """Which family and config made a bare state dict of one of the app's own families.
 
-Such a file (weights only, as other tools export them) says nothing of the config that
-shaped its tensors, so the window asks: the family (preselected from the engine's guess,
-``models.foreign.family_weights.guess_families``, which the tensor names match) and its
-config fields, in the same generated form as the Model & data panel
-(:class:`~explorer.panels.config_form.ConfigForm`), checked the same way. The answer is
+Such a file (weights only, as other tools export them) holds no config, so the window asks:
+the family (preselected from the engine's guess, ``models.foreign.family_weights.guess_configs``,
+which the tensor names match) and its config fields, in the same generated form as the Model &
+data panel (:class:`~explorer.panels.config_form.ConfigForm`), checked the same way, starting
+from what the tensor shapes tell (an MLP autoencoder's image size, width, latent size and
+depth: ``models.foreign.config_hints``) and saying which fields those are. The answer is
 remembered (``settings.add_family_weights_answer``) so that opening the file again, from
 Open Recent too, asks again with it filled in: the config is the user's claim about the
 file, not something read from it, and the file may since have been overwritten by another
@@ -28,7 +29,7 @@ from models.io.files import FileRefused
 from models.io.validate import check_config
 
 from .. import settings
-from ..panels.config_form import ConfigForm
+from ..panels.config_form import ConfigForm, field_label
 
 #: a field that no tensor's shape depends on and that the Model & data panel sets elsewhere
 HIDDEN_FIELDS = ("lr",)
@@ -79,11 +80,12 @@ class FamilyWeightsDialog(QDialog):
     is wrong. :meth:`answer` is the result once accepted."""
 
     def __init__(self, path: str | Path, matches: list[str], previous: FamilyAnswer | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, hints: dict[str, dict[str, Any]] | None = None) -> None:
         super().__init__(parent)
         self.path = Path(path)
         self.matches = list(matches)
         self._previous = previous
+        self._hints = dict(hints or {})
         self._answer: FamilyAnswer | None = None
         self.setWindowTitle("Which model made these weights?")
         intro = QLabel(
@@ -100,6 +102,9 @@ class FamilyWeightsDialog(QDialog):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.form)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.filled = QLabel("")  # says which fields came from the file, so a user knows what to check
+        self.filled.setWordWrap(True)
+        self.filled.hide()
         self.problem = QLabel("")
         self.problem.setWordWrap(True)
         self.problem.setStyleSheet("color: #c0392b;")
@@ -112,6 +117,7 @@ class FamilyWeightsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(family_row)
+        layout.addWidget(self.filled)
         layout.addWidget(scroll, 1)
         layout.addWidget(self.problem)
         layout.addWidget(self.buttons)
@@ -125,14 +131,23 @@ class FamilyWeightsDialog(QDialog):
         return str(self.family.currentData())
 
     def _build_form(self) -> None:
-        """The chosen family's fields, at the previous answer's values when it was this family."""
+        """The chosen family's fields: the previous answer's values when it was this family,
+        else the defaults with what the file's shapes tell filled in."""
         family = self.chosen_family()
-        self.form.build(config_class(family))
+        cls = config_class(family)
+        self.form.build(cls)
+        self.filled.hide()
         if self._previous is not None and self._previous.family == family:
             try:
-                self.form.set_values(config_class(family).from_dict(self._previous.config))
+                self.form.set_values(cls.from_dict(self._previous.config))
             except (TypeError, ValueError):  # an answer of fields this family no longer has: its defaults
                 pass
+        elif family in self._hints:
+            hints = self._hints[family]
+            self.form.set_values(cls.from_dict(hints))
+            self.filled.setText("Filled in from the file's tensor shapes: " + ", ".join(
+                field_label(k) for k in hints) + ". The others shape no tensor: set them as it was trained.")
+            self.filled.show()
         self.problem.hide()
 
     def accept(self) -> None:  # Qt override
@@ -153,9 +168,10 @@ class FamilyWeightsDialog(QDialog):
 
 
 def ask_family_weights(parent: QWidget, path: str | Path, matches: list[str],
-                       previous: FamilyAnswer | None = None) -> FamilyAnswer | None:
+                       previous: FamilyAnswer | None = None,
+                       hints: dict[str, dict[str, Any]] | None = None) -> FamilyAnswer | None:
     """Ask (modal) which family and config made the state dict at ``path``; None: cancelled."""
-    dialog = FamilyWeightsDialog(path, matches, previous, parent)
+    dialog = FamilyWeightsDialog(path, matches, previous, parent, hints)
     try:
         accepted = dialog.exec() == QDialog.DialogCode.Accepted
         return dialog.answer() if accepted else None

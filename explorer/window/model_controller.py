@@ -149,7 +149,8 @@ class ModelController(QObject):
         if self.session.active:
             return
         # asked again each time, with the last answer filled in: the config is the user's claim, not the file's
-        answer = ask_family_weights(self.window, path, result.matches, remembered_answer(path, result.matches))
+        answer = ask_family_weights(self.window, path, result.matches, remembered_answer(path, result.matches),
+                                    hints=result.hints)
         if answer is None:
             self.status.emit(f"Did not open {path.name}", 5000)
             return

@@ -3,18 +3,20 @@ anything is read: the window's door to ``models.foreign.open.open_model``.
 
 A bare state dict of one of the app's own families (weights only) cannot say its config:
 the job then returns the families its tensor names match (``FamilyNeeded``) and the window
-asks the user which family and config made it.
+asks the user which family and config made it, with the fields the file's shapes tell
+filled in.
 """
 from __future__ import annotations
 
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from models.foreign.errors import ForeignModelError
-from models.foreign.family_weights import guess_families
+from models.foreign.family_weights import guess_configs
 from models.foreign.open import STATE_DICT_SUFFIXES, open_model
 from models.runs.checkpoint import Checkpoint
 
@@ -42,6 +44,8 @@ class FamilyNeeded:
     the families its tensor names match, the likeliest first."""
 
     matches: list[str]
+    #: {family: config fields its shapes tell} for the families the file says them for
+    hints: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def open_or_guess(path: Path, allow_pickle: bool, allow_code: bool, answer: FamilyAnswer | None = None,
@@ -56,9 +60,9 @@ def open_or_guess(path: Path, allow_pickle: bool, allow_code: bool, answer: Fami
         if answer is not None or path.suffix.lower() not in STATE_DICT_SUFFIXES or not path.is_file():
             raise
         try:
-            matches = guess_families(path, allow_pickle)
+            matches, hints = guess_configs(path, allow_pickle)
         except ForeignModelError:
-            matches = []
+            matches, hints = [], {}
         if not matches:
             raise refused from None
-        return FamilyNeeded(matches)
+        return FamilyNeeded(matches, hints)

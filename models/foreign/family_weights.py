@@ -22,6 +22,7 @@ import torch
 
 from models.families.base import LatentModel, ModelConfig
 from models.families.registry import UnknownFamily, build_model, config_class
+from models.foreign.config_hints import hinted_config
 from models.foreign.errors import ForeignModelError
 from models.foreign.state_dicts import (
     OwnCheckpoint,
@@ -81,8 +82,9 @@ def load_family_weights(tensors: Mapping[str, torch.Tensor], path: str | Path, f
         else:
             cls = config_class(family)
             cfg = cls.from_dict(check_config(cls, dict(config or {}), path, "config"))
-            if config is None:  # the defaults, or the net the family built before a default changed
-                cfg = _config_that_fits(family, cfg, tensors)
+            if config is None:  # what the shapes tell, else the defaults or an earlier default's net
+                shapes = {k: tuple(v.shape) for k, v in tensors.items()}
+                cfg = hinted_config(family, shapes) or _config_that_fits(family, cfg, tensors)
         measured = meta_model(family, cfg)
         check_budget(measured, path)
     except UnknownFamily as e:
@@ -207,3 +209,18 @@ def guess_families(path: str | Path, allow_pickle: bool = False) -> list[str]:
         return rank_families(file_shapes(path, allow_pickle))
     except OwnCheckpoint:
         return []
+
+
+def guess_configs(path: str | Path, allow_pickle: bool = False) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """:func:`guess_families`, with the config fields the file's shapes tell for each family
+    that has any (:func:`~models.foreign.config_hints.config_hints`: only hints that fit exactly)."""
+    from models.foreign.config_hints import config_hints
+
+    try:
+        shapes = file_shapes(path, allow_pickle)
+    except OwnCheckpoint:
+        return [], {}
+    matches = rank_families(shapes)
+    hints = {family: hint for family in matches if (hint := config_hints(family, shapes))}
+    return matches, hints
+

@@ -50,7 +50,8 @@ class DialogScript:
         def exec_(dialog: FamilyWeightsDialog) -> int:
             script.log.append("dialog")
             script.shown.append({"family": dialog.chosen_family(), "matches": dialog.matches,
-                                 "values": dialog.form.values()})
+                                 "values": dialog.form.values(),
+                                 "filled": "" if dialog.filled.isHidden() else dialog.filled.text()})
             if script.cancel:
                 dialog.reject()
             else:
@@ -99,12 +100,14 @@ def test_the_window_asks_the_family_preselected_and_opens_the_weights_with_the_a
                                                                                       user, monkeypatch, suffix, how):
     original, write = vae_weights
     path = write(suffix)
-    user.values = {"latent_dim": 4, "hidden": 32}
+    user.values = {}  # the user only presses Open: the file's shapes filled the form in
     open_file(qtbot, window, monkeypatch, path, how)
     assert user.log == (["pickle", "dialog"] if suffix == ".pth" else ["dialog"])  # the pickle question first
     shown = user.shown[0]
     assert shown["family"] == "vae" and "vae" in shown["matches"]
-    assert shown["values"]["latent_dim"] == 20  # nothing remembered yet: the family's defaults
+    assert (shown["values"]["latent_dim"], shown["values"]["hidden"]) == (4, 32)  # not the defaults' 20 and 400
+    assert shown["values"]["image_shape"] == (1, 28, 28) and shown["values"]["mlp_layers"] == 1
+    assert "Latent size" in shown["filled"] and "from the file's tensor shapes" in shown["filled"]
     assert window.last_error is None
     model = window.model_state.model
     assert model.family == "vae" and model.config.latent_dim == 4 and model.config.hidden == 32

@@ -1,0 +1,54 @@
+"""The config a bare MLP autoencoder state dict tells by its shapes (image size, width, latent
+size, depth): given only when a model of that config has exactly the file's shapes, so the
+user need not type them and a hint never fails to load."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from models.families.registry import build_model
+from models.foreign.config_hints import config_hints
+from models.foreign.family_weights import guess_configs, load_family_weights
+
+
+def _shapes(model) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("family,config", [
+    ("vae", dict(image_shape=(3, 32, 32), hidden=48, latent_dim=6, mlp_layers=3)),
+    ("beta-vae", dict(image_shape=(1, 64, 64), hidden=40, latent_dim=10, mlp_layers=2)),
+    ("ae", dict(image_shape=(1, 28, 28), hidden=24, latent_dim=3)),
+    ("aae", dict(image_shape=(1, 16, 16), hidden=20, latent_dim=2)),
+])
+def test_the_shapes_tell_an_mlp_autoencoders_config_and_it_opens_without_one(tmp_path, family, config):
+    made = build_model(family, **config).eval()
+    hints = config_hints(family, _shapes(made))
+    assert hints == {"arch": "mlp", "image_shape": list(config["image_shape"]), "hidden": config["hidden"],
+                     "latent_dim": config["latent_dim"], "mlp_layers": config.get("mlp_layers", 1)}
+    opened = load_family_weights(made.state_dict(), tmp_path / "w.safetensors", family)  # no config given
+    z = torch.randn(3, config["latent_dim"])
+    assert torch.equal(opened.decode(z), made.decode(z))
+
+
+def test_no_hint_when_the_shapes_say_nothing_certain():
+    vae = build_model("vae", hidden=32, latent_dim=4)
+    shapes = _shapes(vae)
+    assert config_hints("vae", {**shapes, "decoder.net.2.weight": (700, 32)}) == {}  # 700 outputs: no such net
+    assert config_hints("vae", {**shapes, "encoder.net.1.weight": (32, 783)}) == {}  # 783 inputs: not an image
+    del shapes["to_latent.bias"]
+    assert config_hints("vae", shapes) == {}  # a name missing: it would not load
+    assert config_hints("vae", _shapes(build_model("vae", arch="conv", hidden=32, latent_dim=4))) == {}
+    assert config_hints("dcgan", _shapes(build_model("dcgan"))) == {}  # not an MLP autoencoder
+    assert config_hints("no-such-family", {}) == {}
+
+
+def test_guess_configs_gives_each_matching_family_its_hints(tmp_path):
+    from safetensors.torch import save_file
+
+    made = build_model("vae", image_shape=(1, 32, 32), hidden=16, latent_dim=5, mlp_layers=2)
+    path = tmp_path / "exported.safetensors"
+    save_file({k: v.contiguous() for k, v in made.state_dict().items()}, str(path))
+    matches, hints = guess_configs(path)
+    assert matches[0] == "vae" and hints["vae"]["latent_dim"] == 5 and hints["vae"]["image_shape"] == [1, 32, 32]
+    assert "ae" in matches and "ae" not in hints  # an AE has these names, but no AE has these shapes
