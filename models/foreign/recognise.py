@@ -269,11 +269,16 @@ def recognise(tensors: Mapping[str, torch.Tensor], path: str | Path,
             return recognise({k[len(prefix):]: v for k, v in tensors.items()}, path, image_shape)
         except ForeignModelError:
             pass  # the message about the names as the file has them is the clearer one
+    from models.foreign.config_hints import config_hints
     from models.foreign.family_weights import families_named_like
 
     families = families_named_like(tensors)
     if families:
-        raise ForeignModelError(path, f"has the tensor names of the app's {' or '.join(families)} family; name the "
-                                      f"family and its config to open it ({summary(tensors)})")
+        shapes = {k: tuple(v.shape) for k, v in tensors.items()}
+        told = [f for f in families if config_hints(f, shapes)]
+        how = (f"name the family (--family {told[0]}: its config is read from the shapes)" if told
+               else "name the family and its config")
+        raise ForeignModelError(path, f"has the tensor names of the app's {' or '.join(families)} family; {how} "
+                                      f"to open it ({summary(tensors)})")
     raise ForeignModelError(path, f"matches no architecture this app knows: {summary(tensors)}. It opens "
                                   f"{'; '.join(KNOWN)}; or export the decoder to ONNX, or write an adapter file.")

@@ -52,3 +52,17 @@ def test_guess_configs_gives_each_matching_family_its_hints(tmp_path):
     matches, hints = guess_configs(path)
     assert matches[0] == "vae" and hints["vae"]["latent_dim"] == 5 and hints["vae"]["image_shape"] == [1, 32, 32]
     assert "ae" in matches and "ae" not in hints  # an AE has these names, but no AE has these shapes
+
+
+def test_opened_without_a_family_the_message_says_the_family_alone_is_enough(tmp_path):
+    from safetensors.torch import save_file
+
+    from models.foreign.errors import ForeignModelError
+    from models.foreign.open import open_model
+
+    path = tmp_path / "exported.safetensors"
+    save_file({k: v.contiguous() for k, v in build_model("vae", hidden=16, latent_dim=3).state_dict().items()},
+              str(path))
+    with pytest.raises(ForeignModelError, match=r"--family vae: its config is read from the shapes"):
+        open_model(path)
+    assert open_model(path, family="vae").model.config.latent_dim == 3
