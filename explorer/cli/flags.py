@@ -146,7 +146,8 @@ def add_open_flags(p: argparse.ArgumentParser) -> None:
                    help="ONNX: the range of the decoder's raw output, e.g. -1 1 (default: read from its last op "
                         "or the manifest)")
     g.add_argument("--image-shape", type=image_shape, metavar="C,H,W",
-                   help="a PyTorch examples VAE state dict: its images' shape (default: square, 1 channel)")
+                   help="a PyTorch examples VAE, or an MLP autoencoder opened with --family alone: its images' "
+                        "shape (default: read as square, 1 or 3 channels)")
 
 
 def config_json(text: str) -> dict[str, Any]:

@@ -37,8 +37,9 @@ def open_options(args: argparse.Namespace) -> dict[str, Any]:
         raise CLIError("--config goes with --family (the family whose config it is)")
     if family is not None and not state_dict:
         raise CLIError(f"--family opens a bare state dict (.safetensors, .pth, .pt); {path.name} is not one")
-    if shape is not None and (not state_dict or family is not None):
-        raise CLIError("--image-shape is for a PyTorch examples VAE state dict (without --family)")
+    if shape is not None and (not state_dict or config is not None):
+        raise CLIError("--image-shape is for a state dict opened without --config (a PyTorch examples VAE, or "
+                       "--family alone); with --config, give image_shape in it")
     if output_range is not None and not _is_onnx(path):
         raise CLIError(f"--output-range is for ONNX models (.onnx, manifest.json or its folder); {path.name} is not one")
     if trust_needed(path) == "code" and not allow_code:

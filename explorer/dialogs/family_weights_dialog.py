@@ -121,7 +121,11 @@ class FamilyWeightsDialog(QDialog):
         layout.addWidget(scroll, 1)
         layout.addWidget(self.problem)
         layout.addWidget(self.buttons)
-        first = previous.family if previous is not None else (self.matches[0] if self.matches else next(iter(FAMILIES)))
+        told = [f for f in self.matches if f in self._hints]
+        if previous is not None and (previous.family in self._hints or not told):
+            first = previous.family
+        else:  # a family the file's shapes fit exactly beats an answer given for another file
+            first = (told or self.matches or list(FAMILIES))[0]
         self.family.setCurrentIndex(max(0, self.family.findData(first)))
         self._build_form()
         self.family.currentIndexChanged.connect(lambda _: self._build_form())
@@ -131,22 +135,27 @@ class FamilyWeightsDialog(QDialog):
         return str(self.family.currentData())
 
     def _build_form(self) -> None:
-        """The chosen family's fields: the previous answer's values when it was this family,
-        else the defaults with what the file's shapes tell filled in."""
+        """The chosen family's fields: the previous answer's values when it was this family
+        (else the defaults), with what the file's shapes tell over them: those fit this file
+        exactly, where the answer may have been given for another file of the family."""
         family = self.chosen_family()
         cls = config_class(family)
         self.form.build(cls)
         self.filled.hide()
+        values: dict[str, Any] = {}
         if self._previous is not None and self._previous.family == family:
+            values = dict(self._previous.config)
+        hints = self._hints.get(family, {})
+        for attempt in ({**values, **hints}, hints):  # an answer of fields this family no longer has: the hints alone
             try:
-                self.form.set_values(cls.from_dict(self._previous.config))
-            except (TypeError, ValueError):  # an answer of fields this family no longer has: its defaults
-                pass
-        elif family in self._hints:
-            hints = self._hints[family]
-            self.form.set_values(cls.from_dict(hints))
+                self.form.set_values(cls.from_dict(attempt))
+                break
+            except (TypeError, ValueError):
+                continue
+        if hints:
             self.filled.setText("Filled in from the file's tensor shapes: " + ", ".join(
-                field_label(k) for k in hints) + ". The others shape no tensor: set them as it was trained.")
+                field_label(k) for k in hints) + " (the image read as square). The others shape no tensor: set "
+                "them as it was trained.")
             self.filled.show()
         self.problem.hide()
 

@@ -1,11 +1,13 @@
 """The config a bare state dict of one of the app's MLP autoencoders says by its own shapes.
 
-A VAE exported as weights only still tells its image size (the first dense layer's inputs),
-its width (that layer's outputs), its latent size (the decoder's first inputs) and its depth
-(how many dense layers are named), so a user opening it need not type them. A hint is given
-only when a model of the hinted config has exactly the file's names and shapes (checked on
-the meta device, nothing allocated), so it is never a guess that then fails to load: any
-other file gets no hint and the user's form keeps the family's defaults.
+A VAE exported as weights only still tells its width (the first dense layer's outputs), its
+latent size (the decoder's first inputs), its depth (how many dense layers are named) and its
+image's value count (the first layer's inputs), read as a square grey or RGB image as every
+dataset here makes (an MLP cannot tell 3 x 64 x 48 from 1 x 96 x 96: the window says the
+shape is read as square, and a given image shape overrides it). A hint is given only when a
+model of the hinted config has exactly the file's names and shapes and is within the size
+budget (checked on the meta device, nothing allocated), so it never fails to load; any other
+file gets no hint and the user's form keeps the family's defaults.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from typing import Any
 from models.families.base import ModelConfig
 from models.families.registry import config_class, model_class
 from models.families.vae import AutoEncoder
-from models.runs.model_budget import expected_shapes, meta_model
+from models.runs.model_budget import check_budget, expected_shapes, meta_model
 
 #: image channels a dense first layer's inputs are read as (grey first: 3 * s * s is never a square)
 CHANNELS = (1, 3)
@@ -34,41 +36,55 @@ def _image_shape(inputs: int) -> tuple[int, int, int] | None:
     return None
 
 
-def _mlp_autoencoder_fields(shapes: Mapping[str, tuple[int, ...]]) -> dict[str, Any] | None:
+def _mlp_autoencoder_fields(shapes: Mapping[str, tuple[int, ...]],
+                            image_shape: tuple[int, int, int] | None) -> dict[str, Any] | None:
     """The shape-setting fields of the MLP net :class:`~models.families.vae.AutoEncoder` builds."""
-    dense = sorted(int(m.group(1)) for name in shapes if (m := _ENCODER_DENSE.fullmatch(name)))
+    dense = [name for name in shapes if _ENCODER_DENSE.fullmatch(name)]
     first, latent = shapes.get("encoder.net.1.weight"), shapes.get("decoder.net.0.weight")
     if not dense or first is None or latent is None or len(first) != 2 or len(latent) != 2:
         return None
-    image_shape = _image_shape(first[1])
+    if image_shape is None:
+        image_shape = _image_shape(first[1])
+    elif math.prod(image_shape) != first[1]:
+        return None
     if image_shape is None:
         return None
-    return {"arch": "mlp", "image_shape": image_shape, "hidden": first[0], "latent_dim": latent[1],
-            "mlp_layers": len(dense)}
+    return {"arch": "mlp", "image_shape": tuple(int(v) for v in image_shape), "hidden": first[0],
+            "latent_dim": latent[1], "mlp_layers": len(dense)}
 
 
-def config_hints(family: str, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, Any]:
-    """The fields of ``family``'s config that ``shapes`` (a state dict's names and shapes) tell,
-    as JSON values for a form or ``load_family_weights``; {} when they tell nothing certain."""
+def _hinted(family: str, shapes: Mapping[str, tuple[int, ...]],
+            image_shape: tuple[int, int, int] | None) -> ModelConfig | None:
     try:
         if not issubclass(model_class(family), AutoEncoder):
-            return {}
-        fields = _mlp_autoencoder_fields(shapes)
+            return None
+        fields = _mlp_autoencoder_fields(shapes, image_shape)
         if fields is None:
-            return {}
+            return None
         config = dataclasses.replace(config_class(family)(), **fields)
         config.check_bounds()
-        built = expected_shapes(meta_model(family, config))
-    except Exception:  # noqa: BLE001 - a family or config that does not build says nothing
-        return {}
-    if built != {k: tuple(v) for k, v in shapes.items()}:
-        return {}
-    return {**fields, "image_shape": list(fields["image_shape"])}
-
-
-def hinted_config(family: str, shapes: Mapping[str, tuple[int, ...]]) -> ModelConfig | None:
-    """``family``'s defaults with :func:`config_hints` filled in; None without hints."""
-    hints = config_hints(family, shapes)
-    if not hints:
+        measured = meta_model(family, config)
+        check_budget(measured, "the hinted model")
+    except Exception:  # noqa: BLE001 - a family or config that does not build (or is too large) says nothing
         return None
-    return dataclasses.replace(config_class(family)(), **{**hints, "image_shape": tuple(hints["image_shape"])})
+    if expected_shapes(measured) != {k: tuple(v) for k, v in shapes.items()}:
+        return None
+    return config
+
+
+def config_hints(family: str, shapes: Mapping[str, tuple[int, ...]],
+                 image_shape: tuple[int, int, int] | None = None) -> dict[str, Any]:
+    """The fields of ``family``'s config that ``shapes`` (a state dict's names and shapes) tell,
+    as JSON values for a form; {} when they tell nothing certain. ``image_shape``, when given,
+    is taken instead of the square reading (if it has as many values)."""
+    config = _hinted(family, shapes, image_shape)
+    if config is None:
+        return {}
+    return {"arch": "mlp", "image_shape": list(config.image_shape), "hidden": config.hidden,  # type: ignore[attr-defined]
+            "latent_dim": config.latent_dim, "mlp_layers": config.mlp_layers}  # type: ignore[attr-defined]
+
+
+def hinted_config(family: str, shapes: Mapping[str, tuple[int, ...]],
+                  image_shape: tuple[int, int, int] | None = None) -> ModelConfig | None:
+    """``family``'s defaults with :func:`config_hints` filled in; None without hints."""
+    return _hinted(family, shapes, image_shape)

@@ -1,5 +1,6 @@
 """A bare state dict of one of the app's own families (weights only, as other tools export
-them), opened when the caller says which family and config made it.
+them), opened when the caller says which family and config made it (or only the family,
+for an MLP autoencoder whose shapes tell its config: ``models.foreign.config_hints``).
 
 The model is measured on the meta device and checked against the size budget before it is
 built, then loaded with ``strict=True``; a dict that does not fit gets one message listing
@@ -7,8 +8,9 @@ the missing and unexpected names (and the first shape that differs), so a user c
 wrong config (every shape off) from a wrong family (every name off).
 
 A window asking the user for the family first needs a guess to preselect:
-:func:`guess_families` reads only a ``.safetensors`` header (names and shapes, no tensor
-data) or an allowed pickle (``weights_only``), and ranks the families whose names match.
+:func:`guess_configs` reads only a ``.safetensors`` header (names and shapes, no tensor
+data) or an allowed pickle (``weights_only``), ranks the families whose names match and
+gives each the config fields its shapes tell.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import torch
 
 from models.families.base import LatentModel, ModelConfig
 from models.families.registry import UnknownFamily, build_model, config_class
-from models.foreign.config_hints import hinted_config
+from models.foreign.config_hints import config_hints, hinted_config
 from models.foreign.errors import ForeignModelError
 from models.foreign.state_dicts import (
     OwnCheckpoint,
@@ -36,6 +38,7 @@ from models.io.validate import check_config
 from models.runs.model_budget import (
     ModelTooLarge,
     check_budget,
+    config_shapes,
     expected_shapes,
     meta_model,
 )
@@ -72,9 +75,11 @@ def describe_misfit(expected: Mapping[str, tuple[int, ...]], found: Mapping[str,
 
 
 def load_family_weights(tensors: Mapping[str, torch.Tensor], path: str | Path, family: str,
-                        config: ModelConfig | Mapping[str, Any] | None = None) -> LatentModel:
-    """The ``family`` model of ``config`` (None: the family's defaults) holding ``tensors``,
-    in eval mode on the CPU; ForeignModelError naming the file when they do not fit."""
+                        config: ModelConfig | Mapping[str, Any] | None = None,
+                        image_shape: tuple[int, int, int] | None = None) -> LatentModel:
+    """The ``family`` model of ``config`` holding ``tensors``, in eval mode on the CPU;
+    ForeignModelError naming the file when they do not fit. Without a config: what the shapes
+    tell (with ``image_shape`` for the one they read as square), else the family's defaults."""
     path = Path(path)
     try:
         if isinstance(config, ModelConfig):
@@ -84,7 +89,7 @@ def load_family_weights(tensors: Mapping[str, torch.Tensor], path: str | Path, f
             cfg = cls.from_dict(check_config(cls, dict(config or {}), path, "config"))
             if config is None:  # what the shapes tell, else the defaults or an earlier default's net
                 shapes = {k: tuple(v.shape) for k, v in tensors.items()}
-                cfg = hinted_config(family, shapes) or _config_that_fits(family, cfg, tensors)
+                cfg = hinted_config(family, shapes, image_shape) or _config_that_fits(family, cfg, tensors)
         measured = meta_model(family, cfg)
         check_budget(measured, path)
     except UnknownFamily as e:
@@ -112,7 +117,10 @@ def _configs_to_try(defaults: ModelConfig) -> Iterator[ModelConfig]:
     ``SAVED_BEFORE``, e.g. the beta-VAE's one-layer MLP), then the defaults at each other MLP
     depth (the tensor names count the layers, so a deeper or shallower MLP is still this family)."""
     yield defaults
-    yield type(defaults).from_saved({})
+    try:
+        yield type(defaults).from_saved({})
+    except (TypeError, ValueError):  # an earlier config that no longer builds fits nothing
+        pass
     depth = next((f for f in dataclasses.fields(defaults) if f.name == "mlp_layers"), None)
     if depth is not None and getattr(defaults, "arch", "mlp") == "mlp":
         for layers in range(depth.metadata.get("min", 1), depth.metadata.get("max", 1) + 1):
@@ -120,20 +128,12 @@ def _configs_to_try(defaults: ModelConfig) -> Iterator[ModelConfig]:
                 yield dataclasses.replace(defaults, mlp_layers=layers)
 
 
-def _shapes_of(family: str, config: ModelConfig) -> dict[str, tuple[int, ...]] | None:
-    """The state dict shapes of ``family`` at ``config``; None when that config does not build."""
-    try:
-        return expected_shapes(meta_model(family, config))
-    except Exception:  # noqa: BLE001 - a config that does not build fits nothing
-        return None
-
-
 def _config_that_fits(family: str, defaults: ModelConfig, tensors: Mapping[str, torch.Tensor]) -> ModelConfig:
     """The first of :func:`_configs_to_try` whose tensor names are exactly ``tensors``' own;
     ``defaults`` when none is (the misfit message then says what differs)."""
     names = set(tensors)
     for config in _configs_to_try(defaults):
-        shapes = _shapes_of(family, config)
+        shapes = config_shapes(family, config)
         if shapes is not None and set(shapes) == names:
             return config
     return defaults
@@ -152,7 +152,7 @@ def _default_shapes(family: str) -> tuple[dict[str, tuple[int, ...]], ...]:
     except Exception:  # noqa: BLE001 - a family that cannot build at its defaults is simply no match
         return ()
     for config in _configs_to_try(defaults):
-        shapes = _shapes_of(family, config)
+        shapes = config_shapes(family, config)
         if shapes is not None and shapes not in variants:
             variants.append(shapes)
     return tuple(variants)
@@ -205,17 +205,12 @@ def guess_families(path: str | Path, allow_pickle: bool = False) -> list[str]:
     first (:func:`rank_families`); [] when none match or the file is one of the app's own
     pickle checkpoints. Reads what :func:`file_shapes` reads; ForeignModelError for a file
     it cannot read (a pickle without ``allow_pickle``, a corrupt file)."""
-    try:
-        return rank_families(file_shapes(path, allow_pickle))
-    except OwnCheckpoint:
-        return []
+    return guess_configs(path, allow_pickle)[0]
 
 
 def guess_configs(path: str | Path, allow_pickle: bool = False) -> tuple[list[str], dict[str, dict[str, Any]]]:
     """:func:`guess_families`, with the config fields the file's shapes tell for each family
     that has any (:func:`~models.foreign.config_hints.config_hints`: only hints that fit exactly)."""
-    from models.foreign.config_hints import config_hints
-
     try:
         shapes = file_shapes(path, allow_pickle)
     except OwnCheckpoint:

@@ -152,7 +152,7 @@ def _open_foreign(path: Path, allow_pickle: bool, allow_code: bool, family: str 
         if family is not None:
             from models.foreign.family_weights import load_family_weights
 
-            return load_family_weights(tensors, path, family, config)
+            return load_family_weights(tensors, path, family, config, image_shape)
         from models.foreign.recognise import recognise
 
         return recognise(tensors, path, image_shape)

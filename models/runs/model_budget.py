@@ -113,3 +113,13 @@ def shape_mismatch(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[
         if tuple(found[k]) != shape:
             return f"{k} is {list(found[k])} in the file, the config makes it {list(shape)}"
     return None
+
+
+def config_shapes(family: str, config: ModelConfig) -> dict[str, tuple[int, ...]] | None:
+    """The state_dict shapes of ``family`` at ``config`` (built on the meta device); None when
+    that config does not build."""
+    try:
+        return expected_shapes(meta_model(family, config))
+    except Exception:  # noqa: BLE001 - a config that does not build fits nothing
+        return None
+

@@ -100,6 +100,22 @@ def test_a_bare_state_dict_of_an_app_family_opens_with_family_and_config(tmp_pat
             assert np.abs(x - model.decode(torch.from_numpy(z)).numpy()).max() <= 1e-6
 
 
+def test_an_mlp_autoencoders_bare_state_dict_opens_with_the_family_alone(tmp_path, capsys):
+    """Its shapes tell the config; a non-square image needs --image-shape (read as square, its
+    value count fits no square: not opened, and the message says the family's config)."""
+    torch.manual_seed(0)
+    model = build_model("vae", {"latent_dim": 3, "hidden": 16, "mlp_layers": 2, "image_shape": (3, 32, 16)}).eval()
+    path = tmp_path / "weights.safetensors"
+    save_file(model.state_dict(), str(path))
+    z_file, z = _z(tmp_path, 4, 3)
+    assert main(["decode", str(path), "--z", str(z_file), "--out", str(tmp_path / "y.npy"), "--family", "vae"]) == 2
+    assert "weights.safetensors" in capsys.readouterr().err
+    x = _decode(path, z_file, tmp_path / "x.npy", "--family", "vae", "--image-shape", "3,32,16")
+    with torch.no_grad():
+        assert np.abs(x - model.decode(torch.from_numpy(z)).numpy().reshape(x.shape)).max() <= 1e-6
+    assert x.shape[-3:] == (3, 32, 16)
+
+
 def test_decode_and_encode_our_own_checkpoint(tmp_path):
     torch.manual_seed(0)
     model = build_model("vae", {"latent_dim": 3, "hidden": 16}).eval()

@@ -141,7 +141,9 @@ def test_flags_that_do_not_apply_are_refused_not_ignored(vae_pth, vae_onnx_folde
         ([vae_pth, "--allow-pickle", "--output-range", "-1", "1"], "--output-range is for ONNX models"),
         ([vae_onnx_folder, "--family", "vae"], "--family opens a bare state dict"),
         ([vae_pth, "--allow-pickle", "--config", '{"latent_dim": 3}'], "--config goes with --family"),
-        ([vae_onnx_folder, "--image-shape", "1,28,28"], "--image-shape is for a PyTorch examples VAE"),
+        ([vae_onnx_folder, "--image-shape", "1,28,28"], "--image-shape is for a state dict opened without --config"),
+        ([vae_pth, "--allow-pickle", "--family", "vae", "--config", '{"latent_dim": 3}', "--image-shape", "1,28,28"],
+         "with --config, give image_shape in it"),
         ([vae_pth, "--allow-pickle", "--family", "vae"], "does not hold the weights of a vae model"),
         ([vae_pth, "--allow-pickle", "--family", "nope"], "nope"),
     ]

@@ -134,9 +134,9 @@ def test_a_wrong_config_is_said_once_keeps_the_previous_model_and_the_dialog_com
     assert window.model_state.model is previous
     assert window.open_action.isEnabled()
 
-    user.values = {"latent_dim": 4}  # File > Open again: the last answer is filled in, to correct
+    user.values = {}  # File > Open again: the file's shapes beat the wrong answer remembered
     open_file(qtbot, window, monkeypatch, path)
-    assert user.shown[1]["family"] == "vae" and user.shown[1]["values"]["latent_dim"] == 5
+    assert user.shown[1]["family"] == "vae" and user.shown[1]["values"]["latent_dim"] == 4
     assert user.shown[1]["values"]["hidden"] == 32
     assert len(errors) == 1 and window.model_state.model is not previous
     assert_decodes_as(window, original)
@@ -198,3 +198,29 @@ def test_a_remembered_answer_that_no_longer_checks_is_not_offered(tmp_path):
     answer = remembered_answer(path, ["vae", "ae"])  # another file of the family: its answer is offered
     assert answer.family == "vae" and answer.config["latent_dim"] == 6
     assert remembered_answer(path, ["dcgan"]) is None
+
+
+def test_the_form_starts_from_the_answer_given_with_the_files_shapes_over_it(qtbot, tmp_path):
+    """A remembered answer (perhaps for another file of the family) fills the fields the shapes
+    do not tell; the ones they tell are the file's; a family without hints shows the answer
+    alone and no "filled in" line."""
+    from explorer.dialogs.family_weights_dialog import FamilyAnswer
+
+    hints = {"vae": {"arch": "mlp", "image_shape": [1, 28, 28], "hidden": 32, "latent_dim": 4, "mlp_layers": 2}}
+    previous = FamilyAnswer("vae", {"latent_dim": 9, "hidden": 64, "beta": 2.5})
+    dialog = FamilyWeightsDialog(tmp_path / "w.safetensors", ["ae", "vae"], previous, hints=hints)
+    qtbot.addWidget(dialog)
+    values = dialog.form.values()
+    assert dialog.chosen_family() == "vae"
+    assert (values["latent_dim"], values["hidden"], values["mlp_layers"], values["beta"]) == (4, 32, 2, 2.5)
+    assert "Latent size" in dialog.filled.text() and "square" in dialog.filled.text() and not dialog.filled.isHidden()
+    dialog.family.setCurrentIndex(dialog.family.findData("ae"))  # no hints for it: the defaults, no such line
+    assert dialog.filled.isHidden() and dialog.form.values()["latent_dim"] == 20
+
+    other = FamilyAnswer("dcgan", {"z_dim": 7})  # an answer for a family the file's shapes fit better
+    dialog = FamilyWeightsDialog(tmp_path / "w.safetensors", ["vae", "dcgan"], other, hints=hints)
+    qtbot.addWidget(dialog)
+    assert dialog.chosen_family() == "vae" and dialog.form.values()["latent_dim"] == 4
+    dialog.family.setCurrentIndex(dialog.family.findData("dcgan"))
+    assert dialog.form.values()["z_dim"] == 7 and dialog.filled.isHidden()
+

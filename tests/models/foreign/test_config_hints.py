@@ -66,3 +66,38 @@ def test_opened_without_a_family_the_message_says_the_family_alone_is_enough(tmp
     with pytest.raises(ForeignModelError, match=r"--family vae: its config is read from the shapes"):
         open_model(path)
     assert open_model(path, family="vae").model.config.latent_dim == 3
+
+
+def test_an_image_shape_given_replaces_the_square_reading():
+    from models.foreign.config_hints import hinted_config
+
+    made = build_model("vae", image_shape=(3, 32, 16), hidden=16, latent_dim=2)  # 1,536 values: no square
+    shapes = _shapes(made)
+    assert config_hints("vae", shapes) == {}
+    assert config_hints("vae", shapes, image_shape=(3, 32, 16))["image_shape"] == [3, 32, 16]
+    assert hinted_config("vae", shapes, image_shape=(1, 28, 28)) is None  # 784 values: not this net
+    rgb = _shapes(build_model("vae", image_shape=(3, 64, 48), hidden=16, latent_dim=2))  # as many as 1 x 96 x 96
+    assert config_hints("vae", rgb)["image_shape"] == [1, 96, 96]  # read as square, as the window says
+    assert hinted_config("vae", rgb, image_shape=(3, 64, 48)).image_shape == (3, 64, 48)
+
+
+def test_no_hint_for_a_model_over_the_size_budget(monkeypatch):
+    from models.runs import model_budget
+
+    shapes = _shapes(build_model("vae", hidden=64, latent_dim=4))
+    assert config_hints("vae", shapes)
+    monkeypatch.setattr(model_budget, "MAX_PARAMETERS", 1000)
+    assert config_hints("vae", shapes) == {}
+
+
+def test_a_family_depth_with_one_shape_off_is_said_as_a_shape_not_as_names(tmp_path):
+    """Names of a three-layer VAE with one tensor of another shape: no hint fits, so the load
+    falls back to the config whose names fit (that depth) and says which shape differs."""
+    from models.foreign.errors import ForeignModelError
+
+    state = build_model("vae", hidden=16, latent_dim=3, mlp_layers=3).state_dict()
+    state["decoder.net.2.bias"] = torch.zeros(15)
+    with pytest.raises(ForeignModelError) as refused:
+        load_family_weights(state, tmp_path / "w.safetensors", "vae")
+    assert "of another shape" in str(refused.value) and "missing" not in str(refused.value)
+
