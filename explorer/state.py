@@ -45,6 +45,7 @@ class ModelState(QObject):
     model_changed = Signal(object)  # LatentModel | None
     weights_updated = Signal()
     kl_changed = Signal(object)  # np.ndarray (z_dim,) | None
+    factors_changed = Signal(object)  # {dim: (factor, ...)}
     message = Signal(str)  # user-facing status text
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -54,12 +55,16 @@ class ModelState(QObject):
         self.train_state: dict[str, Any] = {}
         #: mean KL per latent dimension (VAE family), for sorting/greying sliders
         self.kl_per_dim: np.ndarray | None = None
+        #: {z dimension: the dataset factors it tells most} from the last evaluation of these
+        #: weights (``factor_dims`` of ``eval``), for labelling sliders; {} when not known
+        self.factor_dims: dict[int, tuple[str, ...]] = {}
         #: held while the model's weights are read (decoder thread) or written (snapshots),
         #: so a decode never sees half of one snapshot and half of the next
         self.lock = threading.RLock()
         #: bumped on every set_model: results of background jobs started for an older
         #: model (KL, loads) compare it and drop themselves
         self.generation = 0
+        self._weights_serial = 0  # bumped by every training snapshot (see weights_stamp)
 
     @property
     def spec(self) -> LatentSpec | None:
@@ -80,6 +85,7 @@ class ModelState(QObject):
             self.train_state = dict(train_state) if isinstance(train_state, Mapping) else {}
             self.model, self.source = model, source
             self.kl_per_dim = None
+            self.factor_dims = {}
             self.generation += 1
         self.model_changed.emit(model)
 
@@ -90,6 +96,26 @@ class ModelState(QObject):
         self.kl_per_dim = None if kl is None else np.asarray(kl, np.float64).reshape(-1)
         self.kl_changed.emit(self.kl_per_dim)
 
+    @property
+    def weights_stamp(self) -> tuple[int, int]:
+        """Which model and which of its weights are shown now: a result computed from them
+        (an evaluation) carries it and is dropped when they have changed since."""
+        return self.generation, self._weights_serial
+
+    def set_factor_dims(self, per_factor: Mapping[str, Any] | None, stamp: tuple[int, int] | None = None) -> None:
+        """The factor each z dimension tells most, from an evaluation's ``factor_dims``
+        ({factor: dim or None}); dims outside the model's z are dropped; ignored when the
+        evaluation was of other weights (``stamp``, see :attr:`weights_stamp`)."""
+        if stamp is not None and stamp != self.weights_stamp:
+            return
+        z_dim = self.spec.z_dim if self.spec is not None else 0
+        dims: dict[int, tuple[str, ...]] = {}
+        for factor, dim in (per_factor or {}).items():
+            if isinstance(dim, int) and not isinstance(dim, bool) and 0 <= dim < z_dim:
+                dims[dim] = (*dims.get(dim, ()), str(factor))
+        self.factor_dims = dims
+        self.factors_changed.emit(dims)
+
     def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
         """Copy a training snapshot into the explored model (same architecture)."""
         if self.model is None:
@@ -97,6 +123,9 @@ class ModelState(QObject):
         with self.lock, torch.no_grad():
             self.model.load_state_dict(weights, strict=True)
             self.model.eval()
+        self._weights_serial += 1
+        if self.factor_dims:  # evaluated on the weights before: no longer known
+            self.set_factor_dims(None)
         self.weights_updated.emit()
 
 

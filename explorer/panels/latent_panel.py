@@ -38,7 +38,8 @@ from .base import ExplorePanel
 from .latent_class_row import ClassRow, class_title
 from .latent_directions import DirectionsControls
 from .latent_encode import EncodeRow
-from .latent_rows import INACTIVE_KL, CategoryPicker, DimRow, category_row, set_quietly, spec_text
+from .latent_rows import (INACTIVE_KL, CategoryPicker, DimRow, category_row, factor_label_width, set_quietly,
+                          spec_text)
 from .latent_virtual import VirtualDimRows
 
 #: up to this many dimensions (or continuous codes) each gets its own row, reachable as
@@ -150,6 +151,7 @@ class LatentPanel(ExplorePanel):
         self.sort_by_kl.toggled.connect(self._order_rows)
         self.directions_mode.toggled.connect(self._show_mode)
         self.model_state.kl_changed.connect(self._on_kl_changed)
+        self.model_state.factors_changed.connect(self._on_factors_changed)
         self.latent_state.changed.connect(self._on_latent_changed)
 
     # -- building ----------------------------------------------------------------------
@@ -161,6 +163,7 @@ class LatentPanel(ExplorePanel):
             self._shown = np.full(spec.input_dim, np.nan, np.float32)  # resync every control
         # the window resets LatentState to the new model's origin next; that updates the controls
         self._on_latent_changed(self.latent_state.flat)
+        self._on_factors_changed(self.model_state.factor_dims)
         self.on_dataset_changed()
 
     def _rebuild(self, spec: LatentSpec | None) -> None:
@@ -367,6 +370,14 @@ class LatentPanel(ExplorePanel):
             active = int((kl >= INACTIVE_KL).sum())
             self.z_group.setTitle(f"z ({len(kl)} dimensions, {active} active)")
         self._order_rows()
+
+    def _on_factors_changed(self, factors: dict[int, tuple[str, ...]]) -> None:
+        """Each z row labelled with the dataset factors an evaluation found it tells most."""
+        width = factor_label_width(self.z_rows, factors)
+        for i, row in enumerate(self.z_rows):
+            row.show_factors(factors.get(i, ()), width)
+        if self.virtual_z is not None:
+            self.virtual_z.set_factors(factors)
 
     def _order_rows(self) -> None:
         kl = self.model_state.kl_per_dim

@@ -48,6 +48,10 @@ class DimRow(QWidget):
         self.slider.setSingleStep(0.01)
         self.slider.setValue(0.0)
         self.slider.setToolTip(tooltip)
+        #: the dataset factor(s) this dimension tells most, once the model was evaluated
+        self.factor = QLabel("")
+        self.factor.setStyleSheet("color: #2d7dd2; font-weight: 600;")
+        self.factor.setVisible(False)
         self.kl = QLabel("")
         self.kl.setMinimumWidth(58)
         self.kl.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -61,6 +65,7 @@ class DimRow(QWidget):
         layout.setSpacing(4)
         layout.addWidget(self.name)
         layout.addWidget(self.slider, 1)
+        layout.addWidget(self.factor)
         layout.addWidget(self.kl)
         layout.addWidget(self.reset)
         #: what hears this slider's presses and releases (None: nothing)
@@ -87,6 +92,16 @@ class DimRow(QWidget):
         self.kl.setText(text)
         self.kl.setToolTip(tooltip)
         self.kl.setVisible(bool(text))
+
+    def show_factors(self, factors: tuple[str, ...], width: int = 0) -> None:
+        """Label the row with the factors it tells most (``()``: none known). ``width`` > 0
+        keeps that much room even without a label, so every row's slider stays as long."""
+        self.factor.setText(", ".join(factors))
+        self.factor.setToolTip(
+            f"Evaluate found this dimension tells {' and '.join(factors)} more than any other dimension does"
+            if factors else "")
+        self.factor.setFixedWidth(width) if width > 0 else self.factor.setMinimumWidth(0)
+        self.factor.setVisible(bool(factors) or width > 0)
 
     def show_kl(self, kl: float | None) -> None:
         if kl is None:
@@ -208,3 +223,12 @@ def spec_text(spec: LatentSpec) -> str:
     if not spec.has_encoder:
         parts.append("no encoder")
     return ", ".join(parts)
+
+
+def factor_label_width(rows: list[DimRow], factors: dict[int, tuple[str, ...]]) -> int:
+    """Room for the widest factor label of ``factors`` in these rows' font (0: none to show)."""
+    if not rows or not factors:
+        return 0
+    metrics = rows[0].factor.fontMetrics()
+    return max(metrics.horizontalAdvance(", ".join(names)) for names in factors.values()) + 6
+

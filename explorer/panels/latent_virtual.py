@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QHBoxLayout, QScrollBar, QVBoxLayout, QWidget
 
-from .latent_rows import DimRow, GestureTarget, set_quietly
+from .latent_rows import DimRow, GestureTarget, factor_label_width, set_quietly
 
 #: rows the pool may grow to (a very tall screen); more than that are never on screen
 MAX_POOL = 120
@@ -37,6 +37,7 @@ class VirtualDimRows(QWidget):
         self.count = 0
         self.values = np.zeros(0, np.float32)
         self.kl: np.ndarray | None = None
+        self.factors: dict[int, tuple[str, ...]] = {}
         self.order: np.ndarray = np.zeros(0, np.int64)  # position -> dimension
         #: the rows that exist, top to bottom; ``dims[j]`` is the dimension row j shows (-1: none)
         self.pool: list[DimRow] = []
@@ -62,6 +63,7 @@ class VirtualDimRows(QWidget):
         self.count = count
         self.values = np.zeros(count, np.float32)
         self.kl = None
+        self.factors = {}
         self.order = np.arange(count)
         self.scrollbar.setValue(0)
         self._fit()
@@ -69,6 +71,11 @@ class VirtualDimRows(QWidget):
     def set_values(self, values: np.ndarray) -> None:
         """The value of every dimension (the panel's copy; only the visible rows read it)."""
         self.values = values
+        self.refresh()
+
+    def set_factors(self, factors: dict[int, tuple[str, ...]]) -> None:
+        """The factor labels of the dimensions (see ``DimRow.show_factors``)."""
+        self.factors = dict(factors)
         self.refresh()
 
     def set_kl(self, kl: np.ndarray | None) -> None:
@@ -119,6 +126,7 @@ class VirtualDimRows(QWidget):
 
     def refresh(self) -> None:
         first = self.first
+        label_width = factor_label_width(self.pool, self.factors)
         for j, row in enumerate(self.pool):
             position = first + j
             if position >= self.count:
@@ -136,6 +144,7 @@ class VirtualDimRows(QWidget):
                 row.reset.setToolTip(f"Reset {name} to 0")
             set_quietly(row.slider, float(self.values[dim]) if dim < len(self.values) else 0.0)
             row.show_kl(float(self.kl[dim]) if self.kl is not None and dim < len(self.kl) else None)
+            row.show_factors(self.factors.get(dim, ()), label_width)
             row.setVisible(True)
 
     def _edited(self, row: DimRow, value: float) -> None:

@@ -202,21 +202,24 @@ class ModelController(QObject):
 
     def _load_run_history(self, checkpoint: Path | None) -> None:
         """A checkpoint inside a run folder: its loss curves and last sample grid (read in a
-        worker: metrics.jsonl of a long run is megabytes) go out as ``history_ready``."""
+        worker: metrics.jsonl of a long run is megabytes) go out as ``history_ready``; the
+        run's last evaluation, when it was of this checkpoint at this step, labels the sliders."""
         run = RunDir.of_checkpoint(checkpoint)
         if run is None or not run.metrics_path.is_file():  # a pipe there would block the reader
             return
-        generation = self.model_state.generation
+        generation, stamp, step = self.model_state.generation, self.model_state.weights_stamp, self.model_state.step
 
-        def load() -> tuple[list[dict[str, Any]], np.ndarray | None]:
+        def load() -> tuple[list[dict[str, Any]], np.ndarray | None, dict[str, Any] | None]:
             newest = run.newest_samples()
-            return run.read_metrics(), (load_png(newest) if newest is not None else None)
+            return run.read_metrics(), (load_png(newest) if newest is not None else None), run.read_eval()
 
-        def loaded(result: tuple[list[dict[str, Any]], np.ndarray | None]) -> None:
+        def loaded(result: tuple[list[dict[str, Any]], np.ndarray | None, dict[str, Any] | None]) -> None:
             if generation != self.model_state.generation or self.session.active:
                 return  # another model was opened, or a run started, meanwhile
-            records, samples = result
+            records, samples, figures = result
             self.history_ready.emit(records, run.path.name, samples)
+            if figures and figures.get("checkpoint") == checkpoint.name and figures.get("step") == step:
+                self.model_state.set_factor_dims(figures.get("factor_dims"), stamp)
 
         self.jobs.submit(lambda _ctx: load(), loaded, lambda e: self.report.emit(f"Could not read the run's history: {e}", 8000))
 

@@ -49,6 +49,9 @@ class ToolWindows(QObject):
                                             self.window)
         self.eval_dialog.finished.connect(lambda _result: self.runs_browser.refresh() if self.runs_browser is not None
                                           and self.runs_browser.isVisible() else None)
+        stamp = self.model_state.weights_stamp  # the sliders are labelled only if these weights are still shown
+        self.eval_dialog.finished.connect(
+            lambda result: self.model_state.set_factor_dims(result.get("factor_dims"), stamp))
         self.eval_dialog.show()  # Evaluate there starts it, after a look at the sample count
 
     def show_runs_browser(self) -> None:

@@ -7,7 +7,9 @@ dataset's ground-truth factors (the shapes set knows them: shape, scale, rotatio
   information of every (dimension, factor) pair from the joint counts, and per factor the gap
   between the most and the second most informative dimension divided by the factor's entropy;
   ``mig`` is the mean over the factors. A factor told by one dimension alone scores near 1,
-  one spread over several (or told by none) near 0.
+  one spread over several (or told by none) near 0. ``factor_dims`` names, per factor, the
+  dimension that tells it most (None when even that one holds under :data:`FACTOR_DIM_MIN` of
+  its entropy): the window labels the sliders with them.
 * :func:`dci` - DCI disentanglement (Eastwood & Williams 2018, "A Framework for the
   Quantitative Evaluation of Disentangled Representations"): an importance matrix R (code
   dimension x factor) from one tree ensemble per factor; ``dci`` (disentanglement) is 1 minus
@@ -47,6 +49,9 @@ from models.families.base import LatentModel
 
 #: histogram bins per code dimension (Chen et al. 2018; disentanglement_lib's default)
 MIG_BINS = 20
+#: a factor is said to live in its most informative dimension (``factor_dims``) when that
+#: dimension holds at least this share of the factor's entropy; below it no slider moves it alone
+FACTOR_DIM_MIN = 0.2
 #: codes scored per model (disentanglement_lib scores 10,000 too)
 DISENTANGLEMENT_CODES = 10_000
 #: share of the codes DCI's classifiers are fit on; the rest measure informativeness
@@ -109,23 +114,26 @@ def mutual_information(binned: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def mig(codes: np.ndarray, factors: np.ndarray | torch.Tensor, names: Sequence[str],
         bins: int = MIG_BINS) -> dict[str, Any]:
-    """``mig`` (mean over factors) and ``mig_per_factor`` {name: gap / entropy}. A factor with
-    one value (no entropy) gets None and is left out of the mean; None overall when every is."""
+    """``mig`` (mean over factors), ``mig_per_factor`` {name: gap / entropy} and
+    ``factor_dims`` {name: the dimension that tells it most, or None}. A factor with one value
+    (no entropy) gets None and is left out of the mean; None overall when every is."""
     codes = np.asarray(codes, dtype=np.float64)
     labels = factor_labels(factors)
     _check(codes, labels, names)
     mi = mutual_information(discretize(codes, bins), labels)
     per: dict[str, float | None] = {}
+    dims: dict[str, int | None] = {}
     for j, name in enumerate(names):
         h = _entropy(labels[:, j])
         if h <= 0:
-            per[name] = None
+            per[name] = dims[name] = None
             continue
         top = np.sort(mi[:, j])[::-1]
         second = top[1] if top.shape[0] > 1 else 0.0
         per[name] = float((top[0] - second) / h)
+        dims[name] = int(np.argmax(mi[:, j])) if top[0] / h >= FACTOR_DIM_MIN else None
     known = [v for v in per.values() if v is not None]
-    return {"mig": float(np.mean(known)) if known else None, "mig_per_factor": per}
+    return {"mig": float(np.mean(known)) if known else None, "mig_per_factor": per, "factor_dims": dims}
 
 
 def _check(codes: np.ndarray, labels: np.ndarray, names: Sequence[str]) -> None:

@@ -42,6 +42,8 @@ EVAL = Obj({
     "test_loss": Number(finite=False, optional=True), "inception_score": Number(finite=False, optional=True),
     "code_accuracy": Number(finite=False, optional=True),
     "class_accuracy": Number(finite=False, optional=True),
+    # {factor: the code dimension that tells it most, or null}: the window's slider labels
+    "factor_dims": Obj(other=Int(lo=0, hi=1 << 31, optional=True), optional=True),
 })
 
 

@@ -45,6 +45,9 @@ def test_a_code_dimension_equal_to_each_factor_scores_one():
     binned = discretize(f[:, 2:].astype(float))[:, 0]
     assert per["place"] == pytest.approx(_entropy(binned) / _entropy(f[:, 2]), abs=0.01) and per["place"] < 0.9
     assert m["mig"] == pytest.approx(np.mean(list(per.values())))
+    assert m["factor_dims"] == {"kind": 0, "size": 1, "place": 2}  # each factor's slider, for the window
+    shuffled = codes[:, [4, 2, 7, 0, 1, 3, 5, 6]]
+    assert mig(shuffled, f, NAMES)["factor_dims"] == {"kind": 3, "size": 4, "place": 1}
     d = dci(codes, f, NAMES)
     assert d["dci"] > 0.98 and d["dci_completeness"] > 0.98 and d["dci_informativeness"] > 0.98
     assert set(d["dci_completeness_per_factor"]) == set(NAMES) and min(d["dci_informativeness_per_factor"].values()) > 0.98
@@ -55,8 +58,10 @@ def test_a_code_mixing_two_factors_scores_zero_for_them():
     kind, size, place = f[:, 0], f[:, 1], f[:, 2]
     # size and place each told by two dimensions at 45 degrees: neither dimension is about one of them
     mixed = np.stack([kind, place + 5.0 * size, place - 5.0 * size], 1).astype(float)
-    per = mig(mixed, f, NAMES)["mig_per_factor"]
+    m = mig(mixed, f, NAMES)
+    per = m["mig_per_factor"]
     assert per["kind"] > 0.99 and per["size"] < 0.05 and per["place"] < 0.05
+    assert m["factor_dims"]["kind"] == 0
     d = dci(mixed, f, NAMES)
     # the mixed dimensions split their importance between two of the three factors, so each
     # scores 1 - log 2 / log 3 (0.37); the pure one scores 1; weighted by importance: 0.58
@@ -69,6 +74,7 @@ def test_pure_noise_scores_near_zero():
     f = _factors()
     m, d = mig(_noise(10), f, NAMES), dci(_noise(10), f, NAMES)
     assert 0 <= m["mig"] < 0.01 and all(0 <= v < 0.02 for v in m["mig_per_factor"].values())
+    assert m["factor_dims"] == {"kind": None, "size": None, "place": None}  # no dimension tells any
     assert 0 <= d["dci"] < 0.05 and d["dci_completeness"] < 0.05
     # held-out accuracy at chance: 1/3, 1/6, 1/32
     assert d["dci_informativeness_per_factor"]["kind"] < 0.4 and d["dci_informativeness_per_factor"]["place"] < 0.06

@@ -1,0 +1,86 @@
+"""The latent sliders named by the dataset factor each dimension tells most, once the model
+was evaluated on data with ground-truth factors (the shapes set): after Evaluate in the
+window, again when the evaluated run is reopened, and gone when the weights change under them."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import Qt
+
+from explorer.panels.latent_panel import LatentPanel
+from explorer.state import DataState, LatentState, ModelState
+from models.data.shapes import load_shapes
+from models.families.registry import build_model
+from models.runs.run_dir import RunDir
+from models.training.loop import TrainConfig, train
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _labels(panel: LatentPanel) -> dict[int, str]:
+    return {i: row.factor.text() for i, row in enumerate(panel.z_rows) if not row.factor.isHidden() and row.factor.text()}
+
+
+def test_rows_show_the_factors_their_dimension_tells_and_drop_them_for_other_weights(qtbot):
+    ms, ls, ds = ModelState(), LatentState(), DataState()
+    panel = LatentPanel(ms, ls, ds)
+    qtbot.addWidget(panel)
+    panel.show()
+    model = build_model("beta-vae", latent_dim=4, hidden=16, image_shape=(1, 28, 28))
+    ms.set_model(model)
+    ls.reset(ms.spec)
+    stamp = ms.weights_stamp
+    ms.set_factor_dims({"shape": None, "scale": 2, "pos_x": 0, "pos_y": 2, "rotation": 9}, stamp)  # 9: not a dim
+    assert _labels(panel) == {0: "pos_x", 2: "scale, pos_y"}
+    assert "pos_x" in panel.z_rows[0].factor.toolTip()
+    qtbot.waitUntil(lambda: len({row.slider.width() for row in panel.z_rows}) == 1)  # labelled or not: one length
+
+    ms.load_weights(model.state_dict())  # a training snapshot: those figures were of other weights
+    assert _labels(panel) == {} and ms.factor_dims == {}
+    ms.set_factor_dims({"scale": 1}, stamp)  # an evaluation finishing late, of the weights before
+    assert _labels(panel) == {}
+    ms.set_factor_dims({"scale": 1}, ms.weights_stamp)
+    assert _labels(panel) == {1: "scale"}
+    ms.set_model(build_model("beta-vae", latent_dim=4, hidden=16, image_shape=(1, 28, 28)))  # same shape, new model
+    assert _labels(panel) == {}
+
+
+def test_evaluate_in_the_window_labels_the_sliders_and_the_reopened_run_has_them_again(qtbot, tmp_path):
+    from explorer.window.main_window import MainWindow
+
+    shapes = load_shapes(size=28, test_size=400, seed=0)
+    torch.manual_seed(0)
+    model = build_model("beta-vae", latent_dim=4, hidden=64, mlp_layers=2, image_shape=(1, 28, 28))
+    run = RunDir(tmp_path / "runs" / "bvae")
+    list(train(model, shapes, TrainConfig(steps=300, batch_size=64, log_every=100, snapshot_every=300, device="cpu",
+                                          validation_size=200), run=run, extra_state={"dataset": "shapes"}))
+    window = MainWindow(dataset_factory=lambda *a, **k: shapes)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        with qtbot.waitSignal(window.model_state.model_changed, timeout=10_000):
+            assert window.open_path(run.latest)
+        qtbot.waitUntil(lambda: window.data_state.dataset is shapes, timeout=10_000)
+        assert _labels(window.latent_panel) == {}  # never evaluated: nothing said
+        window.show_evaluation()
+        dialog = window.eval_dialog
+        dialog.samples.setValue(0)
+        with qtbot.waitSignal(dialog.finished, timeout=60_000) as done:
+            qtbot.mouseClick(dialog.run_button, Qt.MouseButton.LeftButton)
+        told = {dim: [] for dim in range(4)}
+        for factor, dim in done.args[0]["factor_dims"].items():
+            if dim is not None:
+                told[dim].append(factor)
+        expected = {dim: ", ".join(names) for dim, names in told.items() if names}
+        assert expected, done.args[0]  # 300 steps already give scale (at least) a dimension of its own
+        assert _labels(window.latent_panel) == expected
+        dialog.close()
+
+        window.models.close_model()
+        assert _labels(window.latent_panel) == {}
+        with qtbot.waitSignal(window.model_state.model_changed, timeout=10_000):
+            assert window.open_path(run.latest)
+        qtbot.waitUntil(lambda: _labels(window.latent_panel) == expected, timeout=10_000)  # from the run's eval.json
+    finally:
+        window.shutdown()
