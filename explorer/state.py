@@ -12,6 +12,7 @@ with its own signals blocked, so there are no feedback loops.
 """
 from __future__ import annotations
 
+import itertools
 import threading
 from pathlib import Path
 from collections.abc import Mapping
@@ -35,6 +36,10 @@ def recorded_step(train_state: dict[str, Any] | None) -> int | None:
     """``train_state["step"]`` when it is a whole number of steps (not a bool, not negative), else None."""
     step = (train_state or {}).get("step")
     return step if isinstance(step, int) and not isinstance(step, bool) and step >= 0 else None
+
+
+#: factors read from an evaluation's ``factor_dims`` at most (the shapes set has five)
+MAX_FACTORS = 64
 
 
 class ModelState(QObject):
@@ -110,7 +115,8 @@ class ModelState(QObject):
             return
         z_dim = self.spec.z_dim if self.spec is not None else 0
         dims: dict[int, tuple[str, ...]] = {}
-        for factor, dim in (per_factor or {}).items():
+        # a file's eval.json may hold any number of keys: a dataset has a handful of factors
+        for factor, dim in itertools.islice((per_factor or {}).items(), MAX_FACTORS):
             if isinstance(dim, int) and not isinstance(dim, bool) and 0 <= dim < z_dim:
                 dims[dim] = (*dims.get(dim, ()), str(factor))
         self.factor_dims = dims

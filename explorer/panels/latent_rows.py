@@ -96,7 +96,7 @@ class DimRow(QWidget):
     def show_factors(self, factors: tuple[str, ...], width: int = 0) -> None:
         """Label the row with the factors it tells most (``()``: none known). ``width`` > 0
         keeps that much room even without a label, so every row's slider stays as long."""
-        self.factor.setText(", ".join(factors))
+        self.factor.setText(factor_text(factors))
         self.factor.setToolTip(
             f"Evaluate found this dimension tells {' and '.join(factors)} more than any other dimension does"
             if factors else "")
@@ -230,5 +230,11 @@ def factor_label_width(rows: list[DimRow], factors: dict[int, tuple[str, ...]]) 
     if not rows or not factors:
         return 0
     metrics = rows[0].factor.fontMetrics()
-    return max(metrics.horizontalAdvance(", ".join(names)) for names in factors.values()) + 6
+    return max(metrics.horizontalAdvance(factor_text(names)) for names in factors.values()) + 6
+
+
+def factor_text(factors: tuple[str, ...], most: int = 2) -> str:
+    """``factors`` as a row's label: the first ``most``, then how many more (the tooltip has all)."""
+    more = f" +{len(factors) - most}" if len(factors) > most else ""
+    return ", ".join(factors[:most]) + more
 

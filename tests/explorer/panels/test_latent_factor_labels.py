@@ -44,6 +44,10 @@ def test_rows_show_the_factors_their_dimension_tells_and_drop_them_for_other_wei
     assert _labels(panel) == {1: "scale"}
     ms.set_model(build_model("beta-vae", latent_dim=4, hidden=16, image_shape=(1, 28, 28)))  # same shape, new model
     assert _labels(panel) == {}
+    hostile = {f"f{i}": 3 for i in range(200_000)}  # an eval.json of very many "factors": only the first few read
+    ms.set_factor_dims(hostile, ms.weights_stamp)
+    assert _labels(panel)[3] == "f0, f1 +62"  # the label stays short; the tooltip lists them
+    assert "f63" in panel.z_rows[3].factor.toolTip() and "f64" not in panel.z_rows[3].factor.toolTip()
 
 
 def test_evaluate_in_the_window_labels_the_sliders_and_the_reopened_run_has_them_again(qtbot, tmp_path):
