@@ -303,8 +303,10 @@ class MapPanel(ExplorePanel):
                 return
             coords = self.fitted[mode]
         if mode not in FITTED and self._fit is not None:
+            superseded = self._fit[0]
             self.jobs.cancel()  # a newer choice: the fit on its way is not wanted now
             self._end_fit()
+            self.say(f"{FITTED[superseded]} cancelled.")  # not its last progress line over this map
         self.coords = np.ascontiguousarray(coords, np.float32)
         self._shown_mode = mode
         self.plot.set_axes(mode)
