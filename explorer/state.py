@@ -40,6 +40,8 @@ def recorded_step(train_state: dict[str, Any] | None) -> int | None:
 
 #: factors read from an evaluation's ``factor_dims`` at most (the shapes set has five)
 MAX_FACTORS = 64
+#: characters of a factor's name kept for its label
+MAX_FACTOR_NAME = 40
 
 
 class ModelState(QObject):
@@ -117,8 +119,9 @@ class ModelState(QObject):
         dims: dict[int, tuple[str, ...]] = {}
         # a file's eval.json may hold any number of keys: a dataset has a handful of factors
         for factor, dim in itertools.islice((per_factor or {}).items(), MAX_FACTORS):
-            if isinstance(dim, int) and not isinstance(dim, bool) and 0 <= dim < z_dim:
-                dims[dim] = (*dims.get(dim, ()), str(factor))
+            name = str(factor).strip()[:MAX_FACTOR_NAME]  # a name, not a file's worth of text
+            if name and isinstance(dim, int) and not isinstance(dim, bool) and 0 <= dim < z_dim:
+                dims[dim] = (*dims.get(dim, ()), name)
         self.factor_dims = dims
         self.factors_changed.emit(dims)
 

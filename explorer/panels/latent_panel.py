@@ -373,7 +373,7 @@ class LatentPanel(ExplorePanel):
 
     def _on_factors_changed(self, factors: dict[int, tuple[str, ...]]) -> None:
         """Each z row labelled with the dataset factors an evaluation found it tells most."""
-        width = factor_label_width(self.z_rows, factors)
+        width = factor_label_width(self, factors)
         for i, row in enumerate(self.z_rows):
             row.show_factors(factors.get(i, ()), width)
         if self.virtual_z is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable, Protocol
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtGui import QFont, QFontMetrics, QMouseEvent
 from PySide6.QtWidgets import QAbstractButton, QAbstractSlider, QButtonGroup, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QToolButton, QWidget
 from superqt import QLabeledDoubleSlider
 
@@ -50,6 +50,7 @@ class DimRow(QWidget):
         self.slider.setToolTip(tooltip)
         #: the dataset factor(s) this dimension tells most, once the model was evaluated
         self.factor = QLabel("")
+        self.factor.setTextFormat(Qt.TextFormat.PlainText)  # names come from a file: never markup
         self.factor.setStyleSheet("color: #2d7dd2; font-weight: 600;")
         self.factor.setVisible(False)
         self.kl = QLabel("")
@@ -225,11 +226,14 @@ def spec_text(spec: LatentSpec) -> str:
     return ", ".join(parts)
 
 
-def factor_label_width(rows: list[DimRow], factors: dict[int, tuple[str, ...]]) -> int:
-    """Room for the widest factor label of ``factors`` in these rows' font (0: none to show)."""
-    if not rows or not factors:
+def factor_label_width(widget: QWidget, factors: dict[int, tuple[str, ...]]) -> int:
+    """Room for the widest factor label of ``factors`` in ``widget``'s font, semibold as the
+    labels are (0: none to show)."""
+    if not factors:
         return 0
-    metrics = rows[0].factor.fontMetrics()
+    font = QFont(widget.font())
+    font.setWeight(QFont.Weight.DemiBold)
+    metrics = QFontMetrics(font)
     return max(metrics.horizontalAdvance(factor_text(names)) for names in factors.values()) + 6
 
 

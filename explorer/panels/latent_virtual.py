@@ -38,6 +38,7 @@ class VirtualDimRows(QWidget):
         self.values = np.zeros(0, np.float32)
         self.kl: np.ndarray | None = None
         self.factors: dict[int, tuple[str, ...]] = {}
+        self.factor_width = 0
         self.order: np.ndarray = np.zeros(0, np.int64)  # position -> dimension
         #: the rows that exist, top to bottom; ``dims[j]`` is the dimension row j shows (-1: none)
         self.pool: list[DimRow] = []
@@ -63,7 +64,7 @@ class VirtualDimRows(QWidget):
         self.count = count
         self.values = np.zeros(count, np.float32)
         self.kl = None
-        self.factors = {}
+        self.factors, self.factor_width = {}, 0
         self.order = np.arange(count)
         self.scrollbar.setValue(0)
         self._fit()
@@ -76,6 +77,7 @@ class VirtualDimRows(QWidget):
     def set_factors(self, factors: dict[int, tuple[str, ...]]) -> None:
         """The factor labels of the dimensions (see ``DimRow.show_factors``)."""
         self.factors = dict(factors)
+        self.factor_width = factor_label_width(self, self.factors)  # once, not at every scroll
         self.refresh()
 
     def set_kl(self, kl: np.ndarray | None) -> None:
@@ -126,7 +128,6 @@ class VirtualDimRows(QWidget):
 
     def refresh(self) -> None:
         first = self.first
-        label_width = factor_label_width(self.pool, self.factors)
         for j, row in enumerate(self.pool):
             position = first + j
             if position >= self.count:
@@ -144,7 +145,7 @@ class VirtualDimRows(QWidget):
                 row.reset.setToolTip(f"Reset {name} to 0")
             set_quietly(row.slider, float(self.values[dim]) if dim < len(self.values) else 0.0)
             row.show_kl(float(self.kl[dim]) if self.kl is not None and dim < len(self.kl) else None)
-            row.show_factors(self.factors.get(dim, ()), label_width)
+            row.show_factors(self.factors.get(dim, ()), self.factor_width)
             row.setVisible(True)
 
     def _edited(self, row: DimRow, value: float) -> None:

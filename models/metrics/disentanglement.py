@@ -8,8 +8,9 @@ dataset's ground-truth factors (the shapes set knows them: shape, scale, rotatio
   between the most and the second most informative dimension divided by the factor's entropy;
   ``mig`` is the mean over the factors. A factor told by one dimension alone scores near 1,
   one spread over several (or told by none) near 0. ``factor_dims`` names, per factor, the
-  dimension that tells it most (None when even that one holds under :data:`FACTOR_DIM_MIN` of
-  its entropy): the window labels the sliders with them.
+  dimension that tells it most, when that one holds at least :data:`FACTOR_DIM_MIN` of its
+  entropy and :data:`FACTOR_DIM_GAP` more than any other dimension (else None: no one slider
+  tells it): the window labels the sliders with them.
 * :func:`dci` - DCI disentanglement (Eastwood & Williams 2018, "A Framework for the
   Quantitative Evaluation of Disentangled Representations"): an importance matrix R (code
   dimension x factor) from one tree ensemble per factor; ``dci`` (disentanglement) is 1 minus
@@ -50,8 +51,10 @@ from models.families.base import LatentModel
 #: histogram bins per code dimension (Chen et al. 2018; disentanglement_lib's default)
 MIG_BINS = 20
 #: a factor is said to live in its most informative dimension (``factor_dims``) when that
-#: dimension holds at least this share of the factor's entropy; below it no slider moves it alone
+#: dimension holds at least this share of the factor's entropy, and this much more than the
+#: next one (its MIG gap); otherwise no one slider tells it
 FACTOR_DIM_MIN = 0.2
+FACTOR_DIM_GAP = 0.1
 #: codes scored per model (disentanglement_lib scores 10,000 too)
 DISENTANGLEMENT_CODES = 10_000
 #: share of the codes DCI's classifiers are fit on; the rest measure informativeness
@@ -131,7 +134,8 @@ def mig(codes: np.ndarray, factors: np.ndarray | torch.Tensor, names: Sequence[s
         top = np.sort(mi[:, j])[::-1]
         second = top[1] if top.shape[0] > 1 else 0.0
         per[name] = float((top[0] - second) / h)
-        dims[name] = int(np.argmax(mi[:, j])) if top[0] / h >= FACTOR_DIM_MIN else None
+        one = top[0] / h >= FACTOR_DIM_MIN and per[name] >= FACTOR_DIM_GAP
+        dims[name] = int(np.argmax(mi[:, j])) if one else None
     known = [v for v in per.values() if v is not None]
     return {"mig": float(np.mean(known)) if known else None, "mig_per_factor": per, "factor_dims": dims}
 

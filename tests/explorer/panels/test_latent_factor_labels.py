@@ -3,15 +3,16 @@ was evaluated on data with ground-truth factors (the shapes set): after Evaluate
 window, again when the evaluated run is reopened, and gone when the weights change under them."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import Qt
 
 from explorer.panels.latent_panel import LatentPanel
+from explorer.panels.latent_rows import factor_text
 from explorer.state import DataState, LatentState, ModelState
 from models.data.shapes import load_shapes
 from models.families.registry import build_model
+from models.runs.checkpoint import save_checkpoint
 from models.runs.run_dir import RunDir
 from models.training.loop import TrainConfig, train
 
@@ -44,6 +45,9 @@ def test_rows_show_the_factors_their_dimension_tells_and_drop_them_for_other_wei
     assert _labels(panel) == {1: "scale"}
     ms.set_model(build_model("beta-vae", latent_dim=4, hidden=16, image_shape=(1, 28, 28)))  # same shape, new model
     assert _labels(panel) == {}
+    ms.set_factor_dims({"<b>bold</b>" + "x" * 10_000: 1, "  ": 2}, ms.weights_stamp)  # names from a file
+    assert _labels(panel) == {1: "<b>bold</b>" + "x" * 29}  # plain text, a name's length; an empty name: none
+    assert panel.z_rows[1].factor.textFormat() == Qt.TextFormat.PlainText
     hostile = {f"f{i}": 3 for i in range(200_000)}  # an eval.json of very many "factors": only the first few read
     ms.set_factor_dims(hostile, ms.weights_stamp)
     assert _labels(panel)[3] == "f0, f1 +62"  # the label stays short; the tooltip lists them
@@ -54,11 +58,16 @@ def test_evaluate_in_the_window_labels_the_sliders_and_the_reopened_run_has_them
     from explorer.window.main_window import MainWindow
 
     shapes = load_shapes(size=28, test_size=400, seed=0)
-    torch.manual_seed(0)
-    model = build_model("beta-vae", latent_dim=4, hidden=64, mlp_layers=2, image_shape=(1, 28, 28))
+    model = build_model("beta-vae", latent_dim=4, hidden=16, mlp_layers=1, image_shape=(1, 28, 28))
     run = RunDir(tmp_path / "runs" / "bvae")
-    list(train(model, shapes, TrainConfig(steps=300, batch_size=64, log_every=100, snapshot_every=300, device="cpu",
-                                          validation_size=200), run=run, extra_state={"dataset": "shapes"}))
+    list(train(model, shapes, TrainConfig(steps=1, batch_size=8, device="cpu", validation_size=50), run=run,
+               extra_state={"dataset": "shapes"}))
+    with torch.no_grad():  # an encoder whose z2 is the image's mean brightness: it tells the shape's size
+        for weight in model.parameters():
+            weight.zero_()
+        model.encoder.net[1].weight[0] = 1.0 / 784
+        model.to_latent.weight[2, 0] = 10.0
+    save_checkpoint(run.latest, model, {"dataset": "shapes", "step": 1})
     window = MainWindow(dataset_factory=lambda *a, **k: shapes)
     qtbot.addWidget(window)
     window.show()
@@ -76,8 +85,8 @@ def test_evaluate_in_the_window_labels_the_sliders_and_the_reopened_run_has_them
         for factor, dim in done.args[0]["factor_dims"].items():
             if dim is not None:
                 told[dim].append(factor)
-        expected = {dim: ", ".join(names) for dim, names in told.items() if names}
-        assert expected, done.args[0]  # 300 steps already give scale (at least) a dimension of its own
+        expected = {dim: factor_text(tuple(names)) for dim, names in told.items() if names}
+        assert 2 in expected and "scale" in done.args[0]["factor_dims"] and set(expected) == {2}, done.args[0]
         assert _labels(window.latent_panel) == expected
         dialog.close()
 
@@ -86,5 +95,33 @@ def test_evaluate_in_the_window_labels_the_sliders_and_the_reopened_run_has_them
         with qtbot.waitSignal(window.model_state.model_changed, timeout=10_000):
             assert window.open_path(run.latest)
         qtbot.waitUntil(lambda: _labels(window.latent_panel) == expected, timeout=10_000)  # from the run's eval.json
+
+        figures = run.load_eval()
+        run.write_eval({**figures, "step": figures["step"] - 1})  # an evaluation of another step of the run
+        window.models.close_model()
+        with qtbot.waitSignal(window.models.history_ready, timeout=10_000):
+            assert window.open_path(run.latest)
+        qtbot.wait(50)
+        assert _labels(window.latent_panel) == {}
     finally:
         window.shutdown()
+
+
+def test_rows_beyond_the_eager_ones_are_labelled_too(qtbot):
+    ms, ls = ModelState(), LatentState()
+    panel = LatentPanel(ms, ls, DataState())
+    qtbot.addWidget(panel)
+    panel.resize(320, 640)
+    panel.show()
+    ms.set_model(build_model("beta-vae", latent_dim=400, hidden=8, image_shape=(1, 8, 8)))
+    ls.reset(ms.spec)
+    rows = panel.virtual_z
+    assert rows is not None and not panel.z_rows
+    ms.set_factor_dims({"scale": 1, "pos_x": 350}, ms.weights_stamp)
+    shown = {rows.dims[j]: row.factor.text() for j, row in enumerate(rows.pool) if row.isVisible() and row.factor.text()}
+    assert shown == {1: "scale"}
+    rows.scrollbar.setValue(345)  # scroll down to dimension 350
+    shown = {rows.dims[j]: row.factor.text() for j, row in enumerate(rows.pool) if row.isVisible() and row.factor.text()}
+    assert shown == {350: "pos_x"}
+    ms.set_factor_dims(None)
+    assert not any(row.factor.text() for row in rows.pool)

@@ -61,7 +61,7 @@ def test_a_code_mixing_two_factors_scores_zero_for_them():
     m = mig(mixed, f, NAMES)
     per = m["mig_per_factor"]
     assert per["kind"] > 0.99 and per["size"] < 0.05 and per["place"] < 0.05
-    assert m["factor_dims"]["kind"] == 0
+    assert m["factor_dims"] == {"kind": 0, "size": None, "place": None}  # two dims tell each: no one slider does
     d = dci(mixed, f, NAMES)
     # the mixed dimensions split their importance between two of the three factors, so each
     # scores 1 - log 2 / log 3 (0.37); the pure one scores 1; weighted by importance: 0.58
