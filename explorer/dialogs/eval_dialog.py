@@ -39,7 +39,9 @@ def result_rows(result: dict[str, Any], prefix: str = "") -> list[tuple[str, str
     rows: list[tuple[str, str]] = []
     for key, value in result.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict):
+        if prefix == "factor_dims ":  # a code dimension, as the Latent panel names it
+            rows.append((name, f"z{value}" if isinstance(value, int) else "no one dimension"))
+        elif isinstance(value, dict):
             rows += result_rows(value, prefix=f"{name} ")
         elif isinstance(value, float):
             rows.append((name, f"{value:.4g}" if math.isfinite(value) else str(value)))

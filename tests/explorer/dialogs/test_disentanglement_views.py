@@ -47,6 +47,8 @@ def test_evaluate_a_beta_vae_on_shapes_shows_mig_and_dci_and_the_run_browser_lis
     assert 0 <= float(figures["dci"]) <= 1 and "dci_informativeness" in figures
     for factor in FACTOR_NAMES:
         assert f"mig_per_factor {factor}" in figures and f"dci_completeness_per_factor {factor}" in figures
+        dim = result["factor_dims"][factor]
+        assert figures[f"factor_dims {factor}"] == (f"z{dim}" if dim is not None else "no one dimension")
     dialog.table.resizeRowsToContents()
     dialog.grab().save("/tmp/eval_dialog_shapes.png")
     kept = json.loads(run.eval_path.read_text())
