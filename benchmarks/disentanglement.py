@@ -2,8 +2,8 @@
 
 Trains a beta-VAE (beta 4) and a plain VAE of the same size on shapes with the beta-VAE's
 default settings (the loop's 10 epochs at batch 128, each family's own learning rate, the
-beta-VAE's default MLP of two 400-unit layers a side, 4096-400-400-20 at 64x64; the plain VAE
-gets the same net) through the engine (``models.training.loop.train``), then
+beta-VAE's default MLP of four 400-unit layers a side and 10 latents, 4096-400x4-10 at 64x64;
+the plain VAE gets the same net) through the engine (``models.training.loop.train``), then
 scores both with ``eval``'s own figures (``models.metrics.report.evaluate_model``): MIG and
 DCI on 10,000 test codes, per factor too, beside the test loss and active units. It also times
 the estimators alone on 10,000 synthetic codes of 128 dimensions.
@@ -13,7 +13,7 @@ and the figures; ``target`` says whether the beta-VAE reached MIG >= 0.2 and how
 plain VAE it is. Progress goes to stderr.
 
     python benchmarks/disentanglement.py [--device auto] [--epochs 10 | --steps N]
-        [--families beta-vae,vae] [--latent-dim 20] [--hidden 400] [--mlp-layers 2] [--arch mlp] [--image-size 64]
+        [--families beta-vae,vae] [--latent-dim 10] [--hidden 400] [--mlp-layers 4] [--arch mlp] [--image-size 64]
         [--batch-size N] [--lr RATE] [--codes 10000] [--threads N] [--out DIR]
 
 The disentanglement_lib setting (Locatello et al. 2019: conv net, 10-d, Adam 1e-4, batches of
@@ -50,7 +50,8 @@ from models.training.loop import TrainConfig, train
 TARGET_MIG = 0.2
 CLEAR_MARGIN = 0.05
 KEPT = ("test_loss", "kl", "active_units", "latent_dim", "mig", "mig_per_factor", "dci", "dci_completeness",
-        "dci_informativeness", "dci_completeness_per_factor", "dci_informativeness_per_factor", "dci_note")
+        "dci_informativeness", "dci_completeness_per_factor", "dci_informativeness_per_factor", "dci_note",
+        "factor_dims")
 
 
 def estimator_seconds(n: int = 10_000, dims: int = 128, seed: int = 0) -> dict[str, float]:
@@ -97,8 +98,8 @@ def main() -> int:
     p.add_argument("--epochs", type=float, default=10, help="the loop's default length")
     p.add_argument("--steps", type=int, help="a fixed number of steps instead of --epochs")
     p.add_argument("--arch", default="mlp")
-    p.add_argument("--latent-dim", type=int, default=20)
-    p.add_argument("--hidden", type=int, default=400)
+    p.add_argument("--latent-dim", type=int, default=BetaVAEConfig.latent_dim)
+    p.add_argument("--hidden", type=int, default=BetaVAEConfig.hidden)
     p.add_argument("--mlp-layers", type=int, default=BetaVAEConfig.mlp_layers,
                    help="dense layers a side for both families (default: the beta-VAE's)")
     p.add_argument("--image-size", type=int, default=64, choices=(64, 28))

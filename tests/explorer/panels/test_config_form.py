@@ -34,12 +34,12 @@ def test_a_fields_own_bound_limits_its_spin_box(qtbot):
     assert form.fields["latent_dim"].widget.maximum() == 10_000_000  # no bound of its own
 
 
-def test_the_beta_vaes_depth_row_starts_at_two_is_bounded_and_greys_out_for_the_conv_net(qtbot):
+def test_the_beta_vaes_depth_row_starts_at_four_is_bounded_and_greys_out_for_the_conv_net(qtbot):
     form = cf.ConfigForm()
     qtbot.addWidget(form)
     form.build(config_class("beta-vae"))
     layers = form.fields["mlp_layers"]
-    assert layers.get() == 2 and (layers.widget.minimum(), layers.widget.maximum()) == (1, 8)
+    assert layers.get() == 4 and (layers.widget.minimum(), layers.widget.maximum()) == (1, 8)
     layers.widget.setValue(0)
     assert layers.get() == 1
     layers.widget.setValue(3)

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 #: small nets per family so 30 CPU steps take a fraction of a second to a few seconds
 SMALL = {
-    "beta-vae": dict(hidden=64, latent_dim=4),
+    "beta-vae": dict(hidden=64, latent_dim=4, mlp_layers=2),  # four layers of 64 barely move in 30 steps
     "aae": dict(hidden=64, latent_dim=4, disc_hidden=(64, 64)),
     "gan": dict(z_dim=16, g_hidden=(64, 128), d_hidden=(128, 64)),
     "dcgan": dict(z_dim=16, g_channels=8, d_channels=8, fc_hidden=64),  # 28x28: the dense (MNIST) arch

@@ -45,7 +45,7 @@ def test_a_wrapped_or_unknown_dict_and_the_header_only_read(tmp_path):
 
 
 def test_a_beta_vae_of_the_one_layer_net_it_had_before_is_still_offered_and_loads(tmp_path):
-    """The beta-VAE's default became two MLP layers a side; a bare state dict of the earlier
+    """The beta-VAE's default became a deeper MLP; a bare state dict of the earlier
     one-layer default is still a beta-VAE to guess, and opens as that net."""
     from models.foreign.family_weights import load_family_weights
 
@@ -55,7 +55,7 @@ def test_a_beta_vae_of_the_one_layer_net_it_had_before_is_still_offered_and_load
     assert guess_families(_save(build_model("beta-vae").state_dict(), tmp_path / "new.safetensors"))[0] == "beta-vae"
     model = load_family_weights(old.state_dict(), path, "beta-vae")
     assert model.config.mlp_layers == 1
-    z = torch.randn(2, 20)
+    z = torch.randn(2, old.latent_spec.z_dim)
     assert torch.equal(model.decode(z), old.eval().decode(z))
 
 

@@ -18,10 +18,10 @@ def _dense_widths(module: nn.Module) -> list[tuple[int, int]]:
     return [(m.in_features, m.out_features) for m in module.modules() if isinstance(m, nn.Linear)]
 
 
-def test_the_beta_vae_has_two_layers_a_side_and_the_vae_stays_the_classic_example():
+def test_the_beta_vae_has_four_layers_a_side_and_ten_latents_and_the_vae_stays_the_classic_example():
     beta = build_model("beta-vae", image_shape=(1, 28, 28))
-    assert _dense_widths(beta.encoder) == [(784, 400), (400, 400)]
-    assert _dense_widths(beta.decoder) == [(20, 400), (400, 400), (400, 784)]
+    assert _dense_widths(beta.encoder) == [(784, 400)] + [(400, 400)] * 3
+    assert _dense_widths(beta.decoder) == [(10, 400)] + [(400, 400)] * 3 + [(400, 784)]
     plain = build_model("vae", image_shape=(1, 28, 28))
     assert _dense_widths(plain.encoder) == [(784, 400)] and _dense_widths(plain.decoder) == [(20, 400), (400, 784)]
     deep = build_model("ae", image_shape=(1, 28, 28), mlp_layers=3, hidden=32, latent_dim=4)
@@ -57,8 +57,8 @@ def test_a_depth_out_of_bounds_is_refused_before_any_layer_is_built(layers, tmp_
     """A mistyped flag or a tampered checkpoint would otherwise build dense layers for hours."""
     with pytest.raises(ValueError, match="mlp_layers must be 1 to 8"):
         build_model("vae", image_shape=(1, 16, 16), mlp_layers=layers)
-    path = save_checkpoint(tmp_path / "v.safetensors", build_model("beta-vae", image_shape=(1, 16, 16), hidden=8),
-                           {"step": 1})
+    path = save_checkpoint(tmp_path / "v.safetensors", build_model("beta-vae", image_shape=(1, 16, 16), hidden=8,
+                                                                        mlp_layers=2), {"step": 1})
     header_len = int.from_bytes(path.read_bytes()[:8], "little")
     raw = path.read_bytes()
     header = raw[8:8 + header_len].decode()
