@@ -1,4 +1,4 @@
-"""The MLP's depth (``mlp_layers``): the beta-VAE's two layers a side, the one-layer nets saved
+"""The MLP's depth (``mlp_layers``): the beta-VAE's four layers a side, the one-layer nets saved
 before the field, and its bounds wherever a depth is read."""
 import json
 from pathlib import Path
