@@ -241,4 +241,3 @@ def factor_text(factors: tuple[str, ...], most: int = 2) -> str:
     """``factors`` as a row's label: the first ``most``, then how many more (the tooltip has all)."""
     more = f" +{len(factors) - most}" if len(factors) > most else ""
     return ", ".join(factors[:most]) + more
-

@@ -25,6 +25,8 @@ from models.runs.model_budget import check_budget, expected_shapes, meta_model
 #: image channels a dense first layer's inputs are read as (grey first: 3 * s * s is never a square)
 CHANNELS = (1, 3)
 _ENCODER_DENSE = re.compile(r"encoder\.net\.(\d+)\.weight")
+#: the config fields an MLP autoencoder's shapes tell
+TOLD = ("arch", "image_shape", "hidden", "latent_dim", "mlp_layers")
 
 
 def _image_shape(inputs: int) -> tuple[int, int, int] | None:
@@ -43,18 +45,16 @@ def _mlp_autoencoder_fields(shapes: Mapping[str, tuple[int, ...]],
     first, latent = shapes.get("encoder.net.1.weight"), shapes.get("decoder.net.0.weight")
     if not dense or first is None or latent is None or len(first) != 2 or len(latent) != 2:
         return None
-    if image_shape is None:
-        image_shape = _image_shape(first[1])
-    elif math.prod(image_shape) != first[1]:
+    shape = _image_shape(first[1]) if image_shape is None else tuple(int(v) for v in image_shape)
+    if shape is None or math.prod(shape) != first[1]:
         return None
-    if image_shape is None:
-        return None
-    return {"arch": "mlp", "image_shape": tuple(int(v) for v in image_shape), "hidden": first[0],
-            "latent_dim": latent[1], "mlp_layers": len(dense)}
+    return {"arch": "mlp", "image_shape": shape, "hidden": first[0], "latent_dim": latent[1], "mlp_layers": len(dense)}
 
 
-def _hinted(family: str, shapes: Mapping[str, tuple[int, ...]],
-            image_shape: tuple[int, int, int] | None) -> ModelConfig | None:
+def hinted_config(family: str, shapes: Mapping[str, tuple[int, ...]],
+                  image_shape: tuple[int, int, int] | None = None) -> ModelConfig | None:
+    """``family``'s defaults with the fields ``shapes`` tell filled in (``image_shape``, when
+    given, instead of the square reading); None when they tell nothing certain."""
     try:
         if not issubclass(model_class(family), AutoEncoder):
             return None
@@ -75,16 +75,9 @@ def _hinted(family: str, shapes: Mapping[str, tuple[int, ...]],
 def config_hints(family: str, shapes: Mapping[str, tuple[int, ...]],
                  image_shape: tuple[int, int, int] | None = None) -> dict[str, Any]:
     """The fields of ``family``'s config that ``shapes`` (a state dict's names and shapes) tell,
-    as JSON values for a form; {} when they tell nothing certain. ``image_shape``, when given,
-    is taken instead of the square reading (if it has as many values)."""
-    config = _hinted(family, shapes, image_shape)
+    as JSON values for a form; {} when they tell nothing certain (see :func:`hinted_config`)."""
+    config = hinted_config(family, shapes, image_shape)
     if config is None:
         return {}
-    return {"arch": "mlp", "image_shape": list(config.image_shape), "hidden": config.hidden,  # type: ignore[attr-defined]
-            "latent_dim": config.latent_dim, "mlp_layers": config.mlp_layers}  # type: ignore[attr-defined]
-
-
-def hinted_config(family: str, shapes: Mapping[str, tuple[int, ...]],
-                  image_shape: tuple[int, int, int] | None = None) -> ModelConfig | None:
-    """``family``'s defaults with :func:`config_hints` filled in; None without hints."""
-    return _hinted(family, shapes, image_shape)
+    told = {name: getattr(config, name) for name in TOLD}
+    return {**told, "image_shape": list(told["image_shape"])}

@@ -144,8 +144,6 @@ def _default_shapes(family: str) -> tuple[dict[str, tuple[int, ...]], ...]:
     """The state dict shapes of ``family`` at each of :func:`_configs_to_try` from its
     defaults, without repeats; () when none builds. Cached, as the defaults never change
     while the app runs."""
-    from models.families.registry import config_class
-
     variants: list[dict[str, tuple[int, ...]]] = []
     try:
         defaults = config_class(family)()
@@ -215,7 +213,11 @@ def guess_configs(path: str | Path, allow_pickle: bool = False) -> tuple[list[st
         shapes = file_shapes(path, allow_pickle)
     except OwnCheckpoint:
         return [], {}
-    matches = rank_families(shapes)
-    hints = {family: hint for family in matches if (hint := config_hints(family, shapes))}
-    return matches, hints
+    return configs_told(shapes)
 
+
+def configs_told(shapes: Mapping[str, tuple[int, ...]]) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """The families whose names ``shapes`` has, the likeliest first (:func:`rank_families`),
+    and the config fields the shapes tell for each family that has any."""
+    matches = rank_families(shapes)
+    return matches, {family: hint for family in matches if (hint := config_hints(family, shapes))}

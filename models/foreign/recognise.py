@@ -269,13 +269,12 @@ def recognise(tensors: Mapping[str, torch.Tensor], path: str | Path,
             return recognise({k[len(prefix):]: v for k, v in tensors.items()}, path, image_shape)
         except ForeignModelError:
             pass  # the message about the names as the file has them is the clearer one
-    from models.foreign.config_hints import config_hints
-    from models.foreign.family_weights import families_named_like, rank_families
+    from models.foreign.family_weights import configs_told, families_named_like
 
     families = families_named_like(tensors)
     if families:
-        shapes = {k: tuple(v.shape) for k, v in tensors.items()}
-        told = [f for f in rank_families(shapes) if config_hints(f, shapes)]
+        ranked, hints = configs_told({k: tuple(v.shape) for k, v in tensors.items()})
+        told = [f for f in ranked if f in hints]
         how = (f"name the family (--family {told[0]}: its config is read from the shapes)" if told
                else "name the family and its config")
         raise ForeignModelError(path, f"has the tensor names of the app's {' or '.join(families)} family; {how} "

@@ -122,4 +122,3 @@ def config_shapes(family: str, config: ModelConfig) -> dict[str, tuple[int, ...]
         return expected_shapes(meta_model(family, config))
     except Exception:  # noqa: BLE001 - a config that does not build fits nothing
         return None
-
