@@ -237,7 +237,7 @@ def factor_label_width(widget: QWidget, factors: dict[int, tuple[str, ...]]) -> 
     return max(metrics.horizontalAdvance(factor_text(names)) for names in factors.values()) + 6
 
 
-def factor_text(factors: tuple[str, ...], most: int = 2) -> str:
+def factor_text(factors: tuple[str, ...], most: int = 1) -> str:
     """``factors`` as a row's label: the first ``most``, then how many more (the tooltip has all)."""
     more = f" +{len(factors) - most}" if len(factors) > most else ""
     return ", ".join(factors[:most]) + more
